@@ -1,0 +1,33 @@
+"""fastnut: C-accelerated deep-learning estimators for scikit-learn.
+
+Multilayer perceptrons, convolutional and recurrent networks, self-organizing
+maps, Boltzmann machines and autoencoders, with scikit-learn's API and hot
+loops in compiled Cython kernels.
+"""
+__version__ = "0.1.0"
+
+try:
+    from ._kernels import _build_info
+except ImportError as exc:  # pragma: no cover - only hit on a broken install
+    raise ImportError(
+        "fastnut's compiled kernels are missing or were built for another "
+        "Python. Build them from the source tree with\n"
+        "    pip install -e .            (or: pip install -e . --no-build-isolation)\n"
+        "or, for an in-place development build,\n"
+        "    python setup.py build_ext --inplace\n"
+        f"(original error: {exc})"
+    ) from exc
+
+
+def openmp_enabled():
+    """Whether fastnut's kernels were compiled with OpenMP support."""
+    return _build_info.openmp_enabled()
+
+
+from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
+
+__all__ = [
+    "MLPClassifier",
+    "MLPRegressor",
+    "openmp_enabled",
+]

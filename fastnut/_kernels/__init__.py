@@ -1,0 +1,1 @@
+"""Compiled kernels (built from ``src_c/*.pyx`` by ``pip install .``)."""

@@ -1,0 +1,31 @@
+"""Thread count for fastnut's OpenMP kernels, resolved in Python.
+
+Kernels take ``n_threads`` as their last argument.  The default honours, in
+order: an active ``threadpoolctl.threadpool_limits(limits=k, user_api="openmp")``
+(or ``limits=k`` for all APIs), ``OMP_NUM_THREADS``, then the CPU count.
+"""
+import os
+
+from ._kernels import _build_info
+
+
+def n_threads(n_jobs=None):
+    """Number of OpenMP threads a kernel call should use.
+
+    Parameters
+    ----------
+    n_jobs : int or None, default=None
+        ``None`` means "what the environment allows"; a positive int is
+        capped by that; ``-1`` means all allowed threads.
+    """
+    if not _build_info.openmp_enabled():
+        return 1
+    # omp_get_max_threads() reflects OMP_NUM_THREADS and threadpoolctl's
+    # openmp limit (threadpoolctl calls omp_set_num_threads on our libgomp)
+    allowed = max(1, int(_build_info.omp_max_threads()))
+    allowed = min(allowed, os.cpu_count() or 1)
+    if n_jobs is None or n_jobs == -1:
+        return allowed
+    if n_jobs < -1 or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a positive int, -1 or None; got {n_jobs!r}")
+    return min(int(n_jobs), allowed)

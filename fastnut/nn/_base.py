@@ -1,0 +1,88 @@
+"""The layer contract shared by every gradient-trained model in fastnut.
+
+A layer is built once for an input shape (without the batch axis), then maps a
+batch forward and a gradient backward::
+
+    out_shape = layer.build(in_shape, random_state=0, dtype=np.float32)
+    Y = layer.forward(X, training=True)   # X: (n, *in_shape) -> (n, *out_shape)
+    dX = layer.backward(dY)               # dL/dX; fills layer.grads
+
+``params`` and ``grads`` are dicts of arrays with the same keys; optimizers
+update ``params`` in place (never rebind them), so views stay valid.
+Parameter names and layouts follow PyTorch (DESIGN.md §3).
+
+Conventions every layer follows:
+
+* ``forward`` keeps what ``backward`` needs for the *last* batch only.
+* ``backward`` is only called after ``forward(..., training=True)``.
+* When ``needs_input_grad`` is False (the first layer of a network),
+  ``backward`` may skip dL/dX and return None.
+* Arrays passed in are C-contiguous in the layer's dtype; layers never modify
+  their input.  Outputs may be internal buffers reused by the next call of the
+  same batch size: callers that keep an output across calls must copy it.
+* Gradients are *sums* over the batch's loss terms as scaled by the loss
+  (the loss divides by the batch size), never averaged again in a layer.
+"""
+import numpy as np
+from sklearn.utils import check_random_state
+
+
+class Layer:
+    """Base class: no parameters, identity shape."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.input_shape = None
+        self.output_shape = None
+        self.dtype = None
+        self.needs_input_grad = True
+        self._buffers = {}
+
+    # -- contract -----------------------------------------------------------
+    def build(self, input_shape, random_state=None, dtype=np.float32):
+        """Create parameters for inputs of shape ``(n, *input_shape)``.
+
+        Returns the output shape without the batch axis.
+        """
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.dtype = np.dtype(dtype)
+        self.output_shape = self._build(self.input_shape, check_random_state(random_state))
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._buffers = {}
+        return self.output_shape
+
+    def _build(self, input_shape, rng):
+        return input_shape
+
+    def forward(self, X, training=False):
+        raise NotImplementedError
+
+    def backward(self, dY):
+        raise NotImplementedError
+
+    def get_config(self):
+        """Constructor arguments, enough to rebuild an equal (unbuilt) layer."""
+        return {}
+
+    # -- helpers for subclasses --------------------------------------------
+    def _buffer(self, name, shape):
+        """A scratch array reused while the batch size stays the same.
+
+        Allocated once per (name, shape): a training loop with a fixed batch
+        size allocates nothing per step.
+        """
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = np.empty(shape, dtype=self.dtype)
+            self._buffers[name] = buf
+        return buf
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_buffers"] = {}  # scratch is never pickled
+        return state
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
