@@ -24,10 +24,8 @@ def openmp_enabled():
     return _build_info.openmp_enabled()
 
 
-from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
+# Public estimators, one import line per family (each family adds its own).
 
 __all__ = [
-    "MLPClassifier",
-    "MLPRegressor",
     "openmp_enabled",
 ]

@@ -9,12 +9,12 @@ cdef extern from *:
     #ifdef _OPENMP
     #include <omp.h>
     #define FASTNUT_OPENMP 1
-    static int fastnut_omp_max_threads(void) { return omp_get_max_threads(); }
-    static int fastnut_omp_thread_num(void) { return omp_get_thread_num(); }
+    static inline int fastnut_omp_max_threads(void) { return omp_get_max_threads(); }
+    static inline int fastnut_omp_thread_num(void) { return omp_get_thread_num(); }
     #else
     #define FASTNUT_OPENMP 0
-    static int fastnut_omp_max_threads(void) { return 1; }
-    static int fastnut_omp_thread_num(void) { return 0; }
+    static inline int fastnut_omp_max_threads(void) { return 1; }
+    static inline int fastnut_omp_thread_num(void) { return 0; }
     #endif
     """
     bint FASTNUT_OPENMP

@@ -1,0 +1,1 @@
+"""fastnut benchmarks: ``python -m benchmarks [family ...]``."""
