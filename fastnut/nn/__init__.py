@@ -1,0 +1,18 @@
+"""fastnut's network engine: layers, losses, optimizers and the trainer.
+
+See ``fastnut/nn/_base.py`` for the layer contract (``build``, ``forward``,
+``backward``, ``params``/``grads``).
+"""
+from ._base import Layer
+from ._layers import Activation, Dense, Dropout, Flatten
+from ._sequential import Sequential
+from ._losses import (BinaryLogLoss, Loss, Poisson, SoftmaxCrossEntropy, SquaredError,
+                      get_loss)
+from ._optimizers import SGD, Adam, Optimizer
+from ._trainer import DivergenceError, Trainer
+
+__all__ = [
+    "Layer", "Dense", "Activation", "Dropout", "Flatten", "Sequential",
+    "Loss", "SquaredError", "Poisson", "SoftmaxCrossEntropy", "BinaryLogLoss", "get_loss",
+    "Optimizer", "SGD", "Adam", "Trainer", "DivergenceError",
+]

@@ -1,0 +1,33 @@
+"""Activations: one table shared by Dense's fused path and the Activation layer."""
+import numpy as np
+
+#: name -> code understood by ``fastnut._kernels.dense``
+ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "logistic": 3}
+
+
+def check_activation(name):
+    if name is None:
+        return "identity"
+    if name not in ACTIVATION_CODES:
+        raise ValueError(
+            f"activation must be one of {sorted(ACTIVATION_CODES)}, got {name!r}"
+        )
+    return name
+
+
+def softmax(Z, out=None):
+    """Row-wise softmax, stable for large logits."""
+    out = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def logistic(Z, out=None):
+    """Numerically safe 1 / (1 + exp(-Z))."""
+    # exp(-|z|) never overflows; pick the algebraically equal branch by sign
+    e = np.exp(-np.abs(Z))
+    out = np.divide(1.0, 1.0 + e, out=out)
+    neg = Z < 0
+    out[neg] = e[neg] * out[neg]
+    return out

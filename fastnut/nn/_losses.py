@@ -1,0 +1,97 @@
+"""Losses paired with their canonical output link.
+
+A loss takes the network's raw output ``Z`` (no output activation), turns it
+into a prediction with its link (identity, softmax, logistic, exp), and gives
+``dL/dZ`` — which for every canonical pair is ``(P - y) * w / Σw``.
+
+Values follow scikit-learn's MLP definitions exactly (so ``loss_curve_`` of
+the drop-in MLPs matches theirs): per-sample losses are averaged with the
+sample weights over the batch.
+"""
+import numpy as np
+from scipy.special import xlogy
+
+from ._activations import logistic, softmax
+
+
+class Loss:
+    name = None
+    link = "identity"
+
+    def predict(self, Z, out=None):
+        """The prediction ``P = link(Z)``."""
+        if out is None:
+            return Z
+        out[...] = Z
+        return out
+
+    def value(self, P, y, sample_weight=None):
+        raise NotImplementedError
+
+    def gradient(self, P, y, sample_weight, weight_sum, out):
+        """``dL/dZ`` into ``out``: ``(P - y) * w / weight_sum``."""
+        np.subtract(P, y, out=out)
+        if sample_weight is not None:
+            out *= sample_weight[:, None]
+        out *= 1.0 / weight_sum
+        return out
+
+
+class SquaredError(Loss):
+    """``0.5 · mean_outputs(avg_w (y - P)²)``, identity link."""
+    name = "squared_error"
+
+    def value(self, P, y, sample_weight=None):
+        return float(0.5 * np.average((y - P) ** 2, weights=sample_weight, axis=0).mean())
+
+
+class Poisson(Loss):
+    """Half Poisson deviance ``avg_w(y log(y/P) - y + P)`` summed over outputs, exp link."""
+    name = "poisson"
+    link = "exp"
+
+    def predict(self, Z, out=None):
+        return np.exp(Z, out=out)
+
+    def value(self, P, y, sample_weight=None):
+        return float(np.average(xlogy(y, y / P) - y + P, weights=sample_weight, axis=0).sum())
+
+
+class SoftmaxCrossEntropy(Loss):
+    """``-avg_w Σ_k y_k log P_k`` with ``P = softmax(Z)``."""
+    name = "log_loss"
+    link = "softmax"
+
+    def predict(self, Z, out=None):
+        return softmax(Z, out=out)
+
+    def value(self, P, y, sample_weight=None):
+        eps = np.finfo(P.dtype).eps
+        P = np.clip(P, eps, 1 - eps)
+        return float(-np.average(xlogy(y, P), weights=sample_weight, axis=0).sum())
+
+
+class BinaryLogLoss(Loss):
+    """``-avg_w Σ_k [y_k log P_k + (1-y_k) log(1-P_k)]``, ``P = logistic(Z)``
+    (binary and multilabel classification)."""
+    name = "binary_log_loss"
+    link = "logistic"
+
+    def predict(self, Z, out=None):
+        return logistic(Z, out=out)
+
+    def value(self, P, y, sample_weight=None):
+        eps = np.finfo(P.dtype).eps
+        P = np.clip(P, eps, 1 - eps)
+        return float(-np.average(xlogy(y, P) + xlogy(1 - y, 1 - P),
+                                 weights=sample_weight, axis=0).sum())
+
+
+LOSSES = {cls.name: cls for cls in (SquaredError, Poisson, SoftmaxCrossEntropy, BinaryLogLoss)}
+
+
+def get_loss(name):
+    try:
+        return LOSSES[name]()
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}") from None

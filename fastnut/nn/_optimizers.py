@@ -1,0 +1,112 @@
+"""Optimizers: ``update(params, grads)`` in place, state kept as arrays.
+
+``params`` and ``grads`` are dicts with the same keys (``layer.params`` /
+``layer.grads``); each array is updated in place by one fused kernel pass.
+"""
+import numpy as np
+
+from .._kernels import dense as _k
+from .._threads import n_threads
+
+
+class Optimizer:
+    def __init__(self, learning_rate_init=1e-3):
+        self.learning_rate_init = float(learning_rate_init)
+        self.learning_rate = float(learning_rate_init)
+        self.t = 0
+
+    def _state(self, name, params):
+        st = getattr(self, name, None)
+        if st is None or st.keys() != params.keys():
+            st = {k: np.zeros_like(v) for k, v in params.items()}
+            setattr(self, name, st)
+        return st
+
+    def update(self, params, grads):
+        raise NotImplementedError
+
+    def iteration_ends(self, time_step):
+        """Called after each epoch with the number of samples seen so far."""
+
+    def trigger_stopping(self, msg, verbose):
+        """Whether training stops after ``n_iter_no_change`` epochs without progress."""
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum and Nesterov momentum.
+
+    Parameters
+    ----------
+    learning_rate_init : float, default=0.1
+    lr_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+        ``invscaling``: ``lr = lr_init / t**power_t`` (t = samples seen);
+        ``adaptive``: divide by 5 each time progress stalls, stop below 1e-6.
+    momentum : float, default=0.9
+    nesterov : bool, default=True
+    power_t : float, default=0.5
+
+    Notes
+    -----
+    ``v ← μ v − η g``; ``p ← p + v`` or, with Nesterov, ``p ← p + μ v − η g``.
+    """
+
+    def __init__(self, learning_rate_init=0.1, lr_schedule="constant", momentum=0.9,
+                 nesterov=True, power_t=0.5):
+        super().__init__(learning_rate_init)
+        self.lr_schedule = lr_schedule
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.power_t = float(power_t)
+        self.velocity = None
+
+    def update(self, params, grads):
+        vel = self._state("velocity", params)
+        nt = n_threads()
+        for k, p in params.items():
+            _k.sgd_update(p.reshape(-1), grads[k].reshape(-1), vel[k].reshape(-1),
+                          self.learning_rate, self.momentum, self.nesterov, nt)
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        if self.lr_schedule != "adaptive":
+            return super().trigger_stopping(msg, verbose)
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
+        return False
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2014).
+
+    Notes
+    -----
+    ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
+    ``p ← p − η·sqrt(1−β₂ᵗ)/(1−β₁ᵗ) · m / (sqrt(v) + ε)``.
+    """
+
+    def __init__(self, learning_rate_init=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(learning_rate_init)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.ms = self.vs = None
+
+    def update(self, params, grads):
+        ms, vs = self._state("ms", params), self._state("vs", params)
+        self.t += 1
+        lr_t = (self.learning_rate_init * np.sqrt(1 - self.beta_2 ** self.t)
+                / (1 - self.beta_1 ** self.t))
+        self.learning_rate = lr_t
+        nt = n_threads()
+        for k, p in params.items():
+            _k.adam_update(p.reshape(-1), grads[k].reshape(-1), ms[k].reshape(-1),
+                           vs[k].reshape(-1), lr_t, self.beta_1, self.beta_2, self.epsilon, nt)

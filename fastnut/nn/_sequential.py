@@ -1,0 +1,67 @@
+"""Sequential: a chain of layers that is itself a layer."""
+from sklearn.utils import check_random_state
+
+from ._base import Layer
+
+
+class Sequential(Layer):
+    """Run ``layers`` one after the other.
+
+    ``params`` / ``grads`` gather the layers' under keys ``"<index>.<name>"``
+    (PyTorch's ``state_dict`` naming, e.g. ``"0.weight"``); the arrays are the
+    layers' own, so an optimizer updating them updates the layers.
+    """
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = list(layers)
+        for layer in self.layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential takes fastnut.nn layers, got {type(layer).__name__}")
+
+    def get_config(self):
+        return {"layers": self.layers}
+
+    def build(self, input_shape, random_state=None, dtype=None):
+        import numpy as np
+        dtype = np.float32 if dtype is None else dtype
+        rng = check_random_state(random_state)
+        shape = tuple(int(s) for s in input_shape)
+        self.input_shape, self.dtype = shape, np.dtype(dtype)
+        for layer in self.layers:
+            shape = layer.build(shape, random_state=rng, dtype=dtype)
+        self.output_shape = shape
+        self._gather()
+        return shape
+
+    def _gather(self):
+        self.params, self.grads = {}, {}
+        for i, layer in enumerate(self.layers):
+            for name, value in layer.params.items():
+                self.params[f"{i}.{name}"] = value
+                self.grads[f"{i}.{name}"] = layer.grads[name]
+
+    @property
+    def needs_input_grad(self):
+        return self.layers[0].needs_input_grad if self.layers else True
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value):
+        if getattr(self, "layers", None):
+            self.layers[0].needs_input_grad = bool(value)
+
+    def forward(self, X, training=False):
+        for layer in self.layers:
+            X = layer.forward(X, training=training)
+        return X
+
+    def backward(self, dY):
+        for layer in reversed(self.layers):
+            dY = layer.backward(dY)
+            if dY is None:
+                return None
+        return dY
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._gather()  # re-link the dicts to the layers' arrays after unpickling
