@@ -25,7 +25,10 @@ def openmp_enabled():
 
 
 # Public estimators, one import line per family (each family adds its own).
+from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
 
 __all__ = [
+    "MLPClassifier",
+    "MLPRegressor",
     "openmp_enabled",
 ]

@@ -20,9 +20,14 @@ Conventions every layer follows:
 * Arrays passed in are C-contiguous in the layer's dtype; layers never modify
   their input.  Outputs may be internal buffers reused by the next call of the
   same batch size: callers that keep an output across calls must copy it.
+* Scratch comes from ``_buffer``, which is per thread: several threads may
+  call ``forward(X, training=False)`` on one layer at once, so inference must
+  not store anything on ``self`` (only ``training=True`` keeps state).
 * Gradients are *sums* over the batch's loss terms as scaled by the loss
   (the loss divides by the batch size), never averaged again in a layer.
 """
+import threading
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -37,7 +42,7 @@ class Layer:
         self.output_shape = None
         self.dtype = None
         self.needs_input_grad = True
-        self._buffers = {}
+        self._tls = threading.local()
 
     # -- contract -----------------------------------------------------------
     def build(self, input_shape, random_state=None, dtype=np.float32):
@@ -49,7 +54,7 @@ class Layer:
         self.dtype = np.dtype(dtype)
         self.output_shape = self._build(self.input_shape, check_random_state(random_state))
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._buffers = {}
+        self._tls = threading.local()
         return self.output_shape
 
     def _build(self, input_shape, rng):
@@ -69,19 +74,26 @@ class Layer:
     def _buffer(self, name, shape):
         """A scratch array reused while the batch size stays the same.
 
-        Allocated once per (name, shape): a training loop with a fixed batch
-        size allocates nothing per step.
+        Allocated once per (name, shape) and per thread: a training loop with
+        a fixed batch size allocates nothing per step, and threads predicting
+        at the same time never share scratch.
         """
-        buf = self._buffers.get(name)
+        bufs = getattr(self._tls, "bufs", None)
+        if bufs is None:
+            bufs = self._tls.bufs = {}
+        buf = bufs.get(name)
         if buf is None or buf.shape != shape:
-            buf = np.empty(shape, dtype=self.dtype)
-            self._buffers[name] = buf
+            buf = bufs[name] = np.empty(shape, dtype=self.dtype)
         return buf
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_buffers"] = {}  # scratch is never pickled
+        state.pop("_tls", None)  # scratch is never pickled
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._tls = threading.local()
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -63,5 +63,5 @@ class Sequential(Layer):
         return dY
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)
         self._gather()  # re-link the dicts to the layers' arrays after unpickling

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 
@@ -122,7 +123,11 @@ class Trainer:
             total = 0.0
             for start in range(0, n, bs):
                 stop = min(start + bs, n)
-                if self.shuffle:
+                if sp.issparse(X):
+                    sel = idx[start:stop] if self.shuffle else slice(start, stop)
+                    Xb, Yb = X[sel].toarray(), y[sel]
+                    swb = sample_weight[sel] if sample_weight is not None else None
+                elif self.shuffle:
                     sel = idx[start:stop]
                     if xb is None or xb.shape[0] != stop - start:
                         xb = np.empty((stop - start,) + X.shape[1:], X.dtype)
@@ -215,9 +220,11 @@ class Trainer:
                 p = net.params[k]
                 p.reshape(-1)[...] = theta[a:b]
 
+        Xd = X.toarray() if sp.issparse(X) else X
+
         def fun(theta):
             unpack(theta)
-            value = self.loss_and_grad(X, y, sample_weight)
+            value = self.loss_and_grad(Xd, y, sample_weight)
             grad = np.concatenate([net.grads[k].reshape(-1) for k in keys]).astype(np.float64)
             if not np.isfinite(value):
                 return np.inf, grad
