@@ -10,9 +10,11 @@ from ._losses import (BinaryLogLoss, Loss, Poisson, SoftmaxCrossEntropy, Squared
                       get_loss)
 from ._optimizers import SGD, Adam, Optimizer
 from ._trainer import DivergenceError, Trainer
+from ._recurrent import GRU, LSTM, SimpleRNN
 
 __all__ = [
     "Layer", "Dense", "Activation", "Dropout", "Flatten", "Sequential",
     "Loss", "SquaredError", "Poisson", "SoftmaxCrossEntropy", "BinaryLogLoss", "get_loss",
     "Optimizer", "SGD", "Adam", "Trainer", "DivergenceError",
+    "SimpleRNN", "LSTM", "GRU",
 ]

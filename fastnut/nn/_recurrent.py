@@ -1,0 +1,346 @@
+"""Recurrent layers: SimpleRNN (tanh), LSTM and GRU over whole sequences.
+
+Each direction of a layer is one call of the ``rnn`` kernel forward and one
+backward: the time loop, the gate arithmetic and the weight-gradient GEMMs all
+run in compiled code with the GIL released.
+
+Variable-length sequences
+-------------------------
+A batch of sequences of different lengths is padded at the end with NaN (a
+padded step is NaN in every feature).  The layer finds each sequence's length
+from its trailing all-NaN steps; the padded steps do not change the state, so
+the final state is the state at the last valid step and the reverse direction
+of a bidirectional layer starts at each sequence's own last valid step.  With
+``return_sequences=True`` the output is NaN at the padded steps, so a stacked
+recurrent layer sees the same lengths.  Backward ignores the output gradient at
+padded steps and returns a zero input gradient there.  A NaN anywhere else is a
+``ValueError``.
+"""
+import numpy as np
+
+from .._kernels import rnn as _k
+from .._threads import n_threads
+from .._validation import sequence_lengths
+from ._base import Layer
+
+_CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+class _Recurrent(Layer):
+    """Shared machinery of SimpleRNN, LSTM and GRU (one code path, three cells)."""
+
+    _cell = None
+
+    def __init__(self, hidden_size, return_sequences=False, bidirectional=False):
+        super().__init__()
+        self.hidden_size = int(hidden_size)
+        if self.hidden_size < 1 or self.hidden_size != hidden_size:
+            raise ValueError(f"hidden_size must be a positive int, got {hidden_size!r}")
+        self.return_sequences = bool(return_sequences)
+        self.bidirectional = bool(bidirectional)
+        self.initial_state_grad = None
+        self.final_state = None
+
+    def get_config(self):
+        return {"hidden_size": self.hidden_size, "return_sequences": self.return_sequences,
+                "bidirectional": self.bidirectional}
+
+    @property
+    def _ndir(self):
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _suffixes(self):
+        return ("", "_reverse")[: self._ndir]
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of shape (n, T, features); got "
+                f"per-sample shape {input_shape}")
+        T, F = input_shape
+        H, GH = self.hidden_size, _GATES[self._cell] * self.hidden_size
+        k = 1.0 / np.sqrt(H)  # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) everywhere
+        for sfx in self._suffixes:
+            self.params["weight_ih" + sfx] = rng.uniform(-k, k, (GH, F)).astype(self.dtype)
+            self.params["weight_hh" + sfx] = rng.uniform(-k, k, (GH, H)).astype(self.dtype)
+            self.params["bias_ih" + sfx] = rng.uniform(-k, k, GH).astype(self.dtype)
+            self.params["bias_hh" + sfx] = rng.uniform(-k, k, GH).astype(self.dtype)
+        out = self._ndir * H
+        return (T, out) if self.return_sequences else (out,)
+
+    # -- initial state -----------------------------------------------------------
+    def _initial_states(self, initial_state, n):
+        """(h0, c0) per direction as C-contiguous (n, H) arrays of the layer dtype."""
+        H, nd = self.hidden_size, self._ndir
+        zeros = self._buffer("zeros", (n, H))
+        zeros.fill(0)
+        if initial_state is None:
+            return [zeros] * nd, [zeros] * nd, False
+        if self._cell == "lstm":
+            if not (isinstance(initial_state, (tuple, list)) and len(initial_state) == 2):
+                raise ValueError("LSTM initial_state must be a tuple (h0, c0)")
+            parts = initial_state
+        else:
+            parts = (initial_state,)
+        out = []
+        for name, a in zip(("h0", "c0"), parts):
+            a = np.asarray(a, dtype=self.dtype)
+            if a.ndim == 2 and nd == 1:
+                a = a[None]
+            if a.shape != (nd, n, H):
+                raise ValueError(
+                    f"{name} must have shape {(nd, n, H)} (directions, batch, hidden_size)"
+                    f"{' or ' + str((n, H)) if nd == 1 else ''}; got {a.shape}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{name} contains NaN or infinity")
+            out.append([np.ascontiguousarray(a[d]) for d in range(nd)])
+        c0 = out[1] if len(out) > 1 else [zeros] * nd
+        return out[0], c0, True
+
+    # -- forward / backward ---------------------------------------------------------
+    def forward(self, X, training=False, initial_state=None):
+        """Run the layer over a batch of sequences.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, T, F)
+            NaN-padded at the end for sequences shorter than ``T``.
+        training : bool, default=False
+            Keep what ``backward`` needs.
+        initial_state : ndarray or tuple of ndarray, default=None
+            ``h0`` (``(h0, c0)`` for LSTM) of shape ``(directions, n,
+            hidden_size)`` (or ``(n, hidden_size)`` for one direction);
+            zeros when None.  After ``backward``, ``initial_state_grad``
+            holds dL/d(initial state) in the same form.
+
+        Returns
+        -------
+        Y : ndarray of shape (n, T, D*hidden_size) or (n, D*hidden_size)
+            All states (NaN at padded steps) or the final state, directions
+            concatenated along the last axis (D = 2 if bidirectional).
+            ``final_state`` holds ``h_n`` (and ``c_n``) of shape ``(D, n,
+            hidden_size)`` (internal buffers: copy to keep).
+        """
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if X.ndim != 3 or X.shape[2] != self.input_shape[1]:
+            raise ValueError(
+                f"{type(self).__name__} expects X of shape (n, T, {self.input_shape[1]}); "
+                f"got {X.shape}")
+        n, T, F = X.shape
+        if n == 0 or T == 0:
+            raise ValueError(f"{type(self).__name__} got an empty batch of shape {X.shape}")
+        H, nd = self.hidden_size, self._ndir
+        GH = _GATES[self._cell] * H
+        lengths, pad = sequence_lengths(X)
+        if pad is not None:
+            Xc = self._buffer("Xc", X.shape)
+            np.copyto(Xc, X)
+            Xc[pad] = 0  # padded steps are all-NaN rows: make them finite zeros
+        else:
+            Xc = X
+        X2 = Xc.reshape(n * T, F)
+        h0s, c0s, has_init = self._initial_states(initial_state, n)
+        cell = _CELL_CODES[self._cell]
+        nt = self._threads(n, GH)
+        dummy = self._buffer("dummy", (1, 1))
+        hN = self._buffer("hN", (nd, n, H))
+        cN = self._buffer("cN", (nd, n, H)) if self._cell == "lstm" else None
+        saved = []
+        for d, sfx in enumerate(self._suffixes):
+            p = self.params
+            G = self._buffer(f"G{d}", (n * T, GH))
+            Hs = self._buffer(f"Hs{d}", (n * T, H))
+            Cs = self._buffer(f"Cs{d}", (n * T, H)) if self._cell != "rnn" else dummy
+            TC = self._buffer(f"TC{d}", (n * T, H)) if self._cell == "lstm" else dummy
+            work = self._buffer("work", (n, GH))
+            h = hN[d]
+            h[...] = h0s[d]
+            if cN is not None:
+                c = cN[d]
+                c[...] = c0s[d]
+            else:
+                c = dummy
+            _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
+                       p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
+                       h, c, G, Hs, Cs, TC, work, nt)
+            saved.append((G, Hs, Cs, TC))
+        self.final_state = (hN, cN) if self._cell == "lstm" else hN
+        if self.return_sequences:
+            Y = self._buffer("Y", (n, T, nd * H))
+            for d in range(nd):
+                Y[:, :, d * H:(d + 1) * H] = saved[d][1].reshape(n, T, H)
+            if pad is not None:
+                Y[pad] = np.nan
+        else:
+            Y = self._buffer("Y", (n, nd * H))
+            for d in range(nd):
+                Y[:, d * H:(d + 1) * H] = hN[d]
+        if training:
+            self._saved = saved
+            self._ctx = (X2, lengths, h0s, c0s, has_init, (n, T, F))
+        return Y
+
+    def backward(self, dY):
+        X2, lengths, h0s, c0s, has_init, (n, T, F) = self._ctx
+        H, nd = self.hidden_size, self._ndir
+        GH = _GATES[self._cell] * H
+        dY = np.ascontiguousarray(dY, dtype=self.dtype)
+        cell = _CELL_CODES[self._cell]
+        nt = self._threads(n, GH)
+        need_dx = self.needs_input_grad
+        dX = self._buffer("dX", (n * T, F)) if need_dx else self._buffer("dummy", (1, 1))
+        dGs = self._buffer("dGs", (n, GH))
+        D = self._buffer("D", (n, H))
+        dh0 = self._buffer("dh0", (nd, n, H))
+        dc0 = self._buffer("dc0", (nd, n, H))
+        empty = np.empty((0, H), self.dtype)
+        if self.return_sequences:
+            dflat = dY.reshape(n * T, nd * H)
+        for d, sfx in enumerate(self._suffixes):
+            G, Hs, Cs, TC = self._saved[d]
+            if self.return_sequences:
+                dseq, dlast = dflat[:, d * H:(d + 1) * H], empty
+            else:
+                dseq, dlast = empty, dY[:, d * H:(d + 1) * H]
+            _k.backward(cell, X2, self.params["weight_ih" + sfx], self.params["weight_hh" + sfx],
+                        lengths, d == 1, h0s[d], c0s[d], G, Hs, Cs, TC,
+                        dseq, self.return_sequences, dlast, not self.return_sequences,
+                        self.grads["weight_ih" + sfx], self.grads["weight_hh" + sfx],
+                        self.grads["bias_ih" + sfx], self.grads["bias_hh" + sfx],
+                        dX, need_dx, d == 1, dh0[d], dc0[d], dGs, D, nt)
+        self._saved = None  # the gate workspace now holds gradients
+        if has_init:
+            self.initial_state_grad = (dh0, dc0) if self._cell == "lstm" else dh0
+        else:
+            self.initial_state_grad = None
+        return dX.reshape(n, T, F) if need_dx else None
+
+    @staticmethod
+    def _threads(n, GH):
+        # a step's per-sequence gate pass is a few microseconds: only split
+        # it over threads when every thread gets a real share of the batch
+        nt = n_threads()
+        return nt if nt > 1 and n >= 4 * nt and n * GH >= 16384 else 1
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for k in ("_saved", "_ctx", "final_state", "initial_state_grad"):
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.final_state = None
+        self.initial_state_grad = None
+
+
+class SimpleRNN(_Recurrent):
+    """Elman recurrent layer with tanh: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+    Parameters
+    ----------
+    hidden_size : int
+        Width ``H`` of the state.
+    return_sequences : bool, default=False
+        Output every step's state ``(n, T, D*H)`` instead of the final one
+        ``(n, D*H)``.
+    bidirectional : bool, default=False
+        Also run the sequence backwards (parameters with suffix
+        ``_reverse``) and concatenate both directions (D = 2).
+
+    Notes
+    -----
+    Parameters follow PyTorch's ``nn.RNN``: ``weight_ih (H, F)``,
+    ``weight_hh (H, H)``, ``bias_ih (H,)``, ``bias_hh (H,)``, initialised
+    from ``U(-1/sqrt(H), 1/sqrt(H))``.  Sequences padded at the end with
+    all-NaN steps are handled as explained in ``fastnut.nn._recurrent``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnut import nn
+    >>> layer = nn.SimpleRNN(8)
+    >>> layer.build((5, 3), random_state=0)
+    (8,)
+    >>> layer.forward(np.zeros((2, 5, 3), np.float32)).shape
+    (2, 8)
+    """
+
+    _cell = "rnn"
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory layer (gate order i, f, g, o, as PyTorch).
+
+    Parameters
+    ----------
+    hidden_size : int
+        Width ``H`` of the hidden and cell states.
+    return_sequences : bool, default=False
+        Output every step's hidden state ``(n, T, D*H)`` instead of the final
+        one ``(n, D*H)``.
+    bidirectional : bool, default=False
+        Also run the sequence backwards and concatenate both directions.
+
+    Notes
+    -----
+    With ``a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`` split in four blocks of
+    ``H`` rows:
+
+    .. math::
+
+        i = \\sigma(a_i),\\ f = \\sigma(a_f),\\ g = \\tanh(a_g),\\ o = \\sigma(a_o),\\quad
+        c_t = f c_{t-1} + i g,\\quad h_t = o \\tanh(c_t).
+
+    ``weight_ih (4H, F)``, ``weight_hh (4H, H)``, ``bias_ih (4H,)``,
+    ``bias_hh (4H,)`` as in PyTorch's ``nn.LSTM``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnut import nn
+    >>> layer = nn.LSTM(8, return_sequences=True, bidirectional=True)
+    >>> layer.build((5, 3), random_state=0)
+    (5, 16)
+    """
+
+    _cell = "lstm"
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit layer (gate order r, z, n, as PyTorch).
+
+    Parameters
+    ----------
+    hidden_size : int
+        Width ``H`` of the state.
+    return_sequences : bool, default=False
+        Output every step's state ``(n, T, D*H)`` instead of the final one.
+    bidirectional : bool, default=False
+        Also run the sequence backwards and concatenate both directions.
+
+    Notes
+    -----
+    .. math::
+
+        r = \\sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}),\\quad
+        z = \\sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}),
+
+        n = \\tanh(W_{in} x + b_{in} + r (W_{hn} h + b_{hn})),\\quad
+        h_t = (1 - z) n + z h_{t-1}.
+
+    ``weight_ih (3H, F)``, ``weight_hh (3H, H)``, ``bias_ih (3H,)``,
+    ``bias_hh (3H,)`` as in PyTorch's ``nn.GRU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnut import nn
+    >>> layer = nn.GRU(8)
+    >>> layer.build((5, 3), random_state=0)
+    (8,)
+    """
+
+    _cell = "gru"

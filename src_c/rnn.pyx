@@ -1,0 +1,403 @@
+# cython: language_level=3
+"""Recurrent cell loops: SimpleRNN (tanh), LSTM and GRU over whole sequences.
+
+One call runs one direction of one layer over a batch of sequences, forward
+or backward through time, with the GIL released and no Python per step.
+
+Layouts (all C-contiguous, row ``r = b * T + t`` for sequence ``b``, step ``t``):
+
+* ``X`` (n*T, F): the layer input with padding replaced by zeros.
+* ``G`` (n*T, G*H): gate workspace.  Forward writes the input projection
+  ``X W_ih^T`` here in one GEMM, then the activated gates of every step
+  (gate order i, f, g, o for LSTM; r, z, n for GRU; the new state for the
+  tanh RNN).  Backward overwrites each row with the gradient with respect to
+  the gates' pre-activations on the input side.
+* ``Hs`` (n*T, H): the hidden state after each step (zero at padded steps).
+* ``Cs`` (n*T, H): LSTM cell state; GRU ``W_hn h + b_hn`` in forward, then
+  its gradient in backward; unused by the tanh RNN.
+* ``TC`` (n*T, H): LSTM ``tanh(c)``; unused otherwise.
+
+Sequence ``b`` has ``lengths[b]`` valid steps (1..T).  Step ``s`` of the loop
+processes position ``t = s`` (forward direction) or ``t = lengths[b]-1-s``
+(reverse direction); sequences whose length is ``<= s`` keep their state.
+Per step there is one GEMM on the hidden state of the whole batch and one
+fused pass per sequence over its gates.  Backward computes the per-step gate
+gradients, then the weight gradients as one GEMM each over all steps.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport exp, tanh
+from libc.string cimport memset, memcpy
+
+from _blas cimport gemm
+
+cdef extern from "_rnn_math.h" nogil:
+    float fastnut_expf(float x)
+
+# cell codes, shared with fastnut/nn/_recurrent.py
+cdef enum:
+    RNN_TANH = 0
+    LSTM = 1
+    GRU = 2
+
+
+# -- activations (in place over a contiguous run: vectorises) ------------------
+
+cdef inline void _sigmoid(floating *p, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t j
+    if floating is float:
+        for j in range(m):
+            p[j] = 1.0 / (1.0 + fastnut_expf(-p[j]))
+    else:
+        for j in range(m):
+            p[j] = 1.0 / (1.0 + exp(-p[j]))
+
+
+cdef inline void _tanh(const floating *src, floating *dst, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t j
+    if floating is float:
+        # tanh(x) = 2 sigmoid(2x) - 1: absolute error ~1e-7, no libm call
+        for j in range(m):
+            dst[j] = 2.0 / (1.0 + fastnut_expf(-2.0 * src[j])) - 1.0
+    else:
+        for j in range(m):
+            dst[j] = tanh(src[j])
+
+
+# -- one sequence, one step -------------------------------------------------------
+
+cdef inline void _fwd_row(int cell, Py_ssize_t H, floating *g, const floating *hh,
+                          const floating *b_ih, const floating *b_hh,
+                          floating *h, floating *c, floating *hs, floating *cs,
+                          floating *tc) noexcept nogil:
+    """Advance one sequence by one step.
+
+    ``g``: input projection row in, activated gates out; ``hh``: ``W_hh h``
+    (no bias); ``h``/``c``: running state, updated in place; ``hs``/``cs``/
+    ``tc``: the rows of ``Hs``/``Cs``/``TC`` to save.
+    """
+    cdef Py_ssize_t j
+    cdef floating z, hn
+    if cell == LSTM:
+        for j in range(4 * H):
+            g[j] = g[j] + b_ih[j] + hh[j] + b_hh[j]
+        _sigmoid(g, 2 * H)
+        _tanh(g + 2 * H, g + 2 * H, H)
+        _sigmoid(g + 3 * H, H)
+        for j in range(H):
+            cs[j] = g[H + j] * c[j] + g[j] * g[2 * H + j]
+            c[j] = cs[j]
+        _tanh(cs, tc, H)
+        for j in range(H):
+            h[j] = g[3 * H + j] * tc[j]
+            hs[j] = h[j]
+    elif cell == GRU:
+        for j in range(2 * H):
+            g[j] = g[j] + b_ih[j] + hh[j] + b_hh[j]
+        _sigmoid(g, 2 * H)
+        for j in range(H):
+            hn = hh[2 * H + j] + b_hh[2 * H + j]
+            cs[j] = hn
+            g[2 * H + j] = g[2 * H + j] + b_ih[2 * H + j] + g[j] * hn
+        _tanh(g + 2 * H, g + 2 * H, H)
+        for j in range(H):
+            z = g[H + j]
+            h[j] = (1 - z) * g[2 * H + j] + z * h[j]
+            hs[j] = h[j]
+    else:
+        for j in range(H):
+            g[j] = g[j] + b_ih[j] + hh[j] + b_hh[j]
+        _tanh(g, g, H)
+        for j in range(H):
+            h[j] = g[j]
+            hs[j] = g[j]
+
+
+cdef inline void _bwd_row(int cell, Py_ssize_t H, floating *g, floating *gs,
+                          const floating *hs, const floating *hprev, floating *cs,
+                          const floating *cprev, const floating *tc,
+                          floating *dh, floating *dc) noexcept nogil:
+    """Gate gradients of one sequence at one step.
+
+    ``dh`` holds dL/dh_t on entry (recurrent + output parts) and the part of
+    dL/dh_{t-1} that bypasses ``W_hh`` on exit; ``dc`` is dL/dc_t in,
+    dL/dc_{t-1} out.  ``g`` (gates in, input-side pre-activation gradients
+    out) and ``gs`` (recurrent-side pre-activation gradients, for the
+    ``dh @ W_hh`` GEMM) are rows of length G*H.  GRU: ``cs`` is ``W_hn h +
+    b_hn`` in and its gradient out.
+    """
+    cdef Py_ssize_t j
+    cdef floating d, i, f, gg, o, dcj, t, r, z, nn, hn, dn
+    if cell == LSTM:
+        for j in range(H):
+            i = g[j]
+            f = g[H + j]
+            gg = g[2 * H + j]
+            o = g[3 * H + j]
+            t = tc[j]
+            d = dh[j]
+            dcj = dc[j] + d * o * (1 - t * t)
+            g[j] = dcj * gg * i * (1 - i)
+            g[H + j] = dcj * cprev[j] * f * (1 - f)
+            g[2 * H + j] = dcj * i * (1 - gg * gg)
+            g[3 * H + j] = d * t * o * (1 - o)
+            dc[j] = dcj * f
+            dh[j] = 0
+        memcpy(gs, g, 4 * H * sizeof(floating))
+    elif cell == GRU:
+        for j in range(H):
+            r = g[j]
+            z = g[H + j]
+            nn = g[2 * H + j]
+            hn = cs[j]
+            d = dh[j]
+            dn = d * (1 - z) * (1 - nn * nn)
+            g[j] = dn * hn * r * (1 - r)
+            g[H + j] = d * (hprev[j] - nn) * z * (1 - z)
+            g[2 * H + j] = dn
+            cs[j] = dn * r
+            gs[j] = g[j]
+            gs[H + j] = g[H + j]
+            gs[2 * H + j] = cs[j]
+            dh[j] = d * z
+    else:
+        for j in range(H):
+            d = dh[j] * (1 - hs[j] * hs[j])
+            g[j] = d
+            gs[j] = d
+            dh[j] = 0
+
+
+cdef inline void _fwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
+                          Py_ssize_t GH, const int *lengths, bint reverse,
+                          floating *G, const floating *work, const floating *b_ih,
+                          const floating *b_hh, floating *h_cur, floating *c_cur,
+                          floating *Hs, floating *Cs, floating *TC) noexcept nogil:
+    cdef Py_ssize_t L = lengths[b], t, row
+    if s >= L:
+        # padding: the state is carried, the saved rows stay finite (zero)
+        memset(Hs + (b * T + s) * H, 0, H * sizeof(floating))
+        return
+    t = L - 1 - s if reverse else s
+    row = b * T + t
+    _fwd_row(cell, H, G + row * GH, work + b * GH, b_ih, b_hh,
+             h_cur + b * H, c_cur + b * H, Hs + row * H, Cs + row * H, TC + row * H)
+
+
+cdef inline void _bwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
+                          Py_ssize_t GH, const int *lengths, bint reverse,
+                          floating *G, floating *dGs, const floating *Hs, floating *Cs,
+                          const floating *TC, const floating *h0, const floating *c0,
+                          const floating *dseq, Py_ssize_t ldseq, bint has_seq,
+                          const floating *dlast, Py_ssize_t ldlast, bint has_last,
+                          floating *dh_cur, floating *dc_cur) noexcept nogil:
+    cdef Py_ssize_t L = lengths[b], t, row, prow, j
+    cdef const floating *hprev
+    cdef const floating *cprev
+    cdef floating *dh = dh_cur + b * H
+    if s >= L:
+        # this sequence has not started (backward runs from its last step)
+        memset(dGs + b * GH, 0, GH * sizeof(floating))
+        memset(dh, 0, H * sizeof(floating))
+        memset(dc_cur + b * H, 0, H * sizeof(floating))
+        memset(G + (b * T + s) * GH, 0, GH * sizeof(floating))
+        if cell == GRU:
+            memset(Cs + (b * T + s) * H, 0, H * sizeof(floating))
+        return
+    if reverse:
+        t = L - 1 - s
+        prow = b * T + t + 1 if t < L - 1 else -1
+    else:
+        t = s
+        prow = b * T + t - 1 if t > 0 else -1
+    row = b * T + t
+    if prow >= 0:
+        hprev = Hs + prow * H
+        cprev = Cs + prow * H
+    else:
+        hprev = h0 + b * H
+        cprev = c0 + b * H
+    if has_seq:
+        for j in range(H):
+            dh[j] = dh[j] + dseq[row * ldseq + j]
+    if has_last and s == L - 1:
+        for j in range(H):
+            dh[j] = dh[j] + dlast[b * ldlast + j]
+    _bwd_row(cell, H, G + row * GH, dGs + b * GH, Hs + row * H, hprev, Cs + row * H,
+             cprev, TC + row * H, dh, dc_cur + b * H)
+
+
+# -- whole sequences ----------------------------------------------------------------
+
+def forward(int cell,
+            const floating[:, ::1] X,       # IN  (n*T, F) input, padding zeroed
+            const floating[:, ::1] W_ih,    # IN  (G*H, F)
+            const floating[:, ::1] W_hh,    # IN  (G*H, H)
+            const floating[::1] b_ih,       # IN  (G*H,)
+            const floating[::1] b_hh,       # IN  (G*H,)
+            const int[::1] lengths,         # IN  (n,) valid steps per sequence, 1..T
+            bint reverse,
+            floating[:, ::1] h_cur,         # IN/OUT (n, H) initial state in, final state out
+            floating[:, ::1] c_cur,         # IN/OUT (n, H) LSTM cell state (else unused)
+            floating[:, ::1] G,             # OUT (n*T, G*H) activated gates
+            floating[:, ::1] Hs,            # OUT (n*T, H) hidden states
+            floating[:, ::1] Cs,            # OUT (n*T, H) LSTM c / GRU W_hn h + b_hn
+            floating[:, ::1] TC,            # OUT (n*T, H) LSTM tanh(c)
+            floating[:, ::1] work,          # scratch (n, G*H)
+            int n_threads):
+    """Run one direction of a recurrent layer over a batch of sequences.
+
+    The input projection ``X W_ih^T`` is one GEMM over all ``n*T`` rows; each
+    step is one GEMM ``h W_hh^T`` over the batch and one fused pass over the
+    gates of each sequence.  Shapes are trusted (checked in Python).
+    """
+    cdef Py_ssize_t n = lengths.shape[0]
+    cdef Py_ssize_t nT = X.shape[0], F = X.shape[1]
+    cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
+    cdef Py_ssize_t T = nT // n
+    cdef Py_ssize_t s, b
+    cdef floating *pG = &G[0, 0]
+    cdef floating *pwork = &work[0, 0]
+    cdef floating *ph = &h_cur[0, 0]
+    cdef floating *pc = &c_cur[0, 0]
+    cdef floating *pHs = &Hs[0, 0]
+    cdef floating *pCs = &Cs[0, 0]
+    cdef floating *pTC = &TC[0, 0]
+    cdef const int *pL = &lengths[0]
+    with nogil:
+        gemm(False, True, nT, GH, F, 1, &X[0, 0], F, &W_ih[0, 0], F, 0, pG, GH)
+        for s in range(T):
+            gemm(False, True, n, GH, H, 1, ph, H, &W_hh[0, 0], H, 0, pwork, GH)
+            if n_threads > 1:
+                for b in prange(n, num_threads=n_threads, schedule="static"):
+                    _fwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pwork, &b_ih[0],
+                             &b_hh[0], ph, pc, pHs, pCs, pTC)
+            else:
+                for b in range(n):
+                    _fwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pwork, &b_ih[0],
+                             &b_hh[0], ph, pc, pHs, pCs, pTC)
+
+
+cdef void _dw_shifted(Py_ssize_t n, Py_ssize_t T, Py_ssize_t H, Py_ssize_t m,
+                      const floating *A, Py_ssize_t lda, const floating *Hs,
+                      const floating *h0, const int *lengths, bint reverse,
+                      floating *gather, floating *D, floating *dW) noexcept nogil:
+    """dW (m, H) = sum over valid (b, t) of A[b, t]^T h_prev(b, t).
+
+    h_prev is the row of ``Hs`` before (forward) or after (reverse) in
+    flat order, except at each sequence's first processed step where it is
+    ``h0``.  So: one GEMM of ``A`` against ``Hs`` shifted by one row, then a
+    small correction GEMM over the ``n`` first-step rows, whose shifted
+    partner (another sequence's row, or padding) is replaced by ``h0``.
+    Rows of ``A`` at padded steps are zero and ``Hs`` is finite there.
+    """
+    cdef Py_ssize_t nT = n * T, b, j, row, nb
+    if reverse:
+        gemm(True, False, m, H, nT - 1, 1, A, lda, Hs + H, H, 0, dW, H)
+    else:
+        gemm(True, False, m, H, nT - 1, 1, A + lda, lda, Hs, H, 0, dW, H)
+    for b in range(n):
+        if reverse:
+            row = b * T + lengths[b] - 1
+            nb = row + 1 if row + 1 < nT else -1
+        else:
+            row = b * T
+            nb = row - 1
+        memcpy(gather + b * m, A + row * lda, m * sizeof(floating))
+        for j in range(H):
+            D[b * H + j] = h0[b * H + j] - (Hs[nb * H + j] if nb >= 0 else 0)
+    gemm(True, False, m, H, n, 1, gather, m, D, H, 1, dW, H)
+
+
+def backward(int cell,
+             const floating[:, ::1] X,      # IN  (n*T, F) input, padding zeroed
+             const floating[:, ::1] W_ih,   # IN  (G*H, F)
+             const floating[:, ::1] W_hh,   # IN  (G*H, H)
+             const int[::1] lengths,        # IN  (n,)
+             bint reverse,
+             const floating[:, ::1] h0,     # IN  (n, H) initial state
+             const floating[:, ::1] c0,     # IN  (n, H) LSTM initial cell state (else h0)
+             floating[:, ::1] G,            # IN/OUT gates from forward -> input-side dGates
+             const floating[:, ::1] Hs,     # IN  (n*T, H)
+             floating[:, ::1] Cs,           # IN (LSTM c) / IN/OUT (GRU hn -> its gradient)
+             const floating[:, ::1] TC,     # IN  (n*T, H)
+             const floating[:, :] dseq,     # IN  (n*T, H) dL/dh_t at every step (unit column stride)
+             bint has_seq,
+             const floating[:, :] dlast,    # IN  (n, H) dL/d(final state) (unit column stride)
+             bint has_last,
+             floating[:, ::1] dW_ih,        # OUT (G*H, F)
+             floating[:, ::1] dW_hh,        # OUT (G*H, H)
+             floating[::1] db_ih,           # OUT (G*H,)
+             floating[::1] db_hh,           # OUT (G*H,)
+             floating[:, ::1] dX,           # OUT (n*T, F) (written if need_dx)
+             bint need_dx, bint accumulate_dx,
+             floating[:, ::1] dh_cur,       # OUT (n, H) dL/dh0
+             floating[:, ::1] dc_cur,       # OUT (n, H) dL/dc0 (LSTM)
+             floating[:, ::1] dGs,          # scratch (n, G*H)
+             floating[:, ::1] D,            # scratch (n, H)
+             int n_threads):
+    """Backpropagation through time for one direction (after ``forward``).
+
+    ``G`` must hold the gates of the matching ``forward`` call; it is
+    overwritten.  Weight gradients are overwritten (not accumulated); ``dX``
+    is accumulated into when ``accumulate_dx`` (the second direction).
+    """
+    cdef Py_ssize_t n = lengths.shape[0]
+    cdef Py_ssize_t nT = X.shape[0], F = X.shape[1]
+    cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
+    cdef Py_ssize_t T = nT // n
+    cdef Py_ssize_t s, b, r, j
+    cdef Py_ssize_t item = sizeof(floating)
+    cdef Py_ssize_t ldseq = dseq.strides[0] // item if has_seq else 0
+    cdef Py_ssize_t ldlast = dlast.strides[0] // item if has_last else 0
+    if (has_seq and dseq.strides[1] != item) or (has_last and dlast.strides[1] != item):
+        raise ValueError("rnn.backward: output gradients need a unit column stride")
+    cdef floating *pG = &G[0, 0]
+    cdef floating *pdGs = &dGs[0, 0]
+    cdef floating *pCs = &Cs[0, 0]
+    cdef floating *pdh = &dh_cur[0, 0]
+    cdef floating *pdc = &dc_cur[0, 0]
+    cdef const floating *pseq = &dseq[0, 0] if has_seq else NULL
+    cdef const floating *plast = &dlast[0, 0] if has_last else NULL
+    cdef const int *pL = &lengths[0]
+    cdef floating acc
+    with nogil:
+        memset(pdh, 0, n * H * sizeof(floating))
+        memset(pdc, 0, n * H * sizeof(floating))
+        for s in range(T - 1, -1, -1):
+            if n_threads > 1:
+                for b in prange(n, num_threads=n_threads, schedule="static"):
+                    _bwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pdGs, &Hs[0, 0], pCs,
+                             &TC[0, 0], &h0[0, 0], &c0[0, 0], pseq, ldseq, has_seq,
+                             plast, ldlast, has_last, pdh, pdc)
+            else:
+                for b in range(n):
+                    _bwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pdGs, &Hs[0, 0], pCs,
+                             &TC[0, 0], &h0[0, 0], &c0[0, 0], pseq, ldseq, has_seq,
+                             plast, ldlast, has_last, pdh, pdc)
+            gemm(False, False, n, H, GH, 1, pdGs, GH, &W_hh[0, 0], H, 1, pdh, H)
+
+        # weight gradients: one GEMM each over all n*T rows
+        gemm(True, False, GH, F, nT, 1, pG, GH, &X[0, 0], F, 0, &dW_ih[0, 0], F)
+        if cell == GRU:
+            _dw_shifted(n, T, H, 2 * H, pG, GH, &Hs[0, 0], &h0[0, 0], pL, reverse,
+                        pdGs, &D[0, 0], &dW_hh[0, 0])
+            _dw_shifted(n, T, H, H, pCs, H, &Hs[0, 0], &h0[0, 0], pL, reverse,
+                        pdGs, &D[0, 0], &dW_hh[2 * H, 0])
+        else:
+            _dw_shifted(n, T, H, GH, pG, GH, &Hs[0, 0], &h0[0, 0], pL, reverse,
+                        pdGs, &D[0, 0], &dW_hh[0, 0])
+        # bias gradients: column sums
+        memset(&db_ih[0], 0, GH * sizeof(floating))
+        for r in range(nT):
+            for j in range(GH):
+                db_ih[j] += pG[r * GH + j]
+        memcpy(&db_hh[0], &db_ih[0], GH * sizeof(floating))
+        if cell == GRU:
+            memset(&db_hh[2 * H], 0, H * sizeof(floating))
+            for r in range(nT):
+                for j in range(H):
+                    db_hh[2 * H + j] += pCs[r * H + j]
+        if need_dx:
+            gemm(False, False, nT, F, GH, 1, pG, GH, &W_ih[0, 0], F,
+                 1 if accumulate_dx else 0, &dX[0, 0], F)
