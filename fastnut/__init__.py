@@ -26,9 +26,11 @@ def openmp_enabled():
 
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
+from .som import SelfOrganizingMap  # noqa: E402
 
 __all__ = [
     "MLPClassifier",
     "MLPRegressor",
+    "SelfOrganizingMap",
     "openmp_enabled",
 ]

@@ -1,0 +1,556 @@
+"""Self-organizing map (Kohonen map) with a scikit-learn API.
+
+The estimator validates input, owns the epoch loop and the schedules, and
+calls the Cython kernels of ``fastnut._kernels.som`` for every numeric step:
+best-matching-unit (BMU) search, batch-map accumulation and smoothing, and
+online updates.  Grid geometry comes from :mod:`fastnut._grid`.
+"""
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin,
+                          TransformerMixin, _fit_context)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from threadpoolctl import ThreadpoolController
+
+from ._grid import Grid
+from ._kernels import som as _som
+from ._threads import n_threads as _n_threads
+from ._validation import resolve_dtype
+
+__all__ = ["SelfOrganizingMap"]
+
+_METRICS = {"euclidean": 0, "cosine": 1, "manhattan": 2}
+_NEIGHBORHOODS = {"gaussian": 0, "bubble": 1, "mexican_hat": 2, "triangle": 3}
+_DECAYS = {"linear": 0, "exponential": 1}
+
+_controller = None
+
+
+def _blas_single_thread():
+    """Context keeping BLAS on one thread while the kernels run.
+
+    The BMU search calls BLAS from inside OpenMP threads (one GEMM per block
+    of samples), and every kernel result must not depend on the thread
+    count, so BLAS itself never splits the work.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Self-organizing map: a 2-D grid of prototypes fitted to the data.
+
+    Every unit of an ``n_rows x n_cols`` grid holds a weight vector in input
+    space.  Training pulls the best-matching unit (BMU) of each sample, and
+    its grid neighbours to a lesser degree, towards the sample, so that
+    similar inputs land on nearby units: the map is a topology-preserving
+    2-D picture of the data.  ``predict`` gives each sample's BMU (a
+    clustering into ``n_rows * n_cols`` units) and ``transform`` its position
+    on the map (a 2-D embedding).
+
+    Parameters
+    ----------
+    n_rows, n_cols : int, default=10
+        Map size; unit ``u = row * n_cols + col``.
+    topology : {"rectangular", "hexagonal"}, default="rectangular"
+        Unit layout.  Hexagonal maps offset odd rows by half a unit so each
+        unit has 6 neighbours at distance 1; rectangular units have 8
+        (Moore neighbourhood).
+    periodic : bool, default=False
+        Toroidal map: both axes wrap around (a hexagonal torus needs an
+        even ``n_rows``).
+    neighborhood : {"gaussian", "bubble", "mexican_hat", "triangle"}, \
+            default="gaussian"
+        Neighbourhood function ``h(r; sigma)`` of the grid distance r, with a
+        cut-off beyond which units are not touched (see Notes).
+    metric : {"euclidean", "cosine", "manhattan"}, default="euclidean"
+        Distance used to find the BMU and reported by the quality measures.
+    algorithm : {"batch", "online"}, default="batch"
+        ``"batch"``: Kohonen's batch map, one update per epoch (no learning
+        rate).  ``"online"``: sequential updates, one per sample, visited in
+        a random order every epoch.
+    max_iter : int, default=20
+        Number of epochs (passes over the data) of ``fit``; also the length
+        of the schedule that ``partial_fit`` follows.
+    sigma_start : float, default=None
+        Neighbourhood radius at the first epoch, in grid units; ``None``
+        means half the larger side of the map.
+    sigma_end : float, default=1.0
+        Neighbourhood radius at the last epoch.
+    learning_rate_start, learning_rate_end : float, default=0.5, 0.01
+        Learning rate at the start and the end of training (online only).
+    decay : {"linear", "exponential"}, default="linear"
+        Shape of the sigma and learning-rate schedules.
+    init : {"pca", "random", "sample"} or array-like, default="pca"
+        Initial weights: ``"pca"`` spreads the map over the plane of the
+        two leading principal components (deterministic); ``"random"`` draws
+        uniformly in the data's bounding box; ``"sample"`` picks random
+        samples; an array of shape ``(n_rows, n_cols, n_features)`` or
+        ``(n_rows * n_cols, n_features)`` is used as given.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the ``"random"``/``"sample"`` initialisations and the online
+        visiting order.  The same seed, data and parameters give the same
+        map for any number of threads.
+    verbose : int, default=0
+        Print the quantization error and seconds of every epoch.
+    dtype : {"float32", "float64"}, default="float32"
+        Compute dtype of the weights and the BMU search.
+    n_jobs : int, default=None
+        OpenMP threads of the BMU search (``None``: all that the environment
+        allows, see ``threadpoolctl``).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_rows, n_cols, n_features)
+        The map's weight vectors (the codebook).
+    quantization_errors_ : ndarray of shape (n_iter_,)
+        Mean distance of the training samples to their BMU during each epoch
+        (batch: against the map entering the epoch; online: against the map
+        as it was when each sample was visited).
+    n_iter_ : int
+        Epochs run so far (``fit`` resets it, ``partial_fit`` adds one).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : the ``sigma -> 0`` limit of the batch map.
+
+    Notes
+    -----
+    With grid distance ``r`` between units and schedule progress
+    ``p in [0, 1]``, ``sigma(p) = s0 + (s1 - s0) p`` (linear) or
+    ``s0 (s1 / s0)^p`` (exponential), and likewise for the learning rate.
+    Neighbourhoods (zero beyond the cut-off in brackets):
+
+    * gaussian: ``h = exp(-r^2 / (2 sigma^2))``  (r > 3 sigma)
+    * bubble: ``h = 1``  (r > sigma)
+    * triangle: ``h = 1 - r / sigma``  (r > sigma)
+    * mexican_hat: ``h = (1 - r^2 / sigma^2) exp(-r^2 / (2 sigma^2))``
+      (r > 4 sigma)
+
+    Batch epoch e (``p = e / (max_iter - 1)``): with ``b(x)`` the BMU of x,
+    Voronoi sums ``S_v = sum_{b(x)=v} x`` and counts ``c_v``, every unit is
+    set to ``w_u = sum_v h_uv S_v / sum_v h_uv c_v``: O(n d) to accumulate,
+    O(U^2 d) to smooth, after an O(n U d) BMU search done as blocked GEMM
+    (``||x||^2 - 2 x.w + ||w||^2``).  The mexican hat's negative weights make
+    little sense in batch mode; use it with ``algorithm="online"``.
+
+    Online step t (``p = t / (max_iter n)``): ``w_u += lr(p) h(r(b, u); sigma(p))
+    (x - w_u)`` for the units within the cut-off only.
+
+    The quantization error is the mean distance of samples to their BMU in
+    ``metric`` (euclidean: ``||x - w||``; cosine: ``1 - cos(x, w)``;
+    manhattan: ``sum |x - w|``).  The topographic error is the fraction of
+    samples whose best and second-best units are not grid neighbours.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnut import SelfOrganizingMap
+    >>> X = np.random.default_rng(0).random((500, 3))
+    >>> som = SelfOrganizingMap(8, 8, random_state=0).fit(X)
+    >>> som.weights_.shape
+    (8, 8, 3)
+    >>> som.transform(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        "n_rows": [Interval(Integral, 1, None, closed="left")],
+        "n_cols": [Interval(Integral, 1, None, closed="left")],
+        "topology": [StrOptions({"rectangular", "hexagonal"})],
+        "periodic": ["boolean"],
+        "neighborhood": [StrOptions(set(_NEIGHBORHOODS))],
+        "metric": [StrOptions(set(_METRICS))],
+        "algorithm": [StrOptions({"batch", "online"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "sigma_start": [Interval(Real, 0, None, closed="neither"), None],
+        "sigma_end": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_start": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_end": [Interval(Real, 0, None, closed="neither")],
+        "decay": [StrOptions(set(_DECAYS))],
+        "init": [StrOptions({"pca", "random", "sample"}), "array-like"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "dtype": [StrOptions({"float32", "float64"}), type, np.dtype],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, n_rows=10, n_cols=10, *, topology="rectangular", periodic=False,
+                 neighborhood="gaussian", metric="euclidean", algorithm="batch",
+                 max_iter=20, sigma_start=None, sigma_end=1.0,
+                 learning_rate_start=0.5, learning_rate_end=0.01, decay="linear",
+                 init="pca", random_state=None, verbose=0, dtype="float32",
+                 n_jobs=None):
+        self.n_rows = n_rows
+        self.n_cols = n_cols
+        self.topology = topology
+        self.periodic = periodic
+        self.neighborhood = neighborhood
+        self.metric = metric
+        self.algorithm = algorithm
+        self.max_iter = max_iter
+        self.sigma_start = sigma_start
+        self.sigma_end = sigma_end
+        self.learning_rate_start = learning_rate_start
+        self.learning_rate_end = learning_rate_end
+        self.decay = decay
+        self.init = init
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    # -- scikit-learn plumbing ------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []  # transform returns map coordinates
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """transform gives the 2 map coordinates (names: selforganizingmap0/1)."""
+        return 2
+
+    def _grid(self):
+        return Grid(self.n_rows, self.n_cols, self.topology, self.periodic)
+
+    def _sigma_start(self):
+        if self.sigma_start is None:
+            return max(self.n_rows, self.n_cols) / 2.0
+        return float(self.sigma_start)
+
+    # -- fitting --------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the map for ``max_iter`` epochs, starting from ``init``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SelfOrganizingMap
+        """
+        X = self._validate_fit_input(X, reset=True)
+        with _blas_single_thread():
+            self._start(X)
+            self._epochs(X, self.max_iter)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Run one more epoch on ``X``, continuing the schedule.
+
+        The first call initialises the map from ``X``; call k (counting from
+        0) trains at the schedule position of epoch k of ``max_iter`` (past
+        the end, the end values are kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data for this epoch.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SelfOrganizingMap
+        """
+        first = not hasattr(self, "weights_")
+        X = self._validate_fit_input(X, reset=first)
+        with _blas_single_thread():
+            if first:
+                self._start(X)
+            self._epochs(X, 1)
+        return self
+
+    def _validate_fit_input(self, X, reset):
+        dtype = resolve_dtype(self.dtype) if reset else self.weights_.dtype
+        X = validate_data(self, X, dtype=dtype, order="C", reset=reset)
+        if not reset and X.shape[1] != self.weights_.shape[2]:  # pragma: no cover
+            raise ValueError("X has %d features, expected %d" % (X.shape[1], self.weights_.shape[2]))
+        return X
+
+    def _start(self, X):
+        grid = self._grid()  # checks the topology / periodic combination
+        W = self._initial_weights(X, grid)
+        self.weights_ = W.reshape(self.n_rows, self.n_cols, X.shape[1])
+        self.n_iter_ = 0
+        self.quantization_errors_ = np.empty(0)
+        # per-fit seed of the online visiting orders: epoch e uses
+        # default_rng([seed, e]), so partial_fit continues the same stream
+        self._seed = int(check_random_state(self.random_state).randint(2 ** 31 - 1))
+
+    def _initial_weights(self, X, grid):
+        n, d = X.shape
+        U = grid.n_units
+        if not isinstance(self.init, str):
+            W = np.array(self.init, dtype=X.dtype, copy=True)
+            if W.shape not in ((self.n_rows, self.n_cols, d), (U, d)):
+                raise ValueError(
+                    f"init array must have shape (n_rows, n_cols, n_features) = "
+                    f"({self.n_rows}, {self.n_cols}, {d}) or (n_rows * n_cols, n_features) "
+                    f"= ({U}, {d}); got {W.shape}")
+            if not np.all(np.isfinite(W)):
+                raise ValueError("init array contains NaN or infinity")
+            return np.ascontiguousarray(W.reshape(U, d))
+        rng = check_random_state(self.random_state)
+        if self.init == "sample":
+            idx = rng.choice(n, size=U, replace=U > n)
+            W = X[idx]
+        elif self.init == "random":
+            lo, hi = X.min(axis=0), X.max(axis=0)
+            W = lo + (hi - lo) * rng.random_sample((U, d))
+        else:  # pca: the plane of the two leading components, +- 1 std
+            X64 = X.astype(np.float64)
+            mean = X64.mean(axis=0)
+            Xc = X64 - mean
+            cov = Xc.T @ Xc / max(n - 1, 1)
+            evals, evecs = np.linalg.eigh(cov)
+            order = np.argsort(evals)[::-1][:2]
+            comps = evecs[:, order].T * np.sqrt(np.maximum(evals[order], 0.0))[:, None]
+            # deterministic sign: the largest |entry| of each component is positive
+            signs = np.sign(comps[np.arange(len(comps)), np.argmax(np.abs(comps), axis=1)])
+            comps *= np.where(signs == 0, 1.0, signs)[:, None]
+            if len(comps) < 2:
+                comps = np.vstack([comps, np.zeros((2 - len(comps), d))])
+            pos = grid.coordinates  # (y, x): the longer extent gets the first component
+
+            def spread(v):
+                span = v.max() - v.min()
+                return (v - v.min()) / span * 2.0 - 1.0 if span > 0 else np.zeros_like(v)
+
+            a, b = spread(pos[:, 0]), spread(pos[:, 1])
+            if self.n_cols > self.n_rows:
+                a, b = b, a
+            W = mean + a[:, None] * comps[0] + b[:, None] * comps[1]
+        return np.ascontiguousarray(W, dtype=X.dtype)
+
+    def _epochs(self, X, n_epochs):
+        grid = self._grid()
+        U, d = grid.n_units, X.shape[1]
+        W = self.weights_.reshape(U, d)  # a view: kernels update weights_ in place
+        metric = _METRICS[self.metric]
+        kind = _NEIGHBORHOODS[self.neighborhood]
+        decay = _DECAYS[self.decay]
+        s0, s1 = self._sigma_start(), float(self.sigma_end)
+        G2 = grid.sq_distances()
+        w_aux = np.empty(U, dtype=W.dtype)
+        _som.unit_aux(W, metric, w_aux)
+        nt = _n_threads(self.n_jobs)
+        n = X.shape[0]
+        if self.algorithm == "batch":
+            bmu = np.empty(n, dtype=np.intp)
+            second = np.empty(n, dtype=np.intp)
+            dist = np.empty(n, dtype=np.float64)
+            sums = np.empty((U, d), dtype=np.float64)
+            counts = np.empty(U, dtype=np.float64)
+            num = np.empty((U, d), dtype=np.float64)
+            den = np.empty(U, dtype=np.float64)
+            H = np.empty((U, U), dtype=np.float64)
+        else:
+            scratch = np.empty(U, dtype=W.dtype)
+        qes = []
+        # the caller holds _blas_single_thread()
+        for _ in range(n_epochs):
+            e = self.n_iter_
+            t0 = time.perf_counter()
+            if self.algorithm == "batch":
+                p = min(e / max(self.max_iter - 1, 1), 1.0)
+                sigma = s0 + (s1 - s0) * p if decay == 0 else s0 * (s1 / s0) ** p
+                _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, nt)
+                qe = float(dist.mean())
+                _som.batch_accumulate(X, bmu, sums, counts)
+                _som.neighborhood_matrix(G2, kind, sigma, H)
+                _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)
+            else:
+                p0 = min(e / self.max_iter, 1.0)
+                p1 = min((e + 1) / self.max_iter, 1.0)
+                order = np.random.default_rng([self._seed, e]).permutation(n).astype(np.intp)
+                total = _som.online_epoch(
+                    X, order, W, w_aux, G2, metric, kind, decay, s0, s1,
+                    float(self.learning_rate_start), float(self.learning_rate_end),
+                    p0, p1, scratch)
+                qe = total / n
+            if not np.isfinite(qe) or not np.all(np.isfinite(w_aux)):
+                raise FloatingPointError(
+                    f"SelfOrganizingMap diverged at epoch {e + 1} (non-finite weights); "
+                    "lower learning_rate_start or scale the data")
+            qes.append(qe)
+            self.n_iter_ = e + 1
+            if self.verbose:
+                print(f"epoch {e + 1}: quantization error {qe:.6g}, "
+                      f"{time.perf_counter() - t0:.3f} s", flush=True)
+        self.quantization_errors_ = np.concatenate([self.quantization_errors_, qes])
+
+    # -- using the map ---------------------------------------------------------
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=self.weights_.dtype, order="C", reset=False)
+
+    def _bmus(self, X):
+        """(best unit, second-best unit, distance to best) of validated X."""
+        U, d = self.n_rows * self.n_cols, self.weights_.shape[2]
+        W = np.ascontiguousarray(self.weights_.reshape(U, d))
+        metric = _METRICS[self.metric]
+        w_aux = np.empty(U, dtype=W.dtype)
+        _som.unit_aux(W, metric, w_aux)
+        n = X.shape[0]
+        bmu = np.empty(n, dtype=np.intp)
+        second = np.empty(n, dtype=np.intp)
+        dist = np.empty(n, dtype=np.float64)
+        with _blas_single_thread():
+            _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, _n_threads(self.n_jobs))
+        return bmu, second, dist
+
+    def predict(self, X):
+        """Index of each sample's best-matching unit (``row * n_cols + col``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int64
+        """
+        return self._bmus(self._check_X(X))[0].astype(np.int64, copy=False)
+
+    def fit_predict(self, X, y=None):
+        """Fit the map, then return the BMU index of every training sample."""
+        return self.fit(X).predict(X)
+
+    def transform(self, X):
+        """Map position ``(y, x)`` of each sample's best-matching unit.
+
+        Rectangular maps: ``(row, col)``; hexagonal maps: ``(row * sqrt(3)/2,
+        col + 0.5 * (row % 2))``, so that plane distances are grid distances.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_map : ndarray of shape (n_samples, 2), float64
+        """
+        bmu = self._bmus(self._check_X(X))[0]
+        return self._grid().coordinates[bmu]
+
+    def quantization_error(self, X):
+        """Mean distance (in ``metric``) of the samples to their BMU.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        qe : float
+        """
+        return float(self._bmus(self._check_X(X))[2].mean())
+
+    def score(self, X, y=None):
+        """Minus the quantization error of X (higher is better)."""
+        return -self.quantization_error(X)
+
+    def topographic_error(self, X):
+        """Fraction of samples whose best and second-best units are not adjacent.
+
+        Adjacent means grid neighbours in this map's topology (8 units on a
+        rectangular grid, 6 on a hexagonal one, wrapping on a torus).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        te : float
+        """
+        bmu, second, _ = self._bmus(self._check_X(X))
+        if self.n_rows * self.n_cols == 1:
+            return 0.0
+        return float(np.mean(~self._grid().adjacent(bmu, second)))
+
+    def umatrix(self):
+        """Mean distance (in ``metric``) of each unit's weights to its grid neighbours'.
+
+        Returns
+        -------
+        umatrix : ndarray of shape (n_rows, n_cols), float64
+        """
+        check_is_fitted(self)
+        grid = self._grid()
+        W = self.weights_.reshape(grid.n_units, -1).astype(np.float64)
+        out = np.zeros(grid.n_units)
+        for u, nb in enumerate(grid.neighbors()):
+            if len(nb):
+                out[u] = _pair_distance(W[u], W[nb], self.metric).mean()
+        return out.reshape(self.n_rows, self.n_cols)
+
+    def hit_map(self, X):
+        """Number of samples of X won by each unit.
+
+        Returns
+        -------
+        hits : ndarray of shape (n_rows, n_cols), int64
+        """
+        bmu = self._bmus(self._check_X(X))[0]
+        return np.bincount(bmu, minlength=self.n_rows * self.n_cols).reshape(
+            self.n_rows, self.n_cols)
+
+    def label_map(self, X, y):
+        """Majority label of the samples won by each unit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels (any type ``numpy.unique`` can sort).
+
+        Returns
+        -------
+        labels : numpy.ma.MaskedArray of shape (n_rows, n_cols)
+            Most frequent label per unit (ties: the smallest label); units
+            that win no sample are masked.
+        """
+        X = self._check_X(X)
+        y = column_or_1d(y, warn=True)
+        if len(y) != X.shape[0]:
+            raise ValueError(f"y has {len(y)} labels for {X.shape[0]} samples; "
+                             "expected y of shape (n_samples,)")
+        classes, codes = np.unique(y, return_inverse=True)
+        U = self.n_rows * self.n_cols
+        bmu = self._bmus(X)[0]
+        counts = np.bincount(bmu * len(classes) + codes,
+                             minlength=U * len(classes)).reshape(U, len(classes))
+        labels = classes[np.argmax(counts, axis=1)]
+        return np.ma.MaskedArray(labels, mask=counts.sum(axis=1) == 0).reshape(
+            self.n_rows, self.n_cols)
+
+
+def _pair_distance(w, V, metric):
+    """Distance in ``metric`` between a vector w and each row of V (float64)."""
+    if metric == "euclidean":
+        return np.sqrt(((V - w) ** 2).sum(axis=1))
+    if metric == "manhattan":
+        return np.abs(V - w).sum(axis=1)
+    nw, nv = np.linalg.norm(w), np.linalg.norm(V, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where((nw > 0) & (nv > 0), V @ w / (nw * nv), 0.0)
+    return np.maximum(0.0, 1.0 - cos)

@@ -1,0 +1,360 @@
+# cython: language_level=3
+"""Self-organizing map kernels: best-matching-unit search, batch-map
+accumulation and smoothing, online (sequential) updates.
+
+The estimator (``fastnut/som.py``) validates every array before calling in:
+shapes agree, arrays are C-contiguous in one floating dtype, indices are in
+range.  Kernels trust their arguments (bounds checks are off).
+
+Metrics (``metric`` argument):
+
+* ``EUCLIDEAN`` (0): the BMU minimises ``||w||^2 - 2 x.w`` (``||x||^2`` is a
+  per-sample constant), computed for a block of samples by one GEMM; the
+  winner's distance ``||x - w||`` is then recomputed exactly in double.
+  ``w_aux[u] = ||w_u||^2``.
+* ``COSINE`` (1): the BMU maximises ``x.w / ||w||`` (same GEMM);
+  distance ``1 - cos(x, w)``.  ``w_aux[u] = 1 / ||w_u||`` (0 for a zero unit).
+* ``MANHATTAN`` (2): direct loop, distance ``sum |x - w|``; ``w_aux`` unused.
+
+Ties go to the lowest unit index, for the best and for the second-best unit.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, parallel
+from libc.math cimport sqrt, exp, pow, fabs, INFINITY
+from libc.stdlib cimport malloc, free
+
+from _blas cimport gemm, gemv
+
+cdef enum:
+    EUCLIDEAN = 0
+    COSINE = 1
+    MANHATTAN = 2
+
+cdef enum:
+    GAUSSIAN = 0
+    BUBBLE = 1
+    MEXICAN_HAT = 2
+    TRIANGLE = 3
+
+cdef enum:
+    LINEAR = 0
+    EXPONENTIAL = 1
+
+# Tolerance on squared grid distances (hexagonal coordinates carry sqrt(3)/2,
+# so a grid distance of exactly 1 can come out as 1 + 2e-16).
+cdef double GRID_EPS = 1e-9
+
+
+def block_rows(Py_ssize_t n_units):
+    """Samples per block of the BMU search for a map of ``n_units`` units.
+
+    A block's distance scratch (rows x units) is kept around 128k values
+    (512 kB in float32) so it stays in cache; the block size depends only on
+    the map size, never on the thread count.
+    """
+    cdef Py_ssize_t rows = (1 << 17) // max(n_units, 1)
+    return int(min(256, max(8, rows)))
+
+
+# --------------------------------------------------------------------------
+# neighbourhood functions (the single definition used by batch and online)
+# --------------------------------------------------------------------------
+cdef inline double _cutoff2(int kind, double sigma) noexcept nogil:
+    """Squared grid distance beyond which the neighbourhood is zero."""
+    cdef double s2 = sigma * sigma
+    if kind == GAUSSIAN:
+        return 9.0 * s2          # 3 sigma: h = exp(-4.5) ~ 0.011 at the edge
+    elif kind == MEXICAN_HAT:
+        return 16.0 * s2         # 4 sigma: |h| = 15 exp(-8) ~ 0.005 at the edge
+    return s2 + GRID_EPS         # bubble, triangle: sigma itself
+
+
+cdef inline double _neighborhood(int kind, double g2, double sigma) noexcept nogil:
+    """h(g2; sigma) for a squared grid distance g2 (0 beyond the cut-off)."""
+    cdef double s2 = sigma * sigma
+    if g2 > _cutoff2(kind, sigma):
+        return 0.0
+    if kind == GAUSSIAN:
+        return exp(-g2 / (2.0 * s2))
+    elif kind == BUBBLE:
+        return 1.0
+    elif kind == MEXICAN_HAT:
+        return (1.0 - g2 / s2) * exp(-g2 / (2.0 * s2))
+    else:  # TRIANGLE
+        return max(0.0, 1.0 - sqrt(g2) / sigma)
+
+
+def neighborhood_matrix(const double[:, ::1] G2,   # IN  (a, b) squared grid distances
+                        int kind, double sigma,
+                        double[:, ::1] H):          # OUT (a, b)
+    """H[i, j] = h(G2[i, j]; sigma), zero beyond the neighbourhood's cut-off."""
+    cdef Py_ssize_t i, j
+    with nogil:
+        for i in range(G2.shape[0]):
+            for j in range(G2.shape[1]):
+                H[i, j] = _neighborhood(kind, G2[i, j], sigma)
+
+
+cdef inline double _schedule(int decay, double start, double end, double p) noexcept nogil:
+    """Value at progress p in [0, 1] of a linear or exponential decay."""
+    if decay == LINEAR:
+        return start + (end - start) * p
+    return start * pow(end / start, p)
+
+
+# --------------------------------------------------------------------------
+# best-matching-unit search
+# --------------------------------------------------------------------------
+cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
+                     const floating *W, Py_ssize_t U, const floating *w_aux,
+                     int metric, floating *scratch,
+                     Py_ssize_t *bmu, Py_ssize_t *second, double *dist) noexcept nogil:
+    """BMU, second-best unit and exact BMU distance of m samples.
+
+    ``scratch`` holds m * U values (euclidean, cosine) and is overwritten.
+    """
+    cdef Py_ssize_t i, u, j, b1, b2
+    cdef floating s, v1, v2, diff
+    cdef const floating *x
+    cdef const floating *w
+    cdef floating *row
+    cdef double acc, xx, ww, xw
+    if metric != MANHATTAN:
+        # scratch = X_block @ W^T: the only O(m U d) work
+        gemm(False, True, <int> m, <int> U, <int> d, <floating> 1.0, X, <int> d,
+             W, <int> d, <floating> 0.0, scratch, <int> U)
+    for i in range(m):
+        x = X + i * d
+        row = scratch + i * U
+        b1 = 0
+        b2 = 0
+        v1 = INFINITY
+        v2 = INFINITY
+        # one loop per metric, so the inner loop has no metric test; the
+        # "s < v2" test is almost never true once a few units were seen,
+        # which keeps the scan branch-predictable.  Strict comparisons:
+        # ties keep the lowest index.
+        if metric == EUCLIDEAN:
+            for u in range(U):
+                s = w_aux[u] - 2 * row[u]
+                if s < v2:
+                    if s < v1:
+                        b2 = b1
+                        v2 = v1
+                        b1 = u
+                        v1 = s
+                    else:
+                        b2 = u
+                        v2 = s
+        elif metric == COSINE:
+            for u in range(U):
+                s = -row[u] * w_aux[u]
+                if s < v2:
+                    if s < v1:
+                        b2 = b1
+                        v2 = v1
+                        b1 = u
+                        v1 = s
+                    else:
+                        b2 = u
+                        v2 = s
+        else:
+            for u in range(U):
+                w = W + u * d
+                s = 0
+                for j in range(d):
+                    s = s + fabs(x[j] - w[j])
+                if s < v2:
+                    if s < v1:
+                        b2 = b1
+                        v2 = v1
+                        b1 = u
+                        v1 = s
+                    else:
+                        b2 = u
+                        v2 = s
+        if U == 1:
+            b2 = 0
+        bmu[i] = b1
+        second[i] = b2
+        # exact distance of the winner, accumulated in double
+        w = W + b1 * d
+        if metric == EUCLIDEAN:
+            acc = 0.0
+            for j in range(d):
+                diff = x[j] - w[j]
+                acc = acc + <double> diff * diff
+            dist[i] = sqrt(acc)
+        elif metric == COSINE:
+            xx = 0.0
+            ww = 0.0
+            xw = 0.0
+            for j in range(d):
+                xx = xx + <double> x[j] * x[j]
+                ww = ww + <double> w[j] * w[j]
+                xw = xw + <double> x[j] * w[j]
+            if xx > 0.0 and ww > 0.0:
+                dist[i] = max(0.0, 1.0 - xw / sqrt(xx * ww))
+            else:
+                dist[i] = 1.0
+        else:
+            acc = 0.0
+            for j in range(d):
+                acc = acc + fabs(<double> x[j] - <double> w[j])
+            dist[i] = acc
+
+
+def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
+               const floating[:, ::1] W,       # IN  (U, d) codebook
+               const floating[::1] w_aux,      # IN  (U,) see module docstring
+               int metric,
+               Py_ssize_t[::1] bmu,            # OUT (n,) best unit
+               Py_ssize_t[::1] second,         # OUT (n,) second-best unit
+               double[::1] dist,               # OUT (n,) distance to the best unit
+               int n_threads):
+    """Best and second-best unit of every sample, in blocks of samples.
+
+    Samples are split into fixed blocks of ``block_rows(U)`` rows; threads
+    take whole blocks and each owns one block-sized scratch, so no
+    ``n x U`` matrix is ever built and every sample's result is the same
+    for any thread count.  BLAS must be single-threaded during the call.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], U = W.shape[0]
+    cdef Py_ssize_t chunk = block_rows(U)
+    cdef Py_ssize_t n_chunks = (n + chunk - 1) // chunk
+    cdef Py_ssize_t c, start, m
+    cdef floating *scratch
+    if n == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        scratch = <floating *> malloc(chunk * U * sizeof(floating))
+        for c in prange(n_chunks, schedule="dynamic"):
+            start = c * chunk
+            m = min(chunk, n - start)
+            _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
+                       scratch, &bmu[start], &second[start], &dist[start])
+        free(scratch)
+
+
+cdef void _unit_aux(const floating *w, Py_ssize_t d, int metric,
+                    floating *out) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double acc = 0.0
+    for j in range(d):
+        acc = acc + <double> w[j] * w[j]
+    if metric == COSINE:
+        out[0] = <floating> (1.0 / sqrt(acc) if acc > 0.0 else 0.0)
+    else:
+        out[0] = <floating> acc
+
+
+def unit_aux(const floating[:, ::1] W,   # IN  (U, d)
+             int metric,
+             floating[::1] w_aux):       # OUT (U,)
+    """Per-unit term of the BMU search: ||w||^2 (euclidean), 1/||w|| (cosine)."""
+    cdef Py_ssize_t u, d = W.shape[1]
+    with nogil:
+        for u in range(W.shape[0]):
+            _unit_aux(&W[u, 0], d, metric, &w_aux[u])
+
+
+# --------------------------------------------------------------------------
+# batch map
+# --------------------------------------------------------------------------
+def batch_accumulate(const floating[:, ::1] X,     # IN  (n, d)
+                     const Py_ssize_t[::1] bmu,    # IN  (n,)
+                     double[:, ::1] sums,          # OUT (U, d) per-unit sums
+                     double[::1] counts):          # OUT (U,) per-unit hits
+    """Voronoi sums S[u] = sum of the samples whose BMU is u, and counts.
+
+    Accumulated in double in sample order, so the result does not depend on
+    the thread count (O(n d), small next to the BMU search).
+    """
+    cdef Py_ssize_t i, j, u, d = X.shape[1]
+    with nogil:
+        sums[:, :] = 0.0
+        counts[:] = 0.0
+        for i in range(X.shape[0]):
+            u = bmu[i]
+            counts[u] += 1.0
+            for j in range(d):
+                sums[u, j] += X[i, j]
+
+
+def batch_smooth(const double[:, ::1] H,       # IN  (U, U) neighbourhood matrix
+                 const double[:, ::1] sums,    # IN  (U, d)
+                 const double[::1] counts,     # IN  (U,)
+                 double[:, ::1] num,           # SCRATCH (U, d)
+                 double[::1] den,              # SCRATCH (U,)
+                 floating[:, ::1] W,           # IN/OUT (U, d)
+                 int metric,
+                 floating[::1] w_aux):         # OUT (U,)
+    """Batch-map update ``W[u] = sum_v H[u, v] S[v] / sum_v H[u, v] c[v]``.
+
+    One (U x U) @ (U x d) GEMM: O(U^2 d).  A unit whose denominator is not
+    positive (no sample within its neighbourhood) keeps its weights.
+    """
+    cdef Py_ssize_t u, j, U = W.shape[0], d = W.shape[1]
+    cdef double inv
+    with nogil:
+        gemm(False, False, <int> U, <int> d, <int> U, 1.0, &H[0, 0], <int> U,
+             &sums[0, 0], <int> d, 0.0, &num[0, 0], <int> d)
+        gemv(False, <int> U, <int> U, 1.0, &H[0, 0], <int> U, &counts[0], 1,
+             0.0, &den[0], 1)
+        for u in range(U):
+            if den[u] > 1e-12:
+                inv = 1.0 / den[u]
+                for j in range(d):
+                    W[u, j] = <floating> (num[u, j] * inv)
+            _unit_aux(&W[u, 0], d, metric, &w_aux[u])
+
+
+# --------------------------------------------------------------------------
+# online (sequential) map
+# --------------------------------------------------------------------------
+def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
+                 const Py_ssize_t[::1] order,   # IN  (m,) sample visited at each step
+                 floating[:, ::1] W,            # IN/OUT (U, d)
+                 floating[::1] w_aux,           # IN/OUT (U,)
+                 const double[:, ::1] G2,       # IN  (U, U) squared grid distances
+                 int metric, int kind, int decay,
+                 double sigma_start, double sigma_end,
+                 double lr_start, double lr_end,
+                 double p_first, double p_last,
+                 floating[::1] scratch):        # SCRATCH (U,)
+    """One pass of sequential updates; returns the sum of BMU distances.
+
+    Step t visits ``x = X[order[t]]`` at schedule progress
+    ``p = p_first + (p_last - p_first) t / m``, finds its BMU b against the
+    current map and moves every unit u within the neighbourhood's cut-off:
+    ``w_u += lr(p) h(G2[b, u]; sigma(p)) (x - w_u)``.  Only those units and
+    their ``w_aux`` are touched.
+    """
+    cdef Py_ssize_t m = order.shape[0], U = W.shape[0], d = W.shape[1]
+    cdef Py_ssize_t t, u, j, b, b2
+    cdef double p, sigma, lr, h, cut2, dist, total = 0.0
+    cdef floating coef
+    cdef const floating *x
+    cdef const double *g
+    with nogil:
+        for t in range(m):
+            x = &X[order[t], 0]
+            p = p_first + (p_last - p_first) * (<double> t / m)
+            sigma = _schedule(decay, sigma_start, sigma_end, p)
+            lr = _schedule(decay, lr_start, lr_end, p)
+            _bmu_block(x, 1, d, &W[0, 0], U, &w_aux[0], metric, &scratch[0],
+                       &b, &b2, &dist)
+            total += dist
+            cut2 = _cutoff2(kind, sigma)
+            g = &G2[b, 0]
+            for u in range(U):
+                if g[u] > cut2:
+                    continue
+                h = _neighborhood(kind, g[u], sigma)
+                if h == 0.0:
+                    continue
+                coef = <floating> (lr * h)
+                for j in range(d):
+                    W[u, j] += coef * (x[j] - W[u, j])
+                _unit_aux(&W[u, 0], d, metric, &w_aux[u])
+    return total
