@@ -139,7 +139,8 @@ class Trainer:
                 else:
                     Xb, Yb = X[start:stop], y[start:stop]
                     swb = sample_weight[start:stop] if sample_weight is not None else None
-                value = self.loss_and_grad(Xb, Yb, swb)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    value = self.loss_and_grad(Xb, Yb, swb)
                 if not np.isfinite(value):
                     self._restore(snapshot)
                     raise DivergenceError(
