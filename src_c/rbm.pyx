@@ -1,0 +1,384 @@
+# cython: language_level=3
+"""Gibbs sampling kernels for restricted Boltzmann machines.
+
+Every kernel trusts its arguments: shapes, dtypes and contiguity are checked
+by ``fastnut/rbm.py`` before the call.  Matrices are row-major; the weight
+matrix ``Wt`` is ``(n_visible, n_hidden)``, i.e. scikit-learn's
+``components_`` transposed (``components_`` is kept in Fortran order so that
+``components_.T`` is this C-contiguous array): with OpenBLAS, small-batch
+products whose large operand is not transposed are markedly faster.
+
+Randomness comes from the counter-based generator of ``_random.pxd``: the
+uniform for element ``(i, j)`` of a sampling step is a function of
+``(key, stream + i, j)``, and each step advances ``stream`` by its number of
+rows.  Kernels return the advanced stream so the caller can continue the
+sequence; results never depend on the thread count.
+
+Visible unit types (``visible_type``): 0 Bernoulli (sampled), 1 Gaussian with
+unit variance (sampled), 2 Gaussian mean-field (the mean is used as the state).
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport exp, expf, log, log1p, fabs
+from libc.stdint cimport uint64_t, uint32_t
+from libc.string cimport memcpy
+
+from _blas cimport gemm, axpy
+from _random cimport stream_key, random_u64, uniform, normal_double, mix64
+
+import numpy as np
+
+cdef enum:
+    PAR_MIN_WORK = 32768  # below this many elements a parallel region costs more than it saves
+
+
+cdef inline floating _sigmoid(floating x) noexcept nogil:
+    if floating is float:
+        return 1.0 / (1.0 + expf(-x))
+    else:
+        return 1.0 / (1.0 + exp(-x))
+
+
+cdef inline double _softplus(double x) noexcept nogil:
+    """log(1 + exp(x)) without overflow."""
+    if x > 0:
+        return x + log1p(exp(-x))
+    return log1p(exp(x))
+
+
+cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
+    return n_threads if work >= PAR_MIN_WORK else 1
+
+
+cdef void _hidden_layer(floating *A, const floating *b, floating *S,
+                        Py_ssize_t n_rows, Py_ssize_t n_cols, bint do_sample,
+                        uint64_t key, uint64_t stream, int n_threads) noexcept nogil:
+    """A <- sigmoid(A + b); if do_sample, S <- (uniform < A) (S may be A)."""
+    cdef Py_ssize_t i, j
+    cdef uint64_t skey
+    cdef floating p, dummy = 0
+    cdef floating *a
+    cdef floating *s
+    for i in prange(n_rows, schedule="static",
+                    num_threads=_threads_for(n_rows * n_cols, n_threads)):
+        a = A + i * n_cols
+        if do_sample:
+            s = S + i * n_cols
+            skey = stream_key(key, stream + i)
+            for j in range(n_cols):
+                p = _sigmoid(a[j] + b[j])
+                a[j] = p
+                s[j] = 1.0 if uniform(skey, j, dummy) < p else 0.0
+        else:
+            for j in range(n_cols):
+                a[j] = _sigmoid(a[j] + b[j])
+
+
+cdef void _visible_layer(floating *A, const floating *b, floating *S,
+                         Py_ssize_t n_rows, Py_ssize_t n_cols, int visible_type, bint do_sample,
+                         uint64_t key, uint64_t stream, int n_threads) noexcept nogil:
+    """Conditional of the visible units given the hidden pre-activations ``A = h W``.
+
+    A <- E[v | h] (sigmoid(A + b) or A + b); if do_sample, S <- a sample of v
+    (for mean-field Gaussian units, S <- the mean).  S may be A.
+    """
+    cdef Py_ssize_t i, j
+    cdef uint64_t skey
+    cdef floating p, dummy = 0
+    cdef floating *a
+    cdef floating *s
+    if visible_type == 0:
+        _hidden_layer(A, b, S, n_rows, n_cols, do_sample, key, stream, n_threads)
+        return
+    for i in prange(n_rows, schedule="static",
+                    num_threads=_threads_for(n_rows * n_cols, n_threads)):
+        a = A + i * n_cols
+        s = S + i * n_cols
+        skey = stream_key(key, stream + i)
+        for j in range(n_cols):
+            p = a[j] + b[j]
+            a[j] = p
+            if do_sample:
+                if visible_type == 1:
+                    s[j] = p + <floating> normal_double(skey, j)
+                else:
+                    s[j] = p
+
+
+cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                       floating alpha, floating *out) noexcept nogil:
+    """out += alpha * A.sum(axis=0)."""
+    cdef Py_ssize_t i, j
+    cdef const floating *a
+    for i in range(n_rows):
+        a = A + i * n_cols
+        for j in range(n_cols):
+            out[j] += alpha * a[j]
+
+
+def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) training data
+              const Py_ssize_t[::1] starts,    # IN  (n_batches + 1,) batch boundaries in X
+              floating[:, ::1] Wt,             # INOUT (n_visible, n_hidden)
+              floating[::1] bh,                # INOUT (n_hidden,)
+              floating[::1] bv,                # INOUT (n_visible,)
+              floating[:, ::1] VW,             # INOUT (n_visible, n_hidden) momentum buffer
+              floating[::1] Vh,                # INOUT (n_hidden,)
+              floating[::1] Vv,                # INOUT (n_visible,)
+              floating[:, ::1] chains,         # INOUT (n_chains, n_hidden) persistent hidden states
+              floating[:, ::1] Hcat,           # SCRATCH (max batch + R, n_hidden)
+              floating[:, ::1] Vcat,           # SCRATCH (max batch + R, n_visible)
+              floating[:, ::1] Hs,             # SCRATCH (R, n_hidden), R = max(max batch, n_chains)
+              double learning_rate, double momentum, double weight_decay,
+              int k, bint persistent, int visible_type,
+              uint64_t key, uint64_t stream,
+              int n_threads):
+    """One epoch of CD-k or PCD-k over the batches ``X[starts[b]:starts[b+1]]``.
+
+    Per batch of ``B`` rows, with ``R = B`` negative rows (CD) or
+    ``R = n_chains`` (PCD)::
+
+        h+ = sigmoid(v+ W^T + bh)                 (mean field)
+        h  = sample(h+)  (CD)  |  chains  (PCD)
+        k times: v- = sample(v | h);  h- = sigmoid(v- W^T + bh);  h = sample(h-)
+        VW = momentum VW + lr (h+^T v+ / B - h-^T v- / R - weight_decay W)
+        W += VW      (same for the biases, without weight decay)
+
+    PCD stores the last ``h`` back into ``chains``.  Returns the advanced
+    random stream.
+
+    The weight matrix is the memory traffic that matters at small batch
+    sizes, so the products are stacked: ``Vcat = [v+; v-]`` and
+    ``Hcat = [h+ / B; -h- / R]`` make the gradient one GEMM
+    (``Wt += lr Vcat^T Hcat`` with ``beta = 1 - lr * weight_decay``, or into
+    ``VW`` with ``beta = momentum``), and for PCD, whose last ``v-`` does not
+    depend on the batch, ``[v+; v-] W^T`` is one GEMM too.
+    """
+    cdef Py_ssize_t n_batches = starts.shape[0] - 1
+    cdef Py_ssize_t n_vis = X.shape[1], n_hid = Wt.shape[1]
+    cdef Py_ssize_t n_chains = chains.shape[0]
+    cdef Py_ssize_t bi, B, R, step, i, j
+    cdef floating lr = learning_rate, mom = momentum, wd = weight_decay
+    cdef floating a_pos, a_neg, alpha
+    cdef const floating *vpos
+    cdef floating *hcur
+    cdef floating *hneg
+    cdef floating *vneg
+    cdef floating *row
+    with nogil:
+        for bi in range(n_batches):
+            B = starts[bi + 1] - starts[bi]
+            if B <= 0:
+                continue
+            vpos = &X[starts[bi], 0]
+            R = n_chains if persistent else B
+            hneg = &Hcat[B, 0]
+            vneg = &Vcat[B, 0]
+            memcpy(&Vcat[0, 0], vpos, B * n_vis * sizeof(floating))
+            if persistent:
+                hcur = &chains[0, 0]
+            else:
+                # positive phase first: CD chains start from a sample of h+
+                gemm(False, False, B, n_hid, n_vis, <floating> 1.0, vpos, n_vis,
+                     &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid)
+                hcur = &Hs[0, 0]
+                _hidden_layer(&Hcat[0, 0], &bh[0], hcur, B, n_hid, True, key, stream, n_threads)
+                stream += B
+            # negative phase: k steps of block Gibbs sampling
+            for step in range(k):
+                gemm(False, True, R, n_vis, n_hid, <floating> 1.0, hcur, n_hid,
+                     &Wt[0, 0], n_hid, <floating> 0.0, vneg, n_vis)
+                _visible_layer(vneg, &bv[0], vneg, R, n_vis, visible_type, True,
+                               key, stream, n_threads)
+                stream += R
+                if step < k - 1:
+                    gemm(False, False, R, n_hid, n_vis, <floating> 1.0, vneg, n_vis,
+                         &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid)
+                    hcur = &Hs[0, 0]
+                    _hidden_layer(hneg, &bh[0], hcur, R, n_hid, True, key, stream, n_threads)
+                    stream += R
+            if persistent:
+                # [v+; v-] W^T in one GEMM, then h+ (mean field) and h- (+ chain sample)
+                gemm(False, False, B + R, n_hid, n_vis, <floating> 1.0, &Vcat[0, 0], n_vis,
+                     &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid)
+                _hidden_layer(&Hcat[0, 0], &bh[0], &Hcat[0, 0], B, n_hid, False,
+                              key, stream, n_threads)
+                _hidden_layer(hneg, &bh[0], &chains[0, 0], R, n_hid, True,
+                              key, stream, n_threads)
+                stream += R
+            else:
+                gemm(False, False, R, n_hid, n_vis, <floating> 1.0, vneg, n_vis,
+                     &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid)
+                _hidden_layer(hneg, &bh[0], hneg, R, n_hid, False, key, stream, n_threads)
+            # scale the hidden rows by +lr/B and -lr/R: the gradient is then Hcat^T Vcat
+            a_pos = lr / B
+            a_neg = -lr / R
+            for i in range(B + R):
+                alpha = a_pos if i < B else a_neg
+                row = &Hcat[i, 0]
+                for j in range(n_hid):
+                    row[j] *= alpha
+            if mom == 0:
+                gemm(True, False, n_vis, n_hid, B + R, <floating> 1.0, &Vcat[0, 0], n_vis,
+                     &Hcat[0, 0], n_hid, <floating> 1.0 - lr * wd, &Wt[0, 0], n_hid)
+            else:
+                gemm(True, False, n_vis, n_hid, B + R, <floating> 1.0, &Vcat[0, 0], n_vis,
+                     &Hcat[0, 0], n_hid, mom, &VW[0, 0], n_hid)
+                if wd != 0:
+                    axpy(<int> (n_hid * n_vis), -lr * wd, &Wt[0, 0], 1, &VW[0, 0], 1)
+                axpy(<int> (n_hid * n_vis), <floating> 1.0, &VW[0, 0], 1, &Wt[0, 0], 1)
+            for j in range(n_hid):
+                Vh[j] *= mom
+            for j in range(n_vis):
+                Vv[j] *= mom
+            _column_sums(&Hcat[0, 0], B + R, n_hid, <floating> 1.0, &Vh[0])
+            _column_sums(&Vcat[0, 0], B, n_vis, a_pos, &Vv[0])
+            _column_sums(vneg, R, n_vis, a_neg, &Vv[0])
+            for j in range(n_hid):
+                bh[j] += Vh[j]
+            for j in range(n_vis):
+                bv[j] += Vv[j]
+    return stream
+
+
+def hidden_probs(const floating[:, ::1] X,    # IN  (n, n_visible)
+                 const floating[:, ::1] Wt,   # IN  (n_visible, n_hidden)
+                 const floating[::1] bh,      # IN  (n_hidden,)
+                 floating[:, ::1] out,        # OUT (n, n_hidden)
+                 int n_threads):
+    """out = sigmoid(X W^T + bh): one GEMM, then bias and sigmoid fused in one pass."""
+    cdef Py_ssize_t n = X.shape[0], n_vis = X.shape[1], n_hid = Wt.shape[1]
+    if n == 0:
+        return
+    with nogil:
+        gemm(False, False, n, n_hid, n_vis, <floating> 1.0, &X[0, 0], n_vis, &Wt[0, 0], n_hid,
+             <floating> 0.0, &out[0, 0], n_hid)
+        _hidden_layer(&out[0, 0], &bh[0], &out[0, 0], n, n_hid, False, 0, 0, n_threads)
+
+
+def layer_conditional(floating[:, ::1] A,       # INOUT (n, m) pre-activations -> means
+                      const floating[::1] b,    # IN    (m,)
+                      floating[:, ::1] S,       # OUT   (n, m) samples (may be A)
+                      int unit_type, bint do_sample,
+                      uint64_t key, uint64_t stream, int n_threads):
+    """A <- E[units | input] from pre-activations A (without bias); optionally sample into S.
+
+    ``unit_type`` as ``visible_type`` (0 Bernoulli, 1 Gaussian, 2 Gaussian
+    mean-field).  Returns the advanced stream (``stream + n`` if sampled).
+    """
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1]
+    if n == 0 or m == 0:
+        return stream
+    with nogil:
+        _visible_layer(&A[0, 0], &b[0], &S[0, 0], n, m, unit_type, do_sample,
+                       key, stream, n_threads)
+    return stream + n if do_sample else stream
+
+
+def gibbs_chain(floating[:, ::1] V,           # INOUT (n, n_visible) chain states
+                const floating[:, ::1] Wt,    # IN    (n_visible, n_hidden)
+                const floating[::1] bh,       # IN    (n_hidden,)
+                const floating[::1] bv,       # IN    (n_visible,)
+                floating[:, ::1] H,           # OUT   (n, n_hidden) last hidden sample
+                floating[:, ::1] P,           # OUT   (n, n_visible) last visible means
+                int n_steps, int visible_type,
+                uint64_t key, uint64_t stream, int n_threads):
+    """``n_steps`` of block Gibbs sampling v -> h -> v on ``n`` chains at once."""
+    cdef Py_ssize_t n = V.shape[0], n_vis = V.shape[1], n_hid = Wt.shape[1], step
+    if n == 0:
+        return stream
+    with nogil:
+        for step in range(n_steps):
+            gemm(False, False, n, n_hid, n_vis, <floating> 1.0, &V[0, 0], n_vis, &Wt[0, 0], n_hid,
+                 <floating> 0.0, &H[0, 0], n_hid)
+            _hidden_layer(&H[0, 0], &bh[0], &H[0, 0], n, n_hid, True, key, stream, n_threads)
+            stream += n
+            gemm(False, True, n, n_vis, n_hid, <floating> 1.0, &H[0, 0], n_hid, &Wt[0, 0], n_hid,
+                 <floating> 0.0, &P[0, 0], n_vis)
+            _visible_layer(&P[0, 0], &bv[0], &V[0, 0], n, n_vis, visible_type, True,
+                           key, stream, n_threads)
+            stream += n
+    return stream
+
+
+def free_energy(const floating[:, ::1] X,     # IN  (n, n_visible)
+                const floating[:, ::1] Wt,    # IN  (n_visible, n_hidden)
+                const floating[::1] bh,       # IN  (n_hidden,)
+                const floating[::1] bv,       # IN  (n_visible,)
+                floating[:, ::1] scratch,     # SCRATCH (chunk, n_hidden)
+                double[::1] out,              # OUT (n,)
+                bint gaussian, int n_threads):
+    """Free energy ``F(v) = -log sum_h exp(-E(v, h))`` of each row, chunk by chunk.
+
+    Bernoulli visible: ``F = -v.bv - sum_j softplus(v W_j + bh_j)``;
+    Gaussian visible (unit variance): ``F = |v - bv|^2 / 2 - sum_j softplus(...)``.
+    """
+    cdef Py_ssize_t n = X.shape[0], n_vis = X.shape[1], n_hid = Wt.shape[1]
+    cdef Py_ssize_t chunk = scratch.shape[0], s, c, i, j
+    cdef double acc, d
+    with nogil:
+        s = 0
+        while s < n:
+            c = min(chunk, n - s)
+            gemm(False, False, c, n_hid, n_vis, <floating> 1.0, &X[s, 0], n_vis, &Wt[0, 0], n_hid,
+                 <floating> 0.0, &scratch[0, 0], n_hid)
+            for i in prange(c, schedule="static",
+                            num_threads=_threads_for(c * (n_hid + n_vis), n_threads)):
+                acc = 0.0
+                for j in range(n_hid):
+                    acc = acc - _softplus(scratch[i, j] + bh[j])
+                if gaussian:
+                    for j in range(n_vis):
+                        d = X[s + i, j] - bv[j]
+                        acc = acc + 0.5 * d * d
+                else:
+                    for j in range(n_vis):
+                        acc = acc - X[s + i, j] * bv[j]
+                out[s + i] = acc
+            s = s + c
+
+
+def row_hash_index(const floating[:, ::1] X,   # IN  (n, m)
+                   uint64_t key,
+                   Py_ssize_t[::1] out):       # OUT (n,) values in [0, m)
+    """A column index per row that depends only on the row's values and ``key``.
+
+    Used to choose the coordinate the pseudo-likelihood flips: the same sample
+    gets the same coordinate whatever batch, order or subset it comes in.
+    """
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1], i, j
+    cdef uint64_t h, bits
+    cdef uint32_t b32
+    with nogil:
+        for i in range(n):
+            h = mix64(key)
+            for j in range(m):
+                if floating is float:
+                    memcpy(&b32, &X[i, j], 4)
+                    bits = b32
+                else:
+                    memcpy(&bits, &X[i, j], 8)
+                h = mix64(h ^ bits)
+            out[i] = <Py_ssize_t> (h % <uint64_t> m)
+
+
+def random_uniform(floating[:, ::1] out,      # OUT (n, m)
+                   uint64_t key, uint64_t stream, int n_threads):
+    """out[i, j] = the uniform of (key, stream + i, j): the numbers sampling uses."""
+    cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i, j
+    cdef uint64_t skey
+    cdef floating dummy = 0
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads_for(n * m, n_threads)):
+        skey = stream_key(key, stream + i)
+        for j in range(m):
+            out[i, j] = uniform(skey, j, dummy)
+
+
+def random_normal(double[:, ::1] out,         # OUT (n, m)
+                  uint64_t key, uint64_t stream, int n_threads):
+    """out[i, j] = the standard normal of (key, stream + i, j) used by Gaussian units."""
+    cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i, j
+    cdef uint64_t skey
+    for i in prange(n, nogil=True, schedule="static", num_threads=_threads_for(n * m, n_threads)):
+        skey = stream_key(key, stream + i)
+        for j in range(m):
+            out[i, j] = normal_double(skey, j)
