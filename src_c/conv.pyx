@@ -1,0 +1,440 @@
+# cython: language_level=3
+"""2-D convolution kernels: forward, gradient w.r.t. input, weights and bias.
+
+Public layout: activations ``(n, C, H, W)`` (C-contiguous), weights
+``(C_out, C_in, kh, kw)``, exactly as PyTorch.  Each image is lowered to a
+column matrix and BLAS GEMMs do the arithmetic, one image at a time, so the
+lowered image (a few hundred KiB at most) stays in L2.
+
+Two lowerings, chosen by :func:`conv2d_plan` from the shapes:
+
+``"rows"`` (stride 1 along the height, ``C_in*kw >= 32``)
+    Only the kernel *width* is unrolled: ``R[(c, j), r*W_out + x] =
+    X[c, r - ph, x*sw + j*dw - pw]`` for every padded input row ``r``.  The
+    columns the kernel row ``i`` needs are then the contiguous slice that
+    starts at ``i*dh*W_out``, so the convolution is ``kh`` GEMMs with
+    ``K = C_in*kw`` reading straight from ``R``:
+    ``Y[n] += W_i (C_out, C_in*kw) @ R[:, i*dh*W_out : i*dh*W_out + P]``.
+    ``R`` is ``kh`` times smaller than a full im2col matrix, and so is the
+    work to build it and to scatter its gradient back.
+``"im2col"`` (everything else, e.g. one input channel or strided rows)
+    The classic ``col (C_in*kh*kw, P)`` matrix, one GEMM per image.
+
+In both, ``P = H_out*W_out``; the forward pass adds the bias and applies the
+optional ReLU in one pass while ``Y[n]`` is in cache; the backward pass masks
+the gradient by ``Y > 0`` (fused ReLU), gets the bias gradient from a GEMV
+against a vector of ones, the weight gradient from GEMMs against the lowered
+image (recomputed rather than stored for the whole batch) and the input
+gradient by scattering ``W^T @ G`` back (col2im).
+
+Images are spread over OpenMP threads, each with its own slice of the
+caller-provided scratch; per-thread weight gradients are reduced at the end
+in a fixed order, so results do not depend on scheduling.  Padding is given
+as the top/left zero padding plus the output size; the bottom/right padding
+is whatever the output size implies (symmetric, asymmetric or ``"same"``).
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.string cimport memset, memcpy
+
+from _blas cimport gemm, gemv
+
+
+cdef inline int _lo(int pad, int off, int s) noexcept nogil:
+    """First output index o with o*s + off - pad >= 0."""
+    cdef int a = pad - off
+    if a <= 0:
+        return 0
+    return (a + s - 1) // s
+
+
+cdef inline int _hi(int pad, int off, int s, int size, int out) noexcept nogil:
+    """One past the last output index o with o*s + off - pad <= size - 1."""
+    cdef int a = size - 1 + pad - off
+    if a < 0:
+        return 0
+    a = a // s + 1
+    return a if a < out else out
+
+
+cdef void _im2col(const floating *x, int C, int H, int W, int kh, int kw,
+                  int sh, int sw, int ph, int pw, int dh, int dw, int Ho, int Wo,
+                  floating *col) noexcept nogil:
+    """col[(c*kh + i)*kw + j, oh*Wo + ow] = x[c, oh*sh + i*dh - ph, ow*sw + j*dw - pw] (0 outside)."""
+    cdef int c, i, j, oh, ow, ih, iw0, olo, ohi, hlo, hhi
+    cdef floating *row
+    cdef const floating *src
+    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo
+    for c in range(C):
+        for i in range(kh):
+            hlo = _lo(ph, i * dh, sh)
+            hhi = _hi(ph, i * dh, sh, H, Ho)
+            if hhi < hlo:
+                hhi = hlo
+            for j in range(kw):
+                row = col + ((c * kh + i) * kw + j) * P
+                olo = _lo(pw, j * dw, sw)
+                ohi = _hi(pw, j * dw, sw, W, Wo)
+                if ohi < olo:
+                    ohi = olo
+                if hlo > 0:
+                    memset(row, 0, hlo * Wo * sizeof(floating))
+                for oh in range(hlo, hhi):
+                    ih = oh * sh + i * dh - ph
+                    iw0 = olo * sw + j * dw - pw
+                    src = x + (<Py_ssize_t> c * H + ih) * W + iw0
+                    if olo > 0:
+                        memset(row + oh * Wo, 0, olo * sizeof(floating))
+                    if sw == 1:
+                        memcpy(row + oh * Wo + olo, src, (ohi - olo) * sizeof(floating))
+                    else:
+                        for ow in range(ohi - olo):
+                            row[oh * Wo + olo + ow] = src[ow * sw]
+                    if ohi < Wo:
+                        memset(row + oh * Wo + ohi, 0, (Wo - ohi) * sizeof(floating))
+                if hhi < Ho:
+                    memset(row + hhi * Wo, 0, (Ho - hhi) * Wo * sizeof(floating))
+
+
+cdef void _col2im(const floating *col, int C, int H, int W, int kh, int kw,
+                  int sh, int sw, int ph, int pw, int dh, int dw, int Ho, int Wo,
+                  floating *x) noexcept nogil:
+    """Adjoint of _im2col: x (zeroed here) += scatter of col."""
+    cdef int c, i, j, oh, ow, ih, iw0, olo, ohi, hlo, hhi
+    cdef const floating *row
+    cdef floating *dst
+    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo
+    memset(x, 0, <Py_ssize_t> C * H * W * sizeof(floating))
+    for c in range(C):
+        for i in range(kh):
+            hlo = _lo(ph, i * dh, sh)
+            hhi = _hi(ph, i * dh, sh, H, Ho)
+            for j in range(kw):
+                row = col + ((c * kh + i) * kw + j) * P
+                olo = _lo(pw, j * dw, sw)
+                ohi = _hi(pw, j * dw, sw, W, Wo)
+                for oh in range(hlo, hhi):
+                    ih = oh * sh + i * dh - ph
+                    iw0 = olo * sw + j * dw - pw
+                    dst = x + (<Py_ssize_t> c * H + ih) * W + iw0
+                    if sw == 1:
+                        for ow in range(ohi - olo):
+                            dst[ow] += row[oh * Wo + olo + ow]
+                    else:
+                        for ow in range(ohi - olo):
+                            dst[ow * sw] += row[oh * Wo + olo + ow]
+
+
+
+
+cdef void _rows(const floating *x, int C, int H, int W, int kw, int sw, int ph, int pw,
+                int dw, int Hr, int Wo, floating *R) noexcept nogil:
+    """R[(c*kw + j), r*Wo + ow] = x[c, r - ph, ow*sw + j*dw - pw] (0 outside), r < Hr."""
+    cdef int c, j, r, ih, ow, olo, ohi
+    cdef Py_ssize_t L = <Py_ssize_t> Hr * Wo
+    cdef floating *row
+    cdef floating *dst
+    cdef const floating *src
+    for c in range(C):
+        for j in range(kw):
+            row = R + (c * kw + j) * L
+            olo = _lo(pw, j * dw, sw)
+            ohi = _hi(pw, j * dw, sw, W, Wo)
+            if ohi < olo:
+                ohi = olo
+            for r in range(Hr):
+                ih = r - ph
+                dst = row + r * Wo
+                if ih < 0 or ih >= H:
+                    for ow in range(Wo):
+                        dst[ow] = 0
+                    continue
+                src = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
+                for ow in range(olo):
+                    dst[ow] = 0
+                if sw == 1:
+                    for ow in range(ohi - olo):
+                        dst[olo + ow] = src[ow]
+                else:
+                    for ow in range(ohi - olo):
+                        dst[olo + ow] = src[ow * sw]
+                for ow in range(ohi, Wo):
+                    dst[ow] = 0
+
+
+cdef void _rows_adj(const floating *R, int C, int H, int W, int kw, int sw, int ph, int pw,
+                    int dw, int Hr, int Wo, floating *x) noexcept nogil:
+    """Adjoint of _rows: x (zeroed here) += scatter of R."""
+    cdef int c, j, r, ih, ow, olo, ohi, rlo, rhi
+    cdef Py_ssize_t L = <Py_ssize_t> Hr * Wo
+    cdef const floating *row
+    cdef const floating *src
+    cdef floating *dst
+    memset(x, 0, <Py_ssize_t> C * H * W * sizeof(floating))
+    rlo = ph
+    rhi = H + ph if H + ph < Hr else Hr
+    for c in range(C):
+        for j in range(kw):
+            row = R + (c * kw + j) * L
+            olo = _lo(pw, j * dw, sw)
+            ohi = _hi(pw, j * dw, sw, W, Wo)
+            for r in range(rlo, rhi):
+                ih = r - ph
+                src = row + r * Wo + olo
+                dst = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
+                if sw == 1:
+                    for ow in range(ohi - olo):
+                        dst[ow] += src[ow]
+                else:
+                    for ow in range(ohi - olo):
+                        dst[ow * sw] += src[ow]
+
+
+cdef inline bint _use_rows(int C, int kw, int sh) noexcept nogil:
+    return sh == 1 and C * kw >= 32
+
+
+def conv2d_plan(int C, int kh, int kw, int sh, int dh, int Co, int Ho, int Wo):
+    """Lowering and scratch sizes for one convolution, as a dict.
+
+    ``mode`` is ``"rows"`` or ``"im2col"`` (see the module docstring);
+    ``col``, ``g`` and ``acc`` are per-thread lengths and ``wr`` a total
+    length for the arrays ``conv2d_forward``/``conv2d_backward`` take.
+    """
+    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, K = <Py_ssize_t> C * kh * kw
+    cdef Py_ssize_t Hr = Ho + (kh - 1) * dh
+    if _use_rows(C, kw, sh):
+        return {"mode": "rows", "col": C * kw * Hr * Wo, "g": Co * P,
+                "acc": Co * K + Co + P, "wr": Co * K}
+    return {"mode": "im2col", "col": K * P, "g": Co * P, "acc": Co * K + Co + P, "wr": 1}
+
+
+cdef inline void _bias_act(floating *y, const floating *b, int has_bias, int relu,
+                           int Co, Py_ssize_t P) noexcept nogil:
+    """y[c, p] = act(y[c, p] + b[c]) in place."""
+    cdef int c
+    if not has_bias and not relu:
+        return
+    for c in range(Co):
+        if floating is float:
+            fastnut_bias_act_f(y + c * P, b[c] if has_bias else 0, relu, P)
+        else:
+            fastnut_bias_act_d(y + c * P, b[c] if has_bias else 0, relu, P)
+
+
+cdef extern from *:
+    """
+    /* Branch-free elementwise passes with restrict pointers so that the
+       compiler vectorises them: a ReLU mask is data-dependent and random,
+       and a branch per element costs more than the GEMMs around it.  dy is
+       read unconditionally, otherwise gcc keeps the branch. */
+    static void fastnut_relu_mask_f(const float *__restrict dy, const float *__restrict y,
+                                    Py_ssize_t m, float *__restrict g) {
+        for (Py_ssize_t q = 0; q < m; q++) { float a = dy[q]; g[q] = y[q] > 0.0f ? a : 0.0f; }
+    }
+    static void fastnut_relu_mask_d(const double *__restrict dy, const double *__restrict y,
+                                    Py_ssize_t m, double *__restrict g) {
+        for (Py_ssize_t q = 0; q < m; q++) { double a = dy[q]; g[q] = y[q] > 0.0 ? a : 0.0; }
+    }
+    static void fastnut_bias_act_f(float *__restrict y, float b, int relu, Py_ssize_t m) {
+        if (relu) { for (Py_ssize_t q = 0; q < m; q++) { float v = y[q] + b; y[q] = v > 0.0f ? v : 0.0f; } }
+        else { for (Py_ssize_t q = 0; q < m; q++) y[q] += b; }
+    }
+    static void fastnut_bias_act_d(double *__restrict y, double b, int relu, Py_ssize_t m) {
+        if (relu) { for (Py_ssize_t q = 0; q < m; q++) { double v = y[q] + b; y[q] = v > 0.0 ? v : 0.0; } }
+        else { for (Py_ssize_t q = 0; q < m; q++) y[q] += b; }
+    }
+    """
+    void fastnut_relu_mask_f(const float *dy, const float *y, Py_ssize_t m, float *g) noexcept nogil
+    void fastnut_relu_mask_d(const double *dy, const double *y, Py_ssize_t m, double *g) noexcept nogil
+    void fastnut_bias_act_f(float *y, float b, int relu, Py_ssize_t m) noexcept nogil
+    void fastnut_bias_act_d(double *y, double b, int relu, Py_ssize_t m) noexcept nogil
+
+
+cdef inline void _relu_mask(const floating *dy, const floating *y, Py_ssize_t m,
+                            floating *g) noexcept nogil:
+    """g = dy * (y > 0)."""
+    if floating is float:
+        fastnut_relu_mask_f(dy, y, m, g)
+    else:
+        fastnut_relu_mask_d(dy, y, m, g)
+
+
+cdef void _reorder_w(const floating *w, int Co, int C, int kh, int kw,
+                     floating *wr) noexcept nogil:
+    """wr[i, co, c*kw + j] = w[co, c, i, j] (one (C_out, C_in*kw) block per kernel row)."""
+    cdef int co, c, i, j
+    cdef Py_ssize_t Ck = <Py_ssize_t> C * kw
+    for co in range(Co):
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    wr[(i * Co + co) * Ck + c * kw + j] = w[((co * C + c) * kh + i) * kw + j]
+
+
+def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
+                   const floating[:, :, :, ::1] Wt,  # IN  (C_out, C_in, kh, kw)
+                   const floating[::1] bias,         # IN  (C_out,) or (0,) for no bias
+                   floating[:, :, :, ::1] Y,         # OUT (n, C_out, H_out, W_out)
+                   floating[:, ::1] col,             # SCRATCH (>= min(n_threads, n), plan["col"])
+                   floating[::1] wr,                 # SCRATCH (plan["wr"],)
+                   int sh, int sw, int ph, int pw, int dh, int dw,
+                   bint relu, int n_threads):
+    """Y = act(conv(X, W) + b); ``relu`` fuses max(0, .) into the bias pass.
+
+    ``ph``/``pw`` are the top/left paddings; the output size is read from Y.
+    """
+    cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
+    cdef int Co = Wt.shape[0], kh = Wt.shape[2], kw = Wt.shape[3]
+    cdef int Ho = Y.shape[2], Wo = Y.shape[3]
+    cdef int K = C * kh * kw, Ck = C * kw, Hr = Ho + (kh - 1) * dh
+    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, L = <Py_ssize_t> Hr * Wo
+    cdef int has_bias = bias.shape[0] > 0
+    cdef bint rows = _use_rows(C, kw, sh)
+    cdef bint direct = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+                        and Ho == H and Wo == W)
+    cdef int i, t, r
+    cdef const floating *colp
+    if n == 0:
+        return
+    if n_threads < 1:
+        n_threads = 1
+    if rows:
+        with nogil:
+            _reorder_w(&Wt[0, 0, 0, 0], Co, C, kh, kw, &wr[0])
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        t = threadid()
+        if rows:
+            _rows(&X[i, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
+            for r in range(kh):
+                gemm(False, False, Co, <int> P, Ck, 1, &wr[r * Co * Ck], Ck,
+                     &col[t, 0] + r * dh * Wo, <int> L,
+                     0 if r == 0 else 1, &Y[i, 0, 0, 0], <int> P)
+        else:
+            if direct:
+                colp = &X[i, 0, 0, 0]
+            else:
+                _im2col(&X[i, 0, 0, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
+                        &col[t, 0])
+                colp = &col[t, 0]
+            gemm(False, False, Co, <int> P, K, 1, &Wt[0, 0, 0, 0], K, colp, <int> P,
+                 0, &Y[i, 0, 0, 0], <int> P)
+        _bias_act(&Y[i, 0, 0, 0], &bias[0] if has_bias else NULL, has_bias, relu, Co, P)
+
+
+def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
+                    const floating[:, :, :, ::1] Wt,  # IN  (C_out, C_in, kh, kw)
+                    const floating[:, :, :, ::1] dY,  # IN  (n, C_out, H_out, W_out)
+                    const floating[:, :, :, ::1] Y,   # IN  forward output (ReLU mask) if relu
+                    floating[:, :, :, ::1] dX,        # OUT (n, C_in, H, W) if need_dx
+                    floating[:, :, :, ::1] dW,        # OUT (C_out, C_in, kh, kw)
+                    floating[::1] db,                 # OUT (C_out,) or (0,)
+                    floating[:, ::1] col,             # SCRATCH (>= nt, plan["col"])
+                    floating[:, ::1] g,               # SCRATCH (>= nt, plan["g"]) if relu
+                    floating[:, ::1] acc,             # SCRATCH (>= nt, plan["acc"])
+                    floating[::1] wr,                 # SCRATCH (plan["wr"],)
+                    int sh, int sw, int ph, int pw, int dh, int dw,
+                    bint relu, bint need_dx, int n_threads):
+    """Gradients of ``Y = act(conv(X, W) + b)`` given dL/dY.
+
+    dW and db are overwritten with the sums over the batch; dX (when
+    ``need_dx``) is overwritten.  With ``relu``, the incoming gradient is
+    masked by ``Y > 0``.  ``nt = min(n_threads, n)``.
+    """
+    cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
+    cdef int Co = Wt.shape[0], kh = Wt.shape[2], kw = Wt.shape[3]
+    cdef int Ho = dY.shape[2], Wo = dY.shape[3]
+    cdef int K = C * kh * kw, Ck = C * kw, Hr = Ho + (kh - 1) * dh
+    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, L = <Py_ssize_t> Hr * Wo
+    cdef int has_bias = db.shape[0] > 0
+    cdef bint rows = _use_rows(C, kw, sh)
+    cdef bint direct = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+                        and Ho == H and Wo == W)
+    cdef int i, t, c, nt, r, j, co
+    cdef Py_ssize_t q, KW = <Py_ssize_t> Co * K
+    cdef const floating *colp
+    cdef const floating *gp
+    cdef const floating *dyp
+    cdef const floating *yp
+    cdef floating *gw
+    cdef floating *dwp
+    cdef floating *ones
+    cdef floating s
+    if n_threads < 1:
+        n_threads = 1
+    nt = n_threads if n_threads < n else n
+    if nt < 1:
+        nt = 1
+    with nogil:
+        for t in range(nt):
+            memset(&acc[t, 0], 0, (KW + Co) * sizeof(floating))
+            ones = &acc[t, KW + Co]
+            for q in range(P):
+                ones[q] = 1
+        if rows:
+            _reorder_w(&Wt[0, 0, 0, 0], Co, C, kh, kw, &wr[0])
+    if n > 0:
+        for i in prange(n, nogil=True, schedule="static", num_threads=nt):
+            t = threadid()
+            dyp = &dY[i, 0, 0, 0]
+            if relu:
+                _relu_mask(dyp, &Y[i, 0, 0, 0], Co * P, &g[t, 0])
+                gp = &g[t, 0]
+            else:
+                gp = dyp
+            if has_bias:
+                # db_t += G @ ones
+                gemv(False, Co, <int> P, 1, gp, <int> P, &acc[t, KW + Co], 1,
+                     1, &acc[t, KW], 1)
+            if rows:
+                _rows(&X[i, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
+                for r in range(kh):
+                    # dW_t[r] (Ck, Co) += R_r (Ck, P) @ G^T (P, Co)
+                    gemm(False, True, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L,
+                         gp, <int> P, 1, &acc[t, 0] + r * Ck * Co, Co)
+                if need_dx:
+                    memset(&col[t, 0], 0, Ck * L * sizeof(floating))
+                    for r in range(kh):
+                        # dR_r (Ck, P) += W_r^T (Ck, Co) @ G (Co, P)
+                        gemm(True, False, Ck, <int> P, Co, 1, &wr[r * Co * Ck], Ck,
+                             gp, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L)
+                    _rows_adj(&col[t, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo,
+                              &dX[i, 0, 0, 0])
+            else:
+                if direct:
+                    colp = &X[i, 0, 0, 0]
+                else:
+                    _im2col(&X[i, 0, 0, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
+                            &col[t, 0])
+                    colp = &col[t, 0]
+                # dW_t (Co, K) += G (Co, P) @ col^T (P, K)
+                gemm(False, True, Co, K, <int> P, 1, gp, <int> P, colp, <int> P,
+                     1, &acc[t, 0], K)
+                if need_dx:
+                    if direct:
+                        gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> P,
+                             0, &dX[i, 0, 0, 0], <int> P)
+                    else:
+                        # dcol (K, P) = W^T (K, Co) @ G (Co, P), reusing the column buffer
+                        gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> P,
+                             0, &col[t, 0], <int> P)
+                        _col2im(&col[t, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
+                                &dX[i, 0, 0, 0])
+    # fixed-order reduction of the per-thread partial sums
+    with nogil:
+        for t in range(1, nt):
+            for q in range(KW + Co):
+                acc[0, q] += acc[t, q]
+        dwp = &dW[0, 0, 0, 0]
+        if rows:
+            # acc holds dW^T per kernel row: [i, c*kw + j, co]
+            for co in range(Co):
+                for c in range(C):
+                    for r in range(kh):
+                        for j in range(kw):
+                            dwp[((co * C + c) * kh + r) * kw + j] = \
+                                acc[0, (r * Ck + c * kw + j) * Co + co]
+        else:
+            memcpy(dwp, &acc[0, 0], KW * sizeof(floating))
+        if has_bias:
+            memcpy(&db[0], &acc[0, KW], Co * sizeof(floating))

@@ -1,0 +1,224 @@
+# cython: language_level=3
+"""Pooling and nearest-neighbour upsampling kernels on ``(n, C, H, W)`` arrays.
+
+Every kernel works plane by plane (one ``(H, W)`` image of one channel) and
+spreads the ``n*C`` planes over OpenMP threads.  Windows have no padding;
+the output size is ``(H - kh) // sh + 1`` (read from the output array), so a
+trailing strip that does not fill a window is ignored, as in PyTorch.
+
+* max pooling stores, for each output, the flat index ``ih*W + iw`` of the
+  maximum inside its input plane (first maximum on ties); the backward pass
+  scatters the gradient there (adding, so overlapping windows are right);
+* average pooling divides by the window size ``kh*kw``;
+* global average pooling maps ``(n, C, H, W)`` to ``(n, C)``;
+* nearest upsampling repeats every pixel ``sh x sw`` times; its backward pass
+  sums each block.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memset
+
+
+def maxpool2d_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
+                      floating[:, :, :, ::1] Y,        # OUT (n, C, Ho, Wo)
+                      int[:, :, :, ::1] idx,           # OUT (n, C, Ho, Wo) argmax in plane
+                      int kh, int kw, int sh, int sw, int n_threads):
+    """Max pooling; ``idx`` remembers where each maximum came from."""
+    cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
+    cdef int Ho = Y.shape[2], Wo = Y.shape[3]
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int oh, ow, i, j, best, pos
+    cdef floating m, v
+    cdef const floating *x
+    cdef floating *y
+    cdef int *ix
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        x = &X[0, 0, 0, 0] + plane * H * W
+        y = &Y[0, 0, 0, 0] + plane * Ho * Wo
+        ix = &idx[0, 0, 0, 0] + plane * Ho * Wo
+        if kh == 2 and kw == 2 and sh == 2 and sw == 2:
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    pos = 2 * oh * W + 2 * ow
+                    best = pos
+                    m = x[pos]
+                    if x[pos + 1] > m:
+                        m = x[pos + 1]
+                        best = pos + 1
+                    if x[pos + W] > m:
+                        m = x[pos + W]
+                        best = pos + W
+                    if x[pos + W + 1] > m:
+                        m = x[pos + W + 1]
+                        best = pos + W + 1
+                    y[oh * Wo + ow] = m
+                    ix[oh * Wo + ow] = best
+        else:
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    pos = oh * sh * W + ow * sw
+                    best = pos
+                    m = x[pos]
+                    for i in range(kh):
+                        for j in range(kw):
+                            v = x[pos + i * W + j]
+                            if v > m:
+                                m = v
+                                best = pos + i * W + j
+                    y[oh * Wo + ow] = m
+                    ix[oh * Wo + ow] = best
+
+
+def maxpool2d_backward(const floating[:, :, :, ::1] dY,  # IN  (n, C, Ho, Wo)
+                       const int[:, :, :, ::1] idx,      # IN  (n, C, Ho, Wo) from forward
+                       floating[:, :, :, ::1] dX,        # OUT (n, C, H, W)
+                       int n_threads):
+    """dX = scatter-add of dY at the remembered argmax positions."""
+    cdef int n = dX.shape[0], C = dX.shape[1], H = dX.shape[2], W = dX.shape[3]
+    cdef int Ho = dY.shape[2], Wo = dY.shape[3]
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int q
+    cdef floating *dx
+    cdef const floating *dy
+    cdef const int *ix
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        dx = &dX[0, 0, 0, 0] + plane * H * W
+        dy = &dY[0, 0, 0, 0] + plane * Ho * Wo
+        ix = &idx[0, 0, 0, 0] + plane * Ho * Wo
+        memset(dx, 0, H * W * sizeof(floating))
+        for q in range(Ho * Wo):
+            dx[ix[q]] += dy[q]
+
+
+def avgpool2d_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
+                      floating[:, :, :, ::1] Y,        # OUT (n, C, Ho, Wo)
+                      int kh, int kw, int sh, int sw, int n_threads):
+    """Mean over each ``kh x kw`` window."""
+    cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
+    cdef int Ho = Y.shape[2], Wo = Y.shape[3]
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int oh, ow, i, j, pos
+    cdef floating s, inv = 1.0 / (kh * kw)
+    cdef const floating *x
+    cdef floating *y
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        x = &X[0, 0, 0, 0] + plane * H * W
+        y = &Y[0, 0, 0, 0] + plane * Ho * Wo
+        for oh in range(Ho):
+            for ow in range(Wo):
+                pos = oh * sh * W + ow * sw
+                s = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        s = s + x[pos + i * W + j]
+                y[oh * Wo + ow] = s * inv
+
+
+def avgpool2d_backward(const floating[:, :, :, ::1] dY,  # IN  (n, C, Ho, Wo)
+                       floating[:, :, :, ::1] dX,        # OUT (n, C, H, W)
+                       int kh, int kw, int sh, int sw, int n_threads):
+    """dX[window] += dY / (kh*kw) for every window."""
+    cdef int n = dX.shape[0], C = dX.shape[1], H = dX.shape[2], W = dX.shape[3]
+    cdef int Ho = dY.shape[2], Wo = dY.shape[3]
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int oh, ow, i, j, pos
+    cdef floating v, inv = 1.0 / (kh * kw)
+    cdef floating *dx
+    cdef const floating *dy
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        dx = &dX[0, 0, 0, 0] + plane * H * W
+        dy = &dY[0, 0, 0, 0] + plane * Ho * Wo
+        memset(dx, 0, H * W * sizeof(floating))
+        for oh in range(Ho):
+            for ow in range(Wo):
+                pos = oh * sh * W + ow * sw
+                v = dy[oh * Wo + ow] * inv
+                for i in range(kh):
+                    for j in range(kw):
+                        dx[pos + i * W + j] += v
+
+
+def global_avgpool_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
+                           floating[:, ::1] Y,              # OUT (n, C)
+                           int n_threads):
+    """Y[n, c] = mean of X[n, c]."""
+    cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int q
+    cdef floating s, inv = 1.0 / (H * W)
+    cdef const floating *x
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        x = &X[0, 0, 0, 0] + plane * H * W
+        s = 0
+        for q in range(H * W):
+            s = s + x[q]
+        (&Y[0, 0])[plane] = s * inv
+
+
+def global_avgpool_backward(const floating[:, ::1] dY,  # IN  (n, C)
+                            floating[:, :, :, ::1] dX,  # OUT (n, C, H, W)
+                            int n_threads):
+    """dX[n, c, :, :] = dY[n, c] / (H*W)."""
+    cdef int n = dX.shape[0], C = dX.shape[1], H = dX.shape[2], W = dX.shape[3]
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int q
+    cdef floating v, inv = 1.0 / (H * W)
+    cdef floating *dx
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        dx = &dX[0, 0, 0, 0] + plane * H * W
+        v = (&dY[0, 0])[plane] * inv
+        for q in range(H * W):
+            dx[q] = v
+
+
+def upsample_nearest_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
+                             floating[:, :, :, ::1] Y,        # OUT (n, C, H*sh, W*sw)
+                             int sh, int sw, int n_threads):
+    """Y[.., h, w] = X[.., h // sh, w // sw]."""
+    cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
+    cdef int Ho = H * sh, Wo = W * sw
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int oh, ow
+    cdef const floating *x
+    cdef floating *y
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        x = &X[0, 0, 0, 0] + plane * H * W
+        y = &Y[0, 0, 0, 0] + plane * Ho * Wo
+        for oh in range(Ho):
+            for ow in range(Wo):
+                y[oh * Wo + ow] = x[(oh // sh) * W + ow // sw]
+
+
+def upsample_nearest_backward(const floating[:, :, :, ::1] dY,  # IN  (n, C, H*sh, W*sw)
+                              floating[:, :, :, ::1] dX,        # OUT (n, C, H, W)
+                              int sh, int sw, int n_threads):
+    """dX[.., h, w] = sum of dY over the ``sh x sw`` block it was copied to."""
+    cdef int n = dX.shape[0], C = dX.shape[1], H = dX.shape[2], W = dX.shape[3]
+    cdef int Ho = H * sh, Wo = W * sw
+    cdef Py_ssize_t plane, nplanes = <Py_ssize_t> n * C
+    cdef int oh, ow
+    cdef floating *dx
+    cdef const floating *dy
+    if nplanes == 0:
+        return
+    for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
+        dx = &dX[0, 0, 0, 0] + plane * H * W
+        dy = &dY[0, 0, 0, 0] + plane * Ho * Wo
+        memset(dx, 0, H * W * sizeof(floating))
+        for oh in range(Ho):
+            for ow in range(Wo):
+                dx[(oh // sh) * W + ow // sw] += dy[oh * Wo + ow]
