@@ -1,0 +1,345 @@
+"""Self-organizing map: kernels against NumPy oracles, grid geometry, estimator."""
+import io
+import pickle
+import contextlib
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
+
+from fastnut import SelfOrganizingMap
+from fastnut._grid import Grid
+from fastnut._kernels import som as K
+from tests._reference import som as ref
+
+METRIC = {"euclidean": 0, "cosine": 1, "manhattan": 2}
+KIND = {"gaussian": 0, "bubble": 1, "mexican_hat": 2, "triangle": 3}
+
+
+def run_bmu(X, W, metric, n_threads=1):
+    n, U = X.shape[0], W.shape[0]
+    aux = np.empty(U, W.dtype)
+    K.unit_aux(W, METRIC[metric], aux)
+    best = np.empty(n, np.intp)
+    second = np.empty(n, np.intp)
+    dist = np.empty(n)
+    K.bmu_search(X, W, aux, METRIC[metric], best, second, dist, n_threads)
+    return best, second, dist
+
+
+# -- BMU search -----------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_bmu_matches_reference(dtype, metric, n_threads):
+    rng = np.random.default_rng(0)
+    U = 37
+    chunk = K.block_rows(U)
+    n = 2 * chunk + 3  # a partial last block
+    X = rng.standard_normal((n, 5)).astype(dtype)
+    W = rng.standard_normal((U, 5)).astype(dtype)
+    X.setflags(write=False)
+    W.setflags(write=False)
+    X0 = X.copy()
+    best, second, dist = run_bmu(X, W, metric, n_threads)
+    rb, rs, rd = ref.bmu(X, W, metric)
+    D = ref.distances(X, W, metric)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    # the GEMM expansion may swap near-ties; then the distances must agree
+    rows = np.arange(n)
+    assert np.mean(best == rb) > 0.99
+    assert_allclose(D[rows, best], rd, rtol=tol, atol=tol)
+    assert np.mean(second == rs) > 0.99
+    assert_allclose(np.sort(D, axis=1)[:, 1], D[rows, second], rtol=tol, atol=tol)
+    assert_allclose(dist, rd, rtol=tol, atol=tol)
+    assert_array_equal(X, X0)
+
+
+@pytest.mark.parametrize("n", [1, 7, 255, 256, 257, 513])
+def test_bmu_chunk_boundaries_and_threads_identical(n):
+    rng = np.random.default_rng(n)
+    U = 500  # 256-row blocks: block_rows(500) = 262 -> min(256, .)
+    X = rng.standard_normal((n, 16)).astype(np.float32)
+    W = rng.standard_normal((U, 16)).astype(np.float32)
+    one = run_bmu(X, W, "euclidean", 1)
+    two = run_bmu(X, W, "euclidean", 2)
+    for a, b in zip(one, two):
+        assert_array_equal(a, b)
+    # a row's answer does not depend on the other rows of its block
+    for i in (0, n - 1):
+        single = run_bmu(X[i:i + 1], W, "euclidean", 1)
+        assert single[0][0] == one[0][i] and single[1][0] == one[1][i]
+    assert_array_equal(one[0], ref.bmu(X, W)[0])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bmu_ties_go_to_lowest_index(metric, dtype):
+    # small integers: every distance is exact, ties are exact
+    W = np.array([[1, 0], [0, 1], [1, 0], [0, 1], [2, 2]], dtype=dtype)
+    X = np.array([[1, 0], [0, 1], [1, 1], [3, 3]], dtype=dtype)
+    best, second, dist = run_bmu(X, W, metric)
+    rb, rs, rd = ref.bmu(X, W, metric)
+    assert_array_equal(best, rb)
+    assert_array_equal(second, rs)
+    assert_allclose(dist, rd, atol=1e-6)
+    # hand-checked euclidean answers: [1,0] -> units 0 then 2 (tie)
+    if metric == "euclidean":
+        assert_array_equal(best, [0, 1, 0, 4])
+        assert_array_equal(second, [2, 3, 1, 0])
+
+
+def test_bmu_single_unit_and_zero_vectors():
+    X = np.zeros((3, 4))
+    W = np.zeros((1, 4))
+    best, second, dist = run_bmu(X, W, "cosine")
+    assert_array_equal(best, 0)
+    assert_array_equal(second, 0)
+    assert_array_equal(dist, 1.0)  # cosine distance to a zero vector is 1
+
+
+# -- neighbourhoods, batch and online updates -------------------------------------
+
+@pytest.mark.parametrize("kind", list(KIND))
+@pytest.mark.parametrize("sigma", [0.7, 1.0, 2.5])
+def test_neighborhood_matrix(kind, sigma):
+    G2 = Grid(6, 7, "hexagonal").sq_distances()
+    H = np.empty_like(G2)
+    K.neighborhood_matrix(G2, KIND[kind], sigma, H)
+    assert_allclose(H, ref.neighborhood(kind, G2, sigma), rtol=1e-12, atol=1e-15)
+    assert_array_equal(np.diag(H), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["gaussian", "bubble", "triangle"])
+def test_batch_update_matches_direct_formula(dtype, kind):
+    rng = np.random.default_rng(1)
+    grid = Grid(4, 5, "rectangular", periodic=True)
+    U, d = grid.n_units, 3
+    X = rng.standard_normal((60, d)).astype(dtype)
+    W = rng.standard_normal((U, d)).astype(dtype)
+    best = ref.bmu(X, W)[0].astype(np.intp)
+    H = np.empty((U, U))
+    K.neighborhood_matrix(grid.sq_distances(), KIND[kind], 1.3, H)
+    sums, counts = np.empty((U, d)), np.empty(U)
+    K.batch_accumulate(X, best, sums, counts)
+    assert_array_equal(counts, np.bincount(best, minlength=U))
+    Wk, aux = W.copy(), np.empty(U, dtype)
+    K.batch_smooth(H, sums, counts, np.empty((U, d)), np.empty(U), Wk, 0, aux)
+    expected = ref.batch_map(X, W, best, H)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    assert_allclose(Wk, expected, rtol=tol, atol=tol)
+    assert_allclose(aux, (expected ** 2).sum(1), rtol=tol * 10)
+    # units far from every hit keep their weights under a bubble of radius 1.3
+    if kind == "bubble":
+        untouched = H @ counts == 0
+        assert_array_equal(Wk[untouched], W[untouched])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+@pytest.mark.parametrize("kind", ["gaussian", "mexican_hat", "bubble"])
+def test_online_epoch_matches_reference(metric, kind):
+    rng = np.random.default_rng(2)
+    grid = Grid(4, 4, "hexagonal", periodic=True)
+    U, d, n = grid.n_units, 3, 40
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((U, d))
+    order = rng.permutation(n).astype(np.intp)
+    G2 = grid.sq_distances()
+    s0, s1, l0, l1, p0, p1 = 2.0, 1.0, 0.5, 0.05, 0.25, 0.5
+    p = p0 + (p1 - p0) * np.arange(n) / n
+    Wk, aux = W.copy(), np.empty(U)
+    K.unit_aux(Wk, METRIC[metric], aux)
+    total = K.online_epoch(X, order, Wk, aux, G2, METRIC[metric], KIND[kind], 0,
+                           s0, s1, l0, l1, p0, p1, np.empty(U))
+    We, te = ref.online_map(X, order, W, G2, metric, kind,
+                            s0 + (s1 - s0) * p, l0 + (l1 - l0) * p)
+    assert_allclose(Wk, We, rtol=1e-10, atol=1e-12)
+    assert_allclose(total, te, rtol=1e-10)
+
+
+def test_online_exponential_schedule_and_cutoff():
+    # one sample on a 1 x 9 line, bubble radius sigma: only units within it move
+    grid = Grid(1, 9)
+    W = np.zeros((9, 2))
+    X = np.array([[1.0, 1.0]])
+    aux = np.zeros(9)
+    K.online_epoch(X, np.array([0], np.intp), W, aux, grid.sq_distances(), 0, KIND["bubble"],
+                   1, 4.0, 1.0, 0.8, 0.2, 0.5, 1.0, np.empty(9))
+    # p = 0.5: sigma = 4 * (1/4)^0.5 = 2, lr = 0.8 * (0.25)^0.5 = 0.4; BMU is unit 0 (tie)
+    assert_allclose(W[:3], 0.4)
+    assert_array_equal(W[3:], 0.0)
+    assert_allclose(aux[:3], 2 * 0.4 ** 2)
+
+
+# -- grid geometry (hand-worked cases) --------------------------------------------
+
+def test_grid_rectangular_planar_and_toroidal():
+    g = Grid(3, 4)
+    assert_allclose(g.pair_distances([0], [11]), [np.sqrt(13)])  # (0,0)-(2,3)
+    assert g.adjacent([5], [10])[0]                               # diagonal: Moore
+    assert not g.adjacent([0], [2])[0]
+    assert_array_equal(g.neighbors()[0], [1, 4, 5])
+    t = Grid(4, 5, periodic=True)
+    assert_allclose(t.pair_distances([0], [19]), [np.sqrt(2)])    # (0,0)-(3,4) wraps
+    assert_allclose(t.pair_distances([0], [2]), [2.0])
+    assert_allclose(t.pair_distances([0], [3]), [2.0])            # 3 columns one way, 2 the other
+    assert_array_equal(t.neighbors()[0], [1, 4, 5, 6, 9, 15, 16, 19])
+    assert all(len(nb) == 8 for nb in t.neighbors())
+
+
+def test_grid_hexagonal_planar_and_toroidal():
+    g = Grid(4, 4, "hexagonal")
+    for u in range(16):
+        assert_allclose(g.coordinates[u], ref.hex_position(*divmod(u, 4)))
+    # odd row (1,1) = unit 5 and even row (2,1) = unit 9
+    assert_array_equal(g.neighbors()[5], [1, 2, 4, 6, 9, 10])
+    assert_array_equal(g.neighbors()[9], [4, 5, 8, 10, 12, 13])
+    assert_allclose(g.pair_distances([5] * 6, [1, 2, 4, 6, 9, 10]), 1.0)
+    assert_allclose(g.pair_distances([0], [5]), [np.sqrt(3)])
+    t = Grid(4, 4, "hexagonal", periodic=True)
+    assert_array_equal(t.neighbors()[0], [1, 3, 4, 7, 12, 15])
+    assert all(len(nb) == 6 for nb in t.neighbors())
+    with pytest.raises(ValueError, match="even n_rows"):
+        Grid(5, 4, "hexagonal", periodic=True)
+
+
+# -- estimator ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits().data / 16.0
+
+
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+def test_quality_on_digits(digits, topology):
+    som = SelfOrganizingMap(12, 12, topology=topology, max_iter=10).fit(digits)
+    init_qe = SelfOrganizingMap(12, 12, topology=topology, max_iter=1,
+                                sigma_start=1e-3).fit(digits).quantization_errors_[0]
+    qe = som.quantization_error(digits)
+    assert qe < 0.8 * init_qe
+    assert som.topographic_error(digits) <= 0.05
+    assert som.n_iter_ == 10 and som.quantization_errors_.shape == (10,)
+    assert np.all(np.diff(som.quantization_errors_[1:]) < 0.05)
+    assert som.hit_map(digits).sum() == len(digits)
+    # the map separates the classes: majority label per unit is ~90 % right
+    y = load_digits().target
+    lm = som.label_map(digits, y)
+    assert np.mean(lm.ravel()[som.predict(digits)] == y) > 0.85
+
+
+def test_online_quality_and_reproducibility(digits):
+    X = digits[:600]
+    a = SelfOrganizingMap(8, 8, algorithm="online", max_iter=4, random_state=3).fit(X)
+    b = SelfOrganizingMap(8, 8, algorithm="online", max_iter=4, random_state=3, n_jobs=1).fit(X)
+    assert_array_equal(a.weights_, b.weights_)
+    assert a.topographic_error(X) <= 0.1
+    assert a.quantization_errors_[-1] < a.quantization_errors_[0]
+
+
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+def test_partial_fit_continues_the_schedule(digits, algorithm):
+    X = digits[:300]
+    kw = dict(algorithm=algorithm, max_iter=3, random_state=0, init="sample")
+    full = SelfOrganizingMap(6, 6, **kw).fit(X)
+    part = SelfOrganizingMap(6, 6, **kw)
+    for _ in range(3):
+        part.partial_fit(X)
+    assert part.n_iter_ == 3
+    assert_array_equal(part.weights_, full.weights_)
+    assert_array_equal(part.quantization_errors_, full.quantization_errors_)
+    part.partial_fit(X)  # past the schedule: end values, still fine
+    assert part.n_iter_ == 4 and np.all(np.isfinite(part.weights_))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_thread_count_does_not_change_the_map(digits, n_jobs):
+    ref_map = SelfOrganizingMap(10, 10, max_iter=3, n_jobs=1).fit(digits)
+    som = SelfOrganizingMap(10, 10, max_iter=3, n_jobs=n_jobs).fit(digits)
+    assert_array_equal(som.weights_, ref_map.weights_)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+def test_predict_transform_against_reference(digits, metric):
+    X = digits[:200]
+    som = SelfOrganizingMap(5, 6, topology="hexagonal", metric=metric, max_iter=3,
+                            dtype="float64").fit(X)
+    W = som.weights_.reshape(30, -1)
+    best, second, dist = ref.bmu(X, W, metric)
+    assert_array_equal(som.predict(X), best)
+    assert_allclose(som.quantization_error(X), dist.mean(), rtol=1e-10)
+    assert som.score(X) == -som.quantization_error(X)
+    rows, cols = np.divmod(best, 6)
+    assert_allclose(som.transform(X), np.column_stack(ref.hex_position(rows, cols)))
+    # TE from the reference second-best and hand-written hex adjacency
+    pos = np.column_stack(ref.hex_position(*np.divmod(np.arange(30), 6)))
+    gap = np.linalg.norm(pos[best] - pos[second], axis=1)
+    assert_allclose(som.topographic_error(X), np.mean(gap > 1 + 1e-9))
+    assert_array_equal(som.fit_predict(X), som.predict(X))
+
+
+def test_umatrix_hit_map_label_map_by_hand():
+    som = SelfOrganizingMap(1, 3, max_iter=1, init=np.array([[0.0], [1.0], [3.0]]),
+                            sigma_start=1e-3, sigma_end=1e-3, dtype="float64")
+    X = np.array([[0.0], [0.1], [1.0], [3.1], [2.9]])
+    som.fit(X)  # sigma ~ 0: the batch map is one k-means step
+    assert_allclose(som.weights_.ravel(), [0.05, 1.0, 3.0])
+    assert_allclose(som.umatrix(), [[0.95, (0.95 + 2.0) / 2, 2.0]])
+    assert_array_equal(som.hit_map(X), [[2, 1, 2]])
+    lm = som.label_map(X, ["a", "b", "b", "c", "c"])
+    assert list(lm.ravel()) == ["a", "b", "c"]  # unit 0: tie a/b -> smallest
+    lm = som.label_map(X[:2], [1, 1])
+    assert list(lm.mask.ravel()) == [False, True, True] and lm[0, 0] == 1
+
+
+def test_toroidal_map_trains_and_wraps(digits):
+    som = SelfOrganizingMap(6, 8, periodic=True, topology="hexagonal", max_iter=5).fit(digits)
+    assert som.topographic_error(digits) < 0.2
+    assert som.umatrix().shape == (6, 8) and np.all(som.umatrix() > 0)
+
+
+@pytest.mark.parametrize("init", ["pca", "random", "sample"])
+def test_init_options_and_seed(digits, init):
+    a = SelfOrganizingMap(4, 5, init=init, max_iter=2, random_state=1).fit(digits)
+    b = SelfOrganizingMap(4, 5, init=init, max_iter=2, random_state=1).fit(digits)
+    assert_array_equal(a.weights_, b.weights_)
+    assert a.weights_.dtype == np.float32 and a.weights_.shape == (4, 5, 64)
+
+
+def test_verbose_prints_every_epoch(digits):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        SelfOrganizingMap(4, 4, max_iter=3, verbose=1).fit(digits)
+    lines = buf.getvalue().strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("epoch 1: quantization error")
+
+
+def test_pickle_round_trip(digits):
+    som = SelfOrganizingMap(5, 5, max_iter=2).fit(digits)
+    again = pickle.loads(pickle.dumps(som))
+    assert_array_equal(again.predict(digits), som.predict(digits))
+
+
+def test_bad_input(digits):
+    X = digits[:50].copy()
+    X0 = X.copy()
+    som = SelfOrganizingMap(3, 3, max_iter=1).fit(X)
+    assert_array_equal(X, X0)
+    with pytest.raises(ValueError, match="64 features"):
+        som.predict(X[:, :10])
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        SelfOrganizingMap(3, 3).fit(Xn)
+    with pytest.raises(ValueError, match=r"init array must have shape .*\(3, 3, 64\)"):
+        SelfOrganizingMap(3, 3, init=np.zeros((4, 64))).fit(X)
+    with pytest.raises(ValueError, match="even n_rows"):
+        SelfOrganizingMap(3, 4, topology="hexagonal", periodic=True).fit(X)
+    with pytest.raises(ValueError, match="topology"):
+        SelfOrganizingMap(topology="triangular").fit(X)
+    with pytest.raises(ValueError, match="y has 3 labels"):
+        som.label_map(X, [0, 1, 2])
+    with pytest.raises(ValueError, match="2D array"):
+        som.transform(X[0])
