@@ -8,6 +8,8 @@ import os
 
 from ._kernels import _build_info
 
+_CPU_COUNT = os.cpu_count() or 1
+
 
 def n_threads(n_jobs=None):
     """Number of OpenMP threads a kernel call should use.
@@ -23,7 +25,7 @@ def n_threads(n_jobs=None):
     # omp_get_max_threads() reflects OMP_NUM_THREADS and threadpoolctl's
     # openmp limit (threadpoolctl calls omp_set_num_threads on our libgomp)
     allowed = max(1, int(_build_info.omp_max_threads()))
-    allowed = min(allowed, os.cpu_count() or 1)
+    allowed = min(allowed, _CPU_COUNT)
     if n_jobs is None or n_jobs == -1:
         return allowed
     if n_jobs < -1 or n_jobs == 0:

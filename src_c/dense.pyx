@@ -1,49 +1,38 @@
 """Element-wise kernels of the network engine: fused bias + activation, its
 derivative, and the optimizers' parameter updates.
 
-Each is one pass over memory where NumPy would make three or four.  Rows are
-split over OpenMP threads only when the array is large enough to pay for it.
-Activation codes (shared with ``fastnut/nn/_activations.py``):
-0 identity, 1 relu, 2 tanh, 3 logistic.
+Each is one pass over memory where NumPy would make three or four.  The loops
+live in ``_dense_math.h`` (restrict pointers, so they vectorise); this module
+splits the rows or elements over OpenMP threads when the array is large
+enough to pay for it.  Activation codes (shared with
+``fastnut/nn/_activations.py``): 0 identity, 1 relu, 2 tanh, 3 logistic.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, tanh, tanhf, sqrt, sqrtf, fabs
+
+from _blas cimport axpy, blas_int
+
+cdef extern from "_dense_math.h" nogil:
+    void fn_bias_act_f(Py_ssize_t n, Py_ssize_t m, float *Z, const float *b, int act)
+    void fn_bias_act_d(Py_ssize_t n, Py_ssize_t m, double *Z, const double *b, int act)
+    void fn_act_backward_f(Py_ssize_t n, float *d, const float *y, int act)
+    void fn_act_backward_d(Py_ssize_t n, double *d, const double *y, int act)
+    void fn_adam_f(Py_ssize_t n, float *p, const float *g, float *m, float *v,
+                   float lr, float b1, float b2, float eps)
+    void fn_adam_d(Py_ssize_t n, double *p, const double *g, double *m, double *v,
+                   double lr, double b1, double b2, double eps)
+    void fn_sgd_f(Py_ssize_t n, float *p, const float *g, float *vel, float lr, float mu,
+                  int nesterov)
+    void fn_sgd_d(Py_ssize_t n, double *p, const double *g, double *vel, double lr,
+                  double mu, int nesterov)
 
 cdef enum:
-    PAR_MIN = 65536   # elements below which threads cost more than they save
+    PAR_MIN = 262144   # elements below which threads cost more than they save
+    CHUNK = 16384      # elements per parallel task of the 1-D loops
 
 
-cdef inline floating _act(floating z, int act) noexcept nogil:
-    if act == 1:
-        return z if z > 0 else 0
-    elif act == 2:
-        if floating is float:
-            return tanhf(z)
-        else:
-            return tanh(z)
-    elif act == 3:
-        # logistic, written to never overflow exp
-        if floating is float:
-            if z >= 0:
-                return 1.0 / (1.0 + expf(-z))
-            return expf(z) / (1.0 + expf(z))
-        else:
-            if z >= 0:
-                return 1.0 / (1.0 + exp(-z))
-            return exp(z) / (1.0 + exp(z))
-    return z
-
-
-cdef inline floating _dact(floating y, int act) noexcept nogil:
-    """Derivative of the activation written in terms of its output y."""
-    if act == 1:
-        return 1 if y > 0 else 0
-    elif act == 2:
-        return 1 - y * y
-    elif act == 3:
-        return y * (1 - y)
-    return 1
+cdef inline int _threads_for(Py_ssize_t size, int n_threads) noexcept nogil:
+    return 1 if size < PAR_MIN else n_threads
 
 
 def bias_act_forward(floating[:, ::1] Z,          # IN/OUT (n, m): pre-activation -> output
@@ -51,34 +40,42 @@ def bias_act_forward(floating[:, ::1] Z,          # IN/OUT (n, m): pre-activatio
                      int act,
                      int n_threads):
     """Z[i, j] = act(Z[i, j] + bias[j]) in place."""
-    cdef Py_ssize_t n = Z.shape[0], m = Z.shape[1], i, j
-    cdef bint has_bias = bias.shape[0] > 0
-    if n * m < PAR_MIN:
-        n_threads = 1
+    cdef Py_ssize_t n = Z.shape[0], m = Z.shape[1], i, rows, start
+    cdef Py_ssize_t n_blocks
+    if n == 0 or m == 0:
+        return
+    cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    n_threads = _threads_for(n * m, n_threads)
+    rows = max(1, CHUNK // m)
+    n_blocks = (n + rows - 1) // rows
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            if has_bias:
-                for j in range(m):
-                    Z[i, j] = _act(Z[i, j] + bias[j], act)
+        for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            start = i * rows
+            if floating is float:
+                fn_bias_act_f(min(rows, n - start), m, &Z[start, 0], b, act)
             else:
-                for j in range(m):
-                    Z[i, j] = _act(Z[i, j], act)
+                fn_bias_act_d(min(rows, n - start), m, &Z[start, 0], b, act)
 
 
 def act_backward(floating[:, ::1] dY,         # IN/OUT (n, m): dL/dY -> dL/dZ
                  const floating[:, ::1] Y,    # IN (n, m): the activation's output
                  int act,
                  int n_threads):
-    """dY[i, j] *= act'(Z[i, j]), the derivative written through Y = act(Z)."""
-    cdef Py_ssize_t n = dY.shape[0], m = dY.shape[1], i, j
-    if act == 0:
+    """dY *= act'(Z), the derivative written through Y = act(Z)."""
+    cdef Py_ssize_t size = dY.shape[0] * dY.shape[1], i, start, n_blocks
+    if act == 0 or size == 0:
         return
-    if n * m < PAR_MIN:
-        n_threads = 1
+    n_threads = _threads_for(size, n_threads)
+    n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            for j in range(m):
-                dY[i, j] = dY[i, j] * _dact(Y[i, j], act)
+        for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            start = i * CHUNK
+            if floating is float:
+                fn_act_backward_f(min(CHUNK, size - start), &dY[0, 0] + start,
+                                  &Y[0, 0] + start, act)
+            else:
+                fn_act_backward_d(min(CHUNK, size - start), &dY[0, 0] + start,
+                                  &Y[0, 0] + start, act)
 
 
 def adam_update(floating[::1] param,       # IN/OUT
@@ -91,19 +88,20 @@ def adam_update(floating[::1] param,       # IN/OUT
 
     m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr_t m / (sqrt(v) + eps)
     """
-    cdef Py_ssize_t n = param.shape[0], i
-    cdef floating g, b1 = beta_1, b2 = beta_2, eps = epsilon, lr = lr_t
-    if n < PAR_MIN:
-        n_threads = 1
+    cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
+    if size == 0:
+        return
+    n_threads = _threads_for(size, n_threads)
+    n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            g = grad[i]
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
+        for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            start = i * CHUNK
             if floating is float:
-                param[i] = param[i] - lr * m[i] / (sqrtf(v[i]) + eps)
+                fn_adam_f(min(CHUNK, size - start), &param[start], &grad[start], &m[start],
+                          &v[start], lr_t, beta_1, beta_2, epsilon)
             else:
-                param[i] = param[i] - lr * m[i] / (sqrt(v[i]) + eps)
+                fn_adam_d(min(CHUNK, size - start), &param[start], &grad[start], &m[start],
+                          &v[start], lr_t, beta_1, beta_2, epsilon)
 
 
 def sgd_update(floating[::1] param,       # IN/OUT
@@ -115,15 +113,28 @@ def sgd_update(floating[::1] param,       # IN/OUT
 
     v = mu v - lr g;  p += v   (plain)   or   p += mu v - lr g   (Nesterov)
     """
-    cdef Py_ssize_t n = param.shape[0], i
-    cdef floating mu = momentum, eta = lr, g
-    if n < PAR_MIN:
-        n_threads = 1
+    cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
+    if size == 0:
+        return
+    n_threads = _threads_for(size, n_threads)
+    n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            g = grad[i]
-            velocity[i] = mu * velocity[i] - eta * g
-            if nesterov:
-                param[i] = param[i] + mu * velocity[i] - eta * g
+        for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
+            start = i * CHUNK
+            if floating is float:
+                fn_sgd_f(min(CHUNK, size - start), &param[start], &grad[start],
+                         &velocity[start], lr, momentum, nesterov)
             else:
-                param[i] = param[i] + velocity[i]
+                fn_sgd_d(min(CHUNK, size - start), &param[start], &grad[start],
+                         &velocity[start], lr, momentum, nesterov)
+
+
+def axpy_inplace(floating[::1] y,          # IN/OUT
+                 const floating[::1] x,    # IN
+                 double alpha):
+    """y += alpha * x through BLAS (no temporary: adds the L2 term to a gradient)."""
+    cdef blas_int n = <blas_int> y.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        axpy(n, <floating> alpha, &x[0], 1, &y[0], 1)

@@ -13,6 +13,8 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
+from .._kernels import dense as _dense
+
 
 def _is_penalized(key):
     """L2 applies to weights (``weight``, ``weight_ih`` ...), never to biases."""
@@ -64,7 +66,7 @@ class Trainer:
         net, loss = self.network, self.loss
         Z = net.forward(X, training=True)
         P = loss.predict(Z, out=self._buf("P", Z.shape, Z.dtype))
-        value = loss.value(P, y, sample_weight)
+        value = loss.value(P, y, sample_weight) + getattr(net, "penalty", 0.0)
         wsum = float(sample_weight.sum()) if sample_weight is not None else float(X.shape[0])
         dZ = loss.gradient(P, y, sample_weight, wsum, out=self._buf("dZ", Z.shape, Z.dtype))
         net.backward(dZ)
@@ -75,8 +77,9 @@ class Trainer:
                 if _is_penalized(k):
                     flat = w.reshape(-1)
                     sq += float(np.dot(flat, flat))
-                    g = net.grads[k]
-                    g += scale * w
+                    # in place, no temporary: a large temporary per step costs
+                    # page faults that dwarf the arithmetic
+                    _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
             value += 0.5 * self.alpha * sq / wsum
         if self.clip_norm is not None:
             norm = np.sqrt(sum(float(np.dot(g.reshape(-1), g.reshape(-1)))
