@@ -16,6 +16,107 @@ def resolve_dtype(dtype):
 
 # -- images (CNN*, ConvAutoencoder) -------------------------------------------
 
+def image_shape(n_features, input_shape=None):
+    """The per-sample image shape ``(C, H, W)`` of flat rows of ``n_features`` values.
+
+    Parameters
+    ----------
+    n_features : int
+    input_shape : tuple of 3 ints or None
+        ``(C, H, W)``; one entry may be ``-1``, inferred from ``n_features``
+        (as in ``numpy.reshape``), e.g. ``(1, 1, -1)`` reads every row as a
+        one-pixel-high strip.  ``None`` reads a square number of features as
+        one square channel.
+
+    Raises ``ValueError`` when the shape does not fit or cannot be inferred.
+    """
+    if input_shape is None:
+        side = int(round(np.sqrt(n_features)))
+        if side * side != n_features or n_features < 1:
+            raise ValueError(
+                f"cannot infer the image shape of flat X with {n_features} features per "
+                "sample (not a square): pass input_shape=(C, H, W) (one entry may be -1) "
+                "or X of shape (n, C, H, W) or (n, H, W)")
+        return (1, side, side)
+    shape = check_input_shape(input_shape)
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1]))
+        if n_features % known or n_features == 0:
+            raise ValueError(f"X has {n_features} features per sample, which does not fit "
+                             f"input_shape={tuple(input_shape)}")
+        shape = tuple(n_features // known if s == -1 else s for s in shape)
+    elif int(np.prod(shape)) != n_features:
+        raise ValueError(
+            f"X has {n_features} features per sample but input_shape={tuple(shape)} "
+            f"needs C*H*W = {int(np.prod(shape))}")
+    return shape
+
+
+def check_input_shape(input_shape):
+    """Validate an ``input_shape`` parameter: 3 positive ints, at most one -1."""
+    try:
+        shape = tuple(int(s) for s in input_shape)
+        ok = (len(shape) == 3 and all(s >= 1 or s == -1 for s in shape)
+              and shape.count(-1) <= 1
+              and all(float(s) == int(s) for s in input_shape))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"input_shape must be (C, H, W): three positive ints, one of which "
+                         f"may be -1; got {input_shape!r}")
+    return shape
+
+
+def check_images(estimator, X, input_shape=None, reset=True, dtype=np.float32):
+    """Validate image input and return it as a C-contiguous ``(n, C, H, W)`` array.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Passed to scikit-learn's ``validate_data`` (``n_features_in_`` and
+        ``feature_names_in_`` count the flat ``C*H*W`` features, whatever
+        form ``X`` had).
+    X : array-like of shape (n, C, H, W), (n, H, W) or (n, C*H*W)
+        ``(n, H, W)`` is one channel.  Flat rows are reshaped with
+        ``input_shape`` (see :func:`image_shape`).
+    input_shape : tuple (C, H, W) or None
+        At predict time, pass the fitted shape.
+    reset : bool
+        True at fit time.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    X4 : ndarray of shape (n, C, H, W)
+        A view of the validated array when no copy is needed; ``X`` itself
+        is never modified.
+    """
+    from sklearn.utils.validation import validate_data
+    import scipy.sparse as sp
+
+    ndim = getattr(X, "ndim", None)
+    if ndim is None and not sp.issparse(X):
+        X = np.asarray(X)
+        ndim = X.ndim
+    shape = None
+    if ndim in (3, 4):
+        X = np.asarray(X)
+        shape = X.shape[1:] if ndim == 4 else (1,) + X.shape[1:]
+        if input_shape is not None:
+            want = check_input_shape(input_shape)
+            if any(w != -1 and w != s for w, s in zip(want, shape)):
+                raise ValueError(f"X has images of shape (C, H, W) = {tuple(shape)} but "
+                                 f"input_shape={tuple(input_shape)}")
+        X = X.reshape(X.shape[0], -1) if X.shape[0] else X.reshape(0, int(np.prod(shape)))
+    elif ndim not in (None, 1, 2):
+        raise ValueError(f"X must have shape (n, C, H, W), (n, H, W) or flat (n, C*H*W); "
+                         f"got an array with {ndim} dimensions")
+    X = validate_data(estimator, X, reset=reset, dtype=dtype, order="C")
+    if shape is None:
+        shape = image_shape(X.shape[1], input_shape)
+    return X.reshape((X.shape[0],) + tuple(shape))
+
+
 
 # -- sequences (RNN*, LSTMAutoencoder) ------------------------------------------
 

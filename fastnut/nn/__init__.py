@@ -11,10 +11,12 @@ from ._losses import (BinaryLogLoss, Loss, Poisson, SoftmaxCrossEntropy, Squared
 from ._optimizers import SGD, Adam, Optimizer
 from ._trainer import DivergenceError, Trainer
 from ._recurrent import GRU, LSTM, SimpleRNN
+from ._conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D, Upsample2D
 
 __all__ = [
     "Layer", "Dense", "Activation", "Dropout", "Flatten", "Sequential",
     "Loss", "SquaredError", "Poisson", "SoftmaxCrossEntropy", "BinaryLogLoss", "get_loss",
     "Optimizer", "SGD", "Adam", "Trainer", "DivergenceError",
     "SimpleRNN", "LSTM", "GRU",
+    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Upsample2D",
 ]

@@ -1,0 +1,314 @@
+"""Convolution, pooling and upsampling: kernels against the NumPy oracles in
+tests/_reference/conv.py, layers against central finite differences."""
+import pickle
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from fastnut import nn
+from fastnut._kernels import conv as kc
+from fastnut._kernels import pool as kp
+from tests._reference import conv as ref
+
+TOL = {np.float32: 2e-4, np.float64: 1e-10}
+
+# (n, C_in, H, W, C_out, (kh, kw), stride, (pad_top, pad_left), dilation)
+CONV_CASES = [
+    (2, 3, 7, 6, 4, (3, 2), (1, 1), (1, 0), (1, 1)),      # im2col, asymmetric kernel
+    (1, 1, 5, 5, 2, (1, 1), (1, 1), (0, 0), (1, 1)),      # 1x1, batch 1, one channel (direct)
+    (3, 2, 9, 8, 3, (3, 3), (2, 1), (1, 2), (2, 1)),      # strided rows -> im2col
+    (2, 16, 7, 6, 4, (3, 2), (1, 1), (1, 0), (1, 1)),     # row lowering
+    (3, 11, 9, 8, 3, (3, 3), (1, 2), (2, 2), (2, 1)),     # row lowering, stride/dilation in w
+    (2, 8, 6, 7, 5, (4, 5), (1, 1), (3, 1), (1, 2)),      # even kernel, big padding
+    (1, 1, 28, 28, 16, (5, 5), (1, 1), (2, 2), (1, 1)),   # LeNet conv1
+    (2, 16, 14, 14, 32, (5, 5), (1, 1), (2, 2), (1, 1)),  # LeNet conv2
+    (2, 4, 5, 5, 3, (5, 5), (1, 1), (0, 0), (1, 1)),      # output 1x1
+    (2, 32, 4, 3, 2, (1, 1), (2, 2), (1, 0), (1, 1)),     # 1x1 strided with padding
+]
+
+
+def _out_hw(H, W, k, s, p, d, bottom_right=None):
+    pb = p if bottom_right is None else bottom_right
+    return ((H + p[0] + pb[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1,
+            (W + p[1] + pb[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1)
+
+
+def _run_conv(X, Wt, b, dY, s, p, d, relu, nt, need_dx=True):
+    n, C, H, W = X.shape
+    Co, _, kh, kw = Wt.shape
+    Ho, Wo = dY.shape[2:]
+    dt = X.dtype
+    plan = kc.conv2d_plan(C, kh, kw, s[0], d[0], Co, Ho, Wo)
+    Y = np.empty((n, Co, Ho, Wo), dt)
+    col = np.empty((nt, plan["col"]), dt)
+    wr = np.empty(plan["wr"], dt)
+    kc.conv2d_forward(X, Wt, b, Y, col, wr, *s, *p, *d, relu, nt)
+    dX = np.full(X.shape if need_dx else (0, 1, 1, 1), np.nan, dt)
+    dW = np.full(Wt.shape, np.nan, dt)
+    db = np.full(b.shape, np.nan, dt)
+    g = np.empty((nt, plan["g"]), dt)
+    acc = np.empty((nt, plan["acc"]), dt)
+    kc.conv2d_backward(X, Wt, dY, Y, dX, dW, db, col, g, acc, wr, *s, *p, *d, relu, need_dx, nt)
+    return Y, dX, dW, db, plan["mode"]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nt", [1, 2])
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv_kernels_match_reference(case, dtype, nt, relu):
+    n, C, H, W, Co, k, s, p, d = case
+    rng = np.random.default_rng(hash(case) % 2 ** 32)
+    Ho, Wo = _out_hw(H, W, k, s, p, d)
+    X = rng.standard_normal((n, C, H, W)).astype(dtype)
+    Wt = rng.standard_normal((Co, C) + k).astype(dtype)
+    b = rng.standard_normal(Co).astype(dtype)
+    dY = rng.standard_normal((n, Co, Ho, Wo)).astype(dtype)
+    for a in (X, Wt, b, dY):
+        a.setflags(write=False)  # kernels must accept read-only input
+    Y, dX, dW, db, _ = _run_conv(X, Wt, b, dY, s, p, d, relu, nt)
+    Yr = ref.conv2d(X, Wt, b, s, p, d, (Ho, Wo))
+    G = dY * (Yr > 0) if relu else dY
+    if relu:
+        Yr = np.maximum(Yr, 0)
+    dXr, dWr, dbr = ref.conv2d_backward(X, Wt, G, s, p, d)
+    tol = TOL[dtype]
+    scale = np.sqrt(C * k[0] * k[1])
+    np.testing.assert_allclose(Y, Yr, atol=tol * scale, rtol=tol)
+    np.testing.assert_allclose(dX, dXr, atol=tol * scale, rtol=tol)
+    np.testing.assert_allclose(dW, dWr, atol=tol * scale * np.sqrt(n * Ho * Wo), rtol=tol)
+    np.testing.assert_allclose(db, dbr, atol=tol * np.sqrt(n * Ho * Wo), rtol=tol)
+
+
+def test_conv_kernels_use_both_lowerings():
+    modes = {kc.conv2d_plan(C, k[0], k[1], s[0], d[0], Co, 1, 1)["mode"]
+             for (_, C, _, _, Co, k, s, _, d) in CONV_CASES}
+    assert modes == {"rows", "im2col"}
+
+
+def test_conv_backward_without_input_grad_and_bias():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 16, 6, 6))
+    Wt = rng.standard_normal((4, 16, 3, 3))
+    dY = rng.standard_normal((3, 4, 6, 6))
+    b = np.empty(0)
+    Y, dX, dW, db, mode = _run_conv(X, Wt, b, dY, (1, 1), (1, 1), (1, 1), False, 2,
+                                    need_dx=False)
+    assert mode == "rows" and dX.shape == (0, 1, 1, 1) and db.shape == (0,)
+    np.testing.assert_allclose(Y, ref.conv2d(X, Wt, None, (1, 1), (1, 1), (1, 1), (6, 6)),
+                               atol=1e-10)
+    np.testing.assert_allclose(dW, ref.conv2d_backward(X, Wt, dY, (1, 1), (1, 1), (1, 1))[1],
+                               atol=1e-10)
+
+
+def test_conv_thread_counts_agree():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((7, 16, 9, 9)).astype(np.float32)
+    Wt = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    dY = rng.standard_normal((7, 8, 9, 9)).astype(np.float32)
+    one = _run_conv(X, Wt, b, dY, (1, 1), (1, 1), (1, 1), True, 1)
+    two = _run_conv(X, Wt, b, dY, (1, 1), (1, 1), (1, 1), True, 2)
+    again = _run_conv(X, Wt, b, dY, (1, 1), (1, 1), (1, 1), True, 2)
+    for a, b_, c in zip(one[:4], two[:4], again[:4]):
+        np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(b_, c)  # same thread count: bitwise reproducible
+
+
+# -- pooling and upsampling kernels --------------------------------------------
+
+POOL_CASES = [  # (n, C, H, W, (kh, kw), (sh, sw))
+    (2, 3, 8, 8, (2, 2), (2, 2)),
+    (1, 1, 7, 5, (2, 2), (2, 2)),   # odd sizes: last row/column dropped
+    (2, 2, 9, 7, (3, 2), (2, 1)),   # overlapping windows
+    (3, 2, 5, 6, (3, 3), (3, 3)),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nt", [1, 2])
+def test_pool_kernels_match_reference(case, dtype, nt):
+    n, C, H, W, k, s = case
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, C, H, W)).astype(dtype)
+    X.setflags(write=False)
+    Ho, Wo = (H - k[0]) // s[0] + 1, (W - k[1]) // s[1] + 1
+    dY = rng.standard_normal((n, C, Ho, Wo)).astype(dtype)
+    dY.setflags(write=False)
+    tol = TOL[dtype]
+    Y = np.empty((n, C, Ho, Wo), dtype)
+    idx = np.empty((n, C, Ho, Wo), np.int32)
+    dX = np.empty_like(X)
+    kp.maxpool2d_forward(X, Y, idx, *k, *s, nt)
+    np.testing.assert_array_equal(Y, ref.maxpool2d(X, k, s).astype(dtype))
+    kp.maxpool2d_backward(dY, idx, dX, nt)
+    np.testing.assert_allclose(dX, ref.maxpool2d_backward(X, dY, k, s), atol=tol)
+    kp.avgpool2d_forward(X, Y, *k, *s, nt)
+    np.testing.assert_allclose(Y, ref.avgpool2d(X, k, s), atol=tol)
+    kp.avgpool2d_backward(dY, dX, *k, *s, nt)
+    np.testing.assert_allclose(dX, ref.avgpool2d_backward(X.shape, dY, k, s), atol=tol)
+    G = np.empty((n, C), dtype)
+    kp.global_avgpool_forward(X, G, nt)
+    np.testing.assert_allclose(G, X.astype(np.float64).mean(axis=(2, 3)), atol=tol)
+    dG = rng.standard_normal((n, C)).astype(dtype)
+    kp.global_avgpool_backward(dG, dX, nt)
+    np.testing.assert_allclose(dX, np.broadcast_to(dG[:, :, None, None] / (H * W), X.shape),
+                               atol=tol)
+    U = np.empty((n, C, H * s[0], W * s[1]), dtype)
+    kp.upsample_nearest_forward(X, U, *s, nt)
+    np.testing.assert_array_equal(U, ref.upsample_nearest(X, s).astype(dtype))
+    dU = rng.standard_normal(U.shape).astype(dtype)
+    kp.upsample_nearest_backward(dU, dX, *s, nt)
+    np.testing.assert_allclose(dX, ref.upsample_nearest_backward(dU, s), atol=tol * 10)
+
+
+def test_maxpool_ties_go_to_the_first_maximum():
+    X = np.zeros((1, 1, 2, 4))
+    X[0, 0, 1, 1] = X[0, 0, 0, 0] = 1.0  # tie in the first window
+    Y = np.empty((1, 1, 1, 2))
+    idx = np.empty((1, 1, 1, 2), np.int32)
+    kp.maxpool2d_forward(X, Y, idx, 2, 2, 2, 2, 1)
+    assert idx.ravel().tolist() == [0, 2]
+    dX = np.empty_like(X)
+    kp.maxpool2d_backward(np.ones((1, 1, 1, 2)), idx, dX, 1)
+    assert dX.sum() == 2 and dX[0, 0, 0, 0] == 1 and dX[0, 0, 0, 2] == 1
+
+
+# -- layers --------------------------------------------------------------------
+
+def _numeric_grad(f, A, eps=1e-6):
+    G = np.zeros_like(A)
+    it = np.nditer(A, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = A[i]
+        A[i] = old + eps
+        fp = f()
+        A[i] = old - eps
+        fm = f()
+        A[i] = old
+        G[i] = (fp - fm) / (2 * eps)
+    return G
+
+
+def _check_layer_gradients(layer, in_shape, n=2, seed=0, shift=None):
+    rng = np.random.default_rng(seed)
+    out_shape = layer.build(in_shape, random_state=seed, dtype=np.float64)
+    X = rng.standard_normal((n,) + in_shape)
+    if shift is not None:
+        X += shift
+    R = rng.standard_normal((n,) + out_shape)
+
+    def loss():
+        return float(np.sum(layer.forward(X, training=False) * R))
+
+    layer.forward(X, training=True)
+    dX = layer.backward(R.copy()).copy()
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    np.testing.assert_allclose(dX, _numeric_grad(loss, X), rtol=1e-5, atol=1e-6)
+    for name, P in layer.params.items():
+        np.testing.assert_allclose(grads[name], _numeric_grad(loss, P), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    return out_shape
+
+
+@pytest.mark.parametrize("kwargs,in_shape", [
+    (dict(filters=3, kernel_size=3, padding=1), (2, 5, 6)),
+    (dict(filters=2, kernel_size=(2, 3), stride=2, padding="same"), (3, 7, 6)),
+    (dict(filters=3, kernel_size=3, dilation=2, padding="valid", activation="tanh"), (2, 7, 7)),
+    (dict(filters=2, kernel_size=3, padding="same", activation="relu"), (16, 4, 5)),  # rows
+    (dict(filters=2, kernel_size=1, use_bias=False, activation="logistic"), (3, 3, 3)),
+])
+def test_conv2d_layer_gradients(kwargs, in_shape):
+    layer = nn.Conv2D(**kwargs)
+    _check_layer_gradients(layer, in_shape)
+
+
+@pytest.mark.parametrize("layer,in_shape", [
+    (nn.MaxPool2D(2), (2, 4, 6)),
+    (nn.MaxPool2D((3, 2), stride=(2, 1)), (2, 7, 5)),
+    (nn.AvgPool2D(2), (2, 5, 4)),
+    (nn.AvgPool2D(3, stride=2), (1, 7, 7)),
+    (nn.GlobalAvgPool2D(), (3, 4, 5)),
+    (nn.Upsample2D(2), (2, 3, 3)),
+    (nn.Upsample2D((1, 3)), (2, 2, 3)),
+])
+def test_pool_layer_gradients(layer, in_shape):
+    _check_layer_gradients(layer, in_shape)
+
+
+def test_conv2d_same_padding_shapes_and_reference():
+    rng = np.random.default_rng(3)
+    for k, s in [(3, 1), (4, 1), (3, 2), (5, 3)]:
+        layer = nn.Conv2D(4, k, stride=s, padding="same")
+        out = layer.build((2, 7, 8), random_state=0, dtype=np.float64)
+        assert out == (4, -(-7 // s), -(-8 // s))
+        X = rng.standard_normal((2, 2, 7, 8))
+        Y = layer.forward(X)
+        Yr = ref.conv2d(X, layer.params["weight"], layer.params["bias"], (s, s),
+                        (layer._ph, layer._pw), (1, 1), out[1:])
+        np.testing.assert_allclose(Y, Yr, atol=1e-12)
+
+
+def test_conv2d_init_is_pytorch_default():
+    layer = nn.Conv2D(64, 3)
+    layer.build((8, 10, 10), random_state=0)
+    bound = 1 / np.sqrt(8 * 9)
+    for P in layer.params.values():
+        assert P.dtype == np.float32
+        assert np.abs(P).max() <= bound and np.abs(P).max() > 0.9 * bound
+
+
+def test_layer_errors():
+    with pytest.raises(ValueError, match="kernel_size"):
+        nn.Conv2D(4, 0)
+    with pytest.raises(ValueError, match="padding"):
+        nn.Conv2D(4, 3, padding="full")
+    with pytest.raises(ValueError, match="filters"):
+        nn.Conv2D(0, 3)
+    with pytest.raises(ValueError, match="does not fit"):
+        nn.Conv2D(4, 5).build((1, 3, 3))
+    with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
+        nn.Conv2D(4, 3).build((9,))
+    with pytest.raises(ValueError, match="does not fit"):
+        nn.MaxPool2D(3).build((1, 2, 5))
+    with pytest.raises(ValueError, match="stride"):
+        nn.MaxPool2D(2, stride=(1, 2, 3))
+
+
+def test_lenet_in_sequential_trains_and_pickles():
+    rng = np.random.default_rng(0)
+    X = rng.random((32, 1, 12, 12)).astype(np.float32)
+    y = (X[:, 0, :6].mean(axis=(1, 2)) > X[:, 0, 6:].mean(axis=(1, 2))).astype(int)
+    Y = np.eye(2, dtype=np.float32)[y]
+    net = nn.Sequential([nn.Conv2D(4, 3, padding=1, activation="relu"), nn.MaxPool2D(2),
+                         nn.Conv2D(8, 3, padding=1, activation="relu"), nn.AvgPool2D(2),
+                         nn.Flatten(), nn.Dense(2)])
+    net.build((1, 12, 12), random_state=0)
+    net.needs_input_grad = False
+    loss = nn.get_loss("log_loss")
+    opt = nn.Adam(1e-2)
+    losses = []
+    G = np.empty_like(Y)
+    for _ in range(60):
+        P = loss.predict(net.forward(X, training=True).copy())
+        losses.append(loss.value(P, Y))
+        assert net.backward(loss.gradient(P, Y, None, len(X), G)) is None
+        opt.update(net.params, net.grads)
+    assert losses[-1] < 0.5 * losses[0]
+    pred = net.forward(X).argmax(1)
+    assert (pred == y).mean() > 0.9
+    clone = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(clone.forward(X), net.forward(X))
+
+
+def test_layers_follow_thread_limit():
+    layer = nn.Conv2D(4, 3, padding=1)
+    layer.build((16, 6, 6), random_state=0, dtype=np.float64)
+    X = np.random.default_rng(0).standard_normal((5, 16, 6, 6))
+    with threadpool_limits(limits=1, user_api="openmp"):
+        Y1 = layer.forward(X).copy()
+    Y2 = layer.forward(X)
+    np.testing.assert_allclose(Y1, Y2, atol=1e-12)
