@@ -35,6 +35,11 @@ from sklearn.utils import check_random_state
 class Layer:
     """Base class: no parameters, identity shape."""
 
+    #: extra training-objective term (activity penalty: sparsity, contractive)
+    #: set by ``forward(X, training=True)``; its gradient is added by
+    #: ``backward``, and ``nn.Trainer`` adds the value to the batch loss
+    penalty = 0.0
+
     def __init__(self):
         self.params = {}
         self.grads = {}

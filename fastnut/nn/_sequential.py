@@ -50,6 +50,11 @@ class Sequential(Layer):
         if getattr(self, "layers", None):
             self.layers[0].needs_input_grad = bool(value)
 
+    @property
+    def penalty(self):
+        """Sum of the layers' activity penalties of the last training forward."""
+        return sum(layer.penalty for layer in self.layers)
+
     def forward(self, X, training=False):
         for layer in self.layers:
             X = layer.forward(X, training=training)
