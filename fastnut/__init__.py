@@ -27,10 +27,17 @@ def openmp_enabled():
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
+from .autoencoder import (Autoencoder, ContractiveAutoencoder,  # noqa: E402
+                          DenoisingAutoencoder, LSTMAutoencoder, SparseAutoencoder)
 
 __all__ = [
     "MLPClassifier",
     "MLPRegressor",
     "SelfOrganizingMap",
+    "Autoencoder",
+    "SparseAutoencoder",
+    "ContractiveAutoencoder",
+    "DenoisingAutoencoder",
+    "LSTMAutoencoder",
     "openmp_enabled",
 ]

@@ -654,7 +654,8 @@ class LSTMAutoencoder(_BaseAutoencoder):
 
     def _check_X(self, X, reset):
         dtype = self._compute_dtype()
-        if getattr(X, "ndim", None) == 3 or np.ndim(X) == 3:
+        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+        if ndim == 3:
             X = check_array(X, dtype=dtype, order="C", allow_nd=True,
                             ensure_all_finite="allow-nan")
             flat = False

@@ -16,6 +16,11 @@ import fastnut
 CHECK_PARAMS = {
     "MLPClassifier": dict(max_iter=100),
     "MLPRegressor": dict(max_iter=100),
+    "Autoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
+    "SparseAutoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
+    "ContractiveAutoencoder": dict(max_iter=20),
+    "DenoisingAutoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
+    "LSTMAutoencoder": dict(n_components=4, max_iter=10),
 }
 
 

@@ -23,6 +23,8 @@ float) in ``forward(X, training=True)`` and adds the term's gradient in
 adds it to the batch loss.  Penalties are averaged over the batch's rows,
 like the losses without sample weights.
 """
+import threading
+
 import numpy as np
 
 from .._kernels import dense as _k
@@ -99,6 +101,13 @@ class EncoderDecoder(Sequential):
     def forward(self, X, training=False):
         n_steps = X.shape[1] if X.ndim == 3 else None
         return self.decode(self.encode(X, training), training, n_steps)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for layer in self.layers:
+            # a layer whose __setstate__ skips Layer's must still get its scratch
+            if "_tls" not in layer.__dict__:
+                layer._tls = threading.local()
 
     def backward(self, dY):
         dX = super().backward(dY)
