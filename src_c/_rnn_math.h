@@ -1,16 +1,38 @@
-/* Vectorisable single-precision exp for the recurrent cell loops (rnn.pyx).
+/* Vectorised single-precision sigmoid and tanh for the recurrent cell loops
+ * (rnn.pyx).
  *
- * libm's expf is a function call the compiler cannot vectorise without
- * -ffast-math, and the gate activations (sigmoid, tanh) of an LSTM cost more
- * than its recurrent GEMM when evaluated one scalar call at a time.  This is
- * the classic Cody-Waite range reduction + degree-6 minimax polynomial
- * (relative error about 2e-7 on the clamped range), written branch-free so
- * that gcc -O3 turns a loop calling it into SIMD code.  Double precision keeps
- * libm (accuracy first: the finite-difference tests run in float64).
+ * libm's expf is a call the compiler cannot vectorise without -ffast-math, and
+ * the gate activations of an LSTM cost more than its recurrent GEMM when
+ * evaluated one scalar call at a time.  exp is computed with the classic
+ * Cody-Waite range reduction and a degree-6 polynomial (relative error about
+ * 2e-7 on the clamped range).  Two details make gcc -O3 emit SIMD code:
+ *
+ * - the clamps are compare-and-select; with the default -ftrapping-math gcc
+ *   refuses to if-convert a float comparison (it might trap), so these few
+ *   functions are compiled with -fno-trapping-math (they never rely on FP
+ *   exceptions);
+ * - the loops live in out-of-line functions with restrict pointers, and on
+ *   x86-64 gcc builds AVX-512 / AVX2 clones picked at load time (ifunc), so a
+ *   generic build still runs 16 lanes wide on a machine that has them.
+ *
+ * Double precision keeps libm in rnn.pyx (accuracy first: the
+ * finite-difference tests run in float64).
  */
 #ifndef FASTNUT_RNN_MATH_H
 #define FASTNUT_RNN_MATH_H
 #include <stdint.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FASTNUT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FASTNUT_CLONES
+#endif
 
 static inline float fastnut_expf(float x)
 {
@@ -35,5 +57,84 @@ static inline float fastnut_expf(float x)
     u.i = ((int32_t)fn + 127) << 23;
     return p * u.f;
 }
+
+/* p[j] = 1 / (1 + exp(-p[j])), in place */
+FASTNUT_CLONES
+static void fastnut_sigmoid_f(float *restrict p, ptrdiff_t m)
+{
+    ptrdiff_t j;
+    for (j = 0; j < m; j++)
+        p[j] = 1.0f / (1.0f + fastnut_expf(-p[j]));
+}
+
+/* dst[j] = tanh(src[j]) = 2 / (1 + exp(-2 src[j])) - 1 (absolute error ~1e-7) */
+FASTNUT_CLONES
+static void fastnut_tanh_f(const float *restrict src, float *restrict dst, ptrdiff_t m)
+{
+    ptrdiff_t j;
+    for (j = 0; j < m; j++)
+        dst[j] = 2.0f / (1.0f + fastnut_expf(-2.0f * src[j])) - 1.0f;
+}
+
+/* p[j] = tanh(p[j]), in place */
+FASTNUT_CLONES
+static void fastnut_tanh_inplace_f(float *restrict p, ptrdiff_t m)
+{
+    ptrdiff_t j;
+    for (j = 0; j < m; j++)
+        p[j] = 2.0f / (1.0f + fastnut_expf(-2.0f * p[j])) - 1.0f;
+}
+
+
+/* Backward gate arithmetic of one sequence at one step, float and double from
+ * one body.  The arrays are distinct rows (restrict), which lets gcc vectorise
+ * loops touching five arrays without run-time alias checks.
+ *
+ * LSTM: g = (i, f, g, o) in, pre-activation gradients out; dh = dL/dh_t in,
+ * 0 out; dc = dL/dc_t (without the dh path) in, dL/dc_{t-1} out.
+ * GRU: g = (r, z, n) in, input-side pre-activation gradients out; hn =
+ * W_hn h + b_hn in, gradient of it out; dh = dL/dh_t in, z * dh out.
+ */
+#define FASTNUT_DEFINE_BWD(T, SFX)                                                  \
+FASTNUT_CLONES                                                                      \
+static void fastnut_lstm_bwd_##SFX(ptrdiff_t H, T *restrict g,                      \
+                                   const T *restrict cprev, const T *restrict tc,   \
+                                   T *restrict dh, T *restrict dc)                  \
+{                                                                                   \
+    ptrdiff_t j;                                                                    \
+    for (j = 0; j < H; j++) {                                                       \
+        T i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];              \
+        T t = tc[j], d = dh[j];                                                     \
+        T dcj = dc[j] + d * o * (1 - t * t);                                        \
+        g[j] = dcj * gg * i * (1 - i);                                              \
+        g[H + j] = dcj * cprev[j] * f * (1 - f);                                    \
+        g[2 * H + j] = dcj * i * (1 - gg * gg);                                     \
+        g[3 * H + j] = d * t * o * (1 - o);                                         \
+        dc[j] = dcj * f;                                                            \
+        dh[j] = 0;                                                                  \
+    }                                                                               \
+}                                                                                   \
+FASTNUT_CLONES                                                                      \
+static void fastnut_gru_bwd_##SFX(ptrdiff_t H, T *restrict g, T *restrict hn,       \
+                                  const T *restrict hprev, T *restrict dh)          \
+{                                                                                   \
+    ptrdiff_t j;                                                                    \
+    for (j = 0; j < H; j++) {                                                       \
+        T r = g[j], z = g[H + j], nn = g[2 * H + j], d = dh[j];                     \
+        T dn = d * (1 - z) * (1 - nn * nn);                                         \
+        g[j] = dn * hn[j] * r * (1 - r);                                            \
+        g[H + j] = d * (hprev[j] - nn) * z * (1 - z);                               \
+        g[2 * H + j] = dn;                                                          \
+        hn[j] = dn * r;                                                             \
+        dh[j] = d * z;                                                              \
+    }                                                                               \
+}
+
+FASTNUT_DEFINE_BWD(float, f)
+FASTNUT_DEFINE_BWD(double, d)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #endif

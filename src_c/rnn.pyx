@@ -32,7 +32,16 @@ from libc.string cimport memset, memcpy
 from _blas cimport gemm
 
 cdef extern from "_rnn_math.h" nogil:
-    float fastnut_expf(float x)
+    void fastnut_sigmoid_f(float *p, Py_ssize_t m)
+    void fastnut_tanh_f(const float *src, float *dst, Py_ssize_t m)
+    void fastnut_tanh_inplace_f(float *p, Py_ssize_t m)
+    void fastnut_lstm_bwd_f(Py_ssize_t H, float *g, const float *cprev, const float *tc,
+                            float *dh, float *dc)
+    void fastnut_lstm_bwd_d(Py_ssize_t H, double *g, const double *cprev, const double *tc,
+                            double *dh, double *dc)
+    void fastnut_gru_bwd_f(Py_ssize_t H, float *g, float *hn, const float *hprev, float *dh)
+    void fastnut_gru_bwd_d(Py_ssize_t H, double *g, double *hn, const double *hprev,
+                           double *dh)
 
 # cell codes, shared with fastnut/nn/_recurrent.py
 cdef enum:
@@ -41,24 +50,25 @@ cdef enum:
     GRU = 2
 
 
-# -- activations (in place over a contiguous run: vectorises) ------------------
+# -- activations over a contiguous run (float: SIMD C loops of _rnn_math.h) -------
 
 cdef inline void _sigmoid(floating *p, Py_ssize_t m) noexcept nogil:
     cdef Py_ssize_t j
     if floating is float:
-        for j in range(m):
-            p[j] = 1.0 / (1.0 + fastnut_expf(-p[j]))
+        fastnut_sigmoid_f(p, m)
     else:
         for j in range(m):
-            p[j] = 1.0 / (1.0 + exp(-p[j]))
+            p[j] = 1 / (1 + exp(-p[j]))
 
 
 cdef inline void _tanh(const floating *src, floating *dst, Py_ssize_t m) noexcept nogil:
+    """dst = tanh(src); ``dst`` is either ``src`` or does not overlap it."""
     cdef Py_ssize_t j
     if floating is float:
-        # tanh(x) = 2 sigmoid(2x) - 1: absolute error ~1e-7, no libm call
-        for j in range(m):
-            dst[j] = 2.0 / (1.0 + fastnut_expf(-2.0 * src[j])) - 1.0
+        if src == dst:
+            fastnut_tanh_inplace_f(dst, m)
+        else:
+            fastnut_tanh_f(src, dst, m)
     else:
         for j in range(m):
             dst[j] = tanh(src[j])
@@ -127,39 +137,20 @@ cdef inline void _bwd_row(int cell, Py_ssize_t H, floating *g, floating *gs,
     b_hn`` in and its gradient out.
     """
     cdef Py_ssize_t j
-    cdef floating d, i, f, gg, o, dcj, t, r, z, nn, hn, dn
+    cdef floating d
     if cell == LSTM:
-        for j in range(H):
-            i = g[j]
-            f = g[H + j]
-            gg = g[2 * H + j]
-            o = g[3 * H + j]
-            t = tc[j]
-            d = dh[j]
-            dcj = dc[j] + d * o * (1 - t * t)
-            g[j] = dcj * gg * i * (1 - i)
-            g[H + j] = dcj * cprev[j] * f * (1 - f)
-            g[2 * H + j] = dcj * i * (1 - gg * gg)
-            g[3 * H + j] = d * t * o * (1 - o)
-            dc[j] = dcj * f
-            dh[j] = 0
+        if floating is float:
+            fastnut_lstm_bwd_f(H, g, cprev, tc, dh, dc)
+        else:
+            fastnut_lstm_bwd_d(H, g, cprev, tc, dh, dc)
         memcpy(gs, g, 4 * H * sizeof(floating))
     elif cell == GRU:
-        for j in range(H):
-            r = g[j]
-            z = g[H + j]
-            nn = g[2 * H + j]
-            hn = cs[j]
-            d = dh[j]
-            dn = d * (1 - z) * (1 - nn * nn)
-            g[j] = dn * hn * r * (1 - r)
-            g[H + j] = d * (hprev[j] - nn) * z * (1 - z)
-            g[2 * H + j] = dn
-            cs[j] = dn * r
-            gs[j] = g[j]
-            gs[H + j] = g[H + j]
-            gs[2 * H + j] = cs[j]
-            dh[j] = d * z
+        if floating is float:
+            fastnut_gru_bwd_f(H, g, cs, hprev, dh)
+        else:
+            fastnut_gru_bwd_d(H, g, cs, hprev, dh)
+        memcpy(gs, g, 2 * H * sizeof(floating))
+        memcpy(gs + 2 * H, cs, H * sizeof(floating))
     else:
         for j in range(H):
             d = dh[j] * (1 - hs[j] * hs[j])
@@ -278,6 +269,12 @@ def forward(int cell,
                              &b_hh[0], ph, pc, pHs, pCs, pTC)
 
 
+cdef inline void _add_row(floating *acc, const floating *x, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(m):
+        acc[j] += x[j]
+
+
 cdef void _dw_shifted(Py_ssize_t n, Py_ssize_t T, Py_ssize_t H, Py_ssize_t m,
                       const floating *A, Py_ssize_t lda, const floating *Hs,
                       const floating *h0, const int *lengths, bint reverse,
@@ -360,7 +357,7 @@ def backward(int cell,
     cdef const floating *pseq = &dseq[0, 0] if has_seq else NULL
     cdef const floating *plast = &dlast[0, 0] if has_last else NULL
     cdef const int *pL = &lengths[0]
-    cdef floating acc
+    cdef floating *pdb
     with nogil:
         memset(pdh, 0, n * H * sizeof(floating))
         memset(pdc, 0, n * H * sizeof(floating))
@@ -388,16 +385,16 @@ def backward(int cell,
             _dw_shifted(n, T, H, GH, pG, GH, &Hs[0, 0], &h0[0, 0], pL, reverse,
                         pdGs, &D[0, 0], &dW_hh[0, 0])
         # bias gradients: column sums
-        memset(&db_ih[0], 0, GH * sizeof(floating))
+        pdb = &db_ih[0]
+        memset(pdb, 0, GH * sizeof(floating))
         for r in range(nT):
-            for j in range(GH):
-                db_ih[j] += pG[r * GH + j]
-        memcpy(&db_hh[0], &db_ih[0], GH * sizeof(floating))
+            _add_row(pdb, pG + r * GH, GH)
+        memcpy(&db_hh[0], pdb, GH * sizeof(floating))
         if cell == GRU:
-            memset(&db_hh[2 * H], 0, H * sizeof(floating))
+            pdb = &db_hh[2 * H]
+            memset(pdb, 0, H * sizeof(floating))
             for r in range(nT):
-                for j in range(H):
-                    db_hh[2 * H + j] += pCs[r * H + j]
+                _add_row(pdb, pCs + r * H, H)
         if need_dx:
             gemm(False, False, nT, F, GH, 1, pG, GH, &W_ih[0, 0], F,
                  1 if accumulate_dx else 0, &dX[0, 0], F)

@@ -40,7 +40,12 @@ class _Recurrent(Layer):
         self.return_sequences = bool(return_sequences)
         self.bidirectional = bool(bidirectional)
         self.initial_state_grad = None
-        self.final_state = None
+
+    @property
+    def final_state(self):
+        """``h_n`` (``(h_n, c_n)`` for LSTM) of this thread's last ``forward``,
+        shape ``(directions, n, hidden_size)``; internal buffers (copy to keep)."""
+        return getattr(self._tls, "final_state", None)
 
     def get_config(self):
         return {"hidden_size": self.hidden_size, "return_sequences": self.return_sequences,
@@ -166,7 +171,8 @@ class _Recurrent(Layer):
                        p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
                        h, c, G, Hs, Cs, TC, work, nt)
             saved.append((G, Hs, Cs, TC))
-        self.final_state = (hN, cN) if self._cell == "lstm" else hN
+        # per thread, like the scratch: inference stores nothing on self
+        self._tls.final_state = (hN, cN) if self._cell == "lstm" else hN
         if self.return_sequences:
             Y = self._buffer("Y", (n, T, nd * H))
             for d in range(nd):
@@ -226,14 +232,10 @@ class _Recurrent(Layer):
 
     def __getstate__(self):
         state = super().__getstate__()
-        for k in ("_saved", "_ctx", "final_state", "initial_state_grad"):
+        for k in ("_saved", "_ctx"):  # views of scratch buffers
             state.pop(k, None)
+        state["initial_state_grad"] = None
         return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.final_state = None
-        self.initial_state_grad = None
 
 
 class SimpleRNN(_Recurrent):
