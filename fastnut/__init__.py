@@ -24,11 +24,14 @@ def openmp_enabled():
     return _build_info.openmp_enabled()
 
 
+from ._persistence import skops_trusted_types  # noqa: E402
+
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
 from .autoencoder import (Autoencoder, ContractiveAutoencoder,  # noqa: E402
-                          DenoisingAutoencoder, LSTMAutoencoder, SparseAutoencoder)
+                          ConvAutoencoder, DenoisingAutoencoder, LSTMAutoencoder,
+                          SparseAutoencoder)
 
 __all__ = [
     "MLPClassifier",
@@ -38,6 +41,8 @@ __all__ = [
     "SparseAutoencoder",
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",
+    "ConvAutoencoder",
     "LSTMAutoencoder",
     "openmp_enabled",
+    "skops_trusted_types",
 ]
