@@ -70,8 +70,13 @@ class Grid:
         """
         ca = self.coordinates if units_a is None else self.coordinates[units_a]
         cb = self.coordinates if units_b is None else self.coordinates[units_b]
-        diff = self._delta(ca[:, None, :], cb[None, :, :])
-        return np.ascontiguousarray((diff ** 2).sum(-1))
+        out = np.zeros((len(ca), len(cb)))
+        for axis in range(2):  # one axis at a time: no (a, b, 2) temporary
+            diff = np.abs(ca[:, axis, None] - cb[None, :, axis])
+            if self.periodic:
+                np.minimum(diff, self.periods[axis] - diff, out=diff)
+            out += diff * diff
+        return out
 
     def pair_distances(self, a, b):
         """Grid distance between units ``a[i]`` and ``b[i]`` (arrays of ints)."""

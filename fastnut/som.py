@@ -350,7 +350,6 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         s0, s1 = self._sigma_start(), float(self.sigma_end)
         G2 = grid.sq_distances()
         w_aux = np.empty(U, dtype=W.dtype)
-        _som.unit_aux(W, metric, w_aux)
         nt = _n_threads(self.n_jobs)
         n = X.shape[0]
         if self.algorithm == "batch":
@@ -362,6 +361,10 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             num = np.empty((U, d), dtype=np.float64)
             den = np.empty(U, dtype=np.float64)
             H = np.empty((U, U), dtype=np.float64)
+            # a grid has few distinct distances: evaluate h on those, then gather
+            g2_values, g2_index = np.unique(G2, return_inverse=True)
+            g2_values = g2_values.reshape(1, -1)
+            h_values = np.empty_like(g2_values)
         else:
             scratch = np.empty(U, dtype=W.dtype)
         qes = []
@@ -369,13 +372,15 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         for _ in range(n_epochs):
             e = self.n_iter_
             t0 = time.perf_counter()
+            _som.unit_aux(W, metric, w_aux)  # exact, every epoch
             if self.algorithm == "batch":
                 p = min(e / max(self.max_iter - 1, 1), 1.0)
                 sigma = s0 + (s1 - s0) * p if decay == 0 else s0 * (s1 / s0) ** p
                 _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, nt)
                 qe = float(dist.mean())
                 _som.batch_accumulate(X, bmu, sums, counts)
-                _som.neighborhood_matrix(G2, kind, sigma, H)
+                _som.neighborhood_matrix(g2_values, kind, sigma, h_values)
+                np.take(h_values[0], g2_index.reshape(U, U), out=H)
                 _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)
             else:
                 p0 = min(e / self.max_iter, 1.0)

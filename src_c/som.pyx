@@ -271,14 +271,18 @@ def batch_accumulate(const floating[:, ::1] X,     # IN  (n, d)
     the thread count (O(n d), small next to the BMU search).
     """
     cdef Py_ssize_t i, j, u, d = X.shape[1]
+    cdef double *srow
+    cdef const floating *xrow
     with nogil:
         sums[:, :] = 0.0
         counts[:] = 0.0
         for i in range(X.shape[0]):
             u = bmu[i]
             counts[u] += 1.0
+            srow = &sums[u, 0]
+            xrow = &X[i, 0]
             for j in range(d):
-                sums[u, j] += X[i, j]
+                srow[j] += xrow[j]
 
 
 def batch_smooth(const double[:, ::1] H,       # IN  (U, U) neighbourhood matrix
@@ -328,13 +332,17 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
     ``p = p_first + (p_last - p_first) t / m``, finds its BMU b against the
     current map and moves every unit u within the neighbourhood's cut-off:
     ``w_u += lr(p) h(G2[b, u]; sigma(p)) (x - w_u)``.  Only those units and
-    their ``w_aux`` are touched.
+    their ``w_aux`` are touched.  ``w_aux`` is updated in closed form from the
+    ``w.x`` products of the BMU search,
+    ``||(1-c) w + c x||^2 = (1-c)^2 ||w||^2 + 2 c (1-c) w.x + c^2 ||x||^2``,
+    so the caller should recompute it exactly (``unit_aux``) every epoch.
     """
     cdef Py_ssize_t m = order.shape[0], U = W.shape[0], d = W.shape[1]
     cdef Py_ssize_t t, u, j, b, b2
-    cdef double p, sigma, lr, h, cut2, dist, total = 0.0
+    cdef double p, sigma, lr, h, cut2, dist, c, a, xx, n2, total = 0.0
     cdef floating coef
     cdef const floating *x
+    cdef floating *wu
     cdef const double *g
     with nogil:
         for t in range(m):
@@ -342,9 +350,14 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
             p = p_first + (p_last - p_first) * (<double> t / m)
             sigma = _schedule(decay, sigma_start, sigma_end, p)
             lr = _schedule(decay, lr_start, lr_end, p)
+            # scratch[u] = w_u . x (euclidean, cosine)
             _bmu_block(x, 1, d, &W[0, 0], U, &w_aux[0], metric, &scratch[0],
                        &b, &b2, &dist)
             total += dist
+            xx = 0.0
+            if metric != MANHATTAN:
+                for j in range(d):
+                    xx += <double> x[j] * x[j]
             cut2 = _cutoff2(kind, sigma)
             g = &G2[b, 0]
             for u in range(U):
@@ -353,8 +366,17 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
                 h = _neighborhood(kind, g[u], sigma)
                 if h == 0.0:
                     continue
-                coef = <floating> (lr * h)
+                c = lr * h
+                coef = <floating> c
+                wu = &W[u, 0]
                 for j in range(d):
-                    W[u, j] += coef * (x[j] - W[u, j])
-                _unit_aux(&W[u, 0], d, metric, &w_aux[u])
+                    wu[j] = wu[j] + coef * (x[j] - wu[j])
+                a = 1.0 - c
+                if metric == EUCLIDEAN:
+                    n2 = a * a * w_aux[u] + 2.0 * a * c * scratch[u] + c * c * xx
+                    w_aux[u] = <floating> max(n2, 0.0)
+                elif metric == COSINE:
+                    n2 = 1.0 / (<double> w_aux[u] * w_aux[u]) if w_aux[u] > 0 else 0.0
+                    n2 = a * a * n2 + 2.0 * a * c * scratch[u] + c * c * xx
+                    w_aux[u] = <floating> (1.0 / sqrt(n2) if n2 > 0.0 else 0.0)
     return total
