@@ -24,8 +24,6 @@ def openmp_enabled():
     return _build_info.openmp_enabled()
 
 
-from ._persistence import skops_trusted_types  # noqa: E402
-
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
@@ -44,5 +42,4 @@ __all__ = [
     "ConvAutoencoder",
     "LSTMAutoencoder",
     "openmp_enabled",
-    "skops_trusted_types",
 ]

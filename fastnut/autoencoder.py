@@ -27,9 +27,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import nn
 from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver)
-from ._validation import sequence_lengths, to_sequences
+from ._validation import check_images, check_input_shape, sequence_lengths, to_sequences
 from .nn._autoencoder import (ContractiveDense, Corruption, EncoderDecoder, RepeatSteps,
-                              SparsityPenalty, SumSquaredError, TiedDense,
+                              Reshape, SparsityPenalty, SumSquaredError, TiedDense,
                               TimeDistributedDense)
 
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
@@ -583,6 +583,127 @@ class DenoisingAutoencoder(_DenseAutoencoder):
 
     def _input_layers(self):
         return [Corruption(self.noise, self.noise_level)]
+
+
+# -- images -------------------------------------------------------------------------------
+
+class ConvAutoencoder(_BaseAutoencoder):
+    """Convolutional autoencoder on images (scikit-learn transformer).
+
+    Encoder: for each entry of ``filters``, a ``same``-padded convolution
+    and a 2x2 max-pooling, then a dense layer to the ``n_components`` code.
+    Decoder: a dense layer back to the last feature maps, then for each
+    block (in reverse) a 2x upsampling and a convolution, and a final
+    convolution to the input's channels.
+
+    Parameters
+    ----------
+    n_components : int, default=16
+        Width of the code.
+    filters : tuple of int, default=(16, 32)
+        Channels of the encoder's convolutions (the decoder mirrors them).
+    kernel_size : int, default=3
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+    out_activation : {"identity", "logistic"}, default="identity"
+    loss : {"squared_error", "binary_cross_entropy"}, default="squared_error"
+        ``binary_cross_entropy`` needs ``out_activation="logistic"`` and
+        ``X`` in [0, 1].
+    input_shape : tuple (C, H, W) or None, default=None
+        How flat rows ``(n, C*H*W)`` are read (one entry may be -1); when
+        None, a square single-channel image.  3-D ``(n, H, W)`` and 4-D
+        ``(n, C, H, W)`` input need no ``input_shape``.
+""" + _TRAIN_DOC + _ATTRS_DOC + """    image_shape_ : tuple (C, H, W)
+        Shape of the training images.
+
+    Notes
+    -----
+    The reconstruction loss is summed over pixels and averaged over
+    images, as for ``Autoencoder``.  A pooling step halves only the axes
+    whose size is even at that depth (an odd axis is left as is), so the
+    decoder's upsampling always lands exactly on the input size.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastnut import ConvAutoencoder
+    >>> X = load_digits().data / 16            # flat 8x8 images
+    >>> cae = ConvAutoencoder(n_components=8, filters=(8,), max_iter=3,
+    ...                       random_state=0).fit(X)
+    >>> cae.transform(X).shape, cae.inverse_transform(cae.transform(X[:2])).shape
+    ((1797, 8), (2, 64))
+    """
+
+    _parameter_constraints = {
+        **_BaseAutoencoder._parameter_constraints,
+        "filters": ["array-like"],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(_ACTIVATIONS)],
+        "out_activation": [StrOptions({"identity", "logistic"})],
+        "loss": [StrOptions({"squared_error", "binary_cross_entropy"})],
+        "input_shape": ["array-like", None],
+    }
+
+    def __init__(self, n_components=16, *, filters=(16, 32), kernel_size=3, activation="relu",
+                 out_activation="identity", loss="squared_error", input_shape=None,
+                 solver="adam", alpha=0.0, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 clip_norm=None, dtype=np.float32):
+        _store(self, locals())
+
+    def _check_X(self, X, reset):
+        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+        if self.input_shape is not None:
+            check_input_shape(self.input_shape)
+        shape = self.input_shape if reset else self.image_shape_
+        X4 = check_images(self, X, input_shape=shape, reset=reset,
+                          dtype=self._compute_dtype())
+        if reset:
+            self.image_shape_ = tuple(int(s) for s in X4.shape[1:])
+            self._input_ndim = ndim
+        return X4
+
+    def _check_target(self, X):
+        X = self._check_X(X, reset=False)
+        self._check_range(X)
+        return X
+
+    def _encoder_decoder(self, sample_shape):
+        C, H, W = sample_shape
+        filters = _DenseAutoencoder._sizes(self.filters, "filters")
+        if not filters:
+            raise ValueError("filters must list at least one convolution")
+        if self.loss == "binary_cross_entropy" and self.out_activation != "logistic":
+            raise ValueError("loss='binary_cross_entropy' needs out_activation='logistic'")
+        k, act = self.kernel_size, self.activation
+        encoder, factors = [], []
+        for f in filters:
+            ph, pw = (2 if H % 2 == 0 else 1), (2 if W % 2 == 0 else 1)
+            encoder.append(nn.Conv2D(f, k, padding="same", activation=act))
+            if ph > 1 or pw > 1:
+                encoder.append(nn.MaxPool2D((ph, pw)))
+            H, W = H // ph, W // pw
+            factors.append((ph, pw))
+        inner = (filters[-1], H, W)
+        encoder += [nn.Flatten(), nn.Dense(self.n_components, init_factor=6.0)]
+        decoder = [nn.Dense(int(np.prod(inner)), activation=act, init_factor=_init_factor(act)),
+                   Reshape(inner)]
+        for f, (ph, pw) in zip(filters[::-1], factors[::-1]):
+            if ph > 1 or pw > 1:
+                decoder.append(nn.Upsample2D((ph, pw)))
+            decoder.append(nn.Conv2D(f, k, padding="same", activation=act))
+        out_act = "identity" if self.loss == "binary_cross_entropy" else self.out_activation
+        decoder.append(nn.Conv2D(C, k, padding="same", activation=out_act))
+        return encoder, decoder
+
+    def _output_form(self, R):
+        if self._input_ndim == 2:
+            return R.reshape(R.shape[0], -1)
+        if self._input_ndim == 3 and R.shape[1] == 1:
+            return R[:, 0]
+        return R
 
 
 # -- sequences --------------------------------------------------------------------------

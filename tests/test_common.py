@@ -20,6 +20,7 @@ CHECK_PARAMS = {
     "SparseAutoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
     "ContractiveAutoencoder": dict(max_iter=20),
     "DenoisingAutoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
+    "ConvAutoencoder": dict(input_shape=(1, 1, -1), filters=(4,), max_iter=5),
     "LSTMAutoencoder": dict(n_components=4, max_iter=10),
 }
 

@@ -12,6 +12,7 @@
 * ``Corruption``: Gaussian or masking noise at training time (denoising).
 * ``RepeatSteps`` and ``TimeDistributedDense``: the sequence decoder's
   "repeat the code over time" and "same dense layer at every step".
+* ``Reshape``: back from a flat code to feature maps (convolutional decoder).
 * ``SumSquaredError``: reconstruction loss summed over outputs, optionally
   ignoring NaN targets (padded steps of variable-length sequences).
 
@@ -491,6 +492,31 @@ class TimeDistributedDense(Dense):
         n, T, U = dY.shape
         dX = super().backward(np.ascontiguousarray(dY).reshape(n * T, U))
         return None if dX is None else dX.reshape(n, T, -1)
+
+
+class Reshape(Layer):
+    """Reshape ``(n, *input_shape)`` to ``(n, *shape)`` (a view, no copy)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+
+    def get_config(self):
+        return {"shape": self.shape}
+
+    def _build(self, input_shape, rng):
+        if int(np.prod(input_shape)) != int(np.prod(self.shape)):
+            raise ValueError(f"Reshape to {self.shape} needs {int(np.prod(self.shape))} values "
+                             f"per sample; got per-sample shape {input_shape}")
+        return self.shape
+
+    def forward(self, X, training=False):
+        return X.reshape((X.shape[0],) + self.shape)
+
+    def backward(self, dY):
+        if not self.needs_input_grad:
+            return None
+        return dY.reshape((dY.shape[0],) + self.input_shape)
 
 
 class SumSquaredError(Loss):
