@@ -1,0 +1,42 @@
+"""The build announces itself: compiled kernels, OpenMP, thread-count resolution."""
+import os
+import subprocess
+import sys
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+import fastnut
+from fastnut._threads import n_threads
+
+
+def test_kernels_are_compiled_with_openmp():
+    # gcc on every supported machine has OpenMP; a serial build here means the
+    # probe in setup.py failed and every kernel lost its threads
+    assert fastnut.openmp_enabled()
+
+
+def test_thread_count_honours_threadpoolctl_and_omp_num_threads():
+    with threadpool_limits(limits=1):
+        assert n_threads() == 1
+    assert n_threads(1) == 1
+    assert 1 <= n_threads() <= (os.cpu_count() or 1)
+    with pytest.raises(ValueError, match="n_jobs must be a positive int"):
+        n_threads(0)
+    code = "from fastnut._threads import n_threads; print(n_threads())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_missing_build_says_how_to_build(tmp_path):
+    """Importing a source tree whose kernels were never compiled explains the fix."""
+    import shutil
+    src = os.path.dirname(fastnut.__file__)
+    dst = tmp_path / "fastnut"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    out = subprocess.run([sys.executable, "-c", "import fastnut"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert out.returncode != 0
+    assert "pip install -e ." in out.stderr
+    assert "compiled kernels are missing" in out.stderr
