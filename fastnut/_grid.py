@@ -61,22 +61,50 @@ class Grid:
             diff = np.minimum(diff, self.periods - diff)
         return diff
 
-    def sq_distances(self, units_a=None, units_b=None):
-        """Squared grid distances between two sets of units (default: all).
+    def distance_classes(self):
+        """All squared grid distances as a small table of values and an index.
+
+        A grid distance only depends on the row offset and the (doubled,
+        for hexagonal rows) column offset of two units, so the ``U x U``
+        distances take at most ``n_rows * 2 n_cols`` values.  Evaluating a
+        neighbourhood on ``values`` and gathering with ``index`` is much
+        cheaper than evaluating it on every pair.
 
         Returns
         -------
-        ndarray of shape (len(units_a), len(units_b)), float64, C-contiguous
+        values : ndarray of shape (n_classes,), float64
+            Squared distance of each class.
+        index : ndarray of shape (n_units, n_units), intp
+            Class of every pair of units: ``sq_distances() == values[index]``.
         """
-        ca = self.coordinates if units_a is None else self.coordinates[units_a]
-        cb = self.coordinates if units_b is None else self.coordinates[units_b]
-        out = np.zeros((len(ca), len(cb)))
-        for axis in range(2):  # one axis at a time: no (a, b, 2) temporary
-            diff = np.abs(ca[:, axis, None] - cb[None, :, axis])
-            if self.periodic:
-                np.minimum(diff, self.periods[axis] - diff, out=diff)
-            out += diff * diff
-        return out
+        R, C = self.n_rows, self.n_cols
+        r, c = np.divmod(np.arange(self.n_units), C)
+        hexagonal = self.topology == "hexagonal"
+        # column positions in half units on hexagonal grids, so they are integers
+        x = 2 * c + (r % 2) if hexagonal else c
+        width = 2 * C if hexagonal else C
+        dr = np.abs(r[:, None] - r[None, :])
+        dx = np.abs(x[:, None] - x[None, :])
+        if self.periodic:
+            np.minimum(dr, R - dr, out=dr)
+            np.minimum(dx, width - dx, out=dx)
+        index = dr * width + dx
+        rows, cols = np.divmod(np.arange(R * width), width)
+        if hexagonal:
+            values = (rows * _SQRT3_2) ** 2 + (cols / 2.0) ** 2
+        else:
+            values = rows.astype(float) ** 2 + cols.astype(float) ** 2
+        return values, index
+
+    def sq_distances(self):
+        """Squared grid distances between all units.
+
+        Returns
+        -------
+        ndarray of shape (n_units, n_units), float64
+        """
+        values, index = self.distance_classes()
+        return values[index]
 
     def pair_distances(self, a, b):
         """Grid distance between units ``a[i]`` and ``b[i]`` (arrays of ints)."""

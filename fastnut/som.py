@@ -348,7 +348,6 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         kind = _NEIGHBORHOODS[self.neighborhood]
         decay = _DECAYS[self.decay]
         s0, s1 = self._sigma_start(), float(self.sigma_end)
-        G2 = grid.sq_distances()
         w_aux = np.empty(U, dtype=W.dtype)
         nt = _n_threads(self.n_jobs)
         n = X.shape[0]
@@ -362,10 +361,11 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             den = np.empty(U, dtype=np.float64)
             H = np.empty((U, U), dtype=np.float64)
             # a grid has few distinct distances: evaluate h on those, then gather
-            g2_values, g2_index = np.unique(G2, return_inverse=True)
+            g2_values, g2_index = grid.distance_classes()
             g2_values = g2_values.reshape(1, -1)
             h_values = np.empty_like(g2_values)
         else:
+            G2 = grid.sq_distances()
             scratch = np.empty(U, dtype=W.dtype)
         qes = []
         # the caller holds _blas_single_thread()
@@ -380,7 +380,7 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 qe = float(dist.mean())
                 _som.batch_accumulate(X, bmu, sums, counts)
                 _som.neighborhood_matrix(g2_values, kind, sigma, h_values)
-                np.take(h_values[0], g2_index.reshape(U, U), out=H)
+                np.take(h_values[0], g2_index, out=H)
                 _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)
             else:
                 p0 = min(e / self.max_iter, 1.0)

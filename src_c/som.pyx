@@ -105,6 +105,27 @@ cdef inline double _schedule(int decay, double start, double end, double p) noex
 # --------------------------------------------------------------------------
 # best-matching-unit search
 # --------------------------------------------------------------------------
+cdef inline double _sq_dist(const floating *x, const floating *w, Py_ssize_t d) noexcept nogil:
+    """||x - w||^2 in double, with four partial sums to shorten the add chain."""
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, t0, t1, t2, t3
+    cdef Py_ssize_t j = 0
+    while j + 4 <= d:
+        t0 = <double> x[j] - w[j]
+        t1 = <double> x[j + 1] - w[j + 1]
+        t2 = <double> x[j + 2] - w[j + 2]
+        t3 = <double> x[j + 3] - w[j + 3]
+        a0 += t0 * t0
+        a1 += t1 * t1
+        a2 += t2 * t2
+        a3 += t3 * t3
+        j += 4
+    while j < d:
+        t0 = <double> x[j] - w[j]
+        a0 += t0 * t0
+        j += 1
+    return (a0 + a1) + (a2 + a3)
+
+
 cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
                      const floating *W, Py_ssize_t U, const floating *w_aux,
                      int metric, floating *scratch,
@@ -136,7 +157,7 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
         # ties keep the lowest index.
         if metric == EUCLIDEAN:
             for u in range(U):
-                s = w_aux[u] - 2 * row[u]
+                s = w_aux[u] - (row[u] + row[u])  # stays in floating (no 2.0 literal)
                 if s < v2:
                     if s < v1:
                         b2 = b1
@@ -180,11 +201,7 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
         # exact distance of the winner, accumulated in double
         w = W + b1 * d
         if metric == EUCLIDEAN:
-            acc = 0.0
-            for j in range(d):
-                diff = x[j] - w[j]
-                acc = acc + <double> diff * diff
-            dist[i] = sqrt(acc)
+            dist[i] = sqrt(_sq_dist(x, w, d))
         elif metric == COSINE:
             xx = 0.0
             ww = 0.0

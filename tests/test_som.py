@@ -206,6 +206,15 @@ def test_grid_hexagonal_planar_and_toroidal():
         Grid(5, 4, "hexagonal", periodic=True)
 
 
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+@pytest.mark.parametrize("periodic", [False, True])
+def test_grid_distance_table_matches_positions(topology, periodic):
+    g = Grid(6, 5, topology, periodic)
+    U = g.n_units
+    a, b = np.divmod(np.arange(U * U), U)
+    assert_allclose(g.sq_distances().ravel(), g.pair_distances(a, b) ** 2, atol=1e-12)
+
+
 # -- estimator ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

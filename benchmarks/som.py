@@ -1,0 +1,177 @@
+"""Self-organizing map: fastnut against MiniSom and a plain NumPy batch SOM.
+
+Workloads (one thread, same process):
+
+* A: 10,000 x 64 float32 (16-centre Gaussian mixture, standardised), 20 x 20
+  map, 5 epochs, every contender starting from the same PCA-plane codebook
+  with a Gaussian neighbourhood, sigma 5 -> 1 (linear).
+  - MiniSom ``train_random`` (5 x n online updates, lr 0.5 -> 0), timed once;
+  - a plain NumPy GEMM batch SOM (``numpy_batch_som`` below: GEMM distances,
+    argmin, Voronoi sums, U x U smoothing), timed alternately with fastnut;
+  - fastnut ``algorithm="batch"`` and ``"online"``.
+* B: ``load_digits`` / 16, 12 x 12 map, 10 epochs: quantization and
+  topographic error of fastnut (default parameters) and MiniSom.
+* C: BMU search alone (``predict``) on workload A: GFLOP/s against the GEMM peak.
+
+Quality is measured by one float64 function for everyone: QE = mean
+``||x - w_bmu||``, TE = fraction of samples whose two best units are not
+8-neighbours (MiniSom's rectangular definition, also fastnut's).
+"""
+import time
+
+import numpy as np
+
+from ._common import one_thread, time_alternating, try_import
+
+
+def make_data(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 1.0, size=(16, d))
+    X = centers[rng.integers(0, 16, size=n)] + rng.normal(0.0, 0.35, size=(n, d))
+    X = (X - X.mean(0)) / X.std(0)
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def pca_codebook(X, rows, cols):
+    """PCA-plane initial codebook (rows * cols, d), +- 1 std along 2 components."""
+    X64 = X.astype(np.float64)
+    mu = X64.mean(0)
+    _, s, vt = np.linalg.svd(X64 - mu, full_matrices=False)
+    std = s[:2] / np.sqrt(len(X) - 1)
+    a = np.linspace(-1, 1, rows)[:, None, None] * std[0] * vt[0]
+    b = np.linspace(-1, 1, cols)[None, :, None] * std[1] * vt[1]
+    return np.ascontiguousarray((mu + a + b).reshape(rows * cols, -1), dtype=np.float32)
+
+
+def quality(X, W, rows, cols, chunk=2048):
+    """QE and 8-neighbour TE in float64 (exact distances, chunked)."""
+    X = np.asarray(X, np.float64)
+    W = np.asarray(W, np.float64).reshape(rows * cols, -1)
+    qe, te = 0.0, 0
+    for s in range(0, len(X), chunk):
+        xc = X[s:s + chunk]
+        D = ((xc ** 2).sum(1)[:, None] - 2 * xc @ W.T + (W ** 2).sum(1)[None, :])
+        two = np.argsort(D, axis=1)[:, :2]
+        qe += np.linalg.norm(xc - W[two[:, 0]], axis=1).sum()
+        r1, c1 = np.divmod(two[:, 0], cols)
+        r2, c2 = np.divmod(two[:, 1], cols)
+        te += int(np.count_nonzero(np.maximum(abs(r1 - r2), abs(c1 - c2)) > 1))
+    return qe / len(X), te / len(X)
+
+
+def numpy_batch_som(X, W0, rows, cols, epochs, sigma0, sigma1, chunk=4096):
+    """Plain NumPy GEMM batch SOM (the yardstick a compiled SOM must beat)."""
+    U = rows * cols
+    gr, gc = np.divmod(np.arange(U), cols)
+    G2 = (gr[:, None] - gr[None, :]) ** 2 + (gc[:, None] - gc[None, :]) ** 2
+    W = W0.copy()
+    bmu = np.empty(len(X), dtype=np.intp)
+    for e in range(epochs):
+        sig = sigma0 + (sigma1 - sigma0) * e / max(epochs - 1, 1)
+        wn = np.einsum("ij,ij->i", W, W)
+        for s in range(0, len(X), chunk):
+            D = X[s:s + chunk] @ W.T
+            D *= -2.0
+            D += wn
+            bmu[s:s + chunk] = D.argmin(1)
+        S = np.zeros((U, X.shape[1]), np.float64)
+        np.add.at(S, bmu, X)
+        cnt = np.bincount(bmu, minlength=U).astype(np.float64)
+        H = np.exp(-G2 / (2.0 * sig * sig))
+        den = H @ cnt
+        W = np.where(den[:, None] > 0, (H @ S) / np.maximum(den, 1e-12)[:, None],
+                     W).astype(np.float32)
+    return W
+
+
+def minisom_train_random(minisom, X, W0, rows, cols, epochs, sigma0, seed=0):
+    som = minisom.MiniSom(rows, cols, X.shape[1], sigma=sigma0, learning_rate=0.5,
+                          decay_function="linear_decay_to_zero",
+                          sigma_decay_function="linear_decay_to_one",
+                          neighborhood_function="gaussian", random_seed=seed)
+    som._weights = W0.reshape(rows, cols, -1).astype(np.float64).copy()
+    t0 = time.perf_counter()
+    som.train_random(X, epochs * len(X))
+    return time.perf_counter() - t0, som.get_weights().reshape(rows * cols, -1)
+
+
+def run(args, peak):
+    from fastnut import SelfOrganizingMap
+
+    minisom = try_import("minisom")
+    quick = getattr(args, "quick", False)
+    n, d, rows, cols, epochs = (2000 if quick else 10000), 64, 20, 20, 5
+    sigma0, sigma1 = 5.0, 1.0
+    U = rows * cols
+    out = []
+
+    def fastnut_fit(algorithm):
+        return SelfOrganizingMap(rows, cols, algorithm=algorithm, max_iter=epochs,
+                                 sigma_start=sigma0, sigma_end=sigma1, init=W0,
+                                 random_state=0, n_jobs=1).fit(X)
+
+    with one_thread():  # data set-up too: no idle BLAS threads spinning later
+        X = make_data(n, d)
+        W0 = pca_codebook(X, rows, cols)
+        t = time_alternating({"fastnut": lambda: fastnut_fit("batch"),
+                              "numpy": lambda: numpy_batch_som(X, W0, rows, cols, epochs,
+                                                               sigma0, sigma1)},
+                             reps=7, min_time=0.2)
+        t_online = time_alternating({"online": lambda: fastnut_fit("online")}, reps=3,
+                                    min_time=0.0)["online"]
+        fb, fo = fastnut_fit("batch"), fastnut_fit("online")
+        qb, tb = quality(X, fb.weights_, rows, cols)
+        qo, to = quality(X, fo.weights_, rows, cols)
+        qn, tn = quality(X, numpy_batch_som(X, W0, rows, cols, epochs, sigma0, sigma1),
+                         rows, cols)
+        t_ms = q_ms = te_ms = None
+        if minisom is not None:
+            t_before = time_alternating({"b": lambda: fastnut_fit("batch")}, reps=3,
+                                        min_time=0.1)["b"]
+            t_ms, Wm = minisom_train_random(minisom, X, W0, rows, cols, epochs, sigma0)
+            t_after = time_alternating({"b": lambda: fastnut_fit("batch")}, reps=3,
+                                       min_time=0.1)["b"]
+            t_b = float(np.median([t_before, t_after, t["fastnut"]]))
+            q_ms, te_ms = quality(X, Wm, rows, cols)
+        tag = f"A {n}x{d} {rows}x{cols} {epochs}ep"
+        row = {"name": f"{tag} batch vs NumPy GEMM batch SOM", "fastnut_s": t["fastnut"],
+               "peer_s": t["numpy"], "ratio": t["numpy"] / t["fastnut"],
+               "qe": qb, "peer_qe": qn, "te8": tb, "peer_te8": tn}
+        out.append(row)
+        if t_ms is not None:
+            out.append({"name": f"{tag} batch vs MiniSom train_random", "fastnut_s": t_b,
+                        "peer_s": t_ms, "ratio": t_ms / t_b, "qe": qb, "peer_qe": q_ms,
+                        "qe_vs_peer": qb / q_ms, "te8": tb, "peer_te8": te_ms})
+            out.append({"name": f"{tag} online vs MiniSom train_random", "fastnut_s": t_online,
+                        "peer_s": t_ms, "ratio": t_ms / t_online, "qe": qo, "peer_qe": q_ms,
+                        "qe_vs_peer": qo / q_ms, "te8": to, "peer_te8": te_ms})
+        else:
+            out.append({"name": f"{tag} online (MiniSom missing)", "fastnut_s": t_online,
+                        "qe": qo, "te8": to})
+
+        # C: BMU search alone
+        t_pred = time_alternating({"p": lambda: fb.predict(X)}, reps=5, min_time=0.1)["p"]
+        gf = 2.0 * n * U * d / t_pred / 1e9
+        out.append({"name": f"C BMU search {n}x{d} vs {U} units (predict)", "fastnut_s": t_pred,
+                    "gflops": gf, "peak_frac": gf / peak})
+
+        # B: digits quality, default parameters except size and epochs
+        from sklearn.datasets import load_digits
+        Xd = load_digits().data / 16.0
+        Xd32 = Xd.astype(np.float32)
+        for algo in ("batch", "online"):
+            t0 = time.perf_counter()
+            som = SelfOrganizingMap(12, 12, max_iter=10, algorithm=algo, random_state=0,
+                                    n_jobs=1).fit(Xd)
+            secs = time.perf_counter() - t0
+            q, te = quality(Xd32, som.weights_, 12, 12)
+            row = {"name": f"B digits 12x12 10ep {algo} (defaults)", "fastnut_s": secs,
+                   "qe": q, "te8": te}
+            if minisom is not None and algo == "batch":
+                Wd0 = pca_codebook(Xd32, 12, 12)
+                tm, Wm = minisom_train_random(minisom, Xd32, Wd0, 12, 12, 10, 3.0)
+                qm, tem = quality(Xd32, Wm, 12, 12)
+                row.update(peer_s=tm, ratio=tm / secs, peer_qe=qm, qe_vs_peer=q / qm,
+                           peer_te8=tem)
+            out.append(row)
+    return out
