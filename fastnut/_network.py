@@ -256,7 +256,8 @@ class BaseNetwork(BaseEstimator):
         return nn.get_loss(self._loss_name())
 
     def _predict_X(self, X):
-        check_is_fitted(self, "network_")
+        if "network_" not in self.__dict__:
+            check_is_fitted(self, "network_")  # raises NotFittedError
         return self._check_X(X, reset=False)
 
     def __sklearn_tags__(self):
