@@ -352,3 +352,28 @@ def test_bad_input(digits):
         som.label_map(X, [0, 1, 2])
     with pytest.raises(ValueError, match="2D array"):
         som.transform(X[0])
+
+
+@pytest.mark.parametrize("topology, n_vertices", [("rectangular", 4), ("hexagonal", 6)])
+def test_plots_draw_one_cell_per_unit(topology, n_vertices):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+    from fastnut import plotting
+
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 3))
+    som = SelfOrganizingMap(4, 6, topology=topology, max_iter=3).fit(X)
+    for ax in (plotting.plot_som_umatrix(som), plotting.plot_som_hit_map(som, X),
+               plotting.plot_som_colors(som)):
+        (cells,) = ax.collections
+        paths = cells.get_paths()
+        assert len(paths) == 24
+        assert len(np.unique(np.round(paths[0].vertices, 9), axis=0)) == n_vertices
+    fig = plotting.plot_som_component_planes(som, feature_names=["r", "g", "b"])
+    assert [a.get_title() for a in fig.axes[:3]] == ["r", "g", "b"]
+    with pytest.raises(ValueError, match=r"values must have shape \(4, 6\)"):
+        plotting.plot_som_map(som, np.zeros((6, 4)))
+    with pytest.raises(ValueError, match="3 features"):
+        plotting.plot_som_colors(SelfOrganizingMap(2, 2, max_iter=1).fit(X[:, :2]))
+    plt.close("all")

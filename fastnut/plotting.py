@@ -1,0 +1,174 @@
+"""Optional matplotlib figures for fastnut models.
+
+matplotlib is imported only when a plotting function is called; install it
+with ``pip install "fastnut[plot]"``.  Every function draws into ``ax`` when
+given (or a new figure otherwise) and returns the axes (or figure) it drew on.
+"""
+import numpy as np
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "fastnut.plotting needs matplotlib; install it with "
+            "`pip install matplotlib` (or `pip install \"fastnut[plot]\"`)"
+        ) from exc
+    return plt
+
+
+# -- self-organizing maps -----------------------------------------------------------
+
+def _som_grid(som):
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._grid import Grid
+    check_is_fitted(som)
+    return Grid(som.n_rows, som.n_cols, som.topology, som.periodic)
+
+
+def _som_cells(grid):
+    """Polygon of every unit: hexagons (pointy top) or unit squares, row 0 on top."""
+    y, x = grid.coordinates[:, 0], grid.coordinates[:, 1]
+    if grid.topology == "hexagonal":
+        # circumradius 1/sqrt(3): neighbours in a row are 1 apart, rows sqrt(3)/2
+        angles = np.deg2rad(90 + 60 * np.arange(6))
+        r = 1 / np.sqrt(3)
+        dx, dy = r * np.cos(angles), r * np.sin(angles)
+    else:
+        dx = np.array([-0.5, 0.5, 0.5, -0.5])
+        dy = np.array([-0.5, -0.5, 0.5, 0.5])
+    return np.stack([x[:, None] + dx, -(y[:, None] + dy)], axis=-1)
+
+
+def plot_som_map(som, values, ax=None, cmap="viridis", colorbar=True, title=None,
+                 annotate=False):
+    """Draw one value (or one RGB colour) per unit of a fitted map.
+
+    Parameters
+    ----------
+    som : SelfOrganizingMap
+        A fitted map; its topology decides squares or hexagons.
+    values : array-like of shape (n_rows, n_cols) or (n_rows, n_cols, 3)
+        A scalar per unit (coloured with ``cmap``) or an RGB colour in [0, 1].
+        Masked entries are drawn blank.
+    ax : matplotlib Axes, default=None
+    cmap : str, default="viridis"
+    colorbar : bool, default=True
+        Add a colour bar (scalar values only).
+    title : str, default=None
+    annotate : bool, default=False
+        Write each unit's value in its cell.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    plt = _pyplot()
+    from matplotlib.collections import PolyCollection
+
+    grid = _som_grid(som)
+    values = np.ma.asarray(values)
+    if values.shape[:2] != (som.n_rows, som.n_cols) or values.ndim not in (2, 3):
+        raise ValueError(f"values must have shape ({som.n_rows}, {som.n_cols}) or "
+                         f"({som.n_rows}, {som.n_cols}, 3); got {values.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.35 * som.n_cols + 1.5, 0.35 * som.n_rows + 1))
+    cells = PolyCollection(_som_cells(grid), edgecolors="white", linewidths=0.3)
+    if values.ndim == 3:
+        rgb = np.clip(np.ma.filled(values.astype(float), 1.0), 0, 1).reshape(-1, values.shape[2])
+        cells.set_facecolor(rgb)
+    else:
+        cells.set_array(values.reshape(-1))
+        cells.set_cmap(cmap)
+    ax.add_collection(cells)
+    if annotate and values.ndim == 2:
+        for (y, x), v in zip(grid.coordinates, values.reshape(-1)):
+            if v is not np.ma.masked:
+                ax.text(x, -y, f"{v:g}", ha="center", va="center", fontsize=6)
+    ax.autoscale_view()
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if colorbar and values.ndim == 2:
+        ax.figure.colorbar(cells, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def plot_som_umatrix(som, ax=None, cmap="bone_r", **kwargs):
+    """U-matrix of a fitted map: mean distance of each unit to its grid neighbours.
+
+    Light cells are cluster interiors, dark cells the borders between them.
+    Keyword arguments go to :func:`plot_som_map`.
+    """
+    kwargs.setdefault("title", "U-matrix")
+    return plot_som_map(som, som.umatrix(), ax=ax, cmap=cmap, **kwargs)
+
+
+def plot_som_hit_map(som, X, ax=None, cmap="Greys", annotate=True, **kwargs):
+    """Number of samples of ``X`` won by each unit (units never hit are blank)."""
+    hits = som.hit_map(X)
+    kwargs.setdefault("title", "hits")
+    return plot_som_map(som, np.ma.masked_equal(hits, 0), ax=ax, cmap=cmap,
+                        annotate=annotate, **kwargs)
+
+
+def plot_som_component_planes(som, features=None, feature_names=None, n_cols=4,
+                              cmap="coolwarm"):
+    """One map per input feature: the weight of that feature at each unit.
+
+    Parameters
+    ----------
+    som : SelfOrganizingMap
+    features : list of int, default=None
+        Feature indices to draw (default: all).
+    feature_names : list of str, default=None
+        Titles (default: ``som.feature_names_in_`` when the map was fitted on
+        a DataFrame, else ``feature i``).
+    n_cols : int, default=4
+        Panels per row.
+    cmap : str, default="coolwarm"
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    """
+    plt = _pyplot()
+    _som_grid(som)
+    W = som.weights_
+    features = list(range(W.shape[2])) if features is None else list(features)
+    if feature_names is None:
+        feature_names = getattr(som, "feature_names_in_", None)
+    n = len(features)
+    cols = max(1, min(n_cols, n))
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, squeeze=False,
+                             figsize=(cols * (0.25 * som.n_cols + 1.2),
+                                      rows * (0.25 * som.n_rows + 0.8)))
+    for ax, f in zip(axes.ravel(), features):
+        name = feature_names[f] if feature_names is not None else f"feature {f}"
+        plot_som_map(som, W[:, :, f], ax=ax, cmap=cmap, title=str(name))
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_som_colors(som, ax=None, **kwargs):
+    """Draw a map fitted on 3 features (e.g. RGB colours) in its own colours.
+
+    Weights already in [0, 1] are drawn as they are; otherwise each feature
+    is rescaled to [0, 1] over the map.
+    """
+    W = np.asarray(som.weights_, dtype=float)
+    if W.shape[2] != 3:
+        raise ValueError(f"plot_som_colors needs a map of 3 features; this one has {W.shape[2]}")
+    rgb = W
+    if W.min() < 0 or W.max() > 1:
+        lo, hi = W.min(axis=(0, 1)), W.max(axis=(0, 1))
+        rgb = (W - lo) / np.where(hi > lo, hi - lo, 1.0)
+    kwargs.setdefault("title", "codebook colours")
+    return plot_som_map(som, rgb, ax=ax, **kwargs)
