@@ -35,9 +35,42 @@ def demo_mlp():
     return [("MLPClassifier  digits", "accuracy", clf.score(Xte, yte), t)]
 
 
+def demo_som():
+    import os
+
+    from fastnut import SelfOrganizingMap
+    # random RGB colours: similar colours must land on nearby units
+    X = np.random.default_rng(0).random((3000, 3)).astype(np.float32)
+    som = SelfOrganizingMap(20, 20, topology="hexagonal", max_iter=20, random_state=0)
+    t_rgb = _timed_fit(som, X)
+    if sys.stdout.isatty():  # the colour regions, one 24-bit block per unit
+        rgb = (np.clip(som.weights_, 0, 1) * 255).astype(int)
+        for r, row in enumerate(rgb):
+            print("    " + " " * (r % 2) + "".join(
+                "\x1b[48;2;%d;%d;%dm  \x1b[0m" % tuple(c) for c in row))
+    out_dir = os.environ.get("FASTNUT_PLOTS")
+    if out_dir:  # FASTNUT_PLOTS=dir saves the figures (needs matplotlib)
+        import matplotlib
+        matplotlib.use("Agg")
+        from fastnut import plotting
+        ax = plotting.plot_som_colors(som)
+        ax.figure.savefig(os.path.join(out_dir, "som_rgb.png"), dpi=120)
+        ax = plotting.plot_som_umatrix(som)
+        ax.figure.savefig(os.path.join(out_dir, "som_rgb_umatrix.png"), dpi=120)
+    # digits: label each unit by majority vote, classify held-out digits by BMU
+    Xtr, Xte, ytr, yte = _digits()
+    dig = SelfOrganizingMap(12, 12, max_iter=20, random_state=0)
+    t_dig = _timed_fit(dig, Xtr)
+    unit_label = dig.label_map(Xtr, ytr).filled(-1).ravel()
+    acc = float(np.mean(unit_label[dig.predict(Xte)] == yte))
+    return [("SelfOrganizingMap RGB colours", "topo. error", som.topographic_error(X), t_rgb),
+            ("SelfOrganizingMap digits BMU vote", "accuracy", acc, t_dig)]
+
+
 #: (family, function) in tour order; every family adds its own entry
 DEMOS = [
     ("mlp", demo_mlp),
+    ("som", demo_som),
 ]
 
 
