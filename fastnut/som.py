@@ -366,7 +366,7 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             h_values = np.empty_like(g2_values)
         else:
             G2 = grid.sq_distances()
-            scratch = np.empty(U, dtype=W.dtype)
+            scratch = np.empty(2 * U, dtype=W.dtype)
         qes = []
         # the caller holds _blas_single_thread()
         for _ in range(n_epochs):

@@ -126,19 +126,60 @@ cdef inline double _sq_dist(const floating *x, const floating *w, Py_ssize_t d) 
     return (a0 + a1) + (a2 + a3)
 
 
+cdef inline void _top2(const floating *sc, Py_ssize_t U,
+                       Py_ssize_t *best, Py_ssize_t *second) noexcept nogil:
+    """Lowest and second-lowest score (ties: lowest index) of one sample.
+
+    Scanned four at a time: one comparison of the four's minimum against the
+    current second-best skips almost every group once a few units were seen,
+    which keeps the loop short and branch-predictable.
+    """
+    cdef Py_ssize_t u = 0, b1 = 0, b2 = 0, k
+    cdef floating v1 = INFINITY, v2 = INFINITY, s, lo, hi
+    while u < U:
+        if u + 4 <= U:
+            lo = sc[u] if sc[u] < sc[u + 1] else sc[u + 1]
+            hi = sc[u + 2] if sc[u + 2] < sc[u + 3] else sc[u + 3]
+            lo = lo if lo < hi else hi
+            if not lo < v2:
+                u += 4
+                continue
+            k = u + 4
+        else:
+            k = U
+        while u < k:
+            s = sc[u]
+            if s < v2:
+                if s < v1:
+                    b2 = b1
+                    v2 = v1
+                    b1 = u
+                    v1 = s
+                else:
+                    b2 = u
+                    v2 = s
+            u += 1
+    best[0] = b1
+    second[0] = b2 if U > 1 else b1
+
+
 cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
                      const floating *W, Py_ssize_t U, const floating *w_aux,
-                     int metric, floating *scratch,
+                     int metric, floating *scratch, floating *scores,
                      Py_ssize_t *bmu, Py_ssize_t *second, double *dist) noexcept nogil:
     """BMU, second-best unit and exact BMU distance of m samples.
 
-    ``scratch`` holds m * U values (euclidean, cosine) and is overwritten.
+    ``scratch`` (m * U values) receives the products ``X W^T`` (euclidean,
+    cosine); the per-unit scores are written to ``scores`` (U values, only
+    when m == 1, so ``scratch`` keeps the products for the caller) or over
+    ``scratch`` in place (``scores == NULL``).
     """
     cdef Py_ssize_t i, u, j, b1, b2
-    cdef floating s, v1, v2, diff
+    cdef floating s
     cdef const floating *x
     cdef const floating *w
     cdef floating *row
+    cdef floating *sc
     cdef double acc, xx, ww, xw
     if metric != MANHATTAN:
         # scratch = X_block @ W^T: the only O(m U d) work
@@ -147,55 +188,23 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
     for i in range(m):
         x = X + i * d
         row = scratch + i * U
-        b1 = 0
-        b2 = 0
-        v1 = INFINITY
-        v2 = INFINITY
-        # one loop per metric, so the inner loop has no metric test; the
-        # "s < v2" test is almost never true once a few units were seen,
-        # which keeps the scan branch-predictable.  Strict comparisons:
-        # ties keep the lowest index.
+        sc = scores if scores != NULL else row
+        # scores, lower is better; simple element-wise loops the compiler
+        # vectorises (no 2.0 literal: the arithmetic stays in floating)
         if metric == EUCLIDEAN:
             for u in range(U):
-                s = w_aux[u] - (row[u] + row[u])  # stays in floating (no 2.0 literal)
-                if s < v2:
-                    if s < v1:
-                        b2 = b1
-                        v2 = v1
-                        b1 = u
-                        v1 = s
-                    else:
-                        b2 = u
-                        v2 = s
+                sc[u] = w_aux[u] - (row[u] + row[u])
         elif metric == COSINE:
             for u in range(U):
-                s = -row[u] * w_aux[u]
-                if s < v2:
-                    if s < v1:
-                        b2 = b1
-                        v2 = v1
-                        b1 = u
-                        v1 = s
-                    else:
-                        b2 = u
-                        v2 = s
+                sc[u] = -row[u] * w_aux[u]
         else:
             for u in range(U):
                 w = W + u * d
                 s = 0
                 for j in range(d):
                     s = s + fabs(x[j] - w[j])
-                if s < v2:
-                    if s < v1:
-                        b2 = b1
-                        v2 = v1
-                        b1 = u
-                        v1 = s
-                    else:
-                        b2 = u
-                        v2 = s
-        if U == 1:
-            b2 = 0
+                sc[u] = s
+        _top2(sc, U, &b1, &b2)
         bmu[i] = b1
         second[i] = b2
         # exact distance of the winner, accumulated in double
@@ -249,7 +258,7 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
             start = c * chunk
             m = min(chunk, n - start)
             _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
-                       scratch, &bmu[start], &second[start], &dist[start])
+                       scratch, NULL, &bmu[start], &second[start], &dist[start])
         free(scratch)
 
 
@@ -342,7 +351,7 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
                  double sigma_start, double sigma_end,
                  double lr_start, double lr_end,
                  double p_first, double p_last,
-                 floating[::1] scratch):        # SCRATCH (U,)
+                 floating[::1] scratch):        # SCRATCH (2 U,)
     """One pass of sequential updates; returns the sum of BMU distances.
 
     Step t visits ``x = X[order[t]]`` at schedule progress
@@ -369,7 +378,7 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
             lr = _schedule(decay, lr_start, lr_end, p)
             # scratch[u] = w_u . x (euclidean, cosine)
             _bmu_block(x, 1, d, &W[0, 0], U, &w_aux[0], metric, &scratch[0],
-                       &b, &b2, &dist)
+                       &scratch[U], &b, &b2, &dist)
             total += dist
             xx = 0.0
             if metric != MANHATTAN:

@@ -153,7 +153,7 @@ def test_online_epoch_matches_reference(metric, kind):
     Wk, aux = W.copy(), np.empty(U)
     K.unit_aux(Wk, METRIC[metric], aux)
     total = K.online_epoch(X, order, Wk, aux, G2, METRIC[metric], KIND[kind], 0,
-                           s0, s1, l0, l1, p0, p1, np.empty(U))
+                           s0, s1, l0, l1, p0, p1, np.empty(2 * U))
     We, te = ref.online_map(X, order, W, G2, metric, kind,
                             s0 + (s1 - s0) * p, l0 + (l1 - l0) * p)
     assert_allclose(Wk, We, rtol=1e-10, atol=1e-12)
@@ -167,7 +167,7 @@ def test_online_exponential_schedule_and_cutoff():
     X = np.array([[1.0, 1.0]])
     aux = np.zeros(9)
     K.online_epoch(X, np.array([0], np.intp), W, aux, grid.sq_distances(), 0, KIND["bubble"],
-                   1, 4.0, 1.0, 0.8, 0.2, 0.5, 1.0, np.empty(9))
+                   1, 4.0, 1.0, 0.8, 0.2, 0.5, 1.0, np.empty(18))
     # p = 0.5: sigma = 4 * (1/4)^0.5 = 2, lr = 0.8 * (0.25)^0.5 = 0.4; BMU is unit 0 (tie)
     assert_allclose(W[:3], 0.4)
     assert_array_equal(W[3:], 0.0)
