@@ -18,13 +18,13 @@ cdef extern from "_dense_math.h" nogil:
     void fn_act_backward_f(Py_ssize_t n, float *d, const float *y, int act)
     void fn_act_backward_d(Py_ssize_t n, double *d, const double *y, int act)
     void fn_adam_f(Py_ssize_t n, float *p, const float *g, float *m, float *v,
-                   float lr, float b1, float b2, float eps)
+                   float lr, float b1, float b2, float eps, float l2)
     void fn_adam_d(Py_ssize_t n, double *p, const double *g, double *m, double *v,
-                   double lr, double b1, double b2, double eps)
+                   double lr, double b1, double b2, double eps, double l2)
     void fn_sgd_f(Py_ssize_t n, float *p, const float *g, float *vel, float lr, float mu,
-                  int nesterov)
+                  int nesterov, float l2)
     void fn_sgd_d(Py_ssize_t n, double *p, const double *g, double *vel, double lr,
-                  double mu, int nesterov)
+                  double mu, int nesterov, double l2)
 
 cdef enum:
     PAR_MIN = 262144   # elements below which threads cost more than they save
@@ -83,10 +83,10 @@ def adam_update(floating[::1] param,       # IN/OUT
                 floating[::1] m,           # IN/OUT first moment
                 floating[::1] v,           # IN/OUT second moment
                 double lr_t, double beta_1, double beta_2, double epsilon,
-                int n_threads):
+                double l2, int n_threads):
     """One Adam step with the bias correction folded into ``lr_t``:
 
-    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr_t m / (sqrt(v) + eps)
+    g += l2 p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr_t m / (sqrt(v) + eps)
     """
     cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
     if size == 0:
@@ -98,20 +98,20 @@ def adam_update(floating[::1] param,       # IN/OUT
             start = i * CHUNK
             if floating is float:
                 fn_adam_f(min(CHUNK, size - start), &param[start], &grad[start], &m[start],
-                          &v[start], lr_t, beta_1, beta_2, epsilon)
+                          &v[start], lr_t, beta_1, beta_2, epsilon, l2)
             else:
                 fn_adam_d(min(CHUNK, size - start), &param[start], &grad[start], &m[start],
-                          &v[start], lr_t, beta_1, beta_2, epsilon)
+                          &v[start], lr_t, beta_1, beta_2, epsilon, l2)
 
 
 def sgd_update(floating[::1] param,       # IN/OUT
                const floating[::1] grad,  # IN
                floating[::1] velocity,    # IN/OUT
                double lr, double momentum, bint nesterov,
-               int n_threads):
-    """SGD with (Nesterov) momentum:
+               double l2, int n_threads):
+    """SGD with (Nesterov) momentum, the L2 term added on the fly:
 
-    v = mu v - lr g;  p += v   (plain)   or   p += mu v - lr g   (Nesterov)
+    g += l2 p;  v = mu v - lr g;  p += v   (plain)   or   p += mu v - lr g   (Nesterov)
     """
     cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
     if size == 0:
@@ -123,10 +123,10 @@ def sgd_update(floating[::1] param,       # IN/OUT
             start = i * CHUNK
             if floating is float:
                 fn_sgd_f(min(CHUNK, size - start), &param[start], &grad[start],
-                         &velocity[start], lr, momentum, nesterov)
+                         &velocity[start], lr, momentum, nesterov, l2)
             else:
                 fn_sgd_d(min(CHUNK, size - start), &param[start], &grad[start],
-                         &velocity[start], lr, momentum, nesterov)
+                         &velocity[start], lr, momentum, nesterov, l2)
 
 
 def axpy_inplace(floating[::1] y,          # IN/OUT

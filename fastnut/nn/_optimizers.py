@@ -22,7 +22,12 @@ class Optimizer:
             setattr(self, name, st)
         return st
 
-    def update(self, params, grads):
+    def update(self, params, grads, l2=None):
+        """Step every ``params[k]`` along ``grads[k] + l2[k] * params[k]`` in place.
+
+        ``l2`` (a dict of per-parameter L2 coefficients, missing keys 0) lets the
+        trainer fold the weight penalty into the step's single memory pass.
+        """
         raise NotImplementedError
 
     def iteration_ends(self, time_step):
@@ -62,12 +67,14 @@ class SGD(Optimizer):
         self.power_t = float(power_t)
         self.velocity = None
 
-    def update(self, params, grads):
+    def update(self, params, grads, l2=None):
         vel = self._state("velocity", params)
         nt = n_threads()
+        l2 = l2 or {}
         for k, p in params.items():
             _k.sgd_update(p.reshape(-1), grads[k].reshape(-1), vel[k].reshape(-1),
-                          self.learning_rate, self.momentum, self.nesterov, nt)
+                          self.learning_rate, self.momentum, self.nesterov,
+                          l2.get(k, 0.0), nt)
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -100,13 +107,15 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self.ms = self.vs = None
 
-    def update(self, params, grads):
+    def update(self, params, grads, l2=None):
         ms, vs = self._state("ms", params), self._state("vs", params)
         self.t += 1
         lr_t = (self.learning_rate_init * np.sqrt(1 - self.beta_2 ** self.t)
                 / (1 - self.beta_1 ** self.t))
         self.learning_rate = lr_t
         nt = n_threads()
+        l2 = l2 or {}
         for k, p in params.items():
             _k.adam_update(p.reshape(-1), grads[k].reshape(-1), ms[k].reshape(-1),
-                           vs[k].reshape(-1), lr_t, self.beta_1, self.beta_2, self.epsilon, nt)
+                           vs[k].reshape(-1), lr_t, self.beta_1, self.beta_2, self.epsilon,
+                           l2.get(k, 0.0), nt)

@@ -61,8 +61,13 @@ class Trainer:
         network.needs_input_grad = False  # nobody needs dL/dX of the input
 
     # -- one batch ------------------------------------------------------------
-    def loss_and_grad(self, X, y, sample_weight=None):
-        """Forward + backward on one batch; fills ``network.grads``, returns the loss."""
+    def loss_and_grad(self, X, y, sample_weight=None, fold_l2=False):
+        """Forward + backward on one batch; fills ``network.grads``, returns the loss.
+
+        With ``fold_l2`` the L2 term's gradient is left out of ``grads`` and
+        returned coefficients (``self.l2_coefs``) let the optimizer add it in
+        its own pass over the parameters.
+        """
         net, loss = self.network, self.loss
         Z = net.forward(X, training=True)
         P = loss.predict(Z, out=self._buf("P", Z.shape, Z.dtype))
@@ -70,16 +75,21 @@ class Trainer:
         wsum = float(sample_weight.sum()) if sample_weight is not None else float(X.shape[0])
         dZ = loss.gradient(P, y, sample_weight, wsum, out=self._buf("dZ", Z.shape, Z.dtype))
         net.backward(dZ)
+        self.l2_coefs = None
         if self.alpha:
             sq = 0.0
             scale = self.alpha / wsum
+            fold = fold_l2 and self.clip_norm is None
             for k, w in net.params.items():
                 if _is_penalized(k):
                     flat = w.reshape(-1)
                     sq += float(np.dot(flat, flat))
-                    # in place, no temporary: a large temporary per step costs
-                    # page faults that dwarf the arithmetic
-                    _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
+                    if not fold:
+                        # in place, no temporary: a large temporary per step
+                        # costs page faults that dwarf the arithmetic
+                        _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
+            if fold:
+                self.l2_coefs = {k: scale for k in net.params if _is_penalized(k)}
             value += 0.5 * self.alpha * sq / wsum
         if self.clip_norm is not None:
             norm = np.sqrt(sum(float(np.dot(g.reshape(-1), g.reshape(-1)))
@@ -143,7 +153,7 @@ class Trainer:
                     Xb, Yb = X[start:stop], y[start:stop]
                     swb = sample_weight[start:stop] if sample_weight is not None else None
                 with np.errstate(over="ignore", invalid="ignore"):
-                    value = self.loss_and_grad(Xb, Yb, swb)
+                    value = self.loss_and_grad(Xb, Yb, swb, fold_l2=True)
                 if not np.isfinite(value):
                     self._restore(snapshot)
                     raise DivergenceError(
@@ -152,7 +162,7 @@ class Trainer:
                         "(e.g. StandardScaler) or raise alpha. The parameters were "
                         "restored to their values before this call to fit."
                     )
-                self.optimizer.update(net.params, net.grads)
+                self.optimizer.update(net.params, net.grads, self.l2_coefs)
                 total += value * (stop - start)
             self.n_iter += 1
             self.t += n
