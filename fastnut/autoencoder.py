@@ -199,7 +199,9 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
     def _decode_steps(self):
         return None
 
-    def _output_form(self, R):
+    def _output_form(self, R, ndim=None):
+        """Reconstructions ``R`` in the form of inputs with ``ndim`` axes
+        (the training input's when None)."""
         return R
 
     def score_samples(self, X):
@@ -223,7 +225,8 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
 
     def reconstruct(self, X):
         """``inverse_transform(transform(X))`` in one pass, same form as ``X``."""
-        return self._output_form(self._reconstruct_checked(self._predict_X(X)))
+        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+        return self._output_form(self._reconstruct_checked(self._predict_X(X)), ndim)
 
     @property
     def _n_features_out(self):
@@ -698,10 +701,11 @@ class ConvAutoencoder(_BaseAutoencoder):
         decoder.append(nn.Conv2D(C, k, padding="same", activation=out_act))
         return encoder, decoder
 
-    def _output_form(self, R):
-        if self._input_ndim == 2:
+    def _output_form(self, R, ndim=None):
+        ndim = self._input_ndim if ndim is None else ndim
+        if ndim == 2:
             return R.reshape(R.shape[0], -1)
-        if self._input_ndim == 3 and R.shape[1] == 1:
+        if ndim == 3 and R.shape[1] == 1:
             return R[:, 0]
         return R
 
@@ -808,8 +812,9 @@ class LSTMAutoencoder(_BaseAutoencoder):
         decoder = [RepeatSteps(T), nn.LSTM(hd, return_sequences=True), TimeDistributedDense(F)]
         return encoder, decoder
 
-    def _output_form(self, R):
-        return R.reshape(R.shape[0], -1) if self._flat_input else R
+    def _output_form(self, R, ndim=None):
+        flat = self._flat_input if ndim is None else ndim == 2
+        return R.reshape(R.shape[0], -1) if flat else R
 
     def _decode_steps(self):
         return self.input_shape_[0]
