@@ -130,18 +130,33 @@ cdef inline void _top2(const floating *sc, Py_ssize_t U,
                        Py_ssize_t *best, Py_ssize_t *second) noexcept nogil:
     """Lowest and second-lowest score (ties: lowest index) of one sample.
 
-    Scanned four at a time: one comparison of the four's minimum against the
-    current second-best skips almost every group once a few units were seen,
-    which keeps the loop short and branch-predictable.
+    On a trained map the scores fall smoothly towards the winner, so a plain
+    running-minimum scan keeps updating (and mispredicting) on the way.
+    First an upper bound of the second-best score is taken from every 16th
+    unit (any two scores bound it); then units are scanned four at a time
+    and a group whose minimum is above that bound, or not below the running
+    second-best, is skipped with one test.
     """
     cdef Py_ssize_t u = 0, b1 = 0, b2 = 0, k
     cdef floating v1 = INFINITY, v2 = INFINITY, s, lo, hi
+    cdef floating bound1 = INFINITY, bound = INFINITY
+    if U >= 64:
+        for u in range(0, U, 16):
+            s = sc[u]
+            if s < bound:
+                if s < bound1:
+                    bound = bound1
+                    bound1 = s
+                else:
+                    bound = s
+        u = 0
     while u < U:
         if u + 4 <= U:
             lo = sc[u] if sc[u] < sc[u + 1] else sc[u + 1]
             hi = sc[u + 2] if sc[u + 2] < sc[u + 3] else sc[u + 3]
             lo = lo if lo < hi else hi
-            if not lo < v2:
+            # ties with the bound must be looked at (the lowest index wins)
+            if not (lo < v2 and lo <= bound):
                 u += 4
                 continue
             k = u + 4

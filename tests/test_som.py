@@ -91,6 +91,19 @@ def test_bmu_ties_go_to_lowest_index(metric, dtype):
         assert_array_equal(second, [2, 3, 1, 0])
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_bmu_ties_on_large_maps(metric):
+    # >= 64 units: the scan bounds the second-best score from a subsample and
+    # skips groups of units; exact ties must still go to the lowest index
+    rng = np.random.default_rng(5)
+    W = rng.integers(0, 3, size=(150, 3)).astype(np.float32)  # many duplicate units
+    X = rng.integers(0, 3, size=(300, 3)).astype(np.float32)
+    best, second, _ = run_bmu(X, W, metric)
+    rb, rs, _ = ref.bmu(X, W, metric)
+    assert_array_equal(best, rb)
+    assert_array_equal(second, rs)
+
+
 def test_bmu_single_unit_and_zero_vectors():
     X = np.zeros((3, 4))
     W = np.zeros((1, 4))
