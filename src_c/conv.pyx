@@ -59,12 +59,17 @@ cdef inline int _hi(int pad, int off, int s, int size, int out) noexcept nogil:
 
 cdef void _im2col(const floating *x, int C, int H, int W, int kh, int kw,
                   int sh, int sw, int ph, int pw, int dh, int dw, int Ho, int Wo,
-                  floating *col) noexcept nogil:
-    """col[(c*kh + i)*kw + j, oh*Wo + ow] = x[c, oh*sh + i*dh - ph, ow*sw + j*dw - pw] (0 outside)."""
-    cdef int c, i, j, oh, ow, ih, iw0, olo, ohi, hlo, hhi
+                  floating *col, Py_ssize_t ld) noexcept nogil:
+    """col[(c*kh + i)*kw + j, oh*Wo + ow] = x[c, oh*sh + i*dh - ph, ow*sw + j*dw - pw] (0 outside).
+
+    ``ld`` is the row stride of ``col``: several images of a group sit side by
+    side in one column matrix.  Rows are short, so plain loops (which the
+    compiler vectorises) beat memcpy/memset calls here.
+    """
+    cdef int c, i, j, oh, ow, ih, olo, ohi, hlo, hhi
     cdef floating *row
+    cdef floating *dst
     cdef const floating *src
-    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo
     for c in range(C):
         for i in range(kh):
             hlo = _lo(ph, i * dh, sh)
@@ -72,45 +77,45 @@ cdef void _im2col(const floating *x, int C, int H, int W, int kh, int kw,
             if hhi < hlo:
                 hhi = hlo
             for j in range(kw):
-                row = col + ((c * kh + i) * kw + j) * P
+                row = col + ((c * kh + i) * kw + j) * ld
                 olo = _lo(pw, j * dw, sw)
                 ohi = _hi(pw, j * dw, sw, W, Wo)
                 if ohi < olo:
                     ohi = olo
-                if hlo > 0:
-                    memset(row, 0, hlo * Wo * sizeof(floating))
-                for oh in range(hlo, hhi):
+                for oh in range(Ho):
+                    dst = row + oh * Wo
+                    if oh < hlo or oh >= hhi:
+                        for ow in range(Wo):
+                            dst[ow] = 0
+                        continue
                     ih = oh * sh + i * dh - ph
-                    iw0 = olo * sw + j * dw - pw
-                    src = x + (<Py_ssize_t> c * H + ih) * W + iw0
-                    if olo > 0:
-                        memset(row + oh * Wo, 0, olo * sizeof(floating))
+                    src = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
+                    for ow in range(olo):
+                        dst[ow] = 0
                     if sw == 1:
-                        memcpy(row + oh * Wo + olo, src, (ohi - olo) * sizeof(floating))
+                        for ow in range(ohi - olo):
+                            dst[olo + ow] = src[ow]
                     else:
                         for ow in range(ohi - olo):
-                            row[oh * Wo + olo + ow] = src[ow * sw]
-                    if ohi < Wo:
-                        memset(row + oh * Wo + ohi, 0, (Wo - ohi) * sizeof(floating))
-                if hhi < Ho:
-                    memset(row + hhi * Wo, 0, (Ho - hhi) * Wo * sizeof(floating))
+                            dst[olo + ow] = src[ow * sw]
+                    for ow in range(ohi, Wo):
+                        dst[ow] = 0
 
 
 cdef void _col2im(const floating *col, int C, int H, int W, int kh, int kw,
                   int sh, int sw, int ph, int pw, int dh, int dw, int Ho, int Wo,
-                  floating *x) noexcept nogil:
-    """Adjoint of _im2col: x (zeroed here) += scatter of col."""
+                  floating *x, Py_ssize_t ld) noexcept nogil:
+    """Adjoint of _im2col: x (zeroed here) += scatter of col (row stride ``ld``)."""
     cdef int c, i, j, oh, ow, ih, iw0, olo, ohi, hlo, hhi
     cdef const floating *row
     cdef floating *dst
-    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo
     memset(x, 0, <Py_ssize_t> C * H * W * sizeof(floating))
     for c in range(C):
         for i in range(kh):
             hlo = _lo(ph, i * dh, sh)
             hhi = _hi(ph, i * dh, sh, H, Ho)
             for j in range(kw):
-                row = col + ((c * kh + i) * kw + j) * P
+                row = col + ((c * kh + i) * kw + j) * ld
                 olo = _lo(pw, j * dw, sw)
                 ohi = _hi(pw, j * dw, sw, W, Wo)
                 for oh in range(hlo, hhi):
@@ -123,8 +128,6 @@ cdef void _col2im(const floating *col, int C, int H, int W, int kh, int kw,
                     else:
                         for ow in range(ohi - olo):
                             dst[ow * sw] += row[oh * Wo + olo + ow]
-
-
 
 
 cdef void _rows(const floating *x, int C, int H, int W, int kw, int sw, int ph, int pw,
@@ -190,23 +193,39 @@ cdef void _rows_adj(const floating *R, int C, int H, int W, int kw, int sw, int 
                         dst[ow * sw] += src[ow]
 
 
-cdef inline bint _use_rows(int C, int kw, int sh) noexcept nogil:
-    return sh == 1 and C * kw >= 32
+#: lowered columns per GEMM the im2col path aims for: small images are
+#: grouped so that one GEMM covers several of them
+cdef enum:
+    GROUP_COLUMNS = 512
+
+
+cdef inline bint _use_rows(int C, int kw, int sh, Py_ssize_t P) noexcept nogil:
+    return sh == 1 and C * kw >= 32 and P >= 128
+
+
+cdef inline int _group(Py_ssize_t P, bint rows) noexcept nogil:
+    if rows or P >= GROUP_COLUMNS:
+        return 1
+    return <int> min(64, GROUP_COLUMNS // P)
 
 
 def conv2d_plan(int C, int kh, int kw, int sh, int dh, int Co, int Ho, int Wo):
     """Lowering and scratch sizes for one convolution, as a dict.
 
-    ``mode`` is ``"rows"`` or ``"im2col"`` (see the module docstring);
-    ``col``, ``g`` and ``acc`` are per-thread lengths and ``wr`` a total
-    length for the arrays ``conv2d_forward``/``conv2d_backward`` take.
+    ``mode`` is ``"rows"`` or ``"im2col"`` (see the module docstring), ``nb``
+    the number of images per GEMM; ``col``, ``g`` and ``acc`` are per-thread
+    lengths and ``wr`` a total length for the scratch arrays that
+    ``conv2d_forward``/``conv2d_backward`` take.
     """
     cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, K = <Py_ssize_t> C * kh * kw
     cdef Py_ssize_t Hr = Ho + (kh - 1) * dh
-    if _use_rows(C, kw, sh):
-        return {"mode": "rows", "col": C * kw * Hr * Wo, "g": Co * P,
+    cdef bint rows = _use_rows(C, kw, sh, P)
+    cdef int nb = _group(P, rows)
+    if rows:
+        return {"mode": "rows", "nb": 1, "col": C * kw * Hr * Wo, "g": Co * P,
                 "acc": Co * K + Co + P, "wr": Co * K}
-    return {"mode": "im2col", "col": K * P, "g": Co * P, "acc": Co * K + Co + P, "wr": 1}
+    return {"mode": "im2col", "nb": nb, "col": K * nb * P, "g": Co * nb * P,
+            "acc": Co * K + Co + nb * P, "wr": 1}
 
 
 cdef inline void _bias_act(floating *y, const floating *b, int has_bias, int relu,
@@ -236,6 +255,16 @@ cdef extern from *:
                                     Py_ssize_t m, double *__restrict g) {
         for (Py_ssize_t q = 0; q < m; q++) { double a = dy[q]; g[q] = y[q] > 0.0 ? a : 0.0; }
     }
+    static void fastnut_bias_act_copy_f(float *__restrict y, const float *__restrict z, float b,
+                                        int relu, Py_ssize_t m) {
+        if (relu) { for (Py_ssize_t q = 0; q < m; q++) { float v = z[q] + b; y[q] = v > 0.0f ? v : 0.0f; } }
+        else { for (Py_ssize_t q = 0; q < m; q++) y[q] = z[q] + b; }
+    }
+    static void fastnut_bias_act_copy_d(double *__restrict y, const double *__restrict z, double b,
+                                        int relu, Py_ssize_t m) {
+        if (relu) { for (Py_ssize_t q = 0; q < m; q++) { double v = z[q] + b; y[q] = v > 0.0 ? v : 0.0; } }
+        else { for (Py_ssize_t q = 0; q < m; q++) y[q] = z[q] + b; }
+    }
     static void fastnut_bias_act_f(float *__restrict y, float b, int relu, Py_ssize_t m) {
         if (relu) { for (Py_ssize_t q = 0; q < m; q++) { float v = y[q] + b; y[q] = v > 0.0f ? v : 0.0f; } }
         else { for (Py_ssize_t q = 0; q < m; q++) y[q] += b; }
@@ -245,10 +274,21 @@ cdef extern from *:
         else { for (Py_ssize_t q = 0; q < m; q++) y[q] += b; }
     }
     """
+    void fastnut_bias_act_copy_f(float *y, const float *z, float b, int relu, Py_ssize_t m) noexcept nogil
+    void fastnut_bias_act_copy_d(double *y, const double *z, double b, int relu, Py_ssize_t m) noexcept nogil
     void fastnut_relu_mask_f(const float *dy, const float *y, Py_ssize_t m, float *g) noexcept nogil
     void fastnut_relu_mask_d(const double *dy, const double *y, Py_ssize_t m, double *g) noexcept nogil
     void fastnut_bias_act_f(float *y, float b, int relu, Py_ssize_t m) noexcept nogil
     void fastnut_bias_act_d(double *y, double b, int relu, Py_ssize_t m) noexcept nogil
+
+
+cdef inline void _bias_act_copy(floating *y, const floating *z, floating b, int relu,
+                                Py_ssize_t m) noexcept nogil:
+    """y = act(z + b)."""
+    if floating is float:
+        fastnut_bias_act_copy_f(y, z, b, relu, m)
+    else:
+        fastnut_bias_act_copy_d(y, z, b, relu, m)
 
 
 cdef inline void _relu_mask(const floating *dy, const floating *y, Py_ssize_t m,
@@ -276,50 +316,71 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                    const floating[:, :, :, ::1] Wt,  # IN  (C_out, C_in, kh, kw)
                    const floating[::1] bias,         # IN  (C_out,) or (0,) for no bias
                    floating[:, :, :, ::1] Y,         # OUT (n, C_out, H_out, W_out)
-                   floating[:, ::1] col,             # SCRATCH (>= min(n_threads, n), plan["col"])
+                   floating[:, ::1] col,             # SCRATCH (>= nt, plan["col"])
+                   floating[:, ::1] g,               # SCRATCH (>= nt, plan["g"])
                    floating[::1] wr,                 # SCRATCH (plan["wr"],)
                    int sh, int sw, int ph, int pw, int dh, int dw,
                    bint relu, int n_threads):
     """Y = act(conv(X, W) + b); ``relu`` fuses max(0, .) into the bias pass.
 
     ``ph``/``pw`` are the top/left paddings; the output size is read from Y.
+    Scratch sizes come from :func:`conv2d_plan`; ``nt`` is the number of
+    threads actually used, ``min(n_threads, number of image groups)``.
     """
     cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
     cdef int Co = Wt.shape[0], kh = Wt.shape[2], kw = Wt.shape[3]
     cdef int Ho = Y.shape[2], Wo = Y.shape[3]
     cdef int K = C * kh * kw, Ck = C * kw, Hr = Ho + (kh - 1) * dh
-    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, L = <Py_ssize_t> Hr * Wo
+    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, L = <Py_ssize_t> Hr * Wo, ld
     cdef int has_bias = bias.shape[0] > 0
-    cdef bint rows = _use_rows(C, kw, sh)
-    cdef bint direct = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
-                        and Ho == H and Wo == W)
-    cdef int i, t, r
+    cdef bint rows = _use_rows(C, kw, sh, P)
+    cdef int nb = _group(P, rows)
+    cdef bint direct = (nb == 1 and kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0
+                        and pw == 0 and Ho == H and Wo == W)
+    cdef int grp, ngroups, i0, m, t, r, b, c
     cdef const floating *colp
+    cdef floating *tmp
     if n == 0:
         return
     if n_threads < 1:
         n_threads = 1
+    ngroups = (n + nb - 1) // nb
     if rows:
         with nogil:
             _reorder_w(&Wt[0, 0, 0, 0], Co, C, kh, kw, &wr[0])
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for grp in prange(ngroups, nogil=True, schedule="static", num_threads=n_threads):
         t = threadid()
+        i0 = grp * nb
+        m = n - i0 if n - i0 < nb else nb
         if rows:
-            _rows(&X[i, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
+            _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
             for r in range(kh):
                 gemm(False, False, Co, <int> P, Ck, 1, &wr[r * Co * Ck], Ck,
                      &col[t, 0] + r * dh * Wo, <int> L,
-                     0 if r == 0 else 1, &Y[i, 0, 0, 0], <int> P)
+                     0 if r == 0 else 1, &Y[i0, 0, 0, 0], <int> P)
+            _bias_act(&Y[i0, 0, 0, 0], &bias[0] if has_bias else NULL, has_bias, relu, Co, P)
+            continue
+        ld = m * P
+        if direct:
+            colp = &X[i0, 0, 0, 0]
         else:
-            if direct:
-                colp = &X[i, 0, 0, 0]
-            else:
-                _im2col(&X[i, 0, 0, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
-                        &col[t, 0])
-                colp = &col[t, 0]
+            for b in range(m):
+                _im2col(&X[i0 + b, 0, 0, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
+                        &col[t, 0] + b * P, ld)
+            colp = &col[t, 0]
+        if m == 1:
             gemm(False, False, Co, <int> P, K, 1, &Wt[0, 0, 0, 0], K, colp, <int> P,
-                 0, &Y[i, 0, 0, 0], <int> P)
-        _bias_act(&Y[i, 0, 0, 0], &bias[0] if has_bias else NULL, has_bias, relu, Co, P)
+                 0, &Y[i0, 0, 0, 0], <int> P)
+            _bias_act(&Y[i0, 0, 0, 0], &bias[0] if has_bias else NULL, has_bias, relu, Co, P)
+        else:
+            # one GEMM for the whole group, then scatter to NCHW with bias + act
+            tmp = &g[t, 0]
+            gemm(False, False, Co, <int> ld, K, 1, &Wt[0, 0, 0, 0], K, colp, <int> ld,
+                 0, tmp, <int> ld)
+            for b in range(m):
+                for c in range(Co):
+                    _bias_act_copy(&Y[i0 + b, c, 0, 0], tmp + c * ld + b * P,
+                                   bias[c] if has_bias else 0, relu, P)
 
 
 def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
@@ -330,7 +391,7 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                     floating[:, :, :, ::1] dW,        # OUT (C_out, C_in, kh, kw)
                     floating[::1] db,                 # OUT (C_out,) or (0,)
                     floating[:, ::1] col,             # SCRATCH (>= nt, plan["col"])
-                    floating[:, ::1] g,               # SCRATCH (>= nt, plan["g"]) if relu
+                    floating[:, ::1] g,               # SCRATCH (>= nt, plan["g"])
                     floating[:, ::1] acc,             # SCRATCH (>= nt, plan["acc"])
                     floating[::1] wr,                 # SCRATCH (plan["wr"],)
                     int sh, int sw, int ph, int pw, int dh, int dw,
@@ -339,55 +400,65 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
 
     dW and db are overwritten with the sums over the batch; dX (when
     ``need_dx``) is overwritten.  With ``relu``, the incoming gradient is
-    masked by ``Y > 0``.  ``nt = min(n_threads, n)``.
+    masked by ``Y > 0``.
     """
     cdef int n = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3]
     cdef int Co = Wt.shape[0], kh = Wt.shape[2], kw = Wt.shape[3]
     cdef int Ho = dY.shape[2], Wo = dY.shape[3]
     cdef int K = C * kh * kw, Ck = C * kw, Hr = Ho + (kh - 1) * dh
-    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, L = <Py_ssize_t> Hr * Wo
+    cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, L = <Py_ssize_t> Hr * Wo, ld
     cdef int has_bias = db.shape[0] > 0
-    cdef bint rows = _use_rows(C, kw, sh)
-    cdef bint direct = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
-                        and Ho == H and Wo == W)
-    cdef int i, t, c, nt, r, j, co
+    cdef bint rows = _use_rows(C, kw, sh, P)
+    cdef int nb = _group(P, rows)
+    cdef bint direct = (nb == 1 and kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0
+                        and pw == 0 and Ho == H and Wo == W)
+    cdef int grp, ngroups, i0, m, t, c, nt, r, j, co, b
     cdef Py_ssize_t q, KW = <Py_ssize_t> Co * K
     cdef const floating *colp
     cdef const floating *gp
-    cdef const floating *dyp
-    cdef const floating *yp
     cdef floating *gw
     cdef floating *dwp
     cdef floating *ones
-    cdef floating s
     if n_threads < 1:
         n_threads = 1
-    nt = n_threads if n_threads < n else n
+    ngroups = (n + nb - 1) // nb
+    nt = n_threads if n_threads < ngroups else ngroups
     if nt < 1:
         nt = 1
     with nogil:
         for t in range(nt):
             memset(&acc[t, 0], 0, (KW + Co) * sizeof(floating))
             ones = &acc[t, KW + Co]
-            for q in range(P):
+            for q in range(nb * P):
                 ones[q] = 1
         if rows:
             _reorder_w(&Wt[0, 0, 0, 0], Co, C, kh, kw, &wr[0])
     if n > 0:
-        for i in prange(n, nogil=True, schedule="static", num_threads=nt):
+        for grp in prange(ngroups, nogil=True, schedule="static", num_threads=nt):
             t = threadid()
-            dyp = &dY[i, 0, 0, 0]
-            if relu:
-                _relu_mask(dyp, &Y[i, 0, 0, 0], Co * P, &g[t, 0])
-                gp = &g[t, 0]
+            i0 = grp * nb
+            m = n - i0 if n - i0 < nb else nb
+            ld = m * P
+            # G (Co, m*P): the incoming gradient of the group, ReLU-masked
+            if m == 1 and not relu:
+                gp = &dY[i0, 0, 0, 0]
             else:
-                gp = dyp
+                gw = &g[t, 0]
+                for b in range(m):
+                    for c in range(Co):
+                        if relu:
+                            _relu_mask(&dY[i0 + b, c, 0, 0], &Y[i0 + b, c, 0, 0], P,
+                                       gw + c * ld + b * P)
+                        else:
+                            memcpy(gw + c * ld + b * P, &dY[i0 + b, c, 0, 0],
+                                   P * sizeof(floating))
+                gp = gw
             if has_bias:
                 # db_t += G @ ones
-                gemv(False, Co, <int> P, 1, gp, <int> P, &acc[t, KW + Co], 1,
+                gemv(False, Co, <int> ld, 1, gp, <int> ld, &acc[t, KW + Co], 1,
                      1, &acc[t, KW], 1)
             if rows:
-                _rows(&X[i, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
+                _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
                 for r in range(kh):
                     # dW_t[r] (Ck, Co) += R_r (Ck, P) @ G^T (P, Co)
                     gemm(False, True, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L,
@@ -399,27 +470,29 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                         gemm(True, False, Ck, <int> P, Co, 1, &wr[r * Co * Ck], Ck,
                              gp, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L)
                     _rows_adj(&col[t, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo,
-                              &dX[i, 0, 0, 0])
+                              &dX[i0, 0, 0, 0])
+                continue
+            if direct:
+                colp = &X[i0, 0, 0, 0]
             else:
+                for b in range(m):
+                    _im2col(&X[i0 + b, 0, 0, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
+                            Ho, Wo, &col[t, 0] + b * P, ld)
+                colp = &col[t, 0]
+            # dW_t (Co, K) += G (Co, m*P) @ col^T (m*P, K)
+            gemm(False, True, Co, K, <int> ld, 1, gp, <int> ld, colp, <int> ld,
+                 1, &acc[t, 0], K)
+            if need_dx:
                 if direct:
-                    colp = &X[i, 0, 0, 0]
+                    gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> P,
+                         0, &dX[i0, 0, 0, 0], <int> P)
                 else:
-                    _im2col(&X[i, 0, 0, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
-                            &col[t, 0])
-                    colp = &col[t, 0]
-                # dW_t (Co, K) += G (Co, P) @ col^T (P, K)
-                gemm(False, True, Co, K, <int> P, 1, gp, <int> P, colp, <int> P,
-                     1, &acc[t, 0], K)
-                if need_dx:
-                    if direct:
-                        gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> P,
-                             0, &dX[i, 0, 0, 0], <int> P)
-                    else:
-                        # dcol (K, P) = W^T (K, Co) @ G (Co, P), reusing the column buffer
-                        gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> P,
-                             0, &col[t, 0], <int> P)
-                        _col2im(&col[t, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo,
-                                &dX[i, 0, 0, 0])
+                    # dcol (K, m*P) = W^T (K, Co) @ G (Co, m*P), reusing the column buffer
+                    gemm(True, False, K, <int> ld, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> ld,
+                         0, &col[t, 0], <int> ld)
+                    for b in range(m):
+                        _col2im(&col[t, 0] + b * P, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
+                                Ho, Wo, &dX[i0 + b, 0, 0, 0], ld)
     # fixed-order reduction of the per-thread partial sums
     with nogil:
         for t in range(1, nt):

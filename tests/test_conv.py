@@ -18,9 +18,11 @@ CONV_CASES = [
     (2, 3, 7, 6, 4, (3, 2), (1, 1), (1, 0), (1, 1)),      # im2col, asymmetric kernel
     (1, 1, 5, 5, 2, (1, 1), (1, 1), (0, 0), (1, 1)),      # 1x1, batch 1, one channel (direct)
     (3, 2, 9, 8, 3, (3, 3), (2, 1), (1, 2), (2, 1)),      # strided rows -> im2col
-    (2, 16, 7, 6, 4, (3, 2), (1, 1), (1, 0), (1, 1)),     # row lowering
-    (3, 11, 9, 8, 3, (3, 3), (1, 2), (2, 2), (2, 1)),     # row lowering, stride/dilation in w
-    (2, 8, 6, 7, 5, (4, 5), (1, 1), (3, 1), (1, 2)),      # even kernel, big padding
+    (2, 16, 13, 12, 4, (3, 2), (1, 1), (1, 0), (1, 1)),   # row lowering
+    (2, 11, 16, 17, 3, (3, 3), (1, 2), (2, 2), (2, 1)),   # row lowering, stride/dilation in w
+    (2, 8, 14, 15, 5, (4, 5), (1, 1), (3, 1), (1, 2)),    # rows, even kernel, big padding
+    (11, 2, 8, 8, 3, (3, 3), (1, 1), (1, 1), (1, 1)),     # im2col groups of 8 + remainder 3
+    (5, 16, 4, 4, 6, (3, 3), (1, 1), (1, 1), (1, 1)),     # small image: grouped, not rows
     (1, 1, 28, 28, 16, (5, 5), (1, 1), (2, 2), (1, 1)),   # LeNet conv1
     (2, 16, 14, 14, 32, (5, 5), (1, 1), (2, 2), (1, 1)),  # LeNet conv2
     (2, 4, 5, 5, 3, (5, 5), (1, 1), (0, 0), (1, 1)),      # output 1x1
@@ -42,12 +44,12 @@ def _run_conv(X, Wt, b, dY, s, p, d, relu, nt, need_dx=True):
     plan = kc.conv2d_plan(C, kh, kw, s[0], d[0], Co, Ho, Wo)
     Y = np.empty((n, Co, Ho, Wo), dt)
     col = np.empty((nt, plan["col"]), dt)
+    g = np.empty((nt, plan["g"]), dt)
     wr = np.empty(plan["wr"], dt)
-    kc.conv2d_forward(X, Wt, b, Y, col, wr, *s, *p, *d, relu, nt)
+    kc.conv2d_forward(X, Wt, b, Y, col, g, wr, *s, *p, *d, relu, nt)
     dX = np.full(X.shape if need_dx else (0, 1, 1, 1), np.nan, dt)
     dW = np.full(Wt.shape, np.nan, dt)
     db = np.full(b.shape, np.nan, dt)
-    g = np.empty((nt, plan["g"]), dt)
     acc = np.empty((nt, plan["acc"]), dt)
     kc.conv2d_backward(X, Wt, dY, Y, dX, dW, db, col, g, acc, wr, *s, *p, *d, relu, need_dx, nt)
     return Y, dX, dW, db, plan["mode"]
@@ -81,22 +83,25 @@ def test_conv_kernels_match_reference(case, dtype, nt, relu):
     np.testing.assert_allclose(db, dbr, atol=tol * np.sqrt(n * Ho * Wo), rtol=tol)
 
 
-def test_conv_kernels_use_both_lowerings():
-    modes = {kc.conv2d_plan(C, k[0], k[1], s[0], d[0], Co, 1, 1)["mode"]
-             for (_, C, _, _, Co, k, s, _, d) in CONV_CASES}
-    assert modes == {"rows", "im2col"}
+def test_conv_kernels_use_every_lowering():
+    plans = []
+    for (n, C, H, W, Co, k, s, p, d) in CONV_CASES:
+        plans.append((n, kc.conv2d_plan(C, *k, s[0], d[0], Co, *_out_hw(H, W, k, s, p, d))))
+    assert {pl["mode"] for _, pl in plans} == {"rows", "im2col"}
+    # several images per GEMM, with a last group that is not full
+    assert any(pl["nb"] > 1 and n > pl["nb"] and n % pl["nb"] for n, pl in plans)
 
 
 def test_conv_backward_without_input_grad_and_bias():
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((3, 16, 6, 6))
+    X = rng.standard_normal((3, 16, 12, 12))
     Wt = rng.standard_normal((4, 16, 3, 3))
-    dY = rng.standard_normal((3, 4, 6, 6))
+    dY = rng.standard_normal((3, 4, 12, 12))
     b = np.empty(0)
     Y, dX, dW, db, mode = _run_conv(X, Wt, b, dY, (1, 1), (1, 1), (1, 1), False, 2,
                                     need_dx=False)
     assert mode == "rows" and dX.shape == (0, 1, 1, 1) and db.shape == (0,)
-    np.testing.assert_allclose(Y, ref.conv2d(X, Wt, None, (1, 1), (1, 1), (1, 1), (6, 6)),
+    np.testing.assert_allclose(Y, ref.conv2d(X, Wt, None, (1, 1), (1, 1), (1, 1), (12, 12)),
                                atol=1e-10)
     np.testing.assert_allclose(dW, ref.conv2d_backward(X, Wt, dY, (1, 1), (1, 1), (1, 1))[1],
                                atol=1e-10)

@@ -160,10 +160,11 @@ class Conv2D(Layer):
         nt = _threads_for(n)
         Y = self._buffer("Y", (n,) + self.output_shape)
         col = self._buffer("col", (nt, self._plan["col"]))
+        g = self._buffer("g", (nt, self._plan["g"]))
         wr = self._buffer("wr", (self._plan["wr"],))
         b = self.params["bias"] if self.use_bias else self._buffer("nob", (0,))
         relu = self.activation == "relu"
-        _kc.conv2d_forward(X, self.params["weight"], b, Y, col, wr, *self._args(), relu, nt)
+        _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, *self._args(), relu, nt)
         if self._act and not relu:
             _kd.bias_act_forward(Y.reshape(n, -1), self._buffer("nob", (0,)), self._act, nt)
         if training:
@@ -183,7 +184,7 @@ class Conv2D(Layer):
         need_dx = self.needs_input_grad
         dX = self._buffer("dX", X.shape) if need_dx else self._buffer("nodx", (0, 1, 1, 1))
         col = self._buffer("col", (nt, self._plan["col"]))
-        g = self._buffer("g", (nt, self._plan["g"])) if relu else self._buffer("nog", (1, 0))
+        g = self._buffer("g", (nt, self._plan["g"]))
         acc = self._buffer("acc", (nt, self._plan["acc"]))
         wr = self._buffer("wr", (self._plan["wr"],))
         db = self.grads["bias"] if self.use_bias else self._buffer("nob", (0,))
