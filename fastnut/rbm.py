@@ -6,6 +6,7 @@ hand each epoch's whole mini-batch loop to one ``nogil`` kernel call
 counter-based generator keyed by ``random_state``, so a fit gives the same
 parameters for any number of threads.
 """
+import contextlib
 import time
 from numbers import Integral, Real
 
@@ -43,6 +44,25 @@ def _batch_starts(n_samples, batch_size):
     starts = np.zeros(n_batches + 1, dtype=np.intp)
     np.cumsum(sizes, out=starts[1:])
     return starts
+
+
+_CONTROLLER = None
+
+
+def _blas_limit(n_rows):
+    """Context limiting BLAS to one thread when the kernel's products are skinny.
+
+    GEMMs with a few dozen rows run slower on several BLAS threads than on
+    one (thread start-up per call dominates); the kernel's own elementwise
+    work is spread with OpenMP instead.
+    """
+    global _CONTROLLER
+    if n_rows >= 128:
+        return contextlib.nullcontext()
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _seed_key(rng):
@@ -135,8 +155,12 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Hcat = np.empty((max_batch + rows, n_hid), dtype)
         Vcat = np.empty((max_batch + rows, n_vis), dtype)
         Hs = np.empty((rows, n_hid), dtype)
-        nt = _n_threads()
         monitor = np.ascontiguousarray(X[:: max(1, n_samples // _MONITOR_ROWS)][:_MONITOR_ROWS])
+        with _blas_limit(max_batch + rows):
+            self._epochs(X, starts, monitor, Hcat, Vcat, Hs, n_epochs, name)
+
+    def _epochs(self, X, starts, monitor, Hcat, Vcat, Hs, n_epochs, name):
+        nt = _n_threads()
         for _ in range(n_epochs):
             t0 = time.time()
             self._rng_stream = _k.fit_epoch(
@@ -147,12 +171,12 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 int(self.k), self.method == "pcd", self._visible_type,
                 self._rng_key, self._rng_stream, nt,
             )
-            if not np.isfinite(self.components_).all():
+            loss = self._reconstruction_error(monitor)
+            if not (np.isfinite(loss) and np.isfinite(self.components_).all()):
                 raise FloatingPointError(
-                    f"{name} diverged: the weights are no longer finite; lower learning_rate "
+                    f"{name} diverged (weights or reconstruction error no longer finite); lower learning_rate "
                     f"(now {self.learning_rate}) or momentum (now {self.momentum})."
                 )
-            loss = self._reconstruction_error(monitor)
             self.loss_curve_.append(loss)
             self.n_iter_ += 1
             if self.verbose:
