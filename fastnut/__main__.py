@@ -67,10 +67,80 @@ def demo_som():
             ("SelfOrganizingMap digits BMU vote", "accuracy", acc, t_dig)]
 
 
+def demo_autoencoder():
+    import os
+
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from fastnut import (Autoencoder, ConvAutoencoder, DenoisingAutoencoder, LSTMAutoencoder,
+                         SparseAutoencoder)
+    Xtr, Xte, ytr, yte = _digits()
+    rows = []
+    # 2-D codes: digits classes stay apart (k-NN accuracy; PCA's 2-D projection gets ~0.6)
+    ae2 = Autoencoder(2, encoder_layer_sizes=(128, 64), learning_rate_init=3e-3, max_iter=50,
+                      random_state=0)
+    t = _timed_fit(ae2, Xtr)
+    knn = cross_val_score(KNeighborsClassifier(5), ae2.transform(Xte), yte, cv=3).mean()
+    rows.append(("Autoencoder  2-D codes, k-NN", "accuracy", knn, t))
+    # 16 components: held-out reconstruction error relative to PCA's
+    ae16 = Autoencoder(16, encoder_layer_sizes=(128,), learning_rate_init=3e-3, max_iter=60,
+                       random_state=0)
+    t = _timed_fit(ae16, Xtr)
+    pca = PCA(16).fit(Xtr)
+    err_pca = np.mean((pca.inverse_transform(pca.transform(Xte)) - Xte) ** 2)
+    rows.append(("Autoencoder  16-D, error / PCA's", "ratio", -ae16.score(Xte) / err_pca, t))
+    # anomaly detection: random-noise images score below real digits
+    noise = np.random.default_rng(0).random((100, 64)).astype(np.float32)
+    s = ae16.score_samples(np.vstack([Xte, noise]))
+    auc = roc_auc_score(np.r_[np.ones(len(Xte)), np.zeros(len(noise))], s)
+    rows.append(("Autoencoder  noise outliers", "ROC AUC", auc, 0.0))
+    dae = DenoisingAutoencoder(16, encoder_layer_sizes=(128,), noise_level=0.3,
+                               learning_rate_init=3e-3, max_iter=40, random_state=0)
+    t = _timed_fit(dae, Xtr)
+    noisy = Xte + 0.3 * np.random.default_rng(1).standard_normal(Xte.shape).astype(np.float32)
+    gain = np.mean((noisy - Xte) ** 2) / np.mean((dae.reconstruct(noisy) - Xte) ** 2)
+    rows.append(("DenoisingAutoencoder  noise cut", "MSE ratio", gain, t))
+    sae = SparseAutoencoder(32, encoder_layer_sizes=(64,), sparsity_weight=1.0,
+                            learning_rate_init=3e-3, max_iter=30, random_state=0)
+    t = _timed_fit(sae, Xtr)
+    rows.append(("SparseAutoencoder  mean code unit", "activation", sae.transform(Xte).mean(), t))
+    cae = ConvAutoencoder(8, filters=(8,), batch_size=64, learning_rate_init=3e-3,
+                          max_iter=20, random_state=0)
+    t = _timed_fit(cae, Xtr)
+    rows.append(("ConvAutoencoder  8-D, error / PCA", "ratio",
+                 -cae.score(Xte) / np.mean((PCA(8).fit(Xtr).inverse_transform(
+                     PCA(8).fit(Xtr).transform(Xte)) - Xte) ** 2), t))
+    # variable-length sine/cosine sequences, NaN-padded
+    rng = np.random.default_rng(0)
+    steps = np.arange(16) * 0.4
+    phase = rng.uniform(0, 2 * np.pi, (200, 1))
+    seq = np.stack([np.sin(steps + phase), np.cos(0.5 * steps + phase)], axis=2)
+    for i, L in enumerate(rng.integers(8, 17, 200)):
+        seq[i, L:] = np.nan
+    lae = LSTMAutoencoder(8, learning_rate_init=1e-2, batch_size=32, max_iter=40, random_state=0)
+    t = _timed_fit(lae, seq)
+    rows.append(("LSTMAutoencoder  padded waves", "MSE", -lae.score(seq), t))
+    out_dir = os.environ.get("FASTNUT_PLOTS")
+    if out_dir:  # FASTNUT_PLOTS=dir saves the figures (needs matplotlib)
+        import matplotlib
+        matplotlib.use("Agg")
+        from fastnut import plotting
+        plotting.plot_reconstructions(ae16, Xte).savefig(
+            os.path.join(out_dir, "autoencoder_reconstructions.png"), dpi=120)
+        ax = plotting.plot_codes(ae2, Xte, yte, title="Autoencoder: 2-D codes of digits")
+        ax.figure.savefig(os.path.join(out_dir, "autoencoder_codes.png"), dpi=120,
+                          bbox_inches="tight")
+    return rows
+
+
 #: (family, function) in tour order; every family adds its own entry
 DEMOS = [
     ("mlp", demo_mlp),
     ("som", demo_som),
+    ("autoencoder", demo_autoencoder),
 ]
 
 

@@ -172,3 +172,123 @@ def plot_som_colors(som, ax=None, **kwargs):
         rgb = (W - lo) / np.where(hi > lo, hi - lo, 1.0)
     kwargs.setdefault("title", "codebook colours")
     return plot_som_map(som, rgb, ax=ax, **kwargs)
+
+
+# -- autoencoders --------------------------------------------------------------------
+
+def _as_images(X, image_shape):
+    X = np.asarray(X)
+    if image_shape is not None:
+        return X.reshape((X.shape[0],) + tuple(image_shape)[-2:])
+    if X.ndim == 4:
+        if X.shape[1] != 1:
+            raise ValueError("plot_reconstructions draws one channel; pass image_shape "
+                             f"or single-channel images, got {X.shape}")
+        return X[:, 0]
+    if X.ndim == 3:
+        return X
+    side = int(round(np.sqrt(X.shape[1])))
+    if side * side != X.shape[1]:
+        raise ValueError(f"rows of {X.shape[1]} values are not square images; pass "
+                         "image_shape=(H, W)")
+    return X.reshape(X.shape[0], side, side)
+
+
+def plot_reconstructions(autoencoder, X, n_images=8, image_shape=None, cmap="gray_r",
+                         fig=None, title=None):
+    """Originals (top row) above their reconstructions (bottom row).
+
+    Parameters
+    ----------
+    autoencoder : fitted fastnut autoencoder
+        Anything with ``reconstruct`` (or ``transform`` and
+        ``inverse_transform``) on image rows.
+    X : array-like of shape (n_samples, H*W), (n_samples, H, W) or (n_samples, 1, H, W)
+    n_images : int, default=8
+        The first ``n_images`` rows are drawn.
+    image_shape : tuple (H, W) or None, default=None
+        Needed for flat rows that are not square.
+    cmap : str, default="gray_r"
+    fig : matplotlib Figure, default=None
+    title : str, default=None
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    """
+    plt = _pyplot()
+    X = np.asarray(X)[:n_images]
+    if hasattr(autoencoder, "reconstruct"):
+        R = autoencoder.reconstruct(X)
+    else:
+        R = autoencoder.inverse_transform(autoencoder.transform(X))
+    orig, rec = _as_images(X, image_shape), _as_images(R, image_shape)
+    k = len(orig)
+    fig = fig or plt.figure(figsize=(1.2 * k, 2.6))
+    axes = fig.subplots(2, k, squeeze=False)
+    lo, hi = float(np.min(orig)), float(np.max(orig))
+    for j in range(k):
+        for row, imgs in enumerate((orig, rec)):
+            ax = axes[row, j]
+            ax.imshow(imgs[j], cmap=cmap, vmin=lo, vmax=hi)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("original")
+    axes[1, 0].set_ylabel("reconstructed")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
+               title=None):
+    """Scatter of 2-D codes, coloured by label.
+
+    Parameters
+    ----------
+    codes_or_autoencoder : ndarray of shape (n_samples, 2) or fitted transformer
+        Codes, or a fitted model whose ``transform(X)`` gives them (the first
+        two components are drawn).
+    X : array-like, default=None
+        Inputs to encode when a model is given.
+    y : array-like of shape (n_samples,), default=None
+        Labels for the colours (and the legend).
+    ax : matplotlib Axes, default=None
+    cmap : str, default="tab10"
+    s : float, default=8
+        Marker size.
+    title : str, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    plt = _pyplot()
+    if hasattr(codes_or_autoencoder, "transform"):
+        if X is None:
+            raise ValueError("plot_codes needs X to encode when given a model")
+        Z = np.asarray(codes_or_autoencoder.transform(X))
+    else:
+        Z = np.asarray(codes_or_autoencoder)
+    if Z.ndim != 2 or Z.shape[1] < 2:
+        raise ValueError(f"plot_codes draws 2-D codes; got codes of shape {Z.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    if y is None:
+        ax.scatter(Z[:, 0], Z[:, 1], s=s, color="0.3")
+    else:
+        y = np.asarray(y)
+        labels = np.unique(y)
+        colors = plt.get_cmap(cmap)(np.linspace(0, 1, max(len(labels), 2)))
+        if len(labels) <= 10 and cmap == "tab10":
+            colors = plt.get_cmap(cmap)(np.arange(len(labels)))
+        for lab, col in zip(labels, colors):
+            m = y == lab
+            ax.scatter(Z[m, 0], Z[m, 1], s=s, color=col, label=str(lab))
+        ax.legend(markerscale=2, fontsize="small", frameon=False, loc="center left",
+                  bbox_to_anchor=(1.0, 0.5))
+    ax.set_xlabel("code 1")
+    ax.set_ylabel("code 2")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -445,3 +445,26 @@ def test_pickle_round_trip(est, X):
     np.testing.assert_array_equal(loaded.inverse_transform(Z), est.inverse_transform(Z))
     loaded.partial_fit(X)  # training continues after loading
     assert loaded.n_iter_ == est.n_iter_ + 1 or loaded.t_ > est.t_
+
+
+def test_plots_show_originals_reconstructions_and_codes(digits):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fastnut.plotting import plot_codes, plot_reconstructions
+    X, y = digits[0][:100], digits[1][:100]
+    ae = _fit_quiet(Autoencoder(2, encoder_layer_sizes=(16,), max_iter=2, random_state=0), X)
+    fig = plot_reconstructions(ae, X, n_images=5)
+    axes = fig.axes
+    assert len(axes) == 10
+    np.testing.assert_allclose(axes[0].images[0].get_array(), X[0].reshape(8, 8))
+    np.testing.assert_allclose(axes[5].images[0].get_array(),
+                               ae.reconstruct(X[:1])[0].reshape(8, 8), atol=1e-6)
+    ax = plot_codes(ae, X, y)
+    assert len(ax.collections) == len(np.unique(y))
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), ae.transform(X)[y == 0])
+    with pytest.raises(ValueError, match="2-D codes"):
+        plot_codes(np.zeros((5, 1)))
+    plt.close("all")
