@@ -591,7 +591,7 @@ class DenoisingAutoencoder(_DenseAutoencoder):
 # -- images -------------------------------------------------------------------------------
 
 class ConvAutoencoder(_BaseAutoencoder):
-    """Convolutional autoencoder on images (scikit-learn transformer).
+    __doc__ = ("""Convolutional autoencoder on images (scikit-learn transformer).
 
     Encoder: for each entry of ``filters``, a ``same``-padded convolution
     and a 2x2 max-pooling, then a dense layer to the ``n_components`` code.
@@ -634,7 +634,7 @@ class ConvAutoencoder(_BaseAutoencoder):
     ...                       random_state=0).fit(X)
     >>> cae.transform(X).shape, cae.inverse_transform(cae.transform(X[:2])).shape
     ((1797, 8), (2, 64))
-    """
+    """)
 
     _parameter_constraints = {
         **_BaseAutoencoder._parameter_constraints,
@@ -713,7 +713,7 @@ class ConvAutoencoder(_BaseAutoencoder):
 # -- sequences --------------------------------------------------------------------------
 
 class LSTMAutoencoder(_BaseAutoencoder):
-    """Sequence-to-sequence LSTM autoencoder (scikit-learn transformer).
+    __doc__ = ("""Sequence-to-sequence LSTM autoencoder (scikit-learn transformer).
 
     An LSTM encoder reads each sequence; its final hidden state is the code.
     The decoder repeats the code over time, runs a second LSTM over it and
@@ -758,7 +758,7 @@ class LSTMAutoencoder(_BaseAutoencoder):
     (64, 4)
     >>> ae.inverse_transform(ae.transform(X)).shape
     (64, 20)
-    """
+    """)
 
     _masked = True
 

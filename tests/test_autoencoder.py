@@ -468,3 +468,17 @@ def test_plots_show_originals_reconstructions_and_codes(digits):
     with pytest.raises(ValueError, match="2-D codes"):
         plot_codes(np.zeros((5, 1)))
     plt.close("all")
+
+
+def test_concurrent_transform_and_score_match_serial(digits):
+    from concurrent.futures import ThreadPoolExecutor
+    X = digits[0]
+    ae = _fit_quiet(DenoisingAutoencoder(8, encoder_layer_sizes=(32,), max_iter=2,
+                                         random_state=0), X)
+    chunks = [X[i::4] for i in range(4)]
+    want = [(ae.transform(c), ae.score_samples(c)) for c in chunks]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda c: (ae.transform(c), ae.score_samples(c)), chunks * 3))
+    for (z, s), (wz, ws) in zip(got, want * 3):
+        np.testing.assert_array_equal(z, wz)
+        np.testing.assert_array_equal(s, ws)

@@ -407,8 +407,9 @@ class Corruption(Layer):
 
     def forward(self, X, training=False):
         if not training or self.level == 0.0:
-            self._mask = None
-            return X
+            if training:
+                self._mask = None
+            return X  # inference stores nothing on self (thread safety)
         Y = self._buffer("Y", X.shape)
         if self.kind == "gaussian":
             self._rng.standard_normal(X.shape, dtype=self.dtype, out=Y)
