@@ -27,6 +27,7 @@ def openmp_enabled():
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
+from .cnn import CNNClassifier, CNNRegressor  # noqa: E402
 from .rbm import BernoulliRBM, GaussianBernoulliRBM  # noqa: E402
 from .autoencoder import (Autoencoder, ContractiveAutoencoder,  # noqa: E402
                           ConvAutoencoder, DenoisingAutoencoder, LSTMAutoencoder,
@@ -36,6 +37,8 @@ __all__ = [
     "MLPClassifier",
     "MLPRegressor",
     "SelfOrganizingMap",
+    "CNNClassifier",
+    "CNNRegressor",
     "BernoulliRBM",
     "GaussianBernoulliRBM",
     "Autoencoder",

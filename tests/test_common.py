@@ -16,6 +16,11 @@ import fastnut
 CHECK_PARAMS = {
     "MLPClassifier": dict(max_iter=100),
     "MLPRegressor": dict(max_iter=100),
+    # every row read as a one-pixel-high strip: the checks use any number of features
+    "CNNClassifier": dict(input_shape=(1, 1, -1), conv_layers=((4, 3),),
+                          hidden_layer_sizes=(16,), max_iter=50),
+    "CNNRegressor": dict(input_shape=(1, 1, -1), conv_layers=((4, 3),),
+                         hidden_layer_sizes=(16,), max_iter=100, learning_rate_init=0.01),
     "Autoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
     "SparseAutoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
     "ContractiveAutoencoder": dict(max_iter=20),
