@@ -100,6 +100,13 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
                     f"MinMaxScaler); got values in [{lo:g}, {hi:g}]")
 
     # -- fitting ------------------------------------------------------------------------
+    def _fit(self, X, y, *args, **kwargs):
+        super()._fit(X, y, *args, **kwargs)
+        # the base's classifier/regressor bookkeeping means nothing for a transformer
+        for name in ("n_outputs_", "n_layers_"):
+            self.__dict__.pop(name, None)
+        return self
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the autoencoder to reconstruct ``X``.

@@ -482,3 +482,16 @@ def test_concurrent_transform_and_score_match_serial(digits):
     for (z, s), (wz, ws) in zip(got, want * 3):
         np.testing.assert_array_equal(z, wz)
         np.testing.assert_array_equal(s, ws)
+
+
+@pytest.mark.parametrize("cls, X", [
+    (Autoencoder, np.random.default_rng(0).random((120, 10))),
+    (LSTMAutoencoder, np.random.default_rng(0).random((40, 6, 2))),
+])
+def test_float32_agrees_with_float64(cls, X):
+    kw = dict(n_components=3, max_iter=3, random_state=0)
+    a32 = _fit_quiet(cls(dtype=np.float32, **kw), X)
+    a64 = _fit_quiet(cls(dtype=np.float64, **kw), X)
+    # same initial weights (drawn in float64, then cast) and the same batches
+    np.testing.assert_allclose(a32.loss_curve_, a64.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(a32.transform(X), a64.transform(X), rtol=1e-3, atol=1e-4)
