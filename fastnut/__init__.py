@@ -24,10 +24,13 @@ def openmp_enabled():
     return _build_info.openmp_enabled()
 
 
+from ._persistence import skops_trusted_types  # noqa: E402
+
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
 from .cnn import CNNClassifier, CNNRegressor  # noqa: E402
+from .rnn import RNNClassifier, RNNRegressor  # noqa: E402
 from .rbm import BernoulliRBM, GaussianBernoulliRBM  # noqa: E402
 from .autoencoder import (Autoencoder, ContractiveAutoencoder,  # noqa: E402
                           ConvAutoencoder, DenoisingAutoencoder, LSTMAutoencoder,
@@ -39,6 +42,8 @@ __all__ = [
     "SelfOrganizingMap",
     "CNNClassifier",
     "CNNRegressor",
+    "RNNClassifier",
+    "RNNRegressor",
     "BernoulliRBM",
     "GaussianBernoulliRBM",
     "Autoencoder",
@@ -48,4 +53,5 @@ __all__ = [
     "ConvAutoencoder",
     "LSTMAutoencoder",
     "openmp_enabled",
+    "skops_trusted_types",
 ]

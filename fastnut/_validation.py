@@ -211,3 +211,45 @@ def to_sequences(X, input_shape=None, n_step_features=None):
         raise ValueError(f"empty sequences: got shape {out.shape}, expected (n, T, F) "
                          f"with n, T, F >= 1")
     return out
+
+
+def check_sequences(estimator, X, input_shape=None, n_step_features=None, reset=True,
+                    dtype=np.float32):
+    """Validate sequence input and return it as a C-contiguous ``(n, T, F)`` array.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Gets ``n_features_in_`` (the flat ``T*F`` count of the training
+        sequences) and, for 2-D input, ``feature_names_in_`` through
+        scikit-learn's ``validate_data``.
+    X : array-like of shape (n, T, F), (n, T) or (n, T*F)
+        NaN-padded at the end for shorter sequences (see
+        :func:`sequence_lengths`).  ``(n, T)`` is one feature per step unless
+        ``input_shape`` or ``n_step_features`` says otherwise.
+    input_shape : tuple (T, F) or None
+    n_step_features : int or None
+        Features per step of the fitted model (predict time).
+    reset : bool
+        True at fit time.
+    dtype : numpy dtype
+
+    Returns
+    -------
+    X3 : ndarray of shape (n, T, F)
+    """
+    from sklearn.utils import check_array
+    from sklearn.utils.validation import validate_data
+    ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+    if ndim == 3:
+        X = check_array(X, dtype=dtype, order="C", allow_nd=True,
+                        ensure_all_finite="allow-nan", input_name="X")
+        if reset:
+            estimator.n_features_in_ = X.shape[1] * X.shape[2]
+            estimator.__dict__.pop("feature_names_in_", None)
+    else:
+        X = validate_data(estimator, X, reset=reset, dtype=dtype, order="C",
+                          ensure_all_finite="allow-nan")
+    X3 = to_sequences(X, input_shape, n_step_features)
+    sequence_lengths(X3)  # NaN only as trailing padding, no infinity
+    return np.ascontiguousarray(X3)

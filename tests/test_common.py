@@ -27,6 +27,9 @@ CHECK_PARAMS = {
     "DenoisingAutoencoder": dict(encoder_layer_sizes=(8,), max_iter=20),
     "ConvAutoencoder": dict(input_shape=(1, 1, -1), filters=(4,), max_iter=5),
     "LSTMAutoencoder": dict(n_components=4, max_iter=10),
+    # 2-D X: every row is a sequence of one feature per step
+    "RNNClassifier": dict(hidden_size=8, max_iter=50),
+    "RNNRegressor": dict(cell="gru", hidden_size=8, max_iter=100, learning_rate_init=0.03),
 }
 
 

@@ -16,6 +16,8 @@ recurrent layer sees the same lengths.  Backward ignores the output gradient at
 padded steps and returns a zero input gradient there.  A NaN anywhere else is a
 ``ValueError``.
 """
+import contextlib
+
 import numpy as np
 
 from .._kernels import rnn as _k
@@ -24,6 +26,26 @@ from .._validation import sequence_lengths
 from ._base import Layer
 
 _CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
+
+_BLAS = []
+
+
+def _blas_one_thread():
+    """Context: BLAS on one thread while a kernel runs its per-step GEMMs.
+
+    A recurrent step's GEMM is small (batch x hidden); splitting it over
+    threads saves little when the machine is idle and costs 10-30x when
+    another process holds a core (every step waits at a barrier for the
+    descheduled thread).  The large weight-gradient GEMMs lose a little.
+    """
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS.append(ThreadpoolController().select(user_api="blas"))
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _BLAS.append(None)
+    ctl = _BLAS[0]
+    return ctl.limit(limits=1) if ctl is not None else contextlib.nullcontext()
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -167,9 +189,10 @@ class _Recurrent(Layer):
                 c[...] = c0s[d]
             else:
                 c = dummy
-            _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
-                       p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
-                       h, c, G, Hs, Cs, TC, work, nt)
+            with _blas_one_thread():
+                _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
+                           p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
+                           h, c, G, Hs, Cs, TC, work, nt)
             saved.append((G, Hs, Cs, TC))
         # per thread, like the scratch: inference stores nothing on self
         self._tls.final_state = (hN, cN) if self._cell == "lstm" else hN
@@ -210,12 +233,13 @@ class _Recurrent(Layer):
                 dseq, dlast = dflat[:, d * H:(d + 1) * H], empty
             else:
                 dseq, dlast = empty, dY[:, d * H:(d + 1) * H]
-            _k.backward(cell, X2, self.params["weight_ih" + sfx], self.params["weight_hh" + sfx],
-                        lengths, d == 1, h0s[d], c0s[d], G, Hs, Cs, TC,
-                        dseq, self.return_sequences, dlast, not self.return_sequences,
-                        self.grads["weight_ih" + sfx], self.grads["weight_hh" + sfx],
-                        self.grads["bias_ih" + sfx], self.grads["bias_hh" + sfx],
-                        dX, need_dx, d == 1, dh0[d], dc0[d], dGs, D, nt)
+            with _blas_one_thread():
+                _k.backward(cell, X2, self.params["weight_ih" + sfx], self.params["weight_hh" + sfx],
+                            lengths, d == 1, h0s[d], c0s[d], G, Hs, Cs, TC,
+                            dseq, self.return_sequences, dlast, not self.return_sequences,
+                            self.grads["weight_ih" + sfx], self.grads["weight_hh" + sfx],
+                            self.grads["bias_ih" + sfx], self.grads["bias_hh" + sfx],
+                            dX, need_dx, d == 1, dh0[d], dc0[d], dGs, D, nt)
         self._saved = None  # the gate workspace now holds gradients
         if has_init:
             self.initial_state_grad = (dh0, dc0) if self._cell == "lstm" else dh0
@@ -225,10 +249,10 @@ class _Recurrent(Layer):
 
     @staticmethod
     def _threads(n, GH):
-        # a step's per-sequence gate pass is a few microseconds: only split
-        # it over threads when every thread gets a real share of the batch
+        # a step's gate pass is a few microseconds: an OpenMP barrier per step
+        # only pays off for large steps (and collapses on a busy machine)
         nt = n_threads()
-        return nt if nt > 1 and n >= 4 * nt and n * GH >= 16384 else 1
+        return nt if nt > 1 and n >= 16 * nt and n * GH >= 1 << 18 else 1
 
     def __getstate__(self):
         state = super().__getstate__()

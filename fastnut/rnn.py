@@ -1,0 +1,257 @@
+"""Recurrent networks for sequences: ``RNNClassifier`` and ``RNNRegressor``.
+
+The network is ``num_layers`` recurrent layers (LSTM, GRU or tanh RNN, each
+optionally bidirectional, dropout between them), the last one returning its
+final state, then an optional dense head (``hidden_layer_sizes``) and the
+output ``Dense``.  The time loops run in fastnut's Cython kernel
+(``fastnut.nn.LSTM`` / ``GRU`` / ``SimpleRNN``).
+"""
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from . import nn
+from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._validation import check_sequences, to_sequences
+
+_TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
+                "random_state", "tol", "verbose", "warm_start", "early_stopping",
+                "validation_fraction", "n_iter_no_change", "clip_norm", "dtype")
+
+_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
+
+_RNN_PARAMS_DOC = """
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell: LSTM, GRU, or the tanh (Elman) RNN.
+    hidden_size : int, default=64
+        State width of every recurrent layer.
+    num_layers : int, default=1
+        Stacked recurrent layers; all but the last pass every step's state on.
+    bidirectional : bool, default=False
+        Run every recurrent layer in both directions and concatenate them.
+    dropout : float, default=0.0
+        Dropout rate between stacked recurrent layers and before every dense
+        layer (training only).
+    hidden_layer_sizes : sequence of int, default=()
+        Widths of ReLU dense layers between the last recurrent layer and the
+        output.
+    input_shape : tuple (T, F) or None, default=None
+        Shape of one sequence, needed when ``X`` comes flat as ``(n, T*F)``
+        (what a ``Pipeline`` with a scaler passes on).  With ``None``, ``X``
+        of shape ``(n, T, F)`` gives the shape itself and 2-D ``X`` of shape
+        ``(n, T)`` is one feature per step.
+    solver : {"adam", "sgd"}, default="adam"
+    alpha : float, default=1e-4
+        L2 penalty strength (divided by the batch's sample-weight sum).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate_init : float, default=1e-2
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+    tol : float, default=1e-4
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score
+        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    clip_norm : float or None, default=5.0
+        Rescale each batch's gradient to at most this global L2 norm
+        (recurrent nets are prone to exploding gradients); None disables it.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype.
+
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+"""
+
+_RNN_ATTRS_DOC = """
+    Attributes
+    ----------
+    sequence_shape_ : tuple (T, F)
+        Shape of the training sequences (after padding).  Prediction accepts
+        any number of steps ``T`` with the same ``F``.
+    network_ : fastnut.nn.Sequential
+        The network; ``network_.layers[0].params["weight_ih"]`` holds the
+        first layer's input weights in PyTorch's layout.
+    loss_ : float
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        Validation score per epoch with early stopping.
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Number of training samples seen.
+    n_features_in_ : int
+        ``T*F`` of the training sequences.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only for 2-D input with string column names.
+    n_outputs_ : int
+    n_layers_ : int
+"""
+
+
+class _RNNMixin:
+    _parameter_constraints = {
+        "cell": [StrOptions(set(_CELLS))],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "input_shape": ["array-like", None],
+        **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k in _TRAIN_NAMES},
+        "solver": [StrOptions({"sgd", "adam"})],
+    }
+
+    def _check_X(self, X, reset):
+        if reset:
+            shape, F, dtype = self.input_shape, None, self._compute_dtype()
+        else:
+            shape, F, dtype = None, self.sequence_shape_[1], self.network_.dtype
+        if shape is not None:
+            shape = tuple(shape)
+        X = check_sequences(self, X, input_shape=shape, n_step_features=F, reset=reset,
+                            dtype=dtype)
+        if reset:
+            self.sequence_shape_ = tuple(int(s) for s in X.shape[1:])
+        return X
+
+    def _hidden_layers(self, sample_shape):
+        cls = _CELLS[self.cell]
+        layers = []
+        for i in range(self.num_layers):
+            last = i == self.num_layers - 1
+            layers.append(cls(self.hidden_size, return_sequences=not last,
+                              bidirectional=self.bidirectional))
+            if self.dropout and not last:
+                layers.append(nn.Dropout(self.dropout))
+        for h in self._hidden_sizes():
+            if self.dropout:
+                layers.append(nn.Dropout(self.dropout))
+            layers.append(nn.Dense(h, activation="relu"))
+        return layers
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if any(int(s) != s or s < 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive ints, got {sizes}")
+        return [int(s) for s in sizes]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        # allow_nan stays False: NaN is accepted only as trailing padding, not
+        # as the missing values scikit-learn's checks put anywhere
+        return tags
+
+
+def _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
+          input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
+          random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
+          n_iter_no_change, clip_norm, dtype):
+    self.cell = cell
+    self.hidden_size = hidden_size
+    self.num_layers = num_layers
+    self.bidirectional = bidirectional
+    self.dropout = dropout
+    self.hidden_layer_sizes = hidden_layer_sizes
+    self.input_shape = input_shape
+    self.solver = solver
+    self.alpha = alpha
+    self.batch_size = batch_size
+    self.learning_rate_init = learning_rate_init
+    self.max_iter = max_iter
+    self.shuffle = shuffle
+    self.random_state = random_state
+    self.tol = tol
+    self.verbose = verbose
+    self.warm_start = warm_start
+    self.early_stopping = early_stopping
+    self.validation_fraction = validation_fraction
+    self.n_iter_no_change = n_iter_no_change
+    self.clip_norm = clip_norm
+    self.dtype = dtype
+
+
+class RNNClassifier(_RNNMixin, NetworkClassifier):
+    __doc__ = ("""Recurrent neural network classifier for sequences.
+
+    ``[LSTM | GRU | RNN] * num_layers -> dense head -> softmax`` (logistic
+    output for binary and multilabel targets), trained on the log-loss with
+    Adam or SGD and gradient clipping.  ``X`` may be sequences ``(n, T, F)``,
+    ``(n, T)`` (one feature per step), or flat rows ``(n, T*F)`` with
+    ``input_shape``; variable lengths are NaN-padded at the end.
+""" + _RNN_PARAMS_DOC + _RNN_ATTRS_DOC + """    classes_ : ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastnut import RNNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = RNNClassifier(input_shape=(8, 8), max_iter=20, random_state=0)
+    >>> clf.fit(X[:1000] / 16, y[:1000]).score(X[1000:] / 16, y[1000:]) > 0.9
+    True
+""")
+
+    def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False,
+                 dropout=0.0, hidden_layer_sizes=(), input_shape=None, *, solver="adam",
+                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-2, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 clip_norm=5.0, dtype=np.float32):
+        _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
+              input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
+              random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
+              n_iter_no_change, clip_norm, dtype)
+
+
+class RNNRegressor(_RNNMixin, NetworkRegressor):
+    __doc__ = ("""Recurrent neural network regressor for sequences.
+
+    ``[LSTM | GRU | RNN] * num_layers -> dense head -> identity output``,
+    trained on the squared error with Adam or SGD and gradient clipping; one
+    or several targets per sequence (e.g. the next values of a series from a
+    window).  ``X`` may be sequences ``(n, T, F)``, ``(n, T)`` (one feature
+    per step), or flat rows ``(n, T*F)`` with ``input_shape``; variable
+    lengths are NaN-padded at the end.
+""" + _RNN_PARAMS_DOC + _RNN_ATTRS_DOC + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnut import RNNRegressor
+    >>> t = np.arange(1200) * 0.1
+    >>> series = np.sin(t) + 0.5 * np.sin(0.31 * t)
+    >>> X = np.lib.stride_tricks.sliding_window_view(series[:-1], 20)  # (n, 20) windows
+    >>> y = series[20:]                                               # the next value
+    >>> reg = RNNRegressor(hidden_size=16, max_iter=30, random_state=0).fit(X[:900], y[:900])
+    >>> reg.score(X[900:], y[900:]) > 0.9
+    True
+""")
+
+    def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False,
+                 dropout=0.0, hidden_layer_sizes=(), input_shape=None, *, solver="adam",
+                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-2, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 clip_norm=5.0, dtype=np.float32):
+        _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
+              input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
+              random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
+              n_iter_no_change, clip_norm, dtype)
