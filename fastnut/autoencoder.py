@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import nn
 from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver)
 from ._validation import check_images, check_input_shape, sequence_lengths, to_sequences
-from .nn._autoencoder import (ContractiveDense, Corruption, EncoderDecoder, RepeatSteps,
+from .nn._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder, RepeatSteps,
                               Reshape, SparsityPenalty, SumSquaredError, TiedDense,
                               TimeDistributedDense)
 
@@ -349,6 +349,10 @@ class _DenseAutoencoder(_BaseAutoencoder):
     def _code_layers(self):
         return []
 
+    def _wrap_encoder(self, dense):
+        """The encoder's dense layers as they go into the network."""
+        return dense
+
     @staticmethod
     def _sizes(sizes, name):
         sizes = [sizes] if isinstance(sizes, (Integral, np.integer)) else list(sizes)
@@ -372,7 +376,7 @@ class _DenseAutoencoder(_BaseAutoencoder):
         encoder = list(self._input_layers())
         dense = [self._encoder_dense(h, self.activation) for h in enc_sizes]
         dense.append(self._encoder_dense(self.n_components, self.code_activation))
-        encoder += dense + list(self._code_layers())
+        encoder += list(self._wrap_encoder(dense)) + list(self._code_layers())
         acts = [self.activation] * len(dec_sizes) + [out_act]
         if self.tied_weights:
             decoder = [TiedDense(src, activation=a, init_factor=_init_factor(a))
@@ -505,14 +509,16 @@ class ContractiveAutoencoder(_DenseAutoencoder):
 """ + _TRAIN_DOC + _ATTRS_DOC + """
     Notes
     -----
-    Each encoder layer ``h = s(xW + b)`` adds ``(λ/n) Σ_i ‖∂h/∂x(x_i)‖_F²``
-    to the loss, in closed form ``(λ/n) Σ_ij s'(z_ij)² Σ_k W_kj²`` for
-    sigmoid, tanh, relu and identity units, with its exact gradient (see
-    ``fastnut.nn.ContractiveDense``).  With the default single-layer
-    encoder (``encoder_layer_sizes=()``) this is the Frobenius norm of the
-    whole encoder's Jacobian, as in the original contractive autoencoder;
-    with hidden layers each layer's Jacobian is penalised on its own (the
-    layer-wise form of stacked contractive autoencoders).
+    Adds ``(λ/n) Σ_i ‖∂f/∂x(x_i)‖_F²`` to the loss, ``f`` the whole encoder,
+    with its exact gradient.  For the default single-layer encoder
+    ``h = s(xW + b)`` (``encoder_layer_sizes=()``, as in the original
+    contractive autoencoder) it is the closed form
+    ``(λ/n) Σ_ij s'(z_ij)² Σ_k W_kj²`` (``fastnut.nn.ContractiveDense``).
+    With hidden layers the Jacobian is the product
+    ``D_L W_Lᵀ ⋯ D_1 W_1ᵀ`` (``D_l`` the diagonal of slopes), built for
+    the whole batch (``fastnut.nn.ContractiveEncoder``): its cost grows as
+    batch × layer width × input width, so keep deep contractive encoders
+    moderate in size.  Sigmoid, tanh, relu and identity units.
 
     Examples
     --------
@@ -541,9 +547,16 @@ class ContractiveAutoencoder(_DenseAutoencoder):
         _store(self, locals())
 
     def _encoder_dense(self, units, activation):
+        if len(self._sizes(self.encoder_layer_sizes, "encoder_layer_sizes")):
+            return super()._encoder_dense(units, activation)  # wrapped below
         return ContractiveDense(units, activation=activation,
                                 init_factor=_init_factor(activation),
                                 contractive_weight=self.contractive_weight)
+
+    def _wrap_encoder(self, dense):
+        if len(dense) == 1:
+            return dense  # a ContractiveDense: closed form
+        return [ContractiveEncoder(dense, contractive_weight=self.contractive_weight)]
 
 
 class DenoisingAutoencoder(_DenseAutoencoder):

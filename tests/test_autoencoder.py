@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from fastnut import (Autoencoder, ContractiveAutoencoder, ConvAutoencoder,
                      DenoisingAutoencoder, LSTMAutoencoder, SparseAutoencoder, nn)
-from fastnut.nn._autoencoder import (ContractiveDense, RepeatSteps, Reshape, SparsityPenalty,
+from fastnut.nn._autoencoder import (ContractiveDense, ContractiveEncoder, RepeatSteps, Reshape, SparsityPenalty,
                                      TimeDistributedDense)
 from tests._reference import autoencoder as ref
 from tests._reference.gradcheck import check_layer_gradients, numerical_gradient
@@ -77,7 +77,7 @@ X_SMALL = np.random.default_rng(0).random((7, 5))
     SparseAutoencoder(3, encoder_layer_sizes=(4,), code_activation="tanh", sparsity="l1",
                       sparsity_weight=0.7),
     ContractiveAutoencoder(3, contractive_weight=0.8),
-    ContractiveAutoencoder(3, activation="tanh", code_activation="tanh", encoder_layer_sizes=(4,),
+    ContractiveAutoencoder(3, activation="tanh", code_activation="tanh", encoder_layer_sizes=(4, 3),
                            contractive_weight=0.8),
     ContractiveAutoencoder(3, activation="relu", code_activation="relu", encoder_layer_sizes=(4,),
                            contractive_weight=0.8, tied_weights=True),
@@ -112,6 +112,34 @@ def test_contractive_penalty_is_the_jacobian_frobenius_norm(activation):
     want = ref.contractive_penalty(X, layer.params["weight"], layer.params["bias"],
                                    activation, 0.3)
     np.testing.assert_allclose(layer.penalty, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["logistic", "tanh", "relu"])
+def test_deep_contractive_penalty_is_the_whole_encoder_jacobian_norm(activation):
+    rng = np.random.default_rng(6)
+    layers = [nn.Dense(4, activation=activation), nn.Dense(3, activation=activation),
+              nn.Dense(2, activation="logistic")]
+    enc = ContractiveEncoder(layers, contractive_weight=0.4)
+    enc.build((5,), random_state=0, dtype=np.float64)
+    X = rng.standard_normal((6, 5))
+    enc.forward(X, training=True)
+    want = ref.encoder_contractive_penalty(
+        X, [l.params["weight"] for l in layers], [l.params["bias"] for l in layers],
+        [l.activation for l in layers], 0.4)
+    np.testing.assert_allclose(enc.penalty, want, rtol=1e-6)
+    # and its gradients (with the layer's own output term) match finite differences
+    R = rng.standard_normal((6, 2))
+
+    def objective():
+        return float(np.sum(enc.forward(X, training=True) * R)) + enc.penalty
+
+    objective()
+    dX = enc.backward(R.copy()).copy()
+    analytic = {k: g.copy() for k, g in enc.grads.items()}
+    np.testing.assert_allclose(dX, numerical_gradient(objective, X), rtol=1e-5, atol=1e-8)
+    for k, p in enc.params.items():
+        np.testing.assert_allclose(analytic[k], numerical_gradient(objective, p),
+                                   rtol=1e-5, atol=1e-8, err_msg=k)
 
 
 def test_kl_sparsity_penalty_value_and_gradient():

@@ -11,8 +11,9 @@ from ._losses import (BinaryLogLoss, Loss, Poisson, SoftmaxCrossEntropy, Squared
 from ._optimizers import SGD, Adam, Optimizer
 from ._trainer import DivergenceError, Trainer
 from ._recurrent import GRU, LSTM, SimpleRNN
-from ._autoencoder import (ContractiveDense, Corruption, EncoderDecoder, RepeatSteps, Reshape,
-                           SparsityPenalty, SumSquaredError, TiedDense, TimeDistributedDense)
+from ._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
+                           RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
+                           TimeDistributedDense)
 from ._conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D, Upsample2D
 
 __all__ = [
@@ -20,7 +21,8 @@ __all__ = [
     "Loss", "SquaredError", "Poisson", "SoftmaxCrossEntropy", "BinaryLogLoss", "get_loss",
     "Optimizer", "SGD", "Adam", "Trainer", "DivergenceError",
     "SimpleRNN", "LSTM", "GRU",
-    "EncoderDecoder", "TiedDense", "ContractiveDense", "SparsityPenalty", "Corruption",
+    "EncoderDecoder", "TiedDense", "ContractiveDense", "ContractiveEncoder", "SparsityPenalty",
+    "Corruption",
     "RepeatSteps", "TimeDistributedDense", "Reshape", "SumSquaredError",
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Upsample2D",
 ]

@@ -6,7 +6,8 @@
 * ``TiedDense``: a dense layer whose weight is the transpose of another
   ``Dense`` layer's (tied-weight decoders).
 * ``ContractiveDense``: a ``Dense`` that adds the contractive penalty (squared
-  Frobenius norm of its Jacobian) to the loss.
+  Frobenius norm of its Jacobian) to the loss; ``ContractiveEncoder`` does
+  the same for the Jacobian of a whole stack of dense layers.
 * ``SparsityPenalty``: identity layer adding a KL-divergence or L1 sparsity
   penalty on its input (the code).
 * ``Corruption``: Gaussian or masking noise at training time (denoising).
@@ -297,6 +298,127 @@ class ContractiveDense(Dense):
     def __getstate__(self):
         state = super().__getstate__()
         for k in ("_wsq", "_g", "_G", "_X", "_Y"):
+            state.pop(k, None)
+        return state
+
+
+def _slope_derivative(name, Y, S):
+    """``d s'(z) / dz`` from the output ``Y`` and the slope ``S = s'(z)``."""
+    if name == "logistic":
+        return S * (1.0 - 2.0 * Y)
+    if name == "tanh":
+        return -2.0 * Y * S
+    return None  # relu, identity: piecewise-constant slope
+
+
+class ContractiveEncoder(Sequential):
+    """Dense layers whose whole Jacobian is penalised (deep contractive encoder).
+
+    Parameters
+    ----------
+    layers : list of Dense
+        The encoder, input to code.
+    contractive_weight : float, default=0.1
+        ``λ`` below.
+
+    Notes
+    -----
+    With ``h_l = s_l(z_l)``, ``z_l = h_{l-1} W_l + b_l`` and
+    ``D_l = diag(s_l'(z_l))``, the Jacobian of one sample is the product
+    ``J = D_L W_Lᵀ ⋯ D_1 W_1ᵀ`` and
+
+    .. math::
+
+        P = \\frac{λ}{n} \\sum_i \\lVert J(x_i) \\rVert_F^2 .
+
+    ``J`` is built forward, ``M_1 = D_1 W_1ᵀ``, ``M_l = D_l (W_lᵀ M_{l-1})``,
+    for the whole batch (``n × width × n_features`` arrays, so memory grows
+    with the layer widths times the input width), and differentiated in
+    reverse: with ``A_l = W_lᵀ M_{l-1}``, ``∂P/∂s_l' = Σ_d ∂P/∂M_l ∘ A_l``
+    flows into ``z_l`` through ``s_l''`` and joins the ordinary backward
+    pass, ``∂P/∂W_l`` gains ``Σ_i M_{l-1} (∂P/∂A_l)ᵀ`` and
+    ``∂P/∂M_{l-1} = W_l ∂P/∂A_l``.  For a single layer ``ContractiveDense``
+    gives the same value in closed form without the 3-D arrays.
+    """
+
+    def __init__(self, layers, contractive_weight=0.1):
+        super().__init__(layers)
+        for layer in self.layers:
+            if type(layer) is not Dense:
+                raise TypeError("ContractiveEncoder takes Dense layers, got "
+                                f"{type(layer).__name__}")
+        self.contractive_weight = float(contractive_weight)
+        if self.contractive_weight < 0:
+            raise ValueError(f"contractive_weight must be >= 0, got {contractive_weight!r}")
+        self._penalty = 0.0
+
+    def get_config(self):
+        return {"layers": self.layers, "contractive_weight": self.contractive_weight}
+
+    @property
+    def penalty(self):
+        return self._penalty
+
+    def forward(self, X, training=False):
+        Y = super().forward(X, training=training)
+        if training:
+            lam, n = self.contractive_weight, X.shape[0]
+            slopes, As, Ms = [], [], []
+            M = None
+            for layer in self.layers:
+                S = _act_slope(layer.activation, layer._Y, np.empty_like(layer._Y))
+                W = layer.params["weight"]
+                A = np.broadcast_to(W.T, (n,) + W.T.shape) if M is None else np.matmul(W.T, M)
+                M = S[:, :, None] * A
+                slopes.append(S)
+                As.append(A)
+                Ms.append(M)
+            self._slopes, self._As, self._Ms = slopes, As, Ms
+            flat = M.reshape(-1)
+            self._penalty = lam / n * float(np.dot(flat, flat))
+        return Y
+
+    def backward(self, dY):
+        layers = self.layers
+        n = dY.shape[0]
+        L = len(layers)
+        # reverse pass through the Jacobian product: extra dL/dz_l and dL/dW_l
+        dM = (2.0 * self.contractive_weight / n) * self._Ms[-1]
+        dz_extra, dW_direct = [None] * L, [None] * L
+        for l in range(L - 1, -1, -1):
+            S, A = self._slopes[l], self._As[l]
+            dS = np.einsum("ijd,ijd->ij", dM, A)
+            dA = dM * S[:, :, None]
+            if l > 0:
+                dW_direct[l] = np.einsum("ikd,ijd->kj", self._Ms[l - 1], dA)
+                dM = np.matmul(layers[l].params["weight"], dA)
+            else:
+                dW_direct[0] = dA.sum(axis=0).T
+            ds = _slope_derivative(layers[l].activation, layers[l]._Y, S)
+            if ds is not None:
+                dz_extra[l] = dS * ds
+        # the ordinary backward pass, with the penalty's terms added
+        D = dY
+        for l in range(L - 1, -1, -1):
+            layer = layers[l]
+            if layer._act:
+                _k.act_backward(D, layer._Y, layer._act, n_threads())
+            if dz_extra[l] is not None:
+                D += dz_extra[l]
+            np.matmul(layer._X.T, D, out=layer.grads["weight"])
+            layer.grads["weight"] += dW_direct[l]
+            if layer.use_bias:
+                np.sum(D, axis=0, out=layer.grads["bias"])
+            if l == 0 and not layer.needs_input_grad:
+                return None
+            dX = layer._buffer("dX", layer._X.shape)
+            np.matmul(D, layer.params["weight"].T, out=dX)
+            D = dX
+        return D
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for k in ("_slopes", "_As", "_Ms"):
             state.pop(k, None)
         return state
 

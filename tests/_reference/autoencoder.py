@@ -34,3 +34,9 @@ def kl_sparsity_penalty(H, target, weight):
     rho_hat = H.mean(axis=0)
     return weight * float(np.sum(target * np.log(target / rho_hat)
                                  + (1 - target) * np.log((1 - target) / (1 - rho_hat))))
+
+
+def encoder_contractive_penalty(X, weights, biases, activations, weight):
+    """``(λ/n) Σ_i ‖∂f/∂x(x_i)‖_F²`` of a whole dense encoder ``f``, numerically."""
+    f = lambda x: dense_forward(x[None], weights, biases, activations)[0]  # noqa: E731
+    return weight / len(X) * sum(float(np.sum(jacobian_fd(f, x) ** 2)) for x in X)
