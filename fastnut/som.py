@@ -221,6 +221,11 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """transform gives the 2 map coordinates (names: selforganizingmap0/1)."""
         return 2
 
+    def _threads(self, n_samples):
+        """OpenMP threads for a BMU search over n_samples: no more than blocks."""
+        blocks = -(-n_samples // _som.block_rows(self.n_rows * self.n_cols))
+        return max(1, min(_n_threads(self.n_jobs), blocks))
+
     def _grid(self):
         return Grid(self.n_rows, self.n_cols, self.topology, self.periodic)
 
@@ -349,7 +354,7 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         decay = _DECAYS[self.decay]
         s0, s1 = self._sigma_start(), float(self.sigma_end)
         w_aux = np.empty(U, dtype=W.dtype)
-        nt = _n_threads(self.n_jobs)
+        nt = self._threads(X.shape[0])
         n = X.shape[0]
         if self.algorithm == "batch":
             bmu = np.empty(n, dtype=np.intp)
@@ -419,7 +424,7 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         second = np.empty(n, dtype=np.intp)
         dist = np.empty(n, dtype=np.float64)
         with _blas_single_thread():
-            _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, _n_threads(self.n_jobs))
+            _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, self._threads(n))
         return bmu, second, dist
 
     def predict(self, X):
