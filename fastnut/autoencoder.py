@@ -516,9 +516,9 @@ class ContractiveAutoencoder(_DenseAutoencoder):
     ``(λ/n) Σ_ij s'(z_ij)² Σ_k W_kj²`` (``fastnut.nn.ContractiveDense``).
     With hidden layers the Jacobian is the product
     ``D_L W_Lᵀ ⋯ D_1 W_1ᵀ`` (``D_l`` the diagonal of slopes), built for
-    the whole batch (``fastnut.nn.ContractiveEncoder``): its cost grows as
-    batch × layer width × input width, so keep deep contractive encoders
-    moderate in size.  Sigmoid, tanh, relu and identity units.
+    the whole batch (``fastnut.nn.ContractiveEncoder``), in arrays of
+    batch × layer width × first hidden width.  Sigmoid, tanh, relu and
+    identity units.
 
     Examples
     --------

@@ -325,20 +325,20 @@ class ContractiveEncoder(Sequential):
     -----
     With ``h_l = s_l(z_l)``, ``z_l = h_{l-1} W_l + b_l`` and
     ``D_l = diag(s_l'(z_l))``, the Jacobian of one sample is the product
-    ``J = D_L W_Lᵀ ⋯ D_1 W_1ᵀ`` and
+    ``J = D_L W_Lᵀ ⋯ D_1 W_1ᵀ`` and the penalty is
 
     .. math::
 
-        P = \\frac{λ}{n} \\sum_i \\lVert J(x_i) \\rVert_F^2 .
+        Ω = \\frac{λ}{n} \\sum_i \\lVert J(x_i) \\rVert_F^2 .
 
-    ``J`` is built forward, ``M_1 = D_1 W_1ᵀ``, ``M_l = D_l (W_lᵀ M_{l-1})``,
-    for the whole batch (``n × width × n_features`` arrays, so memory grows
-    with the layer widths times the input width), and differentiated in
-    reverse: with ``A_l = W_lᵀ M_{l-1}``, ``∂P/∂s_l' = Σ_d ∂P/∂M_l ∘ A_l``
-    flows into ``z_l`` through ``s_l''`` and joins the ordinary backward
-    pass, ``∂P/∂W_l`` gains ``Σ_i M_{l-1} (∂P/∂A_l)ᵀ`` and
-    ``∂P/∂M_{l-1} = W_l ∂P/∂A_l``.  For a single layer ``ContractiveDense``
-    gives the same value in closed form without the 3-D arrays.
+    Writing ``J = P_L W_1ᵀ`` with ``P_1 = D_1`` and ``P_l = D_l W_lᵀ P_{l-1}``,
+    ``‖J‖_F² = Σ (P_L C) ∘ P_L`` with ``C = W_1ᵀ W_1``, so the batch arrays
+    are ``width_l × n × width_1`` (never as wide as the input).  The reverse
+    pass, with ``A_l = W_lᵀ P_{l-1}``: ``∂Ω/∂s_l' = Σ ∂Ω/∂P_l ∘ A_l`` flows
+    into ``z_l`` through ``s_l''`` and joins the ordinary backward pass;
+    ``∂Ω/∂W_l`` gains ``Σ P_{l-1} (∂Ω/∂A_l)ᵀ``, ``∂Ω/∂P_{l-1} = W_l ∂Ω/∂A_l``,
+    and ``∂Ω/∂W_1`` gains ``2 W_1 ∂Ω/∂C``.  Two layers at least; for one,
+    ``ContractiveDense`` is the closed form.
     """
 
     def __init__(self, layers, contractive_weight=0.1):
@@ -347,6 +347,9 @@ class ContractiveEncoder(Sequential):
             if type(layer) is not Dense:
                 raise TypeError("ContractiveEncoder takes Dense layers, got "
                                 f"{type(layer).__name__}")
+        if len(self.layers) < 2:
+            raise ValueError("ContractiveEncoder needs at least two Dense layers; use "
+                             "ContractiveDense for one")
         self.contractive_weight = float(contractive_weight)
         if self.contractive_weight < 0:
             raise ValueError(f"contractive_weight must be >= 0, got {contractive_weight!r}")
@@ -359,44 +362,66 @@ class ContractiveEncoder(Sequential):
     def penalty(self):
         return self._penalty
 
+    # With P_1 = D_1 and P_l = D_l W_lᵀ P_{l-1} (per sample, width_l × width_1),
+    # J = P_L W_1ᵀ and ‖J‖² = Σ (P_L C) ∘ P_L with C = W_1ᵀ W_1: the batch
+    # arrays are (width_l, n, width_1), never as wide as the input.  They are
+    # laid out so that each product with a weight matrix is one GEMM.
     def forward(self, X, training=False):
         Y = super().forward(X, training=training)
         if training:
             lam, n = self.contractive_weight, X.shape[0]
-            slopes, As, Ms = [], [], []
-            M = None
-            for layer in self.layers:
-                S = _act_slope(layer.activation, layer._Y, np.empty_like(layer._Y))
-                W = layer.params["weight"]
-                A = np.broadcast_to(W.T, (n,) + W.T.shape) if M is None else np.matmul(W.T, M)
-                M = S[:, :, None] * A
-                slopes.append(S)
+            W = [layer.params["weight"] for layer in self.layers]
+            S = [_act_slope(layer.activation, layer._Y, np.empty_like(layer._Y)).T
+                 for layer in self.layers]  # (width_l, n)
+            # layer 2 from the diagonal P_1 without building it
+            A = W[1].T[:, None, :] * S[0].T[None, :, :]
+            P = S[1][:, :, None] * A
+            As, Ps = [None, A], [None, P]
+            for l in range(2, len(W)):
+                k = P.shape[0]
+                A = (W[l].T @ P.reshape(k, -1)).reshape(W[l].shape[1], n, -1)
+                P = S[l][:, :, None] * A
                 As.append(A)
-                Ms.append(M)
-            self._slopes, self._As, self._Ms = slopes, As, Ms
-            flat = M.reshape(-1)
-            self._penalty = lam / n * float(np.dot(flat, flat))
+                Ps.append(P)
+            C = W[0].T @ W[0]
+            Q = P.reshape(-1, C.shape[0])
+            QC = Q @ C
+            self._slopes, self._As, self._Ps, self._QC = S, As, Ps, QC
+            self._penalty = lam / n * float(np.dot(QC.reshape(-1), Q.reshape(-1)))
         return Y
 
     def backward(self, dY):
         layers = self.layers
         n = dY.shape[0]
         L = len(layers)
+        lam_n = self.contractive_weight / n
+        W = [layer.params["weight"] for layer in layers]
+        S = self._slopes
         # reverse pass through the Jacobian product: extra dL/dz_l and dL/dW_l
-        dM = (2.0 * self.contractive_weight / n) * self._Ms[-1]
-        dz_extra, dW_direct = [None] * L, [None] * L
-        for l in range(L - 1, -1, -1):
-            S, A = self._slopes[l], self._As[l]
-            dS = np.einsum("ijd,ijd->ij", dM, A)
-            dA = dM * S[:, :, None]
-            if l > 0:
-                dW_direct[l] = np.einsum("ikd,ijd->kj", self._Ms[l - 1], dA)
-                dM = np.matmul(layers[l].params["weight"], dA)
+        P = self._Ps[-1]
+        Q = P.reshape(-1, P.shape[2])
+        dW_direct = [None] * L
+        dW_direct[0] = (2.0 * lam_n) * (W[0] @ (Q.T @ Q))  # through C = W_1ᵀ W_1
+        dP = (2.0 * lam_n) * self._QC.reshape(P.shape)
+        dS = [None] * L
+        for l in range(L - 1, 0, -1):
+            A = self._As[l]
+            width = A.shape[0]
+            dS[l] = (dP * A).sum(axis=2).T  # (n, width)
+            dA = dP * S[l][:, :, None]
+            if l > 1:
+                k = self._Ps[l - 1].shape[0]
+                dA2 = dA.reshape(width, -1)
+                dW_direct[l] = self._Ps[l - 1].reshape(k, -1) @ dA2.T
+                dP = (W[l] @ dA2).reshape(k, n, -1)
             else:
-                dW_direct[0] = dA.sum(axis=0).T
-            ds = _slope_derivative(layers[l].activation, layers[l]._Y, S)
+                dW_direct[1] = (dA * S[0].T[None, :, :]).sum(axis=1).T
+                dS[0] = (dA * W[1].T[:, None, :]).sum(axis=0)
+        dz_extra = [None] * L
+        for l in range(L):
+            ds = _slope_derivative(layers[l].activation, layers[l]._Y, S[l].T)
             if ds is not None:
-                dz_extra[l] = dS * ds
+                dz_extra[l] = dS[l] * ds
         # the ordinary backward pass, with the penalty's terms added
         D = dY
         for l in range(L - 1, -1, -1):
@@ -418,7 +443,7 @@ class ContractiveEncoder(Sequential):
 
     def __getstate__(self):
         state = super().__getstate__()
-        for k in ("_slopes", "_As", "_Ms"):
+        for k in ("_slopes", "_As", "_Ps", "_QC"):
             state.pop(k, None)
         return state
 
