@@ -381,9 +381,12 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             if self.algorithm == "batch":
                 p = min(e / max(self.max_iter - 1, 1), 1.0)
                 sigma = s0 + (s1 - s0) * p if decay == 0 else s0 * (s1 / s0) ** p
-                _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, nt)
+                if nt == 1:  # accumulate block by block, while in cache
+                    _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, 1, sums, counts)
+                else:
+                    _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, nt)
+                    _som.batch_accumulate(X, bmu, sums, counts)
                 qe = float(dist.mean())
-                _som.batch_accumulate(X, bmu, sums, counts)
                 _som.neighborhood_matrix(g2_values, kind, sigma, h_values)
                 np.take(h_values[0], g2_index, out=H)
                 _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)

@@ -22,6 +22,7 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.math cimport sqrt, exp, pow, fabs, INFINITY
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 from _blas cimport gemm, gemv
 
@@ -184,10 +185,12 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
                      Py_ssize_t *bmu, Py_ssize_t *second, double *dist) noexcept nogil:
     """BMU, second-best unit and exact BMU distance of m samples.
 
-    ``scratch`` (m * U values) receives the products ``X W^T`` (euclidean,
-    cosine); the per-unit scores are written to ``scores`` (U values, only
-    when m == 1, so ``scratch`` keeps the products for the caller) or over
-    ``scratch`` in place (``scores == NULL``).
+    ``scores == NULL``: the scores are built in ``scratch`` (m * U values);
+    for euclidean maps the GEMM itself produces them, ``||w||^2 - 2 X W^T``,
+    from rows pre-filled with ``||w||^2`` (``beta = 1``, which also spares
+    BLAS zeroing its output).  Otherwise (m == 1) ``scratch`` receives the
+    products ``X W^T``, which the caller keeps, and the scores go to
+    ``scores`` (U values).
     """
     cdef Py_ssize_t i, u, j, b1, b2
     cdef floating s
@@ -196,7 +199,13 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
     cdef floating *row
     cdef floating *sc
     cdef double acc, xx, ww, xw
-    if metric != MANHATTAN:
+    cdef bint fused = scores == NULL and metric == EUCLIDEAN
+    if fused:
+        for i in range(m):
+            memcpy(scratch + i * U, w_aux, U * sizeof(floating))
+        gemm(False, True, <int> m, <int> U, <int> d, <floating> -2.0, X, <int> d,
+             W, <int> d, <floating> 1.0, scratch, <int> U)
+    elif metric != MANHATTAN:
         # scratch = X_block @ W^T: the only O(m U d) work
         gemm(False, True, <int> m, <int> U, <int> d, <floating> 1.0, X, <int> d,
              W, <int> d, <floating> 0.0, scratch, <int> U)
@@ -206,7 +215,9 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
         sc = scores if scores != NULL else row
         # scores, lower is better; simple element-wise loops the compiler
         # vectorises (no 2.0 literal: the arithmetic stays in floating)
-        if metric == EUCLIDEAN:
+        if fused:
+            pass
+        elif metric == EUCLIDEAN:
             for u in range(U):
                 sc[u] = w_aux[u] - (row[u] + row[u])
         elif metric == COSINE:
@@ -252,19 +263,47 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
                Py_ssize_t[::1] bmu,            # OUT (n,) best unit
                Py_ssize_t[::1] second,         # OUT (n,) second-best unit
                double[::1] dist,               # OUT (n,) distance to the best unit
-               int n_threads):
+               int n_threads,
+               double[:, ::1] sums=None,       # OUT (U, d) optional Voronoi sums
+               double[::1] counts=None):       # OUT (U,) optional hit counts
     """Best and second-best unit of every sample, in blocks of samples.
 
     Samples are split into fixed blocks of ``block_rows(U)`` rows; threads
     take whole blocks and each owns one block-sized scratch, so no
     ``n x U`` matrix is ever built and every sample's result is the same
     for any thread count.  BLAS must be single-threaded during the call.
+
+    With ``sums``/``counts`` (one thread only) the batch-map accumulation of
+    :func:`batch_accumulate` is done block by block while the block is in
+    cache, in the same sample order, hence with the same result.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], U = W.shape[0]
     cdef Py_ssize_t chunk = block_rows(U)
     cdef Py_ssize_t n_chunks = (n + chunk - 1) // chunk
-    cdef Py_ssize_t c, start, m
+    cdef Py_ssize_t c, start, m, i, j
     cdef floating *scratch
+    cdef double *srow
+    cdef const floating *xrow
+    if sums is not None:
+        if n_threads != 1 or counts is None:
+            raise ValueError("bmu_search accumulates sums only on one thread, with counts")
+        with nogil:
+            sums[:, :] = 0.0
+            counts[:] = 0.0
+            scratch = <floating *> malloc(chunk * U * sizeof(floating))
+            for c in range(n_chunks):
+                start = c * chunk
+                m = min(chunk, n - start)
+                _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
+                           scratch, NULL, &bmu[start], &second[start], &dist[start])
+                for i in range(start, start + m):
+                    counts[bmu[i]] += 1.0
+                    srow = &sums[bmu[i], 0]
+                    xrow = &X[i, 0]
+                    for j in range(d):
+                        srow[j] += xrow[j]
+            free(scratch)
+        return
     if n == 0:
         return
     with nogil, parallel(num_threads=n_threads):

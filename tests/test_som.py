@@ -151,6 +151,30 @@ def test_batch_update_matches_direct_formula(dtype, kind):
         assert_array_equal(Wk[untouched], W[untouched])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_accumulation_equals_separate_pass(dtype):
+    rng = np.random.default_rng(3)
+    U, d = 50, 7
+    n = 3 * K.block_rows(U) + 5
+    X = rng.standard_normal((n, d)).astype(dtype)
+    W = rng.standard_normal((U, d)).astype(dtype)
+    aux = np.empty(U, dtype)
+    K.unit_aux(W, 0, aux)
+    outs = [np.empty(n, np.intp), np.empty(n, np.intp), np.empty(n)]
+    sums, counts = np.full((U, d), 7.0), np.full(U, 7.0)  # overwritten, not added to
+    K.bmu_search(X, W, aux, 0, *outs, 1, sums, counts)
+    best, second, dist = run_bmu(X, W, "euclidean", 2)
+    assert_array_equal(outs[0], best)
+    assert_array_equal(outs[1], second)
+    assert_array_equal(outs[2], dist)
+    s2, c2 = np.empty((U, d)), np.empty(U)
+    K.batch_accumulate(X, best, s2, c2)
+    assert_array_equal(sums, s2)
+    assert_array_equal(counts, c2)
+    with pytest.raises(ValueError, match="one thread"):
+        K.bmu_search(X, W, aux, 0, *outs, 2, sums, counts)
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
 @pytest.mark.parametrize("kind", ["gaussian", "mexican_hat", "bubble"])
 def test_online_epoch_matches_reference(metric, kind):
