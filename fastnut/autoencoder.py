@@ -23,11 +23,11 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit
 from sklearn.utils import check_array
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import nn
 from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver)
-from ._validation import check_images, check_input_shape, sequence_lengths, to_sequences
+from ._validation import check_images, check_input_shape, check_sequences
 from .nn._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder, RepeatSteps,
                               Reshape, SparsityPenalty, SumSquaredError, TiedDense,
                               TimeDistributedDense)
@@ -798,26 +798,12 @@ class LSTMAutoencoder(_BaseAutoencoder):
         _store(self, locals())
 
     def _check_X(self, X, reset):
-        dtype = self._compute_dtype()
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
-        if ndim == 3:
-            X = check_array(X, dtype=dtype, order="C", allow_nd=True,
-                            ensure_all_finite="allow-nan")
-            flat = False
-            if reset:
-                self.n_features_in_ = X.shape[1] * X.shape[2]
-                self.__dict__.pop("feature_names_in_", None)
-        else:
-            X = validate_data(self, X, reset=reset, dtype=dtype, order="C",
-                              ensure_all_finite="allow-nan")
-            flat = True
+        X3 = check_sequences(self, X, input_shape=self.input_shape,
+                             n_step_features=None if reset else self.input_shape_[1],
+                             reset=reset, dtype=self._compute_dtype())
         if reset:
-            X3 = to_sequences(X, self.input_shape)
-            self._flat_input = flat
-        else:
-            X3 = to_sequences(X, self.input_shape, n_step_features=self.input_shape_[1])
-        sequence_lengths(X3)  # NaN only as trailing padding, no infinity
-        if reset:
+            self._flat_input = ndim != 3
             self.input_shape_ = tuple(int(s) for s in X3.shape[1:])
         return X3
 
