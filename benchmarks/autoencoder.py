@@ -88,7 +88,8 @@ def run(args, peak):
         for name, sec in tt.items():
             rows.append({"name": f"transform {n}x784 -> 32, {name}", "samples_per_s": n / sec})
         if "torch" in tt:
-            rows.append({"name": "transform speed-up vs torch", "ratio": tt["torch"] / tt["fastnut"]})
+            rows.append({"name": "transform speed-up vs torch",
+                         "ratio": tt["torch"] / tt["fastnut"]})
         # sanity: one epoch from a fresh start reaches a similar error in both
         rows.append({"name": "fastnut reconstruction MSE after 1 epoch",
                      "mse": float(-ours.score(X))})

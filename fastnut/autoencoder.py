@@ -28,8 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import nn
 from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver)
 from ._validation import check_images, check_input_shape, check_sequences
-from .nn._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder, RepeatSteps,
-                              Reshape, SparsityPenalty, SumSquaredError, TiedDense,
+from .nn._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
+                              RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
                               TimeDistributedDense)
 
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
