@@ -84,15 +84,31 @@ def numpy_batch_som(X, W0, rows, cols, epochs, sigma0, sigma1, chunk=4096):
     return W
 
 
+def timed(fn):
+    """(wall seconds, CPU seconds of this process) of one call.
+
+    On a shared machine a single-threaded run is also slowed down by being
+    descheduled; its CPU time is not, so both are reported.
+    """
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def median_timed(fn, reps):
+    runs = np.array([timed(fn) for _ in range(reps)])
+    return float(np.median(runs[:, 0])), float(np.median(runs[:, 1]))
+
+
 def minisom_train_random(minisom, X, W0, rows, cols, epochs, sigma0, seed=0):
+    """MiniSom online training; returns ((wall, cpu) seconds, codebook)."""
     som = minisom.MiniSom(rows, cols, X.shape[1], sigma=sigma0, learning_rate=0.5,
                           decay_function="linear_decay_to_zero",
                           sigma_decay_function="linear_decay_to_one",
                           neighborhood_function="gaussian", random_seed=seed)
     som._weights = W0.reshape(rows, cols, -1).astype(np.float64).copy()
-    t0 = time.perf_counter()
-    som.train_random(X, epochs * len(X))
-    return time.perf_counter() - t0, som.get_weights().reshape(rows * cols, -1)
+    t = timed(lambda: som.train_random(X, epochs * len(X)))
+    return t, som.get_weights().reshape(rows * cols, -1)
 
 
 def run(args, peak):
@@ -126,12 +142,14 @@ def run(args, peak):
                          rows, cols)
         t_ms = q_ms = te_ms = None
         if minisom is not None:
-            t_before = time_alternating({"b": lambda: fastnut_fit("batch")}, reps=3,
-                                        min_time=0.1)["b"]
+            # fastnut timed right before and after the (single, long) MiniSom run
+            before = median_timed(lambda: fastnut_fit("batch"), 5)
+            before_on = timed(lambda: fastnut_fit("online"))
             t_ms, Wm = minisom_train_random(minisom, X, W0, rows, cols, epochs, sigma0)
-            t_after = time_alternating({"b": lambda: fastnut_fit("batch")}, reps=3,
-                                       min_time=0.1)["b"]
-            t_b = float(np.median([t_before, t_after, t["fastnut"]]))
+            after = median_timed(lambda: fastnut_fit("batch"), 5)
+            after_on = timed(lambda: fastnut_fit("online"))
+            t_b = [(a + b) / 2 for a, b in zip(before, after)]
+            t_o = [(a + b) / 2 for a, b in zip(before_on, after_on)]
             q_ms, te_ms = quality(X, Wm, rows, cols)
         tag = f"A {n}x{d} {rows}x{cols} {epochs}ep"
         row = {"name": f"{tag} batch vs NumPy GEMM batch SOM", "fastnut_s": t["fastnut"],
@@ -139,12 +157,12 @@ def run(args, peak):
                "qe": qb, "peer_qe": qn, "te8": tb, "peer_te8": tn}
         out.append(row)
         if t_ms is not None:
-            out.append({"name": f"{tag} batch vs MiniSom train_random", "fastnut_s": t_b,
-                        "peer_s": t_ms, "ratio": t_ms / t_b, "qe": qb, "peer_qe": q_ms,
-                        "qe_vs_peer": qb / q_ms, "te8": tb, "peer_te8": te_ms})
-            out.append({"name": f"{tag} online vs MiniSom train_random", "fastnut_s": t_online,
-                        "peer_s": t_ms, "ratio": t_ms / t_online, "qe": qo, "peer_qe": q_ms,
-                        "qe_vs_peer": qo / q_ms, "te8": to, "peer_te8": te_ms})
+            for algo, tf, q, te in (("batch", t_b, qb, tb), ("online", t_o, qo, to)):
+                out.append({"name": f"{tag} {algo} vs MiniSom train_random",
+                            "fastnut_s": tf[0], "peer_s": t_ms[0], "ratio": t_ms[0] / tf[0],
+                            "fastnut_cpu_s": tf[1], "peer_cpu_s": t_ms[1],
+                            "ratio_cpu": t_ms[1] / tf[1], "qe": q, "peer_qe": q_ms,
+                            "qe_vs_peer": q / q_ms, "te8": te, "peer_te8": te_ms})
         else:
             out.append({"name": f"{tag} online (MiniSom missing)", "fastnut_s": t_online,
                         "qe": qo, "te8": to})
@@ -171,7 +189,7 @@ def run(args, peak):
                 Wd0 = pca_codebook(Xd32, 12, 12)
                 tm, Wm = minisom_train_random(minisom, Xd32, Wd0, 12, 12, 10, 3.0)
                 qm, tem = quality(Xd32, Wm, 12, 12)
-                row.update(peer_s=tm, ratio=tm / secs, peer_qe=qm, qe_vs_peer=q / qm,
+                row.update(peer_s=tm[0], ratio=tm[0] / secs, peer_qe=qm, qe_vs_peer=q / qm,
                            peer_te8=tem)
             out.append(row)
     return out
