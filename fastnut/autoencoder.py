@@ -50,7 +50,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
     """fit / transform / inverse_transform / score_samples over ``BaseNetwork``.
 
     Families supply ``_encoder_decoder(sample_shape)`` (two lists of layers),
-    and, when their input is not tabular, ``_check_X`` and ``_output_form``.
+    and, when their input is not tabular, ``_validate_input`` and ``_output_form``.
     The reconstruction target is the checked input itself.
     """
 
@@ -82,14 +82,20 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         net.build(sample_shape, random_state=rng, dtype=self._compute_dtype())
         return net
 
-    def _check_y(self, y, n_samples, incremental, first_pass, classes):
-        # y is the raw X again: the target is the same checked input
-        return self._check_target(y)
+    def _check_X(self, X, reset):
+        # fit validates once (see _fit) and hands the base the checked array
+        if X is self.__dict__.get("_checked_input"):
+            return X
+        return self._validate_input(X, reset)
 
-    def _check_target(self, X):
-        X = check_array(X, dtype=self._compute_dtype(), order="C")
-        self._check_range(X)
-        return X
+    def _validate_input(self, X, reset):
+        """Validated, reshaped, C-contiguous input of the compute dtype."""
+        return BaseNetwork._check_X(self, X, reset)
+
+    def _check_y(self, y, n_samples, incremental, first_pass, classes):
+        # the target is the checked input itself (the same array)
+        self._check_range(y)
+        return y
 
     def _check_range(self, X):
         if self._loss_name() == "binary_log_loss":
@@ -100,8 +106,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
                     f"MinMaxScaler); got values in [{lo:g}, {hi:g}]")
 
     # -- fitting ------------------------------------------------------------------------
-    def _fit(self, X, y, *args, **kwargs):
-        super()._fit(X, y, *args, **kwargs)
+    def _fit(self, X, y, incremental=False):
+        first_pass = not hasattr(self, "network_") or (
+            not self._p("warm_start") and not incremental)
+        X = self._validate_input(X, reset=first_pass)
+        self._checked_input = X
+        try:
+            super()._fit(X, X, incremental=incremental)
+        finally:
+            del self._checked_input
         # the base's classifier/regressor bookkeeping means nothing for a transformer
         for name in ("n_outputs_", "n_layers_"):
             self.__dict__.pop(name, None)
@@ -676,7 +689,7 @@ class ConvAutoencoder(_BaseAutoencoder):
                  clip_norm=None, dtype=np.float32):
         _store(self, locals())
 
-    def _check_X(self, X, reset):
+    def _validate_input(self, X, reset):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         if self.input_shape is not None:
             check_input_shape(self.input_shape)
@@ -687,11 +700,6 @@ class ConvAutoencoder(_BaseAutoencoder):
             self.image_shape_ = tuple(int(s) for s in X4.shape[1:])
             self._input_ndim = ndim
         return X4
-
-    def _check_target(self, X):
-        X = self._check_X(X, reset=False)
-        self._check_range(X)
-        return X
 
     def _encoder_decoder(self, sample_shape):
         C, H, W = sample_shape
@@ -797,7 +805,7 @@ class LSTMAutoencoder(_BaseAutoencoder):
                  clip_norm=None, dtype=np.float32):
         _store(self, locals())
 
-    def _check_X(self, X, reset):
+    def _validate_input(self, X, reset):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         X3 = check_sequences(self, X, input_shape=self.input_shape,
                              n_step_features=None if reset else self.input_shape_[1],
@@ -806,9 +814,6 @@ class LSTMAutoencoder(_BaseAutoencoder):
             self._flat_input = ndim != 3
             self.input_shape_ = tuple(int(s) for s in X3.shape[1:])
         return X3
-
-    def _check_target(self, X):
-        return self._check_X(X, reset=False)
 
     def _encoder_decoder(self, sample_shape):
         T, F = sample_shape
