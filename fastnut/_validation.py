@@ -241,6 +241,9 @@ def check_sequences(estimator, X, input_shape=None, n_step_features=None, reset=
     from sklearn.utils import check_array
     from sklearn.utils.validation import validate_data
     ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+    if ndim > 3:
+        raise ValueError(f"sequences must have shape (n, T, F), (n, T) or flat (n, T*F) "
+                         f"with input_shape=(T, F); got an array with {ndim} dimensions")
     if ndim == 3:
         X = check_array(X, dtype=dtype, order="C", allow_nd=True,
                         ensure_all_finite="allow-nan", input_name="X")
