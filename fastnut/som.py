@@ -5,6 +5,8 @@ calls the Cython kernels of ``fastnut._kernels.som`` for every numeric step:
 best-matching-unit (BMU) search, batch-map accumulation and smoothing, and
 online updates.  Grid geometry comes from :mod:`fastnut._grid`.
 """
+import contextlib
+import threading
 import time
 from numbers import Integral, Real
 
@@ -28,19 +30,35 @@ _NEIGHBORHOODS = {"gaussian": 0, "bubble": 1, "mexican_hat": 2, "triangle": 3}
 _DECAYS = {"linear": 0, "exponential": 1}
 
 _controller = None
+_limit_lock = threading.Lock()
+_limit_depth = 0
+_limiter = None
 
 
+@contextlib.contextmanager
 def _blas_single_thread():
-    """Context keeping BLAS on one thread while the kernels run.
+    """Keep BLAS on one thread while the kernels run.
 
     The BMU search calls BLAS from inside OpenMP threads (one GEMM per block
-    of samples), and every kernel result must not depend on the thread
-    count, so BLAS itself never splits the work.
+    of samples), so BLAS must not start threads of its own.  Calls from
+    several Python threads at once share one limit: the first to enter sets
+    it, the last to leave restores the original.
     """
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    global _controller, _limit_depth, _limiter
+    with _limit_lock:
+        if _limit_depth == 0:
+            if _controller is None:
+                _controller = ThreadpoolController()
+            _limiter = _controller.limit(limits=1, user_api="blas")
+        _limit_depth += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_depth -= 1
+            if _limit_depth == 0:
+                _limiter.restore_original_limits()
+                _limiter = None
 
 
 class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

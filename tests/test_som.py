@@ -368,6 +368,29 @@ def test_pickle_round_trip(digits):
     assert_array_equal(again.predict(digits), som.predict(digits))
 
 
+def test_concurrent_predict_matches_serial(digits):
+    from concurrent.futures import ThreadPoolExecutor
+    from threadpoolctl import threadpool_info
+
+    som = SelfOrganizingMap(8, 8, max_iter=2).fit(digits)
+    before = {(i["filepath"], i["num_threads"]) for i in threadpool_info()}
+    serial = [som.predict(digits[i::4]) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            parallel = list(pool.map(lambda i: som.predict(digits[i::4]), range(4)))
+            for a, b in zip(serial, parallel):
+                assert_array_equal(a, b)
+    # the BLAS thread limits are restored once every call has left
+    assert {(i["filepath"], i["num_threads"]) for i in threadpool_info()} == before
+
+
+def test_divergence_is_an_error(digits):
+    som = SelfOrganizingMap(4, 4, algorithm="online", neighborhood="bubble",
+                            learning_rate_start=1e3, learning_rate_end=1e3, max_iter=2)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        som.fit(digits * 1e3)
+
+
 def test_bad_input(digits):
     X = digits[:50].copy()
     X0 = X.copy()
