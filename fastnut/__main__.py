@@ -136,9 +136,27 @@ def demo_autoencoder():
     return rows
 
 
+def demo_rnn():
+    from fastnut import RNNClassifier, RNNRegressor
+    Xtr, Xte, ytr, yte = _digits()
+    # every digit read as a sequence of 8 rows of 8 pixels
+    clf = RNNClassifier(input_shape=(8, 8), random_state=0)
+    t_clf = _timed_fit(clf, Xtr, ytr)
+    # the next value of a two-tone series from a window of the last 20
+    t = np.arange(2400) * 0.1
+    s = (np.sin(t) + 0.5 * np.sin(0.31 * t)).astype(np.float32)
+    W = np.lib.stride_tricks.sliding_window_view(s, 21)
+    reg = RNNRegressor(cell="gru", hidden_size=32, max_iter=30, random_state=0)
+    t_reg = _timed_fit(reg, W[:1600, :20], W[:1600, 20])
+    return [("RNNClassifier LSTM digits rows", "accuracy", clf.score(Xte, yte), t_clf),
+            ("RNNRegressor GRU next value", "R^2", reg.score(W[1600:, :20], W[1600:, 20]),
+             t_reg)]
+
+
 #: (family, function) in tour order; every family adds its own entry
 DEMOS = [
     ("mlp", demo_mlp),
+    ("rnn", demo_rnn),
     ("som", demo_som),
     ("autoencoder", demo_autoencoder),
 ]
