@@ -144,9 +144,11 @@ class Trainer:
                     sel = idx[start:stop]
                     if xb is None or xb.shape[0] != stop - start:
                         xb = np.empty((stop - start,) + X.shape[1:], X.dtype)
-                        yb = np.empty((stop - start,) + y.shape[1:], y.dtype)
+                        # autoencoders: the target is the input array itself
+                        yb = xb if y is X else np.empty((stop - start,) + y.shape[1:], y.dtype)
                     np.take(X, sel, axis=0, out=xb)
-                    np.take(y, sel, axis=0, out=yb)
+                    if yb is not xb:
+                        np.take(y, sel, axis=0, out=yb)
                     Xb, Yb = xb, yb
                     swb = sample_weight[sel] if sample_weight is not None else None
                 else:
