@@ -304,21 +304,25 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def _validate_fit_input(self, X, reset):
         dtype = resolve_dtype(self.dtype) if reset else self.weights_.dtype
         X = validate_data(self, X, dtype=dtype, order="C", reset=reset)
-        if not reset and X.shape[1] != self.weights_.shape[2]:  # pragma: no cover
-            raise ValueError("X has %d features, expected %d" % (X.shape[1], self.weights_.shape[2]))
+        if not reset and self.weights_.shape[:2] != (self.n_rows, self.n_cols):
+            raise ValueError(
+                f"the map was initialised as {self.weights_.shape[0]} x "
+                f"{self.weights_.shape[1]} but n_rows x n_cols is now "
+                f"{self.n_rows} x {self.n_cols}; call fit to start a new map")
         return X
 
     def _start(self, X):
         grid = self._grid()  # checks the topology / periodic combination
-        W = self._initial_weights(X, grid)
+        rng = check_random_state(self.random_state)
+        W = self._initial_weights(X, grid, rng)
         self.weights_ = W.reshape(self.n_rows, self.n_cols, X.shape[1])
         self.n_iter_ = 0
         self.quantization_errors_ = np.empty(0)
         # per-fit seed of the online visiting orders: epoch e uses
         # default_rng([seed, e]), so partial_fit continues the same stream
-        self._seed = int(check_random_state(self.random_state).randint(2 ** 31 - 1))
+        self._seed = int(rng.randint(2 ** 31 - 1))
 
-    def _initial_weights(self, X, grid):
+    def _initial_weights(self, X, grid, rng):
         n, d = X.shape
         U = grid.n_units
         if not isinstance(self.init, str):
@@ -331,7 +335,6 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             if not np.all(np.isfinite(W)):
                 raise ValueError("init array contains NaN or infinity")
             return np.ascontiguousarray(W.reshape(U, d))
-        rng = check_random_state(self.random_state)
         if self.init == "sample":
             idx = rng.choice(n, size=U, replace=U > n)
             W = X[idx]

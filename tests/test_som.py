@@ -412,6 +412,9 @@ def test_bad_input(digits):
         som.label_map(X, [0, 1, 2])
     with pytest.raises(ValueError, match="2D array"):
         som.transform(X[0])
+    with pytest.raises(ValueError, match="call fit to start a new map"):
+        som.set_params(n_rows=4).partial_fit(X)
+    assert list(som.get_feature_names_out()) == ["selforganizingmap0", "selforganizingmap1"]
 
 
 @pytest.mark.parametrize("topology, n_vertices", [("rectangular", 4), ("hexagonal", 6)])
