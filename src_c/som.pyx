@@ -203,12 +203,20 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
     if fused:
         for i in range(m):
             memcpy(scratch + i * U, w_aux, U * sizeof(floating))
-        gemm(False, True, <int> m, <int> U, <int> d, <floating> -2.0, X, <int> d,
-             W, <int> d, <floating> 1.0, scratch, <int> U)
+        if m == 1:  # one sample (online steps, tiny predicts): GEMV is cheaper to call
+            gemv(False, <int> U, <int> d, <floating> -2.0, W, <int> d, X, 1,
+                 <floating> 1.0, scratch, 1)
+        else:
+            gemm(False, True, <int> m, <int> U, <int> d, <floating> -2.0, X, <int> d,
+                 W, <int> d, <floating> 1.0, scratch, <int> U)
     elif metric != MANHATTAN:
         # scratch = X_block @ W^T: the only O(m U d) work
-        gemm(False, True, <int> m, <int> U, <int> d, <floating> 1.0, X, <int> d,
-             W, <int> d, <floating> 0.0, scratch, <int> U)
+        if m == 1:
+            gemv(False, <int> U, <int> d, <floating> 1.0, W, <int> d, X, 1,
+                 <floating> 0.0, scratch, 1)
+        else:
+            gemm(False, True, <int> m, <int> U, <int> d, <floating> 1.0, X, <int> d,
+                 W, <int> d, <floating> 0.0, scratch, <int> U)
     for i in range(m):
         x = X + i * d
         row = scratch + i * U
@@ -424,6 +432,8 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
     cdef const floating *x
     cdef floating *wu
     cdef const double *g
+    if scratch.shape[0] < 2 * U:
+        raise ValueError(f"scratch must hold 2 * n_units = {2 * U} values, got {scratch.shape[0]}")
     with nogil:
         for t in range(m):
             x = &X[order[t], 0]

@@ -209,6 +209,9 @@ def test_online_exponential_schedule_and_cutoff():
     assert_allclose(W[:3], 0.4)
     assert_array_equal(W[3:], 0.0)
     assert_allclose(aux[:3], 2 * 0.4 ** 2)
+    with pytest.raises(ValueError, match="scratch must hold 2"):
+        K.online_epoch(X, np.array([0], np.intp), W, aux, grid.sq_distances(), 0, 0, 0,
+                       1.0, 1.0, 0.5, 0.5, 0.0, 1.0, np.empty(9))
 
 
 # -- grid geometry (hand-worked cases) --------------------------------------------
