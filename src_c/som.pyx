@@ -9,8 +9,9 @@ range.  Kernels trust their arguments (bounds checks are off).
 Metrics (``metric`` argument):
 
 * ``EUCLIDEAN`` (0): the BMU minimises ``||w||^2 - 2 x.w`` (``||x||^2`` is a
-  per-sample constant), computed for a block of samples by one GEMM; the
-  winner's distance ``||x - w||`` is then recomputed exactly in double.
+  per-sample constant), computed for a block of samples by one GEMM whose
+  output rows start as ``||w||^2``; the winner's distance ``||x - w||`` is
+  then recomputed exactly in double.
   ``w_aux[u] = ||w_u||^2``.
 * ``COSINE`` (1): the BMU maximises ``x.w / ||w||`` (same GEMM);
   distance ``1 - cos(x, w)``.  ``w_aux[u] = 1 / ||w_u||`` (0 for a zero unit).
