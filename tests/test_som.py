@@ -357,6 +357,16 @@ def test_init_options_and_seed(digits, init):
     assert a.weights_.dtype == np.float32 and a.weights_.shape == (4, 5, 64)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, "float64", np.dtype("float64")])
+def test_float32_and_float64_maps_agree(digits, dtype):
+    m32 = SelfOrganizingMap(6, 6, max_iter=5).fit(digits)
+    m64 = SelfOrganizingMap(6, 6, max_iter=5, dtype=dtype).fit(digits)
+    assert m32.weights_.dtype == np.float32 and m64.weights_.dtype == np.float64
+    assert_allclose(m32.quantization_errors_, m64.quantization_errors_, rtol=1e-3)
+    assert_allclose(m32.weights_, m64.weights_, atol=2e-2)
+    assert np.mean(m32.predict(digits) == m64.predict(digits)) > 0.99
+
+
 def test_verbose_prints_every_epoch(digits):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
