@@ -28,13 +28,55 @@ from _random cimport stream_key, random_u64, uniform, normal_double, mix64
 
 import numpy as np
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* exp for float32 without a libm call, so that loops over it vectorise:
+       exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with the
+       Cephes expf polynomial (about 2 ulp).  The argument is clamped to
+       [-87, 87] so that neither the result nor 1 / (1 + result) is ever
+       subnormal (subnormals are slow) or infinite. */
+    static inline float fastnut_expf(float x) {
+        union { float f; int32_t i; } u;
+        float t, r, p;
+        int32_t n;
+        x = x > 87.0f ? 87.0f : x;
+        x = x < -87.0f ? -87.0f : x;
+        t = x * 1.44269504088896341f + 12582912.0f;  /* + 1.5 * 2^23 rounds to nearest */
+        t = t - 12582912.0f;
+        n = (int32_t) t;
+        r = x - t * 0.693359375f;
+        r = r + t * 2.12194440e-4f;
+        p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        u.i = (n + 127) << 23;
+        return p * u.f;
+    }
+    static inline float fastnut_sigmoidf(float x) {
+        return 1.0f / (1.0f + fastnut_expf(-x));
+    }
+    /* a[j] = sigmoid(a[j] + b[j]): a plain loop the compiler vectorises */
+    static inline void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n) {
+        Py_ssize_t j;
+        for (j = 0; j < n; j++) a[j] = 1.0f / (1.0f + fastnut_expf(-(a[j] + b[j])));
+    }
+    """
+    float fastnut_sigmoidf(float x) noexcept nogil
+    void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n) noexcept nogil
+
+
 cdef enum:
     PAR_MIN_WORK = 32768  # below this many elements a parallel region costs more than it saves
 
 
 cdef inline floating _sigmoid(floating x) noexcept nogil:
     if floating is float:
-        return 1.0 / (1.0 + expf(-x))
+        return fastnut_sigmoidf(x)
     else:
         return 1.0 / (1.0 + exp(-x))
 
@@ -69,6 +111,8 @@ cdef void _hidden_layer(floating *A, const floating *b, floating *S,
                 p = _sigmoid(a[j] + b[j])
                 a[j] = p
                 s[j] = 1.0 if uniform(skey, j, dummy) < p else 0.0
+        elif floating is float:
+            fastnut_bias_sigmoid_f(a, b, n_cols)
         else:
             for j in range(n_cols):
                 a[j] = _sigmoid(a[j] + b[j])

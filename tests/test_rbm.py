@@ -417,3 +417,17 @@ def test_gaussian_rbm_mean_field_visible():
     g.fit(X)
     assert np.isfinite(g.components_).all()
     assert g.transform(X).shape == (200, 4)
+
+
+def test_float32_sigmoid_accuracy_and_saturation():
+    """The kernels' own float32 exp: within a few ulp, never inf, NaN or subnormal."""
+    x = np.linspace(-85, 85, 200001).astype(np.float32)
+    out = x[None, :].copy()
+    K.hidden_probs(np.ones((1, 1), np.float32), np.zeros((1, x.size), np.float32), x, out, 1)
+    exact = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert np.max(np.abs(out[0] - exact) / exact) < 4 * 2.0 ** -24
+    big = np.array([[-1e4, -100, 100, 1e4, np.finfo(np.float32).max]], np.float32)
+    P = big.copy()
+    K.layer_conditional(P, np.zeros(5, np.float32), P, 0, False, 0, 0, 1)
+    assert np.all(P[0, :2] >= np.finfo(np.float32).tiny) and np.all(P[0, :2] < 1e-37)
+    np.testing.assert_array_equal(P[0, 2:], 1.0)
