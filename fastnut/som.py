@@ -159,8 +159,11 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     Voronoi sums ``S_v = sum_{b(x)=v} x`` and counts ``c_v``, every unit is
     set to ``w_u = sum_v h_uv S_v / sum_v h_uv c_v``: O(n d) to accumulate,
     O(U^2 d) to smooth, after an O(n U d) BMU search done as blocked GEMM
-    (``||x||^2 - 2 x.w + ||w||^2``).  The mexican hat's negative weights make
-    little sense in batch mode; use it with ``algorithm="online"``.
+    (``||x||^2 - 2 x.w + ||w||^2``).  The update is a weighted mean whatever
+    the metric.  The mexican hat's negative weights make little sense in
+    batch mode; use it with ``algorithm="online"`` and a small learning rate
+    (its negative lobe pushes units away from the samples, and large steps
+    diverge, which ``fit`` reports as a ``FloatingPointError``).
 
     Online step t (``p = t / (max_iter n)``): ``w_u += lr(p) h(r(b, u); sigma(p))
     (x - w_u)`` for the units within the cut-off only.
@@ -421,9 +424,12 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     p0, p1, scratch)
                 qe = total / n
             if not np.isfinite(qe) or not np.all(np.isfinite(w_aux)):
+                hint = ("; the mexican hat's negative lobe pushes units away from "
+                        "the samples, so it needs a small learning rate"
+                        if self.neighborhood == "mexican_hat" else "")
                 raise FloatingPointError(
                     f"SelfOrganizingMap diverged at epoch {e + 1} (non-finite weights); "
-                    "lower learning_rate_start or scale the data")
+                    f"lower learning_rate_start or scale the data{hint}")
             qes.append(qe)
             self.n_iter_ = e + 1
             if self.verbose:
