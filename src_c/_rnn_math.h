@@ -20,6 +20,7 @@
  */
 #ifndef FASTNUT_RNN_MATH_H
 #define FASTNUT_RNN_MATH_H
+#include <math.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -57,34 +58,6 @@ static inline float fastnut_expf(float x)
     u.i = ((int32_t)fn + 127) << 23;
     return p * u.f;
 }
-
-/* p[j] = 1 / (1 + exp(-p[j])), in place */
-FASTNUT_CLONES
-static void fastnut_sigmoid_f(float *restrict p, ptrdiff_t m)
-{
-    ptrdiff_t j;
-    for (j = 0; j < m; j++)
-        p[j] = 1.0f / (1.0f + fastnut_expf(-p[j]));
-}
-
-/* dst[j] = tanh(src[j]) = 2 / (1 + exp(-2 src[j])) - 1 (absolute error ~1e-7) */
-FASTNUT_CLONES
-static void fastnut_tanh_f(const float *restrict src, float *restrict dst, ptrdiff_t m)
-{
-    ptrdiff_t j;
-    for (j = 0; j < m; j++)
-        dst[j] = 2.0f / (1.0f + fastnut_expf(-2.0f * src[j])) - 1.0f;
-}
-
-/* p[j] = tanh(p[j]), in place */
-FASTNUT_CLONES
-static void fastnut_tanh_inplace_f(float *restrict p, ptrdiff_t m)
-{
-    ptrdiff_t j;
-    for (j = 0; j < m; j++)
-        p[j] = 2.0f / (1.0f + fastnut_expf(-2.0f * p[j])) - 1.0f;
-}
-
 
 /* Backward gate arithmetic of one sequence at one step, float and double from
  * one body.  The arrays are distinct rows (restrict), which lets gcc vectorise
@@ -133,8 +106,158 @@ static void fastnut_gru_bwd_##SFX(ptrdiff_t H, T *restrict g, T *restrict hn,   
 FASTNUT_DEFINE_BWD(float, f)
 FASTNUT_DEFINE_BWD(double, d)
 
+/* Forward gate arithmetic of one sequence at one step (float and double from
+ * one body; restrict rows, SIMD clones).  g: input projection row in,
+ * activated gates out; hh: W_hh h (no bias); h, c: running state, updated;
+ * hs, cs, tc: the rows saved for backward (GRU: cs = W_hn h + b_hn). */
+static inline float fastnut_sigm_f(float x) { return 1.0f / (1.0f + fastnut_expf(-x)); }
+static inline float fastnut_tanh1_f(float x) { return 2.0f / (1.0f + fastnut_expf(-2.0f * x)) - 1.0f; }
+static inline double fastnut_sigm_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+static inline double fastnut_tanh1_d(double x) { return tanh(x); }
+
+#define FASTNUT_DEFINE_FWD(T, SFX)                                                  \
+FASTNUT_CLONES                                                                      \
+static void fastnut_lstm_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict hh, \
+        const T *restrict b_ih, const T *restrict b_hh, T *restrict h,              \
+        T *restrict c, T *restrict hs, T *restrict cs, T *restrict tc)              \
+{                                                                                   \
+    ptrdiff_t j;                                                                    \
+    for (j = 0; j < 2 * H; j++)                                                     \
+        g[j] = fastnut_sigm_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+    for (j = 2 * H; j < 3 * H; j++)                                                 \
+        g[j] = fastnut_tanh1_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);               \
+    for (j = 3 * H; j < 4 * H; j++)                                                 \
+        g[j] = fastnut_sigm_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+    for (j = 0; j < H; j++) {                                                       \
+        T cj = g[H + j] * c[j] + g[j] * g[2 * H + j];                               \
+        T t = fastnut_tanh1_##SFX(cj);                                              \
+        T hj = g[3 * H + j] * t;                                                    \
+        c[j] = cj; cs[j] = cj; tc[j] = t; h[j] = hj; hs[j] = hj;                    \
+    }                                                                               \
+}                                                                                   \
+FASTNUT_CLONES                                                                      \
+static void fastnut_gru_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict hh,  \
+        const T *restrict b_ih, const T *restrict b_hh, T *restrict h,              \
+        T *restrict hs, T *restrict cs)                                             \
+{                                                                                   \
+    ptrdiff_t j;                                                                    \
+    for (j = 0; j < 2 * H; j++)                                                     \
+        g[j] = fastnut_sigm_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+    for (j = 0; j < H; j++) {                                                       \
+        T hn = hh[2 * H + j] + b_hh[2 * H + j];                                     \
+        T n = fastnut_tanh1_##SFX(g[2 * H + j] + b_ih[2 * H + j] + g[j] * hn);      \
+        T z = g[H + j];                                                             \
+        T hj = (1 - z) * n + z * h[j];                                              \
+        cs[j] = hn; g[2 * H + j] = n; h[j] = hj; hs[j] = hj;                        \
+    }                                                                               \
+}                                                                                   \
+FASTNUT_CLONES                                                                      \
+static void fastnut_rnn_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict hh,  \
+        const T *restrict b_ih, const T *restrict b_hh, T *restrict h,              \
+        T *restrict hs)                                                             \
+{                                                                                   \
+    ptrdiff_t j;                                                                    \
+    for (j = 0; j < H; j++) {                                                       \
+        T v = fastnut_tanh1_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+        g[j] = v; h[j] = v; hs[j] = v;                                              \
+    }                                                                               \
+}
+
+FASTNUT_DEFINE_FWD(float, f)
+FASTNUT_DEFINE_FWD(double, d)
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
+#endif
+
+
+/* Small row-major SGEMM for the per-step recurrent products (M = batch):
+ * C (M x N) = A (M x K) B (K x N) (+ C when beta), with B stored k-major.
+ *
+ * BLAS repacks the weight matrix on every call, which at batch 32 costs about
+ * as much as the product itself; this kernel streams B straight from cache
+ * instead, with a 6x64 register block (24 AVX-512 accumulators).  Built only
+ * for AVX-512 and N a multiple of 16: fastnut_sgemm_small returns 0 when it
+ * cannot run, and the caller falls back to BLAS.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define FASTNUT_HAVE_SMALL_GEMM 1
+typedef float fastnut_v16 __attribute__((vector_size(64), aligned(4)));
+
+#define FASTNUT_ROWS_BLOCK(R, NV)                                                      \
+    for (; i + R <= M; i += R) {                                                      \
+        fastnut_v16 acc[R][NV];                                                       \
+        ptrdiff_t k;                                                                  \
+        int r, v;                                                                     \
+        for (r = 0; r < R; r++)                                                       \
+            for (v = 0; v < NV; v++)                                                  \
+                acc[r][v] = (fastnut_v16){0};                                         \
+        for (k = 0; k < K; k++) {                                                     \
+            const float *bk = B + k * ldb + j0;                                       \
+            fastnut_v16 b[NV];                                                        \
+            for (v = 0; v < NV; v++)                                                  \
+                b[v] = *(const fastnut_v16 *)(bk + 16 * v);                           \
+            for (r = 0; r < R; r++) {                                                 \
+                fastnut_v16 a = A[(i + r) * lda + k] - (fastnut_v16){0};              \
+                for (v = 0; v < NV; v++)                                              \
+                    acc[r][v] += a * b[v];                                            \
+            }                                                                         \
+        }                                                                             \
+        for (r = 0; r < R; r++)                                                       \
+            for (v = 0; v < NV; v++) {                                                \
+                fastnut_v16 *c = (fastnut_v16 *)(C + (i + r) * ldc + j0 + 16 * v);   \
+                *c = beta ? *c + acc[r][v] : acc[r][v];                               \
+            }                                                                         \
+    }
+
+__attribute__((target("avx512f,fma")))
+static void fastnut_sgemm_small_avx512(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                       const float *A, ptrdiff_t lda,
+                                       const float *B, ptrdiff_t ldb, int beta,
+                                       float *C, ptrdiff_t ldc)
+{
+    ptrdiff_t j0 = 0, i;
+    while (j0 < N) {
+        i = 0;
+        if (N - j0 >= 64) {
+            FASTNUT_ROWS_BLOCK(6, 4)
+            FASTNUT_ROWS_BLOCK(2, 4)
+            FASTNUT_ROWS_BLOCK(1, 4)
+            j0 += 64;
+        } else {
+            FASTNUT_ROWS_BLOCK(6, 1)
+            FASTNUT_ROWS_BLOCK(1, 1)
+            j0 += 16;
+        }
+    }
+}
+
+static int fastnut_sgemm_small(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                               const float *A, ptrdiff_t lda,
+                               const float *B, ptrdiff_t ldb, int beta,
+                               float *C, ptrdiff_t ldc)
+{
+    static int have_avx512 = -1;
+    if (have_avx512 < 0) {
+        __builtin_cpu_init();
+        have_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    if (!have_avx512 || N % 16 != 0 || M <= 0 || N <= 0)
+        return 0;
+    fastnut_sgemm_small_avx512(M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return 1;
+}
+#else
+#define FASTNUT_HAVE_SMALL_GEMM 0
+static int fastnut_sgemm_small(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                               const float *A, ptrdiff_t lda,
+                               const float *B, ptrdiff_t ldb, int beta,
+                               float *C, ptrdiff_t ldc)
+{
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb; (void)beta;
+    (void)C; (void)ldc;
+    return 0;
+}
 #endif
 
 #endif

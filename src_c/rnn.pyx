@@ -26,15 +26,11 @@ gradients, then the weight gradients as one GEMM each over all steps.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, tanh
 from libc.string cimport memset, memcpy
 
 from _blas cimport gemm
 
 cdef extern from "_rnn_math.h" nogil:
-    void fastnut_sigmoid_f(float *p, Py_ssize_t m)
-    void fastnut_tanh_f(const float *src, float *dst, Py_ssize_t m)
-    void fastnut_tanh_inplace_f(float *p, Py_ssize_t m)
     void fastnut_lstm_bwd_f(Py_ssize_t H, float *g, const float *cprev, const float *tc,
                             float *dh, float *dc)
     void fastnut_lstm_bwd_d(Py_ssize_t H, double *g, const double *cprev, const double *tc,
@@ -42,6 +38,26 @@ cdef extern from "_rnn_math.h" nogil:
     void fastnut_gru_bwd_f(Py_ssize_t H, float *g, float *hn, const float *hprev, float *dh)
     void fastnut_gru_bwd_d(Py_ssize_t H, double *g, double *hn, const double *hprev,
                            double *dh)
+    void fastnut_lstm_fwd_f(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
+                            const float *b_hh, float *h, float *c, float *hs, float *cs,
+                            float *tc)
+    void fastnut_lstm_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
+                            const double *b_hh, double *h, double *c, double *hs, double *cs,
+                            double *tc)
+    void fastnut_gru_fwd_f(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
+                           const float *b_hh, float *h, float *hs, float *cs)
+    void fastnut_gru_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
+                           const double *b_hh, double *h, double *hs, double *cs)
+    void fastnut_rnn_fwd_f(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
+                           const float *b_hh, float *h, float *hs)
+    void fastnut_rnn_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
+                           const double *b_hh, double *h, double *hs)
+    int fastnut_sgemm_small(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
+                            Py_ssize_t lda, const float *B, Py_ssize_t ldb, int beta,
+                            float *C, Py_ssize_t ldc)
+
+cdef extern from *:
+    void __builtin_prefetch(const void *addr, int rw, int locality) nogil
 
 # cell codes, shared with fastnut/nn/_recurrent.py
 cdef enum:
@@ -50,28 +66,24 @@ cdef enum:
     GRU = 2
 
 
-# -- activations over a contiguous run (float: SIMD C loops of _rnn_math.h) -------
+# -- the per-step product -------------------------------------------------------------
 
-cdef inline void _sigmoid(floating *p, Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t j
+cdef inline void _step_gemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            const floating *A, const floating *B_kmajor,
+                            const floating *B_nmajor, bint beta, floating *C) noexcept nogil:
+    """C (M x N) = A (M x K) B (+ C if beta), all contiguous.
+
+    ``B_kmajor`` is B stored (K x N), ``B_nmajor`` the same matrix stored
+    (N x K).  float32 uses the cache-streaming kernel of _rnn_math.h when the
+    CPU and N allow it (no per-step repacking of the weights), else BLAS.
+    """
     if floating is float:
-        fastnut_sigmoid_f(p, m)
+        if fastnut_sgemm_small(M, N, K, A, K, B_kmajor, N, beta, C, N):
+            return
+    if B_kmajor != NULL:
+        gemm(False, False, M, N, K, 1, A, K, B_kmajor, N, 1 if beta else 0, C, N)
     else:
-        for j in range(m):
-            p[j] = 1 / (1 + exp(-p[j]))
-
-
-cdef inline void _tanh(const floating *src, floating *dst, Py_ssize_t m) noexcept nogil:
-    """dst = tanh(src); ``dst`` is either ``src`` or does not overlap it."""
-    cdef Py_ssize_t j
-    if floating is float:
-        if src == dst:
-            fastnut_tanh_inplace_f(dst, m)
-        else:
-            fastnut_tanh_f(src, dst, m)
-    else:
-        for j in range(m):
-            dst[j] = tanh(src[j])
+        gemm(False, True, M, N, K, 1, A, K, B_nmajor, K, 1 if beta else 0, C, N)
 
 
 # -- one sequence, one step -------------------------------------------------------
@@ -86,41 +98,21 @@ cdef inline void _fwd_row(int cell, Py_ssize_t H, floating *g, const floating *h
     (no bias); ``h``/``c``: running state, updated in place; ``hs``/``cs``/
     ``tc``: the rows of ``Hs``/``Cs``/``TC`` to save.
     """
-    cdef Py_ssize_t j
-    cdef floating z, hn
     if cell == LSTM:
-        for j in range(4 * H):
-            g[j] = g[j] + b_ih[j] + hh[j] + b_hh[j]
-        _sigmoid(g, 2 * H)
-        _tanh(g + 2 * H, g + 2 * H, H)
-        _sigmoid(g + 3 * H, H)
-        for j in range(H):
-            cs[j] = g[H + j] * c[j] + g[j] * g[2 * H + j]
-            c[j] = cs[j]
-        _tanh(cs, tc, H)
-        for j in range(H):
-            h[j] = g[3 * H + j] * tc[j]
-            hs[j] = h[j]
+        if floating is float:
+            fastnut_lstm_fwd_f(H, g, hh, b_ih, b_hh, h, c, hs, cs, tc)
+        else:
+            fastnut_lstm_fwd_d(H, g, hh, b_ih, b_hh, h, c, hs, cs, tc)
     elif cell == GRU:
-        for j in range(2 * H):
-            g[j] = g[j] + b_ih[j] + hh[j] + b_hh[j]
-        _sigmoid(g, 2 * H)
-        for j in range(H):
-            hn = hh[2 * H + j] + b_hh[2 * H + j]
-            cs[j] = hn
-            g[2 * H + j] = g[2 * H + j] + b_ih[2 * H + j] + g[j] * hn
-        _tanh(g + 2 * H, g + 2 * H, H)
-        for j in range(H):
-            z = g[H + j]
-            h[j] = (1 - z) * g[2 * H + j] + z * h[j]
-            hs[j] = h[j]
+        if floating is float:
+            fastnut_gru_fwd_f(H, g, hh, b_ih, b_hh, h, hs, cs)
+        else:
+            fastnut_gru_fwd_d(H, g, hh, b_ih, b_hh, h, hs, cs)
     else:
-        for j in range(H):
-            g[j] = g[j] + b_ih[j] + hh[j] + b_hh[j]
-        _tanh(g, g, H)
-        for j in range(H):
-            h[j] = g[j]
-            hs[j] = g[j]
+        if floating is float:
+            fastnut_rnn_fwd_f(H, g, hh, b_ih, b_hh, h, hs)
+        else:
+            fastnut_rnn_fwd_d(H, g, hh, b_ih, b_hh, h, hs)
 
 
 cdef inline void _bwd_row(int cell, Py_ssize_t H, floating *g, floating *gs,
@@ -159,6 +151,18 @@ cdef inline void _bwd_row(int cell, Py_ssize_t H, floating *g, floating *gs,
             dh[j] = 0
 
 
+cdef inline void _prefetch(const void *p, Py_ssize_t nbytes, int rw) noexcept nogil:
+    """Ask for ``nbytes`` from ``p`` into cache (64-byte lines).
+
+    Rows of one sequence are ``T`` rows apart in the batch-major workspaces,
+    so every step touches ``n`` scattered rows; fetching a sequence's next
+    row while the rest of the batch is processed hides the memory latency.
+    """
+    cdef Py_ssize_t o
+    for o in range(0, nbytes, 64):
+        __builtin_prefetch(<const char *> p + o, rw, 3)
+
+
 cdef inline void _fwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
                           Py_ssize_t GH, const int *lengths, bint reverse,
                           floating *G, const floating *work, const floating *b_ih,
@@ -173,6 +177,9 @@ cdef inline void _fwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py
     row = b * T + t
     _fwd_row(cell, H, G + row * GH, work + b * GH, b_ih, b_hh,
              h_cur + b * H, c_cur + b * H, Hs + row * H, Cs + row * H, TC + row * H)
+    if s + 1 < L:
+        row = row - 1 if reverse else row + 1
+        _prefetch(G + row * GH, GH * sizeof(floating), 1)
 
 
 cdef inline void _bwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
@@ -216,6 +223,16 @@ cdef inline void _bwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py
             dh[j] = dh[j] + dlast[b * ldlast + j]
     _bwd_row(cell, H, G + row * GH, dGs + b * GH, Hs + row * H, hprev, Cs + row * H,
              cprev, TC + row * H, dh, dc_cur + b * H)
+    if s > 0:  # this sequence's row of the next (earlier) step
+        row = row + 1 if reverse else row - 1
+        _prefetch(G + row * GH, GH * sizeof(floating), 1)
+        _prefetch(Hs + row * H, H * sizeof(floating), 0)
+        if cell != RNN_TANH:
+            _prefetch(Cs + row * H, H * sizeof(floating), 1)
+        if cell == LSTM:
+            _prefetch(TC + row * H, H * sizeof(floating), 0)
+        if has_seq:
+            _prefetch(dseq + row * ldseq, H * sizeof(floating), 0)
 
 
 # -- whole sequences ----------------------------------------------------------------
@@ -235,6 +252,7 @@ def forward(int cell,
             floating[:, ::1] Cs,            # OUT (n*T, H) LSTM c / GRU W_hn h + b_hn
             floating[:, ::1] TC,            # OUT (n*T, H) LSTM tanh(c)
             floating[:, ::1] work,          # scratch (n, G*H)
+            floating[:, ::1] Wt,            # scratch (H, G*H): W_hh transposed
             int n_threads):
     """Run one direction of a recurrent layer over a batch of sequences.
 
@@ -255,10 +273,15 @@ def forward(int cell,
     cdef floating *pCs = &Cs[0, 0]
     cdef floating *pTC = &TC[0, 0]
     cdef const int *pL = &lengths[0]
+    cdef Py_ssize_t i, j
+    cdef floating *pWt = &Wt[0, 0]
     with nogil:
         gemm(False, True, nT, GH, F, 1, &X[0, 0], F, &W_ih[0, 0], F, 0, pG, GH)
+        for i in range(GH):
+            for j in range(H):
+                pWt[j * GH + i] = W_hh[i, j]
         for s in range(T):
-            gemm(False, True, n, GH, H, 1, ph, H, &W_hh[0, 0], H, 0, pwork, GH)
+            _step_gemm(n, GH, H, ph, pWt, &W_hh[0, 0], False, pwork)
             if n_threads > 1:
                 for b in prange(n, num_threads=n_threads, schedule="static"):
                     _fwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pwork, &b_ih[0],
@@ -372,7 +395,7 @@ def backward(int cell,
                     _bwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pdGs, &Hs[0, 0], pCs,
                              &TC[0, 0], &h0[0, 0], &c0[0, 0], pseq, ldseq, has_seq,
                              plast, ldlast, has_last, pdh, pdc)
-            gemm(False, False, n, H, GH, 1, pdGs, GH, &W_hh[0, 0], H, 1, pdh, H)
+            _step_gemm(n, H, GH, pdGs, &W_hh[0, 0], <floating *> NULL, True, pdh)
 
         # weight gradients: one GEMM each over all n*T rows
         gemm(True, False, GH, F, nT, 1, pG, GH, &X[0, 0], F, 0, &dW_ih[0, 0], F)
