@@ -38,7 +38,7 @@ def _check_unit_interval_X(est, X, reset, dtype):
     X = validate_data(est, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset)
     if sp.issparse(X):
         X = np.ascontiguousarray(X.toarray())
-    if X.size and (X.min() < 0 or X.max() > 1):
+    if _k.outside_unit_interval(X):
         X = np.clip(X, 0, 1)
     return X
 
@@ -946,7 +946,7 @@ class DBNClassifier(NetworkClassifier):
         self.pretrained_coefs_ = []
         if X is None or self.rbm_n_iter == 0:
             return net
-        if X.size and (X.min() < 0 or X.max() > 1):
+        if _k.outside_unit_interval(X):
             X = np.clip(X, 0, 1)
         coefs, hb, _ = greedy_pretrain(
             X, _check_sizes(self.hidden_layer_sizes), learning_rate=self.rbm_learning_rate,

@@ -574,7 +574,7 @@ class BernoulliRBM(_BaseRBM):
         self.dtype = dtype
 
     def _prepare_visible(self, X, fit):
-        if X.size and (X.min() < 0 or X.max() > 1):
+        if _k.outside_unit_interval(X):
             X = np.clip(X, 0, 1)
         return X
 

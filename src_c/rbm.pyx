@@ -426,3 +426,21 @@ def random_normal(double[:, ::1] out,         # OUT (n, m)
         skey = stream_key(key, stream + i)
         for j in range(m):
             out[i, j] = normal_double(skey, j)
+
+
+def outside_unit_interval(const floating[:, ::1] X):   # IN (n, m), finite
+    """Whether any value of X lies outside [0, 1]: one pass, stopping at the first block hit."""
+    cdef Py_ssize_t size = X.shape[0] * X.shape[1], start, stop, i
+    cdef const floating *p
+    cdef int bad = 0
+    if size == 0:
+        return False
+    p = &X[0, 0]
+    with nogil:
+        start = 0
+        while start < size and not bad:
+            stop = min(start + 4096, size)
+            for i in range(start, stop):   # branch-free: the compiler vectorises it
+                bad |= (p[i] < 0) | (p[i] > 1)
+            start = stop
+    return bool(bad)

@@ -431,3 +431,15 @@ def test_float32_sigmoid_accuracy_and_saturation():
     K.layer_conditional(P, np.zeros(5, np.float32), P, 0, False, 0, 0, 1)
     assert np.all(P[0, :2] >= np.finfo(np.float32).tiny) and np.all(P[0, :2] < 1e-37)
     np.testing.assert_array_equal(P[0, 2:], 1.0)
+
+
+def test_outside_unit_interval_kernel():
+    X = np.random.RandomState(0).rand(50, 300)
+    assert not K.outside_unit_interval(X)
+    for value, expected in ((1.0, False), (0.0, False), (-0.0, False), (1 + 1e-12, True),
+                            (-1e-30, True)):
+        Y = X.copy()
+        Y[49, 299] = value          # last element: past every full block
+        assert K.outside_unit_interval(Y) is expected
+        assert K.outside_unit_interval(Y.astype(np.float32)) is (expected and value != 1 + 1e-12)
+    assert not K.outside_unit_interval(np.empty((0, 3)))
