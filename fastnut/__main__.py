@@ -153,11 +153,35 @@ def demo_rnn():
              t_reg)]
 
 
+def demo_rbm():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from fastnut import BernoulliRBM, DBNClassifier, DeepBeliefNetwork
+    from threadpoolctl import threadpool_limits
+    Xtr, Xte, ytr, yte = _digits()
+    # small problems: several BLAS threads only add synchronisation
+    with threadpool_limits(limits=1, user_api="blas"):
+        # scikit-learn's "RBM features for digit classification", with fastnut's RBM
+        pipe = make_pipeline(BernoulliRBM(n_components=100, learning_rate=0.06, n_iter=10,
+                                          random_state=0),
+                             LogisticRegression(C=6000, solver="newton-cg", max_iter=1000))
+        t_pipe = _timed_fit(pipe, Xtr, ytr)
+        dbn = DeepBeliefNetwork((128, 64), n_iter=10, fine_tune_iter=3, random_state=0)
+        t_dbn = _timed_fit(dbn, Xtr)
+        clf = DBNClassifier(random_state=0)
+        t_clf = _timed_fit(clf, Xtr, ytr)
+    return [("BernoulliRBM + logistic digits", "accuracy", pipe.score(Xte, yte), t_pipe),
+            ("DeepBeliefNetwork up-down recon.", "sq. error", dbn.loss_curve_[-1], t_dbn),
+            ("DBNClassifier digits", "accuracy", clf.score(Xte, yte), t_clf)]
+
+
 #: (family, function) in tour order; every family adds its own entry
 DEMOS = [
     ("mlp", demo_mlp),
     ("rnn", demo_rnn),
     ("som", demo_som),
+    ("rbm", demo_rbm),
     ("autoencoder", demo_autoencoder),
 ]
 
