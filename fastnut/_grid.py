@@ -77,24 +77,41 @@ class Grid:
         index : ndarray of shape (n_units, n_units), intp
             Class of every pair of units: ``sq_distances() == values[index]``.
         """
-        R, C = self.n_rows, self.n_cols
-        r, c = np.divmod(np.arange(self.n_units), C)
-        hexagonal = self.topology == "hexagonal"
-        # column positions in half units on hexagonal grids, so they are integers
-        x = 2 * c + (r % 2) if hexagonal else c
-        width = 2 * C if hexagonal else C
+        R = self.n_rows
+        cells, width = self.cells()
+        r, x = cells[:, 0], cells[:, 1]
         dr = np.abs(r[:, None] - r[None, :])
         dx = np.abs(x[:, None] - x[None, :])
         if self.periodic:
             np.minimum(dr, R - dr, out=dr)
             np.minimum(dx, width - dx, out=dx)
         index = dr * width + dx
-        rows, cols = np.divmod(np.arange(R * width), width)
-        if hexagonal:
-            values = (rows * _SQRT3_2) ** 2 + (cols / 2.0) ** 2
-        else:
-            values = rows.astype(float) ** 2 + cols.astype(float) ** 2
-        return values, index
+        return self.class_sq_distances(), index
+
+    def cells(self):
+        """Integer cell of every unit and the cell width of a row.
+
+        Returns
+        -------
+        cells : ndarray of shape (n_units, 2), intp
+            ``(row, x)``; ``x`` counts half units on hexagonal grids
+            (``2 col + row % 2``), so every offset is an integer.
+        width : int
+            Number of x cells per row (``n_cols``, or ``2 n_cols`` hexagonal);
+            the distance class of an offset ``(dr, dx)`` is ``dr * width + dx``.
+        """
+        r, c = np.divmod(np.arange(self.n_units), self.n_cols)
+        if self.topology == "hexagonal":
+            return np.ascontiguousarray(np.column_stack([r, 2 * c + r % 2]), dtype=np.intp), 2 * self.n_cols
+        return np.ascontiguousarray(np.column_stack([r, c]), dtype=np.intp), self.n_cols
+
+    def class_sq_distances(self):
+        """Squared grid distance of every distance class (see :meth:`cells`)."""
+        _, width = self.cells()
+        rows, cols = np.divmod(np.arange(self.n_rows * width), width)
+        if self.topology == "hexagonal":
+            return (rows * _SQRT3_2) ** 2 + (cols / 2.0) ** 2
+        return rows.astype(float) ** 2 + cols.astype(float) ** 2
 
     def sq_distances(self):
         """Squared grid distances between all units.

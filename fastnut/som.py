@@ -29,6 +29,10 @@ _METRICS = {"euclidean": 0, "cosine": 1, "manhattan": 2}
 _NEIGHBORHOODS = {"gaussian": 0, "bubble": 1, "mexican_hat": 2, "triangle": 3}
 _DECAYS = {"linear": 0, "exponential": 1}
 
+#: maps up to this many units smooth with a U x U neighbourhood matrix and a
+#: GEMM (fastest); larger ones look distances up per pair in O(U d) memory
+_DENSE_SMOOTH_MAX_UNITS = 2048
+
 _controller = None
 _limit_lock = threading.Lock()
 _limit_depth = 0
@@ -158,7 +162,10 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     Batch epoch e (``p = e / (max_iter - 1)``): with ``b(x)`` the BMU of x,
     Voronoi sums ``S_v = sum_{b(x)=v} x`` and counts ``c_v``, every unit is
     set to ``w_u = sum_v h_uv S_v / sum_v h_uv c_v``: O(n d) to accumulate,
-    O(U^2 d) to smooth, after an O(n U d) BMU search done as blocked GEMM
+    O(U^2 d) to smooth (one GEMM with the U x U matrix ``h`` up to 2048
+    units; beyond, ``h_uv`` is looked up per pair in O(U d) memory and only
+    units within the cut-off contribute), after an O(n U d) BMU search done
+    as blocked GEMM
     (``||x||^2 - 2 x.w + ||w||^2``).  The update is a weighted mean whatever
     the metric.  The mexican hat's negative weights make little sense in
     batch mode; use it with ``algorithm="online"`` and a small learning rate
@@ -386,15 +393,21 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             dist = np.empty(n, dtype=np.float64)
             sums = np.empty((U, d), dtype=np.float64)
             counts = np.empty(U, dtype=np.float64)
-            num = np.empty((U, d), dtype=np.float64)
-            den = np.empty(U, dtype=np.float64)
-            H = np.empty((U, U), dtype=np.float64)
-            # a grid has few distinct distances: evaluate h on those, then gather
-            g2_values, g2_index = grid.distance_classes()
-            g2_values = g2_values.reshape(1, -1)
-            h_values = np.empty_like(g2_values)
+            # a grid has few distinct distances: h is evaluated once per class
+            class_sq = grid.class_sq_distances().reshape(1, -1)
+            h_class = np.empty_like(class_sq)
+            dense = U <= _DENSE_SMOOTH_MAX_UNITS
+            if dense:  # U x U neighbourhood matrix and one GEMM per epoch
+                _, class_index = grid.distance_classes()
+                H = np.empty((U, U), dtype=np.float64)
+                num = np.empty((U, d), dtype=np.float64)
+                den = np.empty(U, dtype=np.float64)
+            else:  # large map: O(U d) memory, classes looked up in the kernel
+                cells, width = grid.cells()
+                smooth_threads = _n_threads(self.n_jobs)
         else:
-            G2 = grid.sq_distances()
+            cells, width = grid.cells()
+            class_sq = grid.class_sq_distances()
             scratch = np.empty(2 * U, dtype=W.dtype)
         qes = []
         # the caller holds _blas_single_thread()
@@ -411,15 +424,21 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, nt)
                     _som.batch_accumulate(X, bmu, sums, counts)
                 qe = float(dist.mean())
-                _som.neighborhood_matrix(g2_values, kind, sigma, h_values)
-                np.take(h_values[0], g2_index, out=H)
-                _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)
+                _som.neighborhood_matrix(class_sq, kind, sigma, h_class)
+                if dense:
+                    np.take(h_class[0], class_index, out=H)
+                    _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)
+                else:
+                    _som.batch_smooth_grid(cells, self.n_rows, width, self.periodic,
+                                           h_class[0], sums, counts, W, metric, w_aux,
+                                           smooth_threads)
             else:
                 p0 = min(e / self.max_iter, 1.0)
                 p1 = min((e + 1) / self.max_iter, 1.0)
                 order = np.random.default_rng([self._seed, e]).permutation(n).astype(np.intp)
                 total = _som.online_epoch(
-                    X, order, W, w_aux, G2, metric, kind, decay, s0, s1,
+                    X, order, W, w_aux, cells, self.n_rows, width, self.periodic, class_sq,
+                    metric, kind, decay, s0, s1,
                     float(self.learning_rate_start), float(self.learning_rate_end),
                     p0, p1, scratch)
                 qe = total / n

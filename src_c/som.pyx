@@ -107,6 +107,26 @@ cdef inline double _schedule(int decay, double start, double end, double p) noex
 # --------------------------------------------------------------------------
 # best-matching-unit search
 # --------------------------------------------------------------------------
+cdef inline Py_ssize_t _grid_class(const Py_ssize_t *a, const Py_ssize_t *b,
+                                   Py_ssize_t n_rows, Py_ssize_t width,
+                                   bint periodic) noexcept nogil:
+    """Distance class of two units from their (row, x) cells (``Grid.cells``).
+
+    ``x`` counts half units on hexagonal grids; the class is
+    ``|row offset| * width + |x offset|``, both wrapped on a torus, as in
+    ``Grid.distance_classes``.
+    """
+    cdef Py_ssize_t dr = a[0] - b[0], dx = a[1] - b[1]
+    if dr < 0:
+        dr = -dr
+    if dx < 0:
+        dx = -dx
+    if periodic:
+        dr = min(dr, n_rows - dr)
+        dx = min(dx, width - dx)
+    return dr * width + dx
+
+
 cdef inline double _sq_dist(const floating *x, const floating *w, Py_ssize_t d) noexcept nogil:
     """||x - w||^2 in double, with four partial sums to shorten the add chain."""
     cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, t0, t1, t2, t3
@@ -402,6 +422,50 @@ def batch_smooth(const double[:, ::1] H,       # IN  (U, U) neighbourhood matrix
             _unit_aux(&W[u, 0], d, metric, &w_aux[u])
 
 
+def batch_smooth_grid(const Py_ssize_t[:, ::1] cells,   # IN  (U, 2) (row, x) per unit
+                      Py_ssize_t n_rows, Py_ssize_t width, bint periodic,
+                      const double[::1] h_class,         # IN  (n_classes,) h per distance class
+                      const double[:, ::1] sums,         # IN  (U, d)
+                      const double[::1] counts,          # IN  (U,)
+                      floating[:, ::1] W,                # IN/OUT (U, d)
+                      int metric,
+                      floating[::1] w_aux,               # OUT (U,)
+                      int n_threads):
+    """The batch-map update of :func:`batch_smooth` without a U x U matrix.
+
+    For large maps: each unit's neighbourhood weights are looked up by
+    distance class on the fly, so memory stays O(U d); units within the
+    cut-off only contribute.  Units are split over threads, each summing over
+    the other units in index order, so the result does not depend on the
+    thread count.  O(U^2) lookups plus O(U K d) for K units within reach.
+    """
+    cdef Py_ssize_t U = W.shape[0], d = W.shape[1]
+    cdef Py_ssize_t u, v, j
+    cdef double h, den, inv
+    cdef double *num
+    cdef const double *srow
+    with nogil, parallel(num_threads=n_threads):
+        num = <double *> malloc(d * sizeof(double))
+        for u in prange(U, schedule="static"):
+            den = 0.0
+            for j in range(d):
+                num[j] = 0.0
+            for v in range(U):
+                h = h_class[_grid_class(&cells[u, 0], &cells[v, 0], n_rows, width, periodic)]
+                if h == 0.0 or counts[v] == 0.0:
+                    continue
+                den = den + h * counts[v]
+                srow = &sums[v, 0]
+                for j in range(d):
+                    num[j] += h * srow[j]
+            if den > 1e-12:
+                inv = 1.0 / den
+                for j in range(d):
+                    W[u, j] = <floating> (num[j] * inv)
+            _unit_aux(&W[u, 0], d, metric, &w_aux[u])
+        free(num)
+
+
 # --------------------------------------------------------------------------
 # online (sequential) map
 # --------------------------------------------------------------------------
@@ -409,7 +473,9 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
                  const Py_ssize_t[::1] order,   # IN  (m,) sample visited at each step
                  floating[:, ::1] W,            # IN/OUT (U, d)
                  floating[::1] w_aux,           # IN/OUT (U,)
-                 const double[:, ::1] G2,       # IN  (U, U) squared grid distances
+                 const Py_ssize_t[:, ::1] cells,  # IN  (U, 2) (row, x) per unit
+                 Py_ssize_t n_rows, Py_ssize_t width, bint periodic,
+                 const double[::1] class_sq,    # IN  (n_classes,) squared distance per class
                  int metric, int kind, int decay,
                  double sigma_start, double sigma_end,
                  double lr_start, double lr_end,
@@ -420,7 +486,9 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
     Step t visits ``x = X[order[t]]`` at schedule progress
     ``p = p_first + (p_last - p_first) t / m``, finds its BMU b against the
     current map and moves every unit u within the neighbourhood's cut-off:
-    ``w_u += lr(p) h(G2[b, u]; sigma(p)) (x - w_u)``.  Only those units and
+    ``w_u += lr(p) h(r(b, u)^2; sigma(p)) (x - w_u)``, with the squared grid
+    distance looked up by distance class (``Grid.cells``,
+    ``Grid.distance_classes``), so memory stays O(U d).  Only those units and
     their ``w_aux`` are touched.  ``w_aux`` is updated in closed form from the
     ``w.x`` products of the BMU search,
     ``||(1-c) w + c x||^2 = (1-c)^2 ||w||^2 + 2 c (1-c) w.x + c^2 ||x||^2``,
@@ -432,7 +500,7 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
     cdef floating coef
     cdef const floating *x
     cdef floating *wu
-    cdef const double *g
+    cdef double g2
     if scratch.shape[0] < 2 * U:
         raise ValueError(f"scratch must hold 2 * n_units = {2 * U} values, got {scratch.shape[0]}")
     with nogil:
@@ -450,11 +518,11 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
                 for j in range(d):
                     xx += <double> x[j] * x[j]
             cut2 = _cutoff2(kind, sigma)
-            g = &G2[b, 0]
             for u in range(U):
-                if g[u] > cut2:
+                g2 = class_sq[_grid_class(&cells[b, 0], &cells[u, 0], n_rows, width, periodic)]
+                if g2 > cut2:
                     continue
-                h = _neighborhood(kind, g[u], sigma)
+                h = _neighborhood(kind, g2, sigma)
                 if h == 0.0:
                     continue
                 c = lr * h

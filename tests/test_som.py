@@ -28,6 +28,12 @@ def run_bmu(X, W, metric, n_threads=1):
     return best, second, dist
 
 
+def grid_args(grid):
+    """(cells, n_rows, width, periodic, class squared distances) for the kernels."""
+    cells, width = grid.cells()
+    return cells, grid.n_rows, width, grid.periodic, grid.class_sq_distances()
+
+
 # -- BMU search -----------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -151,6 +157,31 @@ def test_batch_update_matches_direct_formula(dtype, kind):
         assert_array_equal(Wk[untouched], W[untouched])
 
 
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_grid_smoothing_matches_direct_formula(topology, periodic, n_threads):
+    # the large-map path: no U x U matrix, distance classes looked up per pair
+    rng = np.random.default_rng(4)
+    grid = Grid(6, 5, topology, periodic)
+    U, d = grid.n_units, 4
+    X = rng.standard_normal((90, d))
+    W = rng.standard_normal((U, d))
+    best = ref.bmu(X, W)[0].astype(np.intp)
+    sums, counts = np.empty((U, d)), np.empty(U)
+    K.batch_accumulate(X, best, sums, counts)
+    cells, n_rows, width, per, class_sq = grid_args(grid)
+    h_class = np.empty((1, class_sq.size))
+    K.neighborhood_matrix(class_sq.reshape(1, -1), KIND["gaussian"], 1.7, h_class)
+    Wk, aux = W.copy(), np.empty(U)
+    K.batch_smooth_grid(cells, n_rows, width, per, h_class[0], sums, counts, Wk, 0, aux,
+                        n_threads)
+    H = ref.neighborhood("gaussian", grid.sq_distances(), 1.7)
+    expected = ref.batch_map(X, W, best, H)
+    assert_allclose(Wk, expected, rtol=1e-12, atol=1e-12)
+    assert_allclose(aux, (expected ** 2).sum(1), rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_accumulation_equals_separate_pass(dtype):
     rng = np.random.default_rng(3)
@@ -189,7 +220,7 @@ def test_online_epoch_matches_reference(metric, kind):
     p = p0 + (p1 - p0) * np.arange(n) / n
     Wk, aux = W.copy(), np.empty(U)
     K.unit_aux(Wk, METRIC[metric], aux)
-    total = K.online_epoch(X, order, Wk, aux, G2, METRIC[metric], KIND[kind], 0,
+    total = K.online_epoch(X, order, Wk, aux, *grid_args(grid), METRIC[metric], KIND[kind], 0,
                            s0, s1, l0, l1, p0, p1, np.empty(2 * U))
     We, te = ref.online_map(X, order, W, G2, metric, kind,
                             s0 + (s1 - s0) * p, l0 + (l1 - l0) * p)
@@ -203,14 +234,14 @@ def test_online_exponential_schedule_and_cutoff():
     W = np.zeros((9, 2))
     X = np.array([[1.0, 1.0]])
     aux = np.zeros(9)
-    K.online_epoch(X, np.array([0], np.intp), W, aux, grid.sq_distances(), 0, KIND["bubble"],
+    K.online_epoch(X, np.array([0], np.intp), W, aux, *grid_args(grid), 0, KIND["bubble"],
                    1, 4.0, 1.0, 0.8, 0.2, 0.5, 1.0, np.empty(18))
     # p = 0.5: sigma = 4 * (1/4)^0.5 = 2, lr = 0.8 * (0.25)^0.5 = 0.4; BMU is unit 0 (tie)
     assert_allclose(W[:3], 0.4)
     assert_array_equal(W[3:], 0.0)
     assert_allclose(aux[:3], 2 * 0.4 ** 2)
     with pytest.raises(ValueError, match="scratch must hold 2"):
-        K.online_epoch(X, np.array([0], np.intp), W, aux, grid.sq_distances(), 0, 0, 0,
+        K.online_epoch(X, np.array([0], np.intp), W, aux, *grid_args(grid), 0, 0, 0,
                        1.0, 1.0, 0.5, 0.5, 0.0, 1.0, np.empty(9))
 
 
@@ -301,6 +332,17 @@ def test_partial_fit_continues_the_schedule(digits, algorithm):
     assert_array_equal(part.quantization_errors_, full.quantization_errors_)
     part.partial_fit(X)  # past the schedule: end values, still fine
     assert part.n_iter_ == 4 and np.all(np.isfinite(part.weights_))
+
+
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+def test_large_map_smoothing_path_gives_the_same_map(digits, topology, monkeypatch):
+    import fastnut.som as som_module
+
+    kw = dict(topology=topology, periodic=topology == "hexagonal", max_iter=3)
+    dense = SelfOrganizingMap(6, 8, **kw).fit(digits)
+    monkeypatch.setattr(som_module, "_DENSE_SMOOTH_MAX_UNITS", 0)
+    grid_path = SelfOrganizingMap(6, 8, **kw).fit(digits)
+    assert_allclose(grid_path.weights_, dense.weights_, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
