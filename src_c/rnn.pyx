@@ -292,41 +292,32 @@ def forward(int cell,
                              &b_hh[0], ph, pc, pHs, pCs, pTC)
 
 
-cdef inline void _add_row(floating *acc, const floating *x, Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(m):
-        acc[j] += x[j]
+cdef void _fill_inputs(Py_ssize_t n, Py_ssize_t T, Py_ssize_t F, Py_ssize_t H,
+                       const floating *X, const floating *Hs, const floating *h0,
+                       const int *lengths, bint reverse, floating *Z) noexcept nogil:
+    """Z[r] = [x_r, 1, h_prev(r)] for every row: what the weights multiplied.
 
-
-cdef void _dw_shifted(Py_ssize_t n, Py_ssize_t T, Py_ssize_t H, Py_ssize_t m,
-                      const floating *A, Py_ssize_t lda, const floating *Hs,
-                      const floating *h0, const int *lengths, bint reverse,
-                      floating *gather, floating *D, floating *dW) noexcept nogil:
-    """dW (m, H) = sum over valid (b, t) of A[b, t]^T h_prev(b, t).
-
-    h_prev is the row of ``Hs`` before (forward) or after (reverse) in
-    flat order, except at each sequence's first processed step where it is
-    ``h0``.  So: one GEMM of ``A`` against ``Hs`` shifted by one row, then a
-    small correction GEMM over the ``n`` first-step rows, whose shifted
-    partner (another sequence's row, or padding) is replaced by ``h0``.
-    Rows of ``A`` at padded steps are zero and ``Hs`` is finite there.
+    h_prev is the state before the step (``h0`` at each sequence's first
+    processed step), zero at padded steps.  With it, dW_ih, dW_hh and the
+    bias gradients (the column of ones) come from one GEMM ``dG^T Z`` that
+    reads the gate gradients once.
     """
-    cdef Py_ssize_t nT = n * T, b, j, row, nb
-    if reverse:
-        gemm(True, False, m, H, nT - 1, 1, A, lda, Hs + H, H, 0, dW, H)
-    else:
-        gemm(True, False, m, H, nT - 1, 1, A + lda, lda, Hs, H, 0, dW, H)
+    cdef Py_ssize_t b, t, r, L, W = F + 1 + H
+    cdef const floating *src
     for b in range(n):
-        if reverse:
-            row = b * T + lengths[b] - 1
-            nb = row + 1 if row + 1 < nT else -1
-        else:
-            row = b * T
-            nb = row - 1
-        memcpy(gather + b * m, A + row * lda, m * sizeof(floating))
-        for j in range(H):
-            D[b * H + j] = h0[b * H + j] - (Hs[nb * H + j] if nb >= 0 else 0)
-    gemm(True, False, m, H, n, 1, gather, m, D, H, 1, dW, H)
+        L = lengths[b]
+        for t in range(T):
+            r = b * T + t
+            memcpy(Z + r * W, X + r * F, F * sizeof(floating))
+            Z[r * W + F] = 1
+            if t >= L:
+                memset(Z + r * W + F + 1, 0, H * sizeof(floating))
+                continue
+            if reverse:
+                src = Hs + (r + 1) * H if t < L - 1 else h0 + b * H
+            else:
+                src = Hs + (r - 1) * H if t > 0 else h0 + b * H
+            memcpy(Z + r * W + F + 1, src, H * sizeof(floating))
 
 
 def backward(int cell,
@@ -354,7 +345,8 @@ def backward(int cell,
              floating[:, ::1] dh_cur,       # OUT (n, H) dL/dh0
              floating[:, ::1] dc_cur,       # OUT (n, H) dL/dc0 (LSTM)
              floating[:, ::1] dGs,          # scratch (n, G*H)
-             floating[:, ::1] D,            # scratch (n, H)
+             floating[:, ::1] Z,            # scratch (n*T, F+1+H)
+             floating[:, ::1] dWcat,        # scratch (G*H+H, F+1+H)
              int n_threads):
     """Backpropagation through time for one direction (after ``forward``).
 
@@ -380,7 +372,9 @@ def backward(int cell,
     cdef const floating *pseq = &dseq[0, 0] if has_seq else NULL
     cdef const floating *plast = &dlast[0, 0] if has_last else NULL
     cdef const int *pL = &lengths[0]
-    cdef floating *pdb
+    cdef floating *pZ
+    cdef floating *pW
+    cdef Py_ssize_t W
     with nogil:
         memset(pdh, 0, n * H * sizeof(floating))
         memset(pdc, 0, n * H * sizeof(floating))
@@ -397,27 +391,28 @@ def backward(int cell,
                              plast, ldlast, has_last, pdh, pdc)
             _step_gemm(n, H, GH, pdGs, &W_hh[0, 0], <floating *> NULL, True, pdh)
 
-        # weight gradients: one GEMM each over all n*T rows
-        gemm(True, False, GH, F, nT, 1, pG, GH, &X[0, 0], F, 0, &dW_ih[0, 0], F)
+        # weight and bias gradients: [dW_ih | db | dW_hh] = dG^T [X | 1 | H_prev],
+        # one GEMM over all n*T rows.  GRU: the n rows of the recurrent side
+        # use r * dn (in Cs), so they get their own GEMM into the extra rows.
+        W = F + 1 + H
+        _fill_inputs(n, T, F, H, &X[0, 0], &Hs[0, 0], &h0[0, 0], pL, reverse, &Z[0, 0])
+        pZ = &Z[0, 0]
+        pW = &dWcat[0, 0]
         if cell == GRU:
-            _dw_shifted(n, T, H, 2 * H, pG, GH, &Hs[0, 0], &h0[0, 0], pL, reverse,
-                        pdGs, &D[0, 0], &dW_hh[0, 0])
-            _dw_shifted(n, T, H, H, pCs, H, &Hs[0, 0], &h0[0, 0], pL, reverse,
-                        pdGs, &D[0, 0], &dW_hh[2 * H, 0])
+            gemm(True, False, 2 * H, W, nT, 1, pG, GH, pZ, W, 0, pW, W)
+            gemm(True, False, H, F + 1, nT, 1, pG + 2 * H, GH, pZ, W, 0, pW + 2 * H * W, W)
+            gemm(True, False, H, H + 1, nT, 1, pCs, H, pZ + F, W, 0, pW + GH * W + F, W)
         else:
-            _dw_shifted(n, T, H, GH, pG, GH, &Hs[0, 0], &h0[0, 0], pL, reverse,
-                        pdGs, &D[0, 0], &dW_hh[0, 0])
-        # bias gradients: column sums
-        pdb = &db_ih[0]
-        memset(pdb, 0, GH * sizeof(floating))
-        for r in range(nT):
-            _add_row(pdb, pG + r * GH, GH)
-        memcpy(&db_hh[0], pdb, GH * sizeof(floating))
-        if cell == GRU:
-            pdb = &db_hh[2 * H]
-            memset(pdb, 0, H * sizeof(floating))
-            for r in range(nT):
-                _add_row(pdb, pCs + r * H, H)
+            gemm(True, False, GH, W, nT, 1, pG, GH, pZ, W, 0, pW, W)
+        for r in range(GH):
+            memcpy(&dW_ih[r, 0], pW + r * W, F * sizeof(floating))
+            db_ih[r] = pW[r * W + F]
+            if cell == GRU and r >= 2 * H:
+                memcpy(&dW_hh[r, 0], pW + (r + H) * W + F + 1, H * sizeof(floating))
+                db_hh[r] = pW[(r + H) * W + F]
+            else:
+                memcpy(&dW_hh[r, 0], pW + r * W + F + 1, H * sizeof(floating))
+                db_hh[r] = db_ih[r]
         if need_dx:
             gemm(False, False, nT, F, GH, 1, pG, GH, &W_ih[0, 0], F,
                  1 if accumulate_dx else 0, &dX[0, 0], F)
