@@ -171,6 +171,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 int(self.k), self.method == "pcd", self._visible_type,
                 self._rng_key, self._rng_stream, nt,
             )
+            self._after_epoch(X, monitor)
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and np.isfinite(self.components_).all()):
                 raise FloatingPointError(
@@ -186,6 +187,9 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     f"pseudo-likelihood = {pl:.2f}, reconstruction error = {loss:.4f}, "
                     f"time = {time.time() - t0:.2f}s"
                 )
+
+    def _after_epoch(self, X, monitor):
+        """Hook run after each epoch's kernel call (X and monitor are owned copies)."""
 
     # -- scikit-learn API --------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -638,6 +642,11 @@ class GaussianBernoulliRBM(_BaseRBM):
     sample_visible : bool, default=True
         Sample the visible units in the negative phase; False uses their
         mean (mean-field reconstruction, less noisy gradients).
+    learn_sigma : bool, default=False
+        Also learn each visible unit's standard deviation ``sigma_`` (in
+        standardised units), by a gradient step on ``log sigma`` after every
+        epoch, estimated on up to 1000 training rows and a one-step Gibbs
+        reconstruction of them.
     dtype : {None, numpy.float32, numpy.float64}, default=None
         Compute dtype (None: float32 input stays float32, else float64).
 
@@ -657,6 +666,11 @@ class GaussianBernoulliRBM(_BaseRBM):
     scale_ : ndarray of shape (n_features,)
         Per-feature standard deviation divided out (ones if not
         ``standardize``; constant features get 1).
+    sigma_ : ndarray of shape (n_features,)
+        Standard deviation of each visible unit, in standardised units (ones
+        unless ``learn_sigma``).  The model works on
+        ``u = (X - mean_) / (scale_ * sigma_)``: ``components_`` and
+        ``intercept_visible_`` are in these units.
     loss_curve_ : list of float
         Per-epoch mean squared reconstruction error (standardised units).
     n_iter_ : int
@@ -697,11 +711,13 @@ class GaussianBernoulliRBM(_BaseRBM):
         **_BaseRBM._parameter_constraints,
         "standardize": ["boolean"],
         "sample_visible": ["boolean"],
+        "learn_sigma": ["boolean"],
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.01, batch_size=10, n_iter=10,
                  verbose=0, random_state=None, k=1, method="cd", momentum=0.0,
-                 weight_decay=0.0, standardize=True, sample_visible=True, dtype=None):
+                 weight_decay=0.0, standardize=True, sample_visible=True, learn_sigma=False,
+                 dtype=None):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -714,6 +730,7 @@ class GaussianBernoulliRBM(_BaseRBM):
         self.weight_decay = weight_decay
         self.standardize = standardize
         self.sample_visible = sample_visible
+        self.learn_sigma = learn_sigma
         self.dtype = dtype
 
     _chain_visible_type = 1
@@ -732,21 +749,54 @@ class GaussianBernoulliRBM(_BaseRBM):
             else:
                 self.mean_ = np.zeros(X.shape[1], dtype=X.dtype)
                 self.scale_ = np.ones(X.shape[1], dtype=X.dtype)
-        if not self.standardize:
+            self.sigma_ = np.ones(X.shape[1], dtype=X.dtype)
+        if not self.standardize and not self.learn_sigma:
             return X
-        return (X - self.mean_) / self.scale_
+        return (X - self.mean_) / (self.scale_ * self.sigma_)   # a new array: ours to rescale
 
     def _to_input_units(self, V):
-        return V * self.scale_ + self.mean_
+        return V * (self.scale_ * self.sigma_) + self.mean_
+
+    def _after_epoch(self, X, monitor):
+        if not self.learn_sigma:
+            return
+        # gradient of the log-likelihood w.r.t. s = log sigma, in the model's units u:
+        # dE/ds_i = -(u_i - b_i)^2 + u_i (h W)_i; data term minus model term
+        W, b = self.components_, self.intercept_visible_
+        nt = _n_threads()
+
+        def stat(U, H):
+            return ((U - b) ** 2 - U * (H @ W)).mean(axis=0, dtype=np.float64)
+
+        A = monitor @ self.components_.T
+        Hs = np.empty_like(A)
+        self._rng_stream = _k.layer_conditional(A, self.intercept_hidden_, Hs, 0, True,
+                                                self._rng_key, self._rng_stream, nt)
+        pos = stat(monitor, A)
+        Un = Hs @ W
+        self._rng_stream = _k.layer_conditional(Un, b, Un, 1, True, self._rng_key,
+                                                self._rng_stream, nt)
+        neg = stat(Un, self._mean_hiddens(Un))
+        step = np.clip(self.learning_rate * (pos - neg), -0.1, 0.1)
+        new = np.clip(self.sigma_ * np.exp(step), 1e-3, 1e3).astype(self.sigma_.dtype)
+        ratio = self.sigma_ / new
+        # same model, new units: u' = u sigma / sigma', b' = b sigma / sigma'
+        X *= ratio
+        if not np.shares_memory(monitor, X):
+            monitor *= ratio
+        b *= ratio
+        self._velocity_v *= ratio
+        self.sigma_ = new
 
     def _chain_output(self, V):
         return self._to_input_units(V)
 
     def _score(self, X):
-        return -self._free_energy(X)
+        # density of the standardised data: the change of units u = v / sigma adds -sum log sigma
+        return -self._free_energy(X) - np.log(self.sigma_, dtype=np.float64).sum()
 
     def score_samples(self, X):
-        """Unnormalised log-density ``-F(v)`` of each sample (standardised units).
+        """Unnormalised log-density ``-F(u) - sum(log sigma_)`` of each sample (standardised units).
 
         Parameters
         ----------

@@ -443,3 +443,28 @@ def test_outside_unit_interval_kernel():
         assert K.outside_unit_interval(Y) is expected
         assert K.outside_unit_interval(Y.astype(np.float32)) is (expected and value != 1 + 1e-12)
     assert not K.outside_unit_interval(np.empty((0, 3)))
+
+
+def test_gaussian_rbm_learned_sigma():
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(3, 8))
+    X = rng.normal(size=(1500, 3)) @ A * 5 + 10 + 0.3 * rng.normal(size=(1500, 8))
+    X_copy = X.copy()
+    kw = dict(n_components=32, n_iter=20, learning_rate=0.005, momentum=0.5, random_state=0)
+    fixed = GaussianBernoulliRBM(**kw).fit(X)
+    g = GaussianBernoulliRBM(learn_sigma=True, **kw).fit(X)
+    np.testing.assert_array_equal(X, X_copy)          # rescaling works on the model's copy
+    np.testing.assert_array_equal(fixed.sigma_, 1.0)
+    # low-noise data: the learned visible standard deviations shrink below 1
+    assert np.all(g.sigma_ < 0.99) and np.all(g.sigma_ > 0.5)
+    # every method works in the units u = (X - mean_) / (scale_ * sigma_)
+    U = (X[:10] - g.mean_) / (g.scale_ * g.sigma_)
+    np.testing.assert_allclose(g.transform(X[:10]),
+                               ref.sigmoid(U @ g.components_.T + g.intercept_hidden_), rtol=1e-8)
+    np.testing.assert_allclose(
+        g.score_samples(X[:10]),
+        -ref.free_energy(U, g.components_, g.intercept_hidden_, g.intercept_visible_,
+                         gaussian=True) - np.log(g.sigma_).sum(), rtol=1e-8)
+    R = g.inverse_transform(g.transform(X))
+    R0 = fixed.inverse_transform(fixed.transform(X))
+    assert ((R - X) ** 2).sum() < ((R0 - X) ** 2).sum()
