@@ -107,9 +107,11 @@ FASTNUT_DEFINE_BWD(float, f)
 FASTNUT_DEFINE_BWD(double, d)
 
 /* Forward gate arithmetic of one sequence at one step (float and double from
- * one body; restrict rows, SIMD clones).  g: input projection row in,
- * activated gates out; hh: W_hh h (no bias); h, c: running state, updated;
- * hs, cs, tc: the rows saved for backward (GRU: cs = W_hn h + b_hn). */
+ * one body; restrict rows, SIMD clones).  pre: the step's GEMM row
+ * [x_t | h] [W_ih^T ; W_hh^T] without biases (GRU: 4H wide, r z summed, then
+ * the n gate's input and recurrent parts apart); g: the activated gates
+ * (saved for backward); h, c: running state, updated; hs, cs, tc: the rows
+ * saved for backward (GRU: cs = W_hn h + b_hn). */
 static inline float fastnut_sigm_f(float x) { return 1.0f / (1.0f + fastnut_expf(-x)); }
 static inline float fastnut_tanh1_f(float x) { return 2.0f / (1.0f + fastnut_expf(-2.0f * x)) - 1.0f; }
 static inline double fastnut_sigm_d(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -117,17 +119,17 @@ static inline double fastnut_tanh1_d(double x) { return tanh(x); }
 
 #define FASTNUT_DEFINE_FWD(T, SFX)                                                  \
 FASTNUT_CLONES                                                                      \
-static void fastnut_lstm_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict hh, \
+static void fastnut_lstm_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict pre, \
         const T *restrict b_ih, const T *restrict b_hh, T *restrict h,              \
         T *restrict c, T *restrict hs, T *restrict cs, T *restrict tc)              \
 {                                                                                   \
     ptrdiff_t j;                                                                    \
     for (j = 0; j < 2 * H; j++)                                                     \
-        g[j] = fastnut_sigm_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+        g[j] = fastnut_sigm_##SFX(pre[j] + b_ih[j] + b_hh[j]);                      \
     for (j = 2 * H; j < 3 * H; j++)                                                 \
-        g[j] = fastnut_tanh1_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);               \
+        g[j] = fastnut_tanh1_##SFX(pre[j] + b_ih[j] + b_hh[j]);                     \
     for (j = 3 * H; j < 4 * H; j++)                                                 \
-        g[j] = fastnut_sigm_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+        g[j] = fastnut_sigm_##SFX(pre[j] + b_ih[j] + b_hh[j]);                      \
     for (j = 0; j < H; j++) {                                                       \
         T cj = g[H + j] * c[j] + g[j] * g[2 * H + j];                               \
         T t = fastnut_tanh1_##SFX(cj);                                              \
@@ -136,29 +138,29 @@ static void fastnut_lstm_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict
     }                                                                               \
 }                                                                                   \
 FASTNUT_CLONES                                                                      \
-static void fastnut_gru_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict hh,  \
+static void fastnut_gru_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict pre, \
         const T *restrict b_ih, const T *restrict b_hh, T *restrict h,              \
         T *restrict hs, T *restrict cs)                                             \
 {                                                                                   \
     ptrdiff_t j;                                                                    \
     for (j = 0; j < 2 * H; j++)                                                     \
-        g[j] = fastnut_sigm_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+        g[j] = fastnut_sigm_##SFX(pre[j] + b_ih[j] + b_hh[j]);                      \
     for (j = 0; j < H; j++) {                                                       \
-        T hn = hh[2 * H + j] + b_hh[2 * H + j];                                     \
-        T n = fastnut_tanh1_##SFX(g[2 * H + j] + b_ih[2 * H + j] + g[j] * hn);      \
+        T hn = pre[3 * H + j] + b_hh[2 * H + j];                                    \
+        T n = fastnut_tanh1_##SFX(pre[2 * H + j] + b_ih[2 * H + j] + g[j] * hn);    \
         T z = g[H + j];                                                             \
         T hj = (1 - z) * n + z * h[j];                                              \
         cs[j] = hn; g[2 * H + j] = n; h[j] = hj; hs[j] = hj;                        \
     }                                                                               \
 }                                                                                   \
 FASTNUT_CLONES                                                                      \
-static void fastnut_rnn_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict hh,  \
+static void fastnut_rnn_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict pre, \
         const T *restrict b_ih, const T *restrict b_hh, T *restrict h,              \
         T *restrict hs)                                                             \
 {                                                                                   \
     ptrdiff_t j;                                                                    \
     for (j = 0; j < H; j++) {                                                       \
-        T v = fastnut_tanh1_##SFX(g[j] + b_ih[j] + hh[j] + b_hh[j]);                \
+        T v = fastnut_tanh1_##SFX(pre[j] + b_ih[j] + b_hh[j]);                      \
         g[j] = v; h[j] = v; hs[j] = v;                                              \
     }                                                                               \
 }

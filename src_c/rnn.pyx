@@ -94,9 +94,9 @@ cdef inline void _fwd_row(int cell, Py_ssize_t H, floating *g, const floating *h
                           floating *tc) noexcept nogil:
     """Advance one sequence by one step.
 
-    ``g``: input projection row in, activated gates out; ``hh``: ``W_hh h``
-    (no bias); ``h``/``c``: running state, updated in place; ``hs``/``cs``/
-    ``tc``: the rows of ``Hs``/``Cs``/``TC`` to save.
+    ``hh``: the step's GEMM row (pre-activations without biases, see
+    ``forward``); ``g``: activated gates out; ``h``/``c``: running state,
+    updated in place; ``hs``/``cs``/``tc``: the rows of ``Hs``/``Cs``/``TC``.
     """
     if cell == LSTM:
         if floating is float:
@@ -164,21 +164,28 @@ cdef inline void _prefetch(const void *p, Py_ssize_t nbytes, int rw) noexcept no
 
 
 cdef inline void _fwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
-                          Py_ssize_t GH, const int *lengths, bint reverse,
-                          floating *G, const floating *work, const floating *b_ih,
-                          const floating *b_hh, floating *h_cur, floating *c_cur,
-                          floating *Hs, floating *Cs, floating *TC) noexcept nogil:
-    cdef Py_ssize_t L = lengths[b], t, row
+                          Py_ssize_t GH, Py_ssize_t NB, Py_ssize_t F, const int *lengths,
+                          bint reverse, const floating *X, floating *A, floating *G,
+                          const floating *work, const floating *b_ih, const floating *b_hh,
+                          floating *c_cur, floating *Hs, floating *Cs,
+                          floating *TC) noexcept nogil:
+    """Gate pass of sequence ``b`` at loop step ``s``, then stage its next input.
+
+    ``A`` row b is ``[x | h]`` for the next step's GEMM: the state part is
+    updated in place by the gate pass, the input part gets the next step's x.
+    """
+    cdef Py_ssize_t L = lengths[b], t, row, W = F + H
     if s >= L:
         # padding: the state is carried, the saved rows stay finite (zero)
         memset(Hs + (b * T + s) * H, 0, H * sizeof(floating))
         return
     t = L - 1 - s if reverse else s
     row = b * T + t
-    _fwd_row(cell, H, G + row * GH, work + b * GH, b_ih, b_hh,
-             h_cur + b * H, c_cur + b * H, Hs + row * H, Cs + row * H, TC + row * H)
+    _fwd_row(cell, H, G + row * GH, work + b * NB, b_ih, b_hh,
+             A + b * W + F, c_cur + b * H, Hs + row * H, Cs + row * H, TC + row * H)
     if s + 1 < L:
         row = row - 1 if reverse else row + 1
+        memcpy(A + b * W, X + row * F, F * sizeof(floating))
         _prefetch(G + row * GH, GH * sizeof(floating), 1)
 
 
@@ -251,45 +258,60 @@ def forward(int cell,
             floating[:, ::1] Hs,            # OUT (n*T, H) hidden states
             floating[:, ::1] Cs,            # OUT (n*T, H) LSTM c / GRU W_hn h + b_hn
             floating[:, ::1] TC,            # OUT (n*T, H) LSTM tanh(c)
-            floating[:, ::1] work,          # scratch (n, G*H)
-            floating[:, ::1] Wt,            # scratch (H, G*H): W_hh transposed
+            floating[:, ::1] work,          # scratch (n, NB): NB = G*H, or 4H for GRU
+            floating[:, ::1] Bcat,          # scratch (F+H, NB): stacked weights, k-major
+            floating[:, ::1] A,             # scratch (n, F+H): [x_t | h] per sequence
             int n_threads):
     """Run one direction of a recurrent layer over a batch of sequences.
 
-    The input projection ``X W_ih^T`` is one GEMM over all ``n*T`` rows; each
-    step is one GEMM ``h W_hh^T`` over the batch and one fused pass over the
-    gates of each sequence.  Shapes are trusted (checked in Python).
+    Each step is one GEMM ``[x_t | h] [W_ih^T ; W_hh^T]`` over the batch (the
+    input projection rides along: K = F + H), then one fused pass over the
+    gates of each sequence.  For GRU the product has 4H columns, the n gate's
+    input and recurrent parts apart (``r`` multiplies only the latter).
+    Shapes are trusted (checked in Python).
     """
     cdef Py_ssize_t n = lengths.shape[0]
     cdef Py_ssize_t nT = X.shape[0], F = X.shape[1]
     cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
+    cdef Py_ssize_t NB = work.shape[1], W = F + H
     cdef Py_ssize_t T = nT // n
-    cdef Py_ssize_t s, b
+    cdef Py_ssize_t s, b, i, j, t
     cdef floating *pG = &G[0, 0]
     cdef floating *pwork = &work[0, 0]
-    cdef floating *ph = &h_cur[0, 0]
     cdef floating *pc = &c_cur[0, 0]
     cdef floating *pHs = &Hs[0, 0]
     cdef floating *pCs = &Cs[0, 0]
     cdef floating *pTC = &TC[0, 0]
+    cdef floating *pB = &Bcat[0, 0]
+    cdef floating *pA = &A[0, 0]
+    cdef const floating *pX = &X[0, 0]
     cdef const int *pL = &lengths[0]
-    cdef Py_ssize_t i, j
-    cdef floating *pWt = &Wt[0, 0]
     with nogil:
-        gemm(False, True, nT, GH, F, 1, &X[0, 0], F, &W_ih[0, 0], F, 0, pG, GH)
+        # stacked weights, k-major: rows 0..F-1 from W_ih, F..F+H-1 from W_hh
+        memset(pB, 0, W * NB * sizeof(floating))
         for i in range(GH):
-            for j in range(H):
-                pWt[j * GH + i] = W_hh[i, j]
+            # GRU: gate n's input part in columns 2H..3H-1, recurrent part 3H..4H-1
+            j = i + H if (cell == GRU and i >= 2 * H) else i
+            for t in range(F):
+                pB[t * NB + i] = W_ih[i, t]
+            for t in range(H):
+                pB[(F + t) * NB + j] = W_hh[i, t]
+        for b in range(n):
+            t = lengths[b] - 1 if reverse else 0
+            memcpy(pA + b * W, pX + (b * T + t) * F, F * sizeof(floating))
+            memcpy(pA + b * W + F, &h_cur[b, 0], H * sizeof(floating))
         for s in range(T):
-            _step_gemm(n, GH, H, ph, pWt, &W_hh[0, 0], False, pwork)
+            _step_gemm(n, NB, W, pA, pB, <floating *> NULL, False, pwork)
             if n_threads > 1:
                 for b in prange(n, num_threads=n_threads, schedule="static"):
-                    _fwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pwork, &b_ih[0],
-                             &b_hh[0], ph, pc, pHs, pCs, pTC)
+                    _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, pX, pA, pG, pwork,
+                             &b_ih[0], &b_hh[0], pc, pHs, pCs, pTC)
             else:
                 for b in range(n):
-                    _fwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pwork, &b_ih[0],
-                             &b_hh[0], ph, pc, pHs, pCs, pTC)
+                    _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, pX, pA, pG, pwork,
+                             &b_ih[0], &b_hh[0], pc, pHs, pCs, pTC)
+        for b in range(n):
+            memcpy(&h_cur[b, 0], pA + b * W + F, H * sizeof(floating))
 
 
 cdef void _fill_inputs(Py_ssize_t n, Py_ssize_t T, Py_ssize_t F, Py_ssize_t H,

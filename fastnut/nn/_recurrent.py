@@ -181,8 +181,10 @@ class _Recurrent(Layer):
             Hs = self._buffer(f"Hs{d}", (n * T, H))
             Cs = self._buffer(f"Cs{d}", (n * T, H)) if self._cell != "rnn" else dummy
             TC = self._buffer(f"TC{d}", (n * T, H)) if self._cell == "lstm" else dummy
-            work = self._buffer("work", (n, GH))
-            Wt = self._buffer("Wt", (H, GH))
+            NB = 4 * H if self._cell == "gru" else GH
+            work = self._buffer("work", (n, NB))
+            Bcat = self._buffer("Bcat", (F + H, NB))
+            A = self._buffer("A", (n, F + H))
             h = hN[d]
             h[...] = h0s[d]
             if cN is not None:
@@ -193,7 +195,7 @@ class _Recurrent(Layer):
             with _blas_one_thread():
                 _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
                            p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
-                           h, c, G, Hs, Cs, TC, work, Wt, nt)
+                           h, c, G, Hs, Cs, TC, work, Bcat, A, nt)
             saved.append((G, Hs, Cs, TC))
         # per thread, like the scratch: inference stores nothing on self
         self._tls.final_state = (hN, cN) if self._cell == "lstm" else hN
