@@ -104,9 +104,6 @@ cdef inline double _schedule(int decay, double start, double end, double p) noex
     return start * pow(end / start, p)
 
 
-# --------------------------------------------------------------------------
-# best-matching-unit search
-# --------------------------------------------------------------------------
 cdef inline Py_ssize_t _grid_class(const Py_ssize_t *a, const Py_ssize_t *b,
                                    Py_ssize_t n_rows, Py_ssize_t width,
                                    bint periodic) noexcept nogil:
@@ -127,6 +124,9 @@ cdef inline Py_ssize_t _grid_class(const Py_ssize_t *a, const Py_ssize_t *b,
     return dr * width + dx
 
 
+# --------------------------------------------------------------------------
+# best-matching-unit search
+# --------------------------------------------------------------------------
 cdef inline double _sq_dist(const floating *x, const floating *w, Py_ssize_t d) noexcept nogil:
     """||x - w||^2 in double, with four partial sums to shorten the add chain."""
     cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, t0, t1, t2, t3
