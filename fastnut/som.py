@@ -151,7 +151,9 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     With grid distance ``r`` between units and schedule progress
     ``p in [0, 1]``, ``sigma(p) = s0 + (s1 - s0) p`` (linear) or
     ``s0 (s1 / s0)^p`` (exponential), and likewise for the learning rate.
-    Neighbourhoods (zero beyond the cut-off in brackets):
+    Neighbourhoods (online updates touch only the units within the cut-off
+    in brackets; the batch map uses the whole neighbourhood, so that units
+    with no data nearby still follow their neighbours):
 
     * gaussian: ``h = exp(-r^2 / (2 sigma^2))``  (r > 3 sigma)
     * bubble: ``h = 1``  (r > sigma)
@@ -163,9 +165,8 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     Voronoi sums ``S_v = sum_{b(x)=v} x`` and counts ``c_v``, every unit is
     set to ``w_u = sum_v h_uv S_v / sum_v h_uv c_v``: O(n d) to accumulate,
     O(U^2 d) to smooth (one GEMM with the U x U matrix ``h`` up to 2048
-    units; beyond, ``h_uv`` is looked up per pair in O(U d) memory and only
-    units within the cut-off contribute), after an O(n U d) BMU search done
-    as blocked GEMM
+    units; beyond, ``h_uv`` is looked up per pair in O(U d) memory), after
+    an O(n U d) BMU search done as blocked GEMM
     (``||x||^2 - 2 x.w + ||w||^2``).  The update is a weighted mean whatever
     the metric.  The mexican hat's negative weights make little sense in
     batch mode; use it with ``algorithm="online"`` and a small learning rate
@@ -424,7 +425,9 @@ class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, nt)
                     _som.batch_accumulate(X, bmu, sums, counts)
                 qe = float(dist.mean())
-                _som.neighborhood_matrix(class_sq, kind, sigma, h_class)
+                # the whole neighbourhood, no cut-off: with one, units with no
+                # data within reach would keep stale weights (topological defects)
+                _som.neighborhood_matrix(class_sq, kind, sigma, h_class, False)
                 if dense:
                     np.take(h_class[0], class_index, out=H)
                     _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)

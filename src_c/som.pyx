@@ -73,9 +73,17 @@ cdef inline double _cutoff2(int kind, double sigma) noexcept nogil:
 
 cdef inline double _neighborhood(int kind, double g2, double sigma) noexcept nogil:
     """h(g2; sigma) for a squared grid distance g2 (0 beyond the cut-off)."""
-    cdef double s2 = sigma * sigma
     if g2 > _cutoff2(kind, sigma):
         return 0.0
+    return _neighborhood_full(kind, g2, sigma)
+
+
+cdef inline double _neighborhood_full(int kind, double g2, double sigma) noexcept nogil:
+    """h(g2; sigma) without a cut-off (bubble and triangle still end at sigma)."""
+    cdef double s2 = sigma * sigma
+    if kind == BUBBLE or kind == TRIANGLE:
+        if g2 > s2 + GRID_EPS:
+            return 0.0
     if kind == GAUSSIAN:
         return exp(-g2 / (2.0 * s2))
     elif kind == BUBBLE:
@@ -88,13 +96,21 @@ cdef inline double _neighborhood(int kind, double g2, double sigma) noexcept nog
 
 def neighborhood_matrix(const double[:, ::1] G2,   # IN  (a, b) squared grid distances
                         int kind, double sigma,
-                        double[:, ::1] H):          # OUT (a, b)
-    """H[i, j] = h(G2[i, j]; sigma), zero beyond the neighbourhood's cut-off."""
+                        double[:, ::1] H,           # OUT (a, b)
+                        bint cutoff=True):
+    """H[i, j] = h(G2[i, j]; sigma), zero beyond the neighbourhood's cut-off.
+
+    ``cutoff=False`` keeps the gaussian's and mexican hat's tails (the batch
+    map: a unit with no data within the cut-off would otherwise never move).
+    """
     cdef Py_ssize_t i, j
     with nogil:
         for i in range(G2.shape[0]):
             for j in range(G2.shape[1]):
-                H[i, j] = _neighborhood(kind, G2[i, j], sigma)
+                if cutoff:
+                    H[i, j] = _neighborhood(kind, G2[i, j], sigma)
+                else:
+                    H[i, j] = _neighborhood_full(kind, G2[i, j], sigma)
 
 
 cdef inline double _schedule(int decay, double start, double end, double p) noexcept nogil:

@@ -123,12 +123,17 @@ def test_bmu_single_unit_and_zero_vectors():
 
 @pytest.mark.parametrize("kind", list(KIND))
 @pytest.mark.parametrize("sigma", [0.7, 1.0, 2.5])
-def test_neighborhood_matrix(kind, sigma):
-    G2 = Grid(6, 7, "hexagonal").sq_distances()
+@pytest.mark.parametrize("cutoff", [True, False])
+def test_neighborhood_matrix(kind, sigma, cutoff):
+    G2 = Grid(12, 13, "hexagonal").sq_distances()
     H = np.empty_like(G2)
-    K.neighborhood_matrix(G2, KIND[kind], sigma, H)
-    assert_allclose(H, ref.neighborhood(kind, G2, sigma), rtol=1e-12, atol=1e-15)
+    K.neighborhood_matrix(G2, KIND[kind], sigma, H, cutoff)
+    assert_allclose(H, ref.neighborhood(kind, G2, sigma, cutoff), rtol=1e-12, atol=1e-15)
     assert_array_equal(np.diag(H), 1.0)
+    # the gaussian's tail beyond 3 sigma is dropped only with the cut-off
+    if kind == "gaussian" and sigma < 3:
+        far = G2 > (3 * sigma) ** 2
+        assert np.all(H[far] == 0) if cutoff else np.all(H[far] > 0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -141,7 +146,7 @@ def test_batch_update_matches_direct_formula(dtype, kind):
     W = rng.standard_normal((U, d)).astype(dtype)
     best = ref.bmu(X, W)[0].astype(np.intp)
     H = np.empty((U, U))
-    K.neighborhood_matrix(grid.sq_distances(), KIND[kind], 1.3, H)
+    K.neighborhood_matrix(grid.sq_distances(), KIND[kind], 1.3, H, False)
     sums, counts = np.empty((U, d)), np.empty(U)
     K.batch_accumulate(X, best, sums, counts)
     assert_array_equal(counts, np.bincount(best, minlength=U))
@@ -172,11 +177,11 @@ def test_grid_smoothing_matches_direct_formula(topology, periodic, n_threads):
     K.batch_accumulate(X, best, sums, counts)
     cells, n_rows, width, per, class_sq = grid_args(grid)
     h_class = np.empty((1, class_sq.size))
-    K.neighborhood_matrix(class_sq.reshape(1, -1), KIND["gaussian"], 1.7, h_class)
+    K.neighborhood_matrix(class_sq.reshape(1, -1), KIND["gaussian"], 1.7, h_class, False)
     Wk, aux = W.copy(), np.empty(U)
     K.batch_smooth_grid(cells, n_rows, width, per, h_class[0], sums, counts, Wk, 0, aux,
                         n_threads)
-    H = ref.neighborhood("gaussian", grid.sq_distances(), 1.7)
+    H = ref.neighborhood("gaussian", grid.sq_distances(), 1.7, cutoff=False)
     expected = ref.batch_map(X, W, best, H)
     assert_allclose(Wk, expected, rtol=1e-12, atol=1e-12)
     assert_allclose(aux, (expected ** 2).sum(1), rtol=1e-12)

@@ -35,10 +35,17 @@ def bmu(X, W, metric="euclidean"):
     return best, second, D[np.arange(len(X)), best]
 
 
-def neighborhood(kind, g2, sigma):
-    """h(r; sigma) of squared grid distances g2, with the documented cut-offs."""
+def neighborhood(kind, g2, sigma, cutoff=True):
+    """h(r; sigma) of squared grid distances g2, with the documented cut-offs.
+
+    ``cutoff=False``: the gaussian and the mexican hat keep their tails.
+    """
     g2 = np.asarray(g2, np.float64)
     r = np.sqrt(g2)
+    if not cutoff and kind == "gaussian":
+        return np.exp(-g2 / (2 * sigma ** 2))
+    if not cutoff and kind == "mexican_hat":
+        return (1 - g2 / sigma ** 2) * np.exp(-g2 / (2 * sigma ** 2))
     if kind == "gaussian":
         return np.where(r <= 3 * sigma, np.exp(-g2 / (2 * sigma ** 2)), 0.0)
     if kind == "bubble":
