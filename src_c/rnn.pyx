@@ -159,8 +159,13 @@ cdef inline void _prefetch(const void *p, Py_ssize_t nbytes, int rw) noexcept no
     row while the rest of the batch is processed hides the memory latency.
     """
     cdef Py_ssize_t o
-    for o in range(0, nbytes, 64):
-        __builtin_prefetch(<const char *> p + o, rw, 3)
+    # the builtin wants literal flags (also at -O0, where nothing is inlined)
+    if rw:
+        for o in range(0, nbytes, 64):
+            __builtin_prefetch(<const char *> p + o, 1, 3)
+    else:
+        for o in range(0, nbytes, 64):
+            __builtin_prefetch(<const char *> p + o, 0, 3)
 
 
 cdef inline void _fwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
