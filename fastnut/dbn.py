@@ -27,7 +27,7 @@ from ._kernels import rbm as _k
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
 from ._threads import n_threads as _n_threads
 from ._validation import resolve_dtype
-from .rbm import BernoulliRBM, _blas_limit, _seed_key
+from .rbm import BernoulliRBM, _blas_limit, _clip_unit_interval, _seed_key
 
 __all__ = ["DeepBeliefNetwork", "DBNClassifier", "DeepBoltzmannMachine"]
 
@@ -35,12 +35,11 @@ __all__ = ["DeepBeliefNetwork", "DBNClassifier", "DeepBoltzmannMachine"]
 # -- shared helpers ---------------------------------------------------------------
 def _check_unit_interval_X(est, X, reset, dtype):
     """Validated dense C-contiguous X in ``dtype``, clipped to [0, 1] on a copy if needed."""
-    X = validate_data(est, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset)
+    X = validate_data(est, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset,
+                      ensure_all_finite=False)   # checked with the range, in one pass
     if sp.issparse(X):
         X = np.ascontiguousarray(X.toarray())
-    if _k.outside_unit_interval(X):
-        X = np.clip(X, 0, 1)
-    return X
+    return _clip_unit_interval(X, type(est).__name__)
 
 
 def _check_sizes(hidden_layer_sizes):

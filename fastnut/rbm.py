@@ -20,7 +20,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from ._kernels import rbm as _k
 from ._threads import n_threads as _n_threads
@@ -65,6 +65,14 @@ def _blas_limit(n_rows):
     return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
+def _clip_unit_interval(X, estimator_name):
+    """X (dense, C-contiguous), checked finite, clipped to [0, 1] on a copy if needed."""
+    if _k.outside_unit_interval(X):      # one pass; the rare path checks in detail
+        _assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+        X = np.clip(X, 0, 1)
+    return X
+
+
 def _seed_key(rng):
     """A 64-bit generator key drawn from a NumPy RandomState."""
     hi = int(rng.randint(0, 2**32, dtype=np.uint64))
@@ -98,11 +106,15 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             dtype = (np.float64, np.float32) if self.dtype is None else resolve_dtype(self.dtype)
         else:
             dtype = self.components_.dtype
-        X = validate_data(self, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset)
+        # the finiteness check is fused with the [0, 1] range check (one pass)
+        X = validate_data(self, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset,
+                          ensure_all_finite=not self._fused_finite_check)
         if sp.issparse(X):
             # the kernels are dense: a sparse input is densified once (documented)
             X = np.ascontiguousarray(X.toarray())
         return self._prepare_visible(X, fit=reset)
+
+    _fused_finite_check = False
 
     def _prepare_visible(self, X, fit):
         return X
@@ -577,10 +589,10 @@ class BernoulliRBM(_BaseRBM):
         self.weight_decay = weight_decay
         self.dtype = dtype
 
+    _fused_finite_check = True
+
     def _prepare_visible(self, X, fit):
-        if _k.outside_unit_interval(X):
-            X = np.clip(X, 0, 1)
-        return X
+        return _clip_unit_interval(X, type(self).__name__)
 
     def _chain_output(self, V):
         return V

@@ -31,43 +31,68 @@ import numpy as np
 cdef extern from *:
     """
     #include <stdint.h>
+    #include <string.h>
+    /* Loops over comparisons only vectorise when the compiler may assume
+       comparisons do not trap (IEEE default): allow that for these few
+       functions only, not for the whole module. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #define FASTNUT_VECTOR_FN __attribute__((optimize("no-trapping-math")))
+    #else
+    #define FASTNUT_VECTOR_FN
+    #endif
     /* exp for float32 without a libm call, so that loops over it vectorise:
        exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with the
        Cephes expf polynomial (about 2 ulp).  The argument is clamped to
        [-87, 87] so that neither the result nor 1 / (1 + result) is ever
        subnormal (subnormals are slow) or infinite. */
-    static inline float fastnut_expf(float x) {
-        union { float f; int32_t i; } u;
-        float t, r, p;
-        int32_t n;
-        x = x > 87.0f ? 87.0f : x;
-        x = x < -87.0f ? -87.0f : x;
-        t = x * 1.44269504088896341f + 12582912.0f;  /* + 1.5 * 2^23 rounds to nearest */
-        t = t - 12582912.0f;
-        n = (int32_t) t;
-        r = x - t * 0.693359375f;
-        r = r + t * 2.12194440e-4f;
-        p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * r * r + r + 1.0f;
-        u.i = (n + 127) << 23;
-        return p * u.f;
-    }
+    #define FASTNUT_EXPF_BODY(x) \
+        float t, r, p, s; int32_t n, bits; \
+        x = x < 87.0f ? x : 87.0f; \
+        x = x > -87.0f ? x : -87.0f; \
+        t = x * 1.44269504088896341f + 12582912.0f;  /* + 1.5 * 2^23: round to nearest */ \
+        t = t - 12582912.0f; \
+        n = (int32_t) t; \
+        r = x - t * 0.693359375f; \
+        r = r + t * 2.12194440e-4f; \
+        p = 1.9875691500e-4f; \
+        p = p * r + 1.3981999507e-3f; \
+        p = p * r + 8.3334519073e-3f; \
+        p = p * r + 4.1665795894e-2f; \
+        p = p * r + 1.6666665459e-1f; \
+        p = p * r + 5.0000001201e-1f; \
+        p = p * r * r + r + 1.0f; \
+        bits = (n + 127) << 23; \
+        memcpy(&s, &bits, 4); \
+        return p * s;
+    /* scalar version, inlined into the sampling loops */
+    static inline float fastnut_expf(float x) { FASTNUT_EXPF_BODY(x) }
+    FASTNUT_VECTOR_FN static inline float fastnut_expf_v(float x) { FASTNUT_EXPF_BODY(x) }
     static inline float fastnut_sigmoidf(float x) {
         return 1.0f / (1.0f + fastnut_expf(-x));
     }
     /* a[j] = sigmoid(a[j] + b[j]): a plain loop the compiler vectorises */
-    static inline void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n) {
+    FASTNUT_VECTOR_FN static void fastnut_bias_sigmoid_f(float *restrict a,
+                                                          const float *restrict b,
+                                                          Py_ssize_t n) {
         Py_ssize_t j;
-        for (j = 0; j < n; j++) a[j] = 1.0f / (1.0f + fastnut_expf(-(a[j] + b[j])));
+        for (j = 0; j < n; j++) a[j] = 1.0f / (1.0f + fastnut_expf_v(-(a[j] + b[j])));
+    }
+    /* whether any of p[0:n] is outside [0, 1] or NaN (branch-free, vectorised) */
+    FASTNUT_VECTOR_FN static int fastnut_outside01_f(const float *p, Py_ssize_t n) {
+        Py_ssize_t i; int bad = 0;
+        for (i = 0; i < n; i++) bad |= (p[i] < 0.0f) | (p[i] > 1.0f) | (p[i] != p[i]);
+        return bad;
+    }
+    FASTNUT_VECTOR_FN static int fastnut_outside01_d(const double *p, Py_ssize_t n) {
+        Py_ssize_t i; int bad = 0;
+        for (i = 0; i < n; i++) bad |= (p[i] < 0.0) | (p[i] > 1.0) | (p[i] != p[i]);
+        return bad;
     }
     """
     float fastnut_sigmoidf(float x) noexcept nogil
     void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n) noexcept nogil
+    int fastnut_outside01_f(const float *p, Py_ssize_t n) noexcept nogil
+    int fastnut_outside01_d(const double *p, Py_ssize_t n) noexcept nogil
 
 
 cdef enum:
@@ -428,9 +453,13 @@ def random_normal(double[:, ::1] out,         # OUT (n, m)
             out[i, j] = normal_double(skey, j)
 
 
-def outside_unit_interval(const floating[:, ::1] X):   # IN (n, m), finite
-    """Whether any value of X lies outside [0, 1]: one pass, stopping at the first block hit."""
-    cdef Py_ssize_t size = X.shape[0] * X.shape[1], start, stop, i
+def outside_unit_interval(const floating[:, ::1] X):   # IN (n, m)
+    """Whether any value of X is outside [0, 1] or NaN (inf is outside).
+
+    One pass, stopping at the first 4096-value block with a hit: the usual
+    input (probabilities) is validated and found finite in a single sweep.
+    """
+    cdef Py_ssize_t size = X.shape[0] * X.shape[1], start, stop
     cdef const floating *p
     cdef int bad = 0
     if size == 0:
@@ -440,7 +469,9 @@ def outside_unit_interval(const floating[:, ::1] X):   # IN (n, m), finite
         start = 0
         while start < size and not bad:
             stop = min(start + 4096, size)
-            for i in range(start, stop):   # branch-free: the compiler vectorises it
-                bad |= (p[i] < 0) | (p[i] > 1)
+            if floating is float:
+                bad = fastnut_outside01_f(p + start, stop - start)
+            else:
+                bad = fastnut_outside01_d(p + start, stop - start)
             start = stop
     return bool(bad)

@@ -340,6 +340,8 @@ def test_bad_input_and_clipping():
     rbm = BernoulliRBM(n_components=3, n_iter=2, random_state=0)
     with pytest.raises(ValueError, match="NaN"):
         rbm.fit(np.where(X > 0.9, np.nan, X))
+    with pytest.raises(ValueError, match="infinity"):
+        rbm.fit(np.where(X > 0.9, np.inf, X))
     rbm.fit(X)
     with pytest.raises(ValueError, match="6 features"):
         rbm.transform(X[:, :5])
@@ -443,6 +445,10 @@ def test_outside_unit_interval_kernel():
         assert K.outside_unit_interval(Y) is expected
         assert K.outside_unit_interval(Y.astype(np.float32)) is (expected and value != 1 + 1e-12)
     assert not K.outside_unit_interval(np.empty((0, 3)))
+    for bad in (np.nan, np.inf, -np.inf):      # flagged too: the caller then checks in detail
+        Y = X.copy()
+        Y[49, 299] = bad
+        assert K.outside_unit_interval(Y) and K.outside_unit_interval(Y.astype(np.float32))
 
 
 def test_gaussian_rbm_learned_sigma():
