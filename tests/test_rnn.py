@@ -159,6 +159,43 @@ def test_float32_matches_float64(cell):
         np.testing.assert_allclose(g32[k], g64[k], atol=1e-4, rtol=1e-4, err_msg=k)
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("n, H", [(1, 16), (7, 24), (13, 32)])
+def test_float32_simd_paths_match_float64(cell, n, H):
+    """Widths that take the AVX-512 per-step kernel (multiples of 16, with
+    64-wide and 16-wide column blocks) and batches with row remainders."""
+    rng = np.random.default_rng(12)
+    T, F = 5, 3
+    X = _padded(rng, n, T, F, rng.integers(1, T + 1, size=n))
+    out = {}
+    for dt in (np.float32, np.float64):
+        layer = _layer(cell, H, T, F, dt, return_sequences=True, bidirectional=True)
+        Y = layer.forward(X.astype(dt), training=True).copy()
+        dX = layer.backward(np.nan_to_num(Y * 0 + 1).astype(dt)).copy()
+        out[dt] = (Y, dX, {k: v.copy() for k, v in layer.grads.items()}, layer.params)
+    Y32, dX32, g32, _ = out[np.float32]
+    Y64, dX64, g64, p64 = out[np.float64]
+    R = layer_forward(cell, X, p64, True, True)
+    np.testing.assert_allclose(np.nan_to_num(Y32), np.nan_to_num(R), atol=2e-5)
+    np.testing.assert_allclose(dX32, dX64, atol=1e-4)
+    for k in g64:
+        np.testing.assert_allclose(g32[k], g64[k], atol=1e-4, rtol=1e-4, err_msg=k)
+
+
+def test_concurrent_inference_matches_serial():
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(13)
+    layer = _layer("lstm", 32, 6, 4, np.float32, return_sequences=True, bidirectional=True)
+    batches = [_padded(rng, 5 + i, 6, 4, [6, 3, 1, 4, 2] + [6] * i).astype(np.float32)
+               for i in range(6)]
+    serial = [layer.forward(X).copy() for X in batches]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            got = list(pool.map(lambda X: layer.forward(X).copy(), batches))
+            for a, b in zip(got, serial):
+                np.testing.assert_array_equal(a, b)
+
+
 # -- variable lengths -------------------------------------------------------------------
 
 @pytest.mark.parametrize("cell", list(CELLS))
