@@ -184,6 +184,13 @@ def test_float32_simd_paths_match_float64(cell, n, H):
 
 def test_concurrent_inference_matches_serial():
     from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
     rng = np.random.default_rng(13)
     layer = _layer("lstm", 32, 6, 4, np.float32, return_sequences=True, bidirectional=True)
     batches = [_padded(rng, 5 + i, 6, 4, [6, 3, 1, 4, 2] + [6] * i).astype(np.float32)
@@ -194,6 +201,8 @@ def test_concurrent_inference_matches_serial():
             got = list(pool.map(lambda X: layer.forward(X).copy(), batches))
             for a, b in zip(got, serial):
                 np.testing.assert_array_equal(a, b)
+    # the layers cap BLAS at one thread while they run, and put it back
+    assert blas_threads() == before
 
 
 # -- variable lengths -------------------------------------------------------------------

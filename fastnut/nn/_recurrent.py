@@ -17,6 +17,7 @@ padded steps and returns a zero input gradient there.  A NaN anywhere else is a
 ``ValueError``.
 """
 import contextlib
+import threading
 
 import numpy as np
 
@@ -26,27 +27,50 @@ from .._validation import sequence_lengths
 from ._base import Layer
 
 _CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
-_BLAS = []
+_BLAS = {"ctl": None, "loaded": False, "depth": 0, "limiter": None}
+_BLAS_LOCK = threading.Lock()
 
 
+def _blas_controller():
+    if not _BLAS["loaded"]:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS["ctl"] = ThreadpoolController().select(user_api="blas")
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _BLAS["ctl"] = None
+        _BLAS["loaded"] = True
+    return _BLAS["ctl"]
+
+
+@contextlib.contextmanager
 def _blas_one_thread():
     """Context: BLAS on one thread while a kernel runs its per-step GEMMs.
 
     A recurrent step's GEMM is small (batch x hidden); splitting it over
     threads saves little when the machine is idle and costs 10-30x when
     another process holds a core (every step waits at a barrier for the
-    descheduled thread).  The large weight-gradient GEMMs lose a little.
+    descheduled thread).  The limit is process-wide, so concurrent callers
+    share it: the first one in sets it, the last one out restores the
+    original setting.
     """
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS.append(ThreadpoolController().select(user_api="blas"))
-        except Exception:  # pragma: no cover - threadpoolctl missing or broken
-            _BLAS.append(None)
-    ctl = _BLAS[0]
-    return ctl.limit(limits=1) if ctl is not None else contextlib.nullcontext()
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+    ctl = _blas_controller()
+    if ctl is None:
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS["depth"] == 0:
+            _BLAS["limiter"] = ctl.limit(limits=1)
+        _BLAS["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS["depth"] -= 1
+            if _BLAS["depth"] == 0:
+                _BLAS["limiter"].restore_original_limits()
+                _BLAS["limiter"] = None
 
 
 class _Recurrent(Layer):
