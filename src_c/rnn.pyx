@@ -181,7 +181,8 @@ cdef inline void _prefetch(const void *p, Py_ssize_t nbytes, int rw) noexcept no
 
 cdef inline void _fwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
                           Py_ssize_t GH, Py_ssize_t NB, Py_ssize_t F, const int *lengths,
-                          bint reverse, const floating *X, floating *A, floating *G,
+                          bint reverse, bint keep_gates, bint keep_states,
+                          const floating *X, floating *A, floating *G,
                           const floating *work, const floating *b_ih, const floating *b_hh,
                           floating *c_cur, floating *Hs, floating *Cs,
                           floating *TC) noexcept nogil:
@@ -189,20 +190,26 @@ cdef inline void _fwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py
 
     ``A`` row b is ``[x | h]`` for the next step's GEMM: the state part is
     updated in place by the gate pass, the input part gets the next step's x.
+    Without ``keep_gates`` (inference) ``G``/``Cs``/``TC`` are one row per
+    sequence, overwritten every step; without ``keep_states`` so is ``Hs``.
     """
-    cdef Py_ssize_t L = lengths[b], t, row, W = F + H
+    cdef Py_ssize_t L = lengths[b], t, row, grow, hrow, W = F + H
     if s >= L:
         # padding: the state is carried, the saved rows stay finite (zero)
-        memset(Hs + (b * T + s) * H, 0, H * sizeof(floating))
+        if keep_states:
+            memset(Hs + (b * T + s) * H, 0, H * sizeof(floating))
         return
     t = L - 1 - s if reverse else s
     row = b * T + t
-    _fwd_row(cell, H, G + row * GH, work + b * NB, b_ih, b_hh,
-             A + b * W + F, c_cur + b * H, Hs + row * H, Cs + row * H, TC + row * H)
+    grow = row if keep_gates else b
+    hrow = row if keep_states else b
+    _fwd_row(cell, H, G + grow * GH, work + b * NB, b_ih, b_hh,
+             A + b * W + F, c_cur + b * H, Hs + hrow * H, Cs + grow * H, TC + grow * H)
     if s + 1 < L:
         row = row - 1 if reverse else row + 1
         memcpy(A + b * W, X + row * F, F * sizeof(floating))
-        _prefetch(G + row * GH, GH * sizeof(floating), 1)
+        if keep_gates:
+            _prefetch(G + row * GH, GH * sizeof(floating), 1)
 
 
 cdef inline void _bwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py_ssize_t H,
@@ -274,6 +281,8 @@ def forward(int cell,
             floating[:, ::1] Hs,            # OUT (n*T, H) hidden states
             floating[:, ::1] Cs,            # OUT (n*T, H) LSTM c / GRU W_hn h + b_hn
             floating[:, ::1] TC,            # OUT (n*T, H) LSTM tanh(c)
+            bint keep_gates,                # False: G, Cs, TC are (n, .) scratch
+            bint keep_states,               # False: Hs is (n, H) scratch
             floating[:, ::1] work,          # scratch (n, NB): NB = G*H, or 4H for GRU
             floating[:, ::1] Bcat,          # scratch (F+H, NB): stacked weights, k-major
             floating[:, ::1] A,             # scratch (n, F+H): [x_t | h] per sequence
@@ -320,12 +329,14 @@ def forward(int cell,
             _step_gemm(n, NB, W, pA, pB, <floating *> NULL, False, pwork)
             if n_threads > 1:
                 for b in prange(n, num_threads=n_threads, schedule="static"):
-                    _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, pX, pA, pG, pwork,
-                             &b_ih[0], &b_hh[0], pc, pHs, pCs, pTC)
+                    _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, keep_gates,
+                             keep_states, pX, pA, pG, pwork, &b_ih[0], &b_hh[0], pc, pHs,
+                             pCs, pTC)
             else:
                 for b in range(n):
-                    _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, pX, pA, pG, pwork,
-                             &b_ih[0], &b_hh[0], pc, pHs, pCs, pTC)
+                    _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, keep_gates,
+                             keep_states, pX, pA, pG, pwork, &b_ih[0], &b_hh[0], pc, pHs,
+                             pCs, pTC)
         for b in range(n):
             memcpy(&h_cur[b, 0], pA + b * W + F, H * sizeof(floating))
 

@@ -201,10 +201,15 @@ class _Recurrent(Layer):
         saved = []
         for d, sfx in enumerate(self._suffixes):
             p = self.params
-            G = self._buffer(f"G{d}", (n * T, GH))
-            Hs = self._buffer(f"Hs{d}", (n * T, H))
-            Cs = self._buffer(f"Cs{d}", (n * T, H)) if self._cell != "rnn" else dummy
-            TC = self._buffer(f"TC{d}", (n * T, H)) if self._cell == "lstm" else dummy
+            # inference keeps no per-step workspace: one row per sequence,
+            # and every step's state only when it is the output
+            keep_states = training or self.return_sequences
+            rows = n * T if training else n
+            tag = "" if training else "i"
+            G = self._buffer(f"G{tag}{d}", (rows, GH))
+            Hs = self._buffer(f"Hs{tag}{d}", (n * T if keep_states else n, H))
+            Cs = self._buffer(f"Cs{tag}{d}", (rows, H)) if self._cell != "rnn" else dummy
+            TC = self._buffer(f"TC{tag}{d}", (rows, H)) if self._cell == "lstm" else dummy
             NB = 4 * H if self._cell == "gru" else GH
             work = self._buffer("work", (n, NB))
             Bcat = self._buffer("Bcat", (F + H, NB))
@@ -219,7 +224,8 @@ class _Recurrent(Layer):
             with _blas_one_thread():
                 _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
                            p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
-                           h, c, G, Hs, Cs, TC, work, Bcat, A, nt)
+                           h, c, G, Hs, Cs, TC, training, keep_states, work, Bcat, A,
+                           nt)
             saved.append((G, Hs, Cs, TC))
         # per thread, like the scratch: inference stores nothing on self
         self._tls.final_state = (hN, cN) if self._cell == "lstm" else hN
