@@ -5,6 +5,9 @@ The arithmetic runs in ``fastnut._kernels.conv`` and ``fastnut._kernels.pool``
 shapes once at ``build``, keep the scratch buffers of the current batch size
 and hold what the backward pass needs.
 """
+import contextlib
+import threading
+
 import numpy as np
 
 from .._kernels import conv as _kc
@@ -50,8 +53,55 @@ def _int_buffer(layer, name, shape):
     return buf
 
 
-def _threads_for(n):
-    return max(1, min(n_threads(), n))
+#: pooling/upsampling use several threads only from this many input values on
+POOL_PARALLEL_MIN = 1 << 20
+
+
+def _threads_for(X):
+    """Threads for an element-wise pass over the batch X."""
+    if X.size < POOL_PARALLEL_MIN:
+        return 1
+    return max(1, min(n_threads(), X.shape[0]))
+
+
+#: a convolution call spreads its images over OpenMP threads only above this
+#: many FLOPs: below, thread start-up and barriers cost more than they save
+#: (and on a loaded machine far more)
+PARALLEL_MIN_FLOPS = 5e7
+
+_CONTROLLER = None
+_LOCK = threading.Lock()
+_DEPTH = 0
+_LIMITER = None
+
+
+@contextlib.contextmanager
+def blas_one_thread():
+    """Keep BLAS single-threaded inside this context (re-entrant, thread-safe).
+
+    The conv kernels make many small GEMMs (one image or a small group of
+    images each), often from inside their own OpenMP loop; a BLAS that
+    threads them spins and oversubscribes the cores (measured 10-40x slower
+    on 2 shared cores).  The limit is applied by the first thread to enter
+    and lifted by the last to leave, so concurrent predictions cannot leave
+    BLAS limited.  Entering costs ~40 us (threadpoolctl), once per call.
+    """
+    global _CONTROLLER, _DEPTH, _LIMITER
+    with _LOCK:
+        if _DEPTH == 0:
+            if _CONTROLLER is None:
+                from threadpoolctl import ThreadpoolController
+                _CONTROLLER = ThreadpoolController()
+            _LIMITER = _CONTROLLER.limit(limits=1, user_api="blas")
+        _DEPTH += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0:
+                _LIMITER.restore_original_limits()
+                _LIMITER = None
 
 
 class Conv2D(Layer):
@@ -155,18 +205,32 @@ class Conv2D(Layer):
         (sh, sw), (dh, dw) = self.stride, self.dilation
         return sh, sw, self._ph, self._pw, dh, dw
 
+    def _conv_threads(self, n):
+        """Threads for a batch of n images: 1 unless the call is big enough."""
+        groups = -(-n // self._plan["nb"])
+        nt = max(1, min(n_threads(), groups))
+        C = self.input_shape[0]
+        flops = 2.0 * n * self.filters * C * self.kernel_size[0] * self.kernel_size[1] \
+            * self.output_shape[1] * self.output_shape[2]
+        return nt if flops >= PARALLEL_MIN_FLOPS else 1
+
     def forward(self, X, training=False):
         n = X.shape[0]
-        nt = _threads_for(n)
+        nt = self._conv_threads(n)
         Y = self._buffer("Y", (n,) + self.output_shape)
         col = self._buffer("col", (nt, self._plan["col"]))
         g = self._buffer("g", (nt, self._plan["g"]))
         wr = self._buffer("wr", (self._plan["wr"],))
         b = self.params["bias"] if self.use_bias else self._buffer("nob", (0,))
         relu = self.activation == "relu"
-        _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, *self._args(), relu, nt)
+        if nt > 1:
+            with blas_one_thread():
+                _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, *self._args(),
+                                   relu, nt)
+        else:
+            _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, *self._args(), relu, 1)
         if self._act and not relu:
-            _kd.bias_act_forward(Y.reshape(n, -1), self._buffer("nob", (0,)), self._act, nt)
+            _kd.bias_act_forward(Y.reshape(n, -1), self._buffer("nob", (0,)), self._act, _threads_for(Y))
         if training:
             self._X, self._Y = X, Y
         return Y
@@ -174,12 +238,12 @@ class Conv2D(Layer):
     def backward(self, dY):
         X = self._X
         n = X.shape[0]
-        nt = _threads_for(n)
+        nt = self._conv_threads(n)
         relu = self.activation == "relu"
         if self._act and not relu:
             D = self._buffer("D", dY.shape)
             np.copyto(D, dY)
-            _kd.act_backward(D.reshape(n, -1), self._Y.reshape(n, -1), self._act, nt)
+            _kd.act_backward(D.reshape(n, -1), self._Y.reshape(n, -1), self._act, _threads_for(D))
             dY = D
         need_dx = self.needs_input_grad
         dX = self._buffer("dX", X.shape) if need_dx else self._buffer("nodx", (0, 1, 1, 1))
@@ -188,9 +252,13 @@ class Conv2D(Layer):
         acc = self._buffer("acc", (nt, self._plan["acc"]))
         wr = self._buffer("wr", (self._plan["wr"],))
         db = self.grads["bias"] if self.use_bias else self._buffer("nob", (0,))
-        _kc.conv2d_backward(X, self.params["weight"], dY, self._Y if relu else dY, dX,
-                            self.grads["weight"], db, col, g, acc, wr, *self._args(),
-                            relu, need_dx, nt)
+        args = (X, self.params["weight"], dY, self._Y if relu else dY, dX,
+                self.grads["weight"], db, col, g, acc, wr, *self._args(), relu, need_dx, nt)
+        if nt > 1:
+            with blas_one_thread():
+                _kc.conv2d_backward(*args)
+        else:
+            _kc.conv2d_backward(*args)
         return dX if need_dx else None
 
 
@@ -232,7 +300,7 @@ class MaxPool2D(_Pool2D):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
         idx = _int_buffer(self, "idx", Y.shape)
-        _kp.maxpool2d_forward(X, Y, idx, *self.pool_size, *self.stride, _threads_for(n))
+        _kp.maxpool2d_forward(X, Y, idx, *self.pool_size, *self.stride, _threads_for(X))
         if training:
             self._idx = idx
         return Y
@@ -240,7 +308,7 @@ class MaxPool2D(_Pool2D):
     def backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.maxpool2d_backward(dY, self._idx, dX, _threads_for(n))
+        _kp.maxpool2d_backward(dY, self._idx, dX, _threads_for(dX))
         return dX
 
 
@@ -260,13 +328,13 @@ class AvgPool2D(_Pool2D):
     def forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
-        _kp.avgpool2d_forward(X, Y, *self.pool_size, *self.stride, _threads_for(n))
+        _kp.avgpool2d_forward(X, Y, *self.pool_size, *self.stride, _threads_for(X))
         return Y
 
     def backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.avgpool2d_backward(dY, dX, *self.pool_size, *self.stride, _threads_for(n))
+        _kp.avgpool2d_backward(dY, dX, *self.pool_size, *self.stride, _threads_for(dX))
         return dX
 
 
@@ -280,13 +348,13 @@ class GlobalAvgPool2D(Layer):
     def forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
-        _kp.global_avgpool_forward(X, Y, _threads_for(n))
+        _kp.global_avgpool_forward(X, Y, _threads_for(X))
         return Y
 
     def backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.global_avgpool_backward(dY, dX, _threads_for(n))
+        _kp.global_avgpool_backward(dY, dX, _threads_for(dX))
         return dX
 
 
@@ -314,11 +382,11 @@ class Upsample2D(Layer):
     def forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
-        _kp.upsample_nearest_forward(X, Y, *self.size, _threads_for(n))
+        _kp.upsample_nearest_forward(X, Y, *self.size, _threads_for(Y))
         return Y
 
     def backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.upsample_nearest_backward(dY, dX, *self.size, _threads_for(n))
+        _kp.upsample_nearest_backward(dY, dX, *self.size, _threads_for(dY))
         return dX
