@@ -292,3 +292,71 @@ def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
     if title:
         ax.set_title(title)
     return ax
+
+
+# -- convolutional networks ------------------------------------------------------------
+
+def plot_filters(est, n_cols=8, cmap="gray", fig=None, title=None):
+    """Draw the filters of the first convolution of a fitted CNN, one panel each.
+
+    Parameters
+    ----------
+    est : CNNClassifier, CNNRegressor, fastnut.nn.Conv2D or ndarray
+        A fitted estimator (its first ``Conv2D`` layer), a built layer, or a
+        weight array of shape ``(C_out, C_in, kh, kw)``.
+    n_cols : int, default=8
+        Panels per row.
+    cmap : str, default="gray"
+        Colour map for one-channel filters (3-channel filters are drawn as
+        RGB images).
+    fig : matplotlib Figure or None
+        Draw into this figure (cleared first); a new one otherwise.
+    title : str or None
+
+    Returns
+    -------
+    fig : matplotlib Figure
+
+    Notes
+    -----
+    Each filter is scaled to its own ``[min, max]``.  Filters with other than
+    1 or 3 input channels are shown as their mean over the channels.
+    """
+    from .nn import Conv2D
+
+    W = est
+    if hasattr(est, "network_"):
+        convs = [l for l in est.network_.layers if isinstance(l, Conv2D)]
+        W = convs[0].params["weight"]
+    elif isinstance(est, Conv2D):
+        if "weight" not in est.params:
+            raise ValueError("plot_filters needs a built Conv2D layer (call build first)")
+        W = est.params["weight"]
+    elif hasattr(est, "fit"):
+        from sklearn.exceptions import NotFittedError
+        raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet; "
+                             "call fit before plot_filters")
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 4:
+        raise ValueError(f"filters must have shape (C_out, C_in, kh, kw); got {W.shape}")
+    plt = _pyplot()
+    n = W.shape[0]
+    n_cols = max(1, min(int(n_cols), n))
+    n_rows = -(-n // n_cols)
+    if fig is None:
+        fig = plt.figure(figsize=(1.2 * n_cols, 1.2 * n_rows + (0.4 if title else 0)))
+    else:
+        fig.clear()
+    for k in range(n):
+        ax = fig.add_subplot(n_rows, n_cols, k + 1)
+        f = W[k]
+        f = (f - f.min()) / (np.ptp(f) or 1.0)
+        if f.shape[0] == 3:
+            ax.imshow(np.moveaxis(f, 0, -1), interpolation="nearest")
+        else:
+            ax.imshow(f.mean(axis=0), cmap=cmap, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return fig
