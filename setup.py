@@ -92,11 +92,31 @@ def extensions():
     )
 
 
+MODE_FILE = os.path.join(HERE, "fastnut", "_kernels", ".build-mode")
+
+
 class BuildExt(build_ext):
     def initialize_options(self):
         super().initialize_options()
         # compile the extensions in parallel: a clean build on 2 cores is slow
         self.parallel = int(os.environ.get("FASTNUT_BUILD_JOBS", os.cpu_count() or 1))
+
+    def run(self):
+        # A switch between the release and the debug build must recompile every
+        # extension: the .so files are newer than the other mode's C sources, so
+        # setuptools would otherwise keep the wrong build without a word.
+        mode = "debug" if DEBUG else "release"
+        try:
+            with open(MODE_FILE) as f:
+                previous = f.read().strip()
+        except OSError:
+            previous = None
+        if previous != mode:
+            self.force = True
+        super().run()
+        if self.inplace and not os.environ.get("FASTNUT_KERNELS"):
+            with open(MODE_FILE, "w") as f:
+                f.write(mode + "\n")
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
