@@ -7,6 +7,7 @@ counter-based generator keyed by ``random_state``, so a fit gives the same
 parameters for any number of threads.
 """
 import contextlib
+import threading
 import time
 from numbers import Integral, Real
 
@@ -46,7 +47,31 @@ def _batch_starts(n_samples, batch_size):
     return starts
 
 
-_CONTROLLER = None
+_controller = None
+_limit_lock = threading.Lock()
+_limit_depth = 0
+_limiter = None
+
+
+@contextlib.contextmanager
+def _blas_one_thread():
+    """BLAS on one thread; concurrent callers share one limit (last out restores)."""
+    global _controller, _limit_depth, _limiter
+    with _limit_lock:
+        if _limit_depth == 0:
+            if _controller is None:
+                from threadpoolctl import ThreadpoolController
+                _controller = ThreadpoolController()
+            _limiter = _controller.limit(limits=1, user_api="blas")
+        _limit_depth += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_depth -= 1
+            if _limit_depth == 0:
+                _limiter.restore_original_limits()
+                _limiter = None
 
 
 def _blas_limit(n_rows):
@@ -56,13 +81,9 @@ def _blas_limit(n_rows):
     one (thread start-up per call dominates); the kernel's own elementwise
     work is spread with OpenMP instead.
     """
-    global _CONTROLLER
     if n_rows >= 128:
         return contextlib.nullcontext()
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    return _blas_one_thread()
 
 
 def _clip_unit_interval(X, estimator_name):

@@ -474,3 +474,17 @@ def test_gaussian_rbm_learned_sigma():
     R = g.inverse_transform(g.transform(X))
     R0 = fixed.inverse_transform(fixed.transform(X))
     assert ((R - X) ** 2).sum() < ((R0 - X) ** 2).sum()
+
+
+def test_concurrent_fit_and_transform_match_serial(digits):
+    from concurrent.futures import ThreadPoolExecutor
+    X, _ = digits
+    kw = dict(n_components=30, n_iter=2, random_state=0)
+    serial = BernoulliRBM(**kw).fit(X)
+    with ThreadPoolExecutor(4) as pool:
+        fits = list(pool.map(lambda _: BernoulliRBM(**kw).fit(X), range(4)))
+        outs = list(pool.map(lambda _: serial.transform(X), range(4)))
+    for f in fits:
+        np.testing.assert_array_equal(f.components_, serial.components_)
+    for out in outs:
+        np.testing.assert_array_equal(out, serial.transform(X))
