@@ -63,9 +63,11 @@ cdef extern from "_rnn_math.h" nogil:
                            const float *b_hh, float *h, float *hs)
     void fastnut_rnn_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
                            const double *b_hh, double *h, double *hs)
-    int fastnut_sgemm_small(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
-                            Py_ssize_t lda, const float *B, Py_ssize_t ldb, int beta,
-                            float *C, Py_ssize_t ldc)
+    int fastnut_small_gemm_available(Py_ssize_t N)
+    void fastnut_sgemm_small(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
+                             Py_ssize_t lda, const float *Bp, int beta, float *C,
+                             Py_ssize_t ldc)
+    Py_ssize_t fastnut_packed_index(Py_ssize_t K, Py_ssize_t N, Py_ssize_t k, Py_ssize_t j)
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr, int rw, int locality) nogil
@@ -79,22 +81,33 @@ cdef enum:
 
 # -- the per-step product -------------------------------------------------------------
 
-cdef inline void _step_gemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                            const floating *A, const floating *B_kmajor,
-                            const floating *B_nmajor, bint beta, floating *C) noexcept nogil:
-    """C (M x N) = A (M x K) B (+ C if beta), all contiguous.
+cdef inline bint _packed(Py_ssize_t N, floating *dummy) noexcept nogil:
+    """Whether this call's per-step products with N columns use the packed
+    float32 kernel of _rnn_math.h (else BLAS on the k-major matrix)."""
+    if floating is float:
+        return fastnut_small_gemm_available(N) != 0
+    else:
+        return False
 
-    ``B_kmajor`` is B stored (K x N), ``B_nmajor`` the same matrix stored
-    (N x K).  float32 uses the cache-streaming kernel of _rnn_math.h when the
-    CPU and N allow it (no per-step repacking of the weights), else BLAS.
+
+cdef inline Py_ssize_t _bindex(bint packed, Py_ssize_t K, Py_ssize_t N, Py_ssize_t k,
+                               Py_ssize_t j) noexcept nogil:
+    """Position of B[k, j] (K x N) in the layout the per-step product reads."""
+    return fastnut_packed_index(K, N, k, j) if packed else k * N + j
+
+
+cdef inline void _step_gemm(bint packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            const floating *A, const floating *B, bint beta,
+                            floating *C) noexcept nogil:
+    """C (M x N) = A (M x K) B (+ C if beta), A and C contiguous.
+
+    ``B`` is packed (``_bindex``) when ``packed``, else k-major (K x N).
     """
     if floating is float:
-        if fastnut_sgemm_small(M, N, K, A, K, B_kmajor, N, beta, C, N):
+        if packed:
+            fastnut_sgemm_small(M, N, K, A, K, B, beta, C, N)
             return
-    if B_kmajor != NULL:
-        gemm(False, False, M, N, K, 1, A, K, B_kmajor, N, 1 if beta else 0, C, N)
-    else:
-        gemm(False, True, M, N, K, 1, A, K, B_nmajor, K, 1 if beta else 0, C, N)
+    gemm(False, False, M, N, K, 1, A, K, B, N, 1 if beta else 0, C, N)
 
 
 # -- one sequence, one step -------------------------------------------------------
@@ -284,7 +297,7 @@ def forward(int cell,
             bint keep_gates,                # False: G, Cs, TC are (n, .) scratch
             bint keep_states,               # False: Hs is (n, H) scratch
             floating[:, ::1] work,          # scratch (n, NB): NB = G*H, or 4H for GRU
-            floating[:, ::1] Bcat,          # scratch (F+H, NB): stacked weights, k-major
+            floating[:, ::1] Bcat,          # scratch (F+H, NB): stacked weights
             floating[:, ::1] A,             # scratch (n, F+H): [x_t | h] per sequence
             int n_threads):
     """Run one direction of a recurrent layer over a batch of sequences.
@@ -311,22 +324,24 @@ def forward(int cell,
     cdef floating *pA = &A[0, 0]
     cdef const floating *pX = &X[0, 0]
     cdef const int *pL = &lengths[0]
+    cdef bint packed = _packed(NB, pB)
     with nogil:
-        # stacked weights, k-major: rows 0..F-1 from W_ih, F..F+H-1 from W_hh
+        # stacked weights [W_ih^T ; W_hh^T] (W x NB): rows 0..F-1 from W_ih,
+        # F..F+H-1 from W_hh; GRU: gate n's input part in columns 2H..3H-1,
+        # its recurrent part in 3H..4H-1
         memset(pB, 0, W * NB * sizeof(floating))
         for i in range(GH):
-            # GRU: gate n's input part in columns 2H..3H-1, recurrent part 3H..4H-1
             j = i + H if (cell == GRU and i >= 2 * H) else i
             for t in range(F):
-                pB[t * NB + i] = W_ih[i, t]
+                pB[_bindex(packed, W, NB, t, i)] = W_ih[i, t]
             for t in range(H):
-                pB[(F + t) * NB + j] = W_hh[i, t]
+                pB[_bindex(packed, W, NB, F + t, j)] = W_hh[i, t]
         for b in range(n):
             t = lengths[b] - 1 if reverse else 0
             memcpy(pA + b * W, pX + (b * T + t) * F, F * sizeof(floating))
             memcpy(pA + b * W + F, &h_cur[b, 0], H * sizeof(floating))
         for s in range(T):
-            _step_gemm(n, NB, W, pA, pB, <floating *> NULL, False, pwork)
+            _step_gemm(packed, n, NB, W, pA, pB, False, pwork)
             if n_threads > 1:
                 for b in prange(n, num_threads=n_threads, schedule="static"):
                     _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, keep_gates,
@@ -396,6 +411,7 @@ def backward(int cell,
              floating[:, ::1] dGs,          # scratch (n, G*H)
              floating[:, ::1] Z,            # scratch (n*T, F+1+H)
              floating[:, ::1] dWcat,        # scratch (G*H+H, F+1+H)
+             floating[:, ::1] Wp,           # scratch (G*H, H): W_hh packed for the steps
              int n_threads):
     """Backpropagation through time for one direction (after ``forward``).
 
@@ -424,7 +440,16 @@ def backward(int cell,
     cdef floating *pZ
     cdef floating *pW
     cdef Py_ssize_t W
+    cdef floating *pWp = &Wp[0, 0]
+    cdef bint packed = _packed(H, pWp)
+    cdef Py_ssize_t k
     with nogil:
+        if packed:
+            for k in range(GH):
+                for j in range(H):
+                    pWp[fastnut_packed_index(GH, H, k, j)] = W_hh[k, j]
+        else:
+            pWp = <floating *> &W_hh[0, 0]
         memset(pdh, 0, n * H * sizeof(floating))
         memset(pdc, 0, n * H * sizeof(floating))
         for s in range(T - 1, -1, -1):
@@ -438,7 +463,7 @@ def backward(int cell,
                     _bwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pdGs, &Hs[0, 0], pCs,
                              &TC[0, 0], &h0[0, 0], &c0[0, 0], pseq, ldseq, has_seq,
                              plast, ldlast, has_last, pdh, pdc)
-            _step_gemm(n, H, GH, pdGs, &W_hh[0, 0], <floating *> NULL, True, pdh)
+            _step_gemm(packed, n, H, GH, pdGs, pWp, True, pdh)
 
         # weight and bias gradients: [dW_ih | db | dW_hh] = dG^T [X | 1 | H_prev],
         # one GEMM over all n*T rows.  GRU: the n rows of the recurrent side

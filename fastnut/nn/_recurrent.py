@@ -256,6 +256,7 @@ class _Recurrent(Layer):
         dGs = self._buffer("dGs", (n, GH))
         Z = self._buffer("Z", (n * T, F + 1 + H))
         dWcat = self._buffer("dWcat", (GH + H, F + 1 + H))
+        Wp = self._buffer("Wp", (GH, H))
         dh0 = self._buffer("dh0", (nd, n, H))
         dc0 = self._buffer("dc0", (nd, n, H))
         empty = np.empty((0, H), self.dtype)
@@ -273,7 +274,7 @@ class _Recurrent(Layer):
                             dseq, self.return_sequences, dlast, not self.return_sequences,
                             self.grads["weight_ih" + sfx], self.grads["weight_hh" + sfx],
                             self.grads["bias_ih" + sfx], self.grads["bias_hh" + sfx],
-                            dX, need_dx, d == 1, dh0[d], dc0[d], dGs, Z, dWcat, nt)
+                            dX, need_dx, d == 1, dh0[d], dc0[d], dGs, Z, dWcat, Wp, nt)
         self._saved = None  # the gate workspace now holds gradients
         if has_init:
             self.initial_state_grad = (dh0, dc0) if self._cell == "lstm" else dh0
