@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
-from ._validation import check_sequences, to_sequences
+from ._validation import check_sequences
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",

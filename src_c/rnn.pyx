@@ -396,7 +396,7 @@ def backward(int cell,
              const floating[:, ::1] Hs,     # IN  (n*T, H)
              floating[:, ::1] Cs,           # IN (LSTM c) / IN/OUT (GRU hn -> its gradient)
              const floating[:, ::1] TC,     # IN  (n*T, H)
-             const floating[:, :] dseq,     # IN  (n*T, H) dL/dh_t at every step (unit column stride)
+             const floating[:, :] dseq,     # IN  (n*T, H) dL/dh_t, every step (unit col stride)
              bint has_seq,
              const floating[:, :] dlast,    # IN  (n, H) dL/d(final state) (unit column stride)
              bint has_last,

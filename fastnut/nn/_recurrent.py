@@ -269,8 +269,9 @@ class _Recurrent(Layer):
             else:
                 dseq, dlast = empty, dY[:, d * H:(d + 1) * H]
             with _blas_one_thread():
-                _k.backward(cell, X2, self.params["weight_ih" + sfx], self.params["weight_hh" + sfx],
-                            lengths, d == 1, h0s[d], c0s[d], G, Hs, Cs, TC,
+                _k.backward(cell, X2, self.params["weight_ih" + sfx],
+                            self.params["weight_hh" + sfx], lengths, d == 1, h0s[d],
+                            c0s[d], G, Hs, Cs, TC,
                             dseq, self.return_sequences, dlast, not self.return_sequences,
                             self.grads["weight_ih" + sfx], self.grads["weight_hh" + sfx],
                             self.grads["bias_ih" + sfx], self.grads["bias_hh" + sfx],
