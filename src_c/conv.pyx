@@ -222,9 +222,9 @@ def conv2d_plan(int C, int kh, int kw, int sh, int dh, int Co, int Ho, int Wo):
     cdef bint rows = _use_rows(C, kw, sh, P)
     cdef int nb = _group(P, rows)
     if rows:
-        return {"mode": "rows", "nb": 1, "col": C * kw * Hr * Wo, "g": Co * P,
+        return {"mode": "rows", "nb": 1, "col": C * kw * Hr * Wo, "g": 2 * Co * P,
                 "acc": Co * K + Co + P, "wr": Co * K}
-    return {"mode": "im2col", "nb": nb, "col": K * nb * P, "g": Co * nb * P,
+    return {"mode": "im2col", "nb": nb, "col": K * nb * P, "g": 2 * Co * nb * P,
             "acc": Co * K + Co + nb * P, "wr": 1}
 
 
@@ -243,6 +243,13 @@ cdef inline void _bias_act(floating *y, const floating *b, int has_bias, int rel
 
 cdef extern from *:
     """
+    /* Python builds extensions with -fwrapv (signed overflow wraps), which
+       stops gcc from vectorising loops with int indices -- the lowering
+       loops, the elementwise passes.  Neither Cython's code nor these
+       kernels rely on wrapping, so lift it for the rest of this file. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC optimize ("no-wrapv")
+    #endif
     /* Branch-free elementwise passes with restrict pointers so that the
        compiler vectorises them: a ReLU mask is data-dependent and random,
        and a branch per element costs more than the GEMMs around it.  dy is
@@ -255,6 +262,20 @@ cdef extern from *:
                                     Py_ssize_t m, double *__restrict g) {
         for (Py_ssize_t q = 0; q < m; q++) { double a = dy[q]; g[q] = y[q] > 0.0 ? a : 0.0; }
     }
+    /* b (cols x rows) = a^T for a (rows x cols), in 16 x 16 tiles */
+    #define FASTNUT_TRANSPOSE(NAME, T) \
+    static void NAME(const T *__restrict a, Py_ssize_t rows, Py_ssize_t cols, T *__restrict b) { \
+        for (Py_ssize_t i0 = 0; i0 < rows; i0 += 16) { \
+            Py_ssize_t i1 = i0 + 16 < rows ? i0 + 16 : rows; \
+            for (Py_ssize_t j0 = 0; j0 < cols; j0 += 16) { \
+                Py_ssize_t j1 = j0 + 16 < cols ? j0 + 16 : cols; \
+                for (Py_ssize_t i = i0; i < i1; i++) \
+                    for (Py_ssize_t j = j0; j < j1; j++) b[j * rows + i] = a[i * cols + j]; \
+            } \
+        } \
+    }
+    FASTNUT_TRANSPOSE(fastnut_transpose_f, float)
+    FASTNUT_TRANSPOSE(fastnut_transpose_d, double)
     static void fastnut_bias_act_copy_f(float *__restrict y, const float *__restrict z, float b,
                                         int relu, Py_ssize_t m) {
         if (relu) { for (Py_ssize_t q = 0; q < m; q++) { float v = z[q] + b; y[q] = v > 0.0f ? v : 0.0f; } }
@@ -274,6 +295,8 @@ cdef extern from *:
         else { for (Py_ssize_t q = 0; q < m; q++) y[q] += b; }
     }
     """
+    void fastnut_transpose_f(const float *a, Py_ssize_t rows, Py_ssize_t cols, float *b) noexcept nogil
+    void fastnut_transpose_d(const double *a, Py_ssize_t rows, Py_ssize_t cols, double *b) noexcept nogil
     void fastnut_bias_act_copy_f(float *y, const float *z, float b, int relu, Py_ssize_t m) noexcept nogil
     void fastnut_bias_act_copy_d(double *y, const double *z, double b, int relu, Py_ssize_t m) noexcept nogil
     void fastnut_relu_mask_f(const float *dy, const float *y, Py_ssize_t m, float *g) noexcept nogil
@@ -289,6 +312,15 @@ cdef inline void _bias_act_copy(floating *y, const floating *z, floating b, int 
         fastnut_bias_act_copy_f(y, z, b, relu, m)
     else:
         fastnut_bias_act_copy_d(y, z, b, relu, m)
+
+
+cdef inline void _transpose(const floating *a, Py_ssize_t rows, Py_ssize_t cols,
+                            floating *b) noexcept nogil:
+    """b (cols x rows) = a^T."""
+    if floating is float:
+        fastnut_transpose_f(a, rows, cols, b)
+    else:
+        fastnut_transpose_d(a, rows, cols, b)
 
 
 cdef inline void _relu_mask(const floating *dy, const floating *y, Py_ssize_t m,
@@ -416,6 +448,7 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef Py_ssize_t q, KW = <Py_ssize_t> Co * K
     cdef const floating *colp
     cdef const floating *gp
+    cdef floating *gtp
     cdef floating *gw
     cdef floating *dwp
     cdef floating *ones
@@ -453,6 +486,10 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                             memcpy(gw + c * ld + b * P, &dY[i0 + b, c, 0, 0],
                                    P * sizeof(floating))
                 gp = gw
+            # G^T (m*P, Co): the weight-gradient GEMMs run ~1.5x faster on it than
+            # on a transposed operand (measured with OpenBLAS on these shapes)
+            gtp = &g[t, 0] + Co * ld
+            _transpose(gp, Co, ld, gtp)
             if has_bias:
                 # db_t += G @ ones
                 gemv(False, Co, <int> ld, 1, gp, <int> ld, &acc[t, KW + Co], 1,
@@ -461,8 +498,8 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                 _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
                 for r in range(kh):
                     # dW_t[r] (Ck, Co) += R_r (Ck, P) @ G^T (P, Co)
-                    gemm(False, True, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L,
-                         gp, <int> P, 1, &acc[t, 0] + r * Ck * Co, Co)
+                    gemm(False, False, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L,
+                         gtp, Co, 1, &acc[t, 0] + r * Ck * Co, Co)
                 if need_dx:
                     memset(&col[t, 0], 0, Ck * L * sizeof(floating))
                     for r in range(kh):
@@ -479,9 +516,9 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                     _im2col(&X[i0 + b, 0, 0, 0], C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
                             Ho, Wo, &col[t, 0] + b * P, ld)
                 colp = &col[t, 0]
-            # dW_t (Co, K) += G (Co, m*P) @ col^T (m*P, K)
-            gemm(False, True, Co, K, <int> ld, 1, gp, <int> ld, colp, <int> ld,
-                 1, &acc[t, 0], K)
+            # dW_t^T (K, Co) += col (K, m*P) @ G^T (m*P, Co)
+            gemm(False, False, K, Co, <int> ld, 1, colp, <int> ld, gtp, Co,
+                 1, &acc[t, 0], Co)
             if need_dx:
                 if direct:
                     gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> P,
@@ -508,6 +545,7 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                             dwp[((co * C + c) * kh + r) * kw + j] = \
                                 acc[0, (r * Ck + c * kw + j) * Co + co]
         else:
-            memcpy(dwp, &acc[0, 0], KW * sizeof(floating))
+            # acc holds dW^T: [(c*kh + i)*kw + j, co]
+            _transpose(&acc[0, 0], K, Co, dwp)
         if has_bias:
             memcpy(&db[0], &acc[0, KW], Co * sizeof(floating))

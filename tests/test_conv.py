@@ -145,10 +145,10 @@ def test_pool_kernels_match_reference(case, dtype, nt):
     tol = TOL[dtype]
     Y = np.empty((n, C, Ho, Wo), dtype)
     idx = np.empty((n, C, Ho, Wo), np.int32)
-    dX = np.empty_like(X)
+    dX = np.full_like(X, np.nan)  # every element must be written
     kp.maxpool2d_forward(X, Y, idx, *k, *s, nt)
     np.testing.assert_array_equal(Y, ref.maxpool2d(X, k, s).astype(dtype))
-    kp.maxpool2d_backward(dY, idx, dX, nt)
+    kp.maxpool2d_backward(dY, idx, dX, *k, *s, nt)
     np.testing.assert_allclose(dX, ref.maxpool2d_backward(X, dY, k, s), atol=tol)
     kp.avgpool2d_forward(X, Y, *k, *s, nt)
     np.testing.assert_allclose(Y, ref.avgpool2d(X, k, s), atol=tol)
@@ -177,7 +177,7 @@ def test_maxpool_ties_go_to_the_first_maximum():
     kp.maxpool2d_forward(X, Y, idx, 2, 2, 2, 2, 1)
     assert idx.ravel().tolist() == [0, 2]
     dX = np.empty_like(X)
-    kp.maxpool2d_backward(np.ones((1, 1, 1, 2)), idx, dX, 1)
+    kp.maxpool2d_backward(np.ones((1, 1, 1, 2)), idx, dX, 2, 2, 2, 2, 1)
     assert dX.sum() == 2 and dX[0, 0, 0, 0] == 1 and dX[0, 0, 0, 2] == 1
 
 

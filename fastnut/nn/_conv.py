@@ -308,7 +308,8 @@ class MaxPool2D(_Pool2D):
     def backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.maxpool2d_backward(dY, self._idx, dX, _threads_for(dX))
+        _kp.maxpool2d_backward(dY, self._idx, dX, *self.pool_size, *self.stride,
+                              _threads_for(dX))
         return dX
 
 
