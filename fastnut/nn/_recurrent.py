@@ -207,7 +207,11 @@ class _Recurrent(Layer):
             rows = n * T if training else n
             tag = "" if training else "i"
             G = self._buffer(f"G{tag}{d}", (rows, GH))
-            Hs = self._buffer(f"Hs{tag}{d}", (n * T if keep_states else n, H))
+            if not training and self.return_sequences and nd == 1:
+                # one direction at inference: the states are the output
+                Hs = self._buffer("Y", (n, T, H)).reshape(n * T, H)
+            else:
+                Hs = self._buffer(f"Hs{tag}{d}", (n * T if keep_states else n, H))
             Cs = self._buffer(f"Cs{tag}{d}", (rows, H)) if self._cell != "rnn" else dummy
             TC = self._buffer(f"TC{tag}{d}", (rows, H)) if self._cell == "lstm" else dummy
             NB = 4 * H if self._cell == "gru" else GH
@@ -232,7 +236,9 @@ class _Recurrent(Layer):
         if self.return_sequences:
             Y = self._buffer("Y", (n, T, nd * H))
             for d in range(nd):
-                Y[:, :, d * H:(d + 1) * H] = saved[d][1].reshape(n, T, H)
+                Hs = saved[d][1].reshape(n, T, H)
+                if not np.may_share_memory(Hs, Y):  # one direction at inference: Y is Hs
+                    Y[:, :, d * H:(d + 1) * H] = Hs
             if pad is not None:
                 Y[pad] = np.nan
         else:
