@@ -269,8 +269,8 @@ cdef extern from *:
             Py_ssize_t i1 = i0 + 16 < rows ? i0 + 16 : rows; \
             for (Py_ssize_t j0 = 0; j0 < cols; j0 += 16) { \
                 Py_ssize_t j1 = j0 + 16 < cols ? j0 + 16 : cols; \
-                for (Py_ssize_t i = i0; i < i1; i++) \
-                    for (Py_ssize_t j = j0; j < j1; j++) b[j * rows + i] = a[i * cols + j]; \
+                for (Py_ssize_t j = j0; j < j1; j++) \
+                    for (Py_ssize_t i = i0; i < i1; i++) b[j * rows + i] = a[i * cols + j]; \
             } \
         } \
     }
