@@ -117,30 +117,45 @@ cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
     return n_threads if work >= PAR_MIN_WORK else 1
 
 
+cdef inline void _bernoulli_row(const floating *p, floating *s, Py_ssize_t n,
+                                uint64_t skey) noexcept nogil:
+    """s[j] = (uniform(skey, j) < p[j]) for one row; s may be p."""
+    cdef Py_ssize_t j = 0
+    cdef uint64_t r
+    cdef floating dummy = 0
+    cdef float inv24 = 1.0 / 16777216.0
+    if floating is float:
+        # one 64-bit draw feeds two samples (see uniform_float)
+        while j + 1 < n:
+            r = random_u64(skey, <uint64_t> (j >> 1))
+            s[j] = 1.0 if <float> (r >> 40) * inv24 < p[j] else 0.0
+            s[j + 1] = 1.0 if <float> ((r >> 8) & 0xFFFFFF) * inv24 < p[j + 1] else 0.0
+            j += 2
+        if j < n:
+            r = random_u64(skey, <uint64_t> (j >> 1))
+            s[j] = 1.0 if <float> (r >> 40) * inv24 < p[j] else 0.0
+    else:
+        for j in range(n):
+            s[j] = 1.0 if uniform(skey, j, dummy) < p[j] else 0.0
+
+
 cdef void _hidden_layer(floating *A, const floating *b, floating *S,
                         Py_ssize_t n_rows, Py_ssize_t n_cols, bint do_sample,
                         uint64_t key, uint64_t stream, int n_threads) noexcept nogil:
     """A <- sigmoid(A + b); if do_sample, S <- (uniform < A) (S may be A)."""
     cdef Py_ssize_t i, j
-    cdef uint64_t skey
-    cdef floating p, dummy = 0
     cdef floating *a
-    cdef floating *s
     for i in prange(n_rows, schedule="static",
                     num_threads=_threads_for(n_rows * n_cols, n_threads)):
         a = A + i * n_cols
-        if do_sample:
-            s = S + i * n_cols
-            skey = stream_key(key, stream + i)
-            for j in range(n_cols):
-                p = _sigmoid(a[j] + b[j])
-                a[j] = p
-                s[j] = 1.0 if uniform(skey, j, dummy) < p else 0.0
-        elif floating is float:
+        # two passes: the sigmoid vectorises (float32), the sampling cannot
+        if floating is float:
             fastnut_bias_sigmoid_f(a, b, n_cols)
         else:
             for j in range(n_cols):
                 a[j] = _sigmoid(a[j] + b[j])
+        if do_sample:
+            _bernoulli_row(a, S + i * n_cols, n_cols, stream_key(key, stream + i))
 
 
 cdef void _visible_layer(floating *A, const floating *b, floating *S,

@@ -319,12 +319,21 @@ def test_score_samples_is_the_pseudo_likelihood_and_order_invariant(digits):
 
 def test_float32_matches_float64(digits):
     X, _ = digits
-    a = BernoulliRBM(n_components=30, n_iter=1, random_state=0, dtype=np.float64).fit(X)
-    b = BernoulliRBM(n_components=30, n_iter=1, random_state=0, dtype=np.float32).fit(X)
+    a = BernoulliRBM(n_components=30, n_iter=3, random_state=0, dtype=np.float64).fit(X)
+    b = BernoulliRBM(n_components=30, n_iter=3, random_state=0, dtype=np.float32).fit(X)
     assert b.components_.dtype == np.float32 and b.transform(X).dtype == np.float32
-    # the same random stream, so the fits stay close (a few samples may flip)
-    assert np.abs(a.components_ - b.components_).mean() < 0.01
-    assert np.abs(a.transform(X) - b.transform(X)).mean() < 0.01
+    # float32 draws two uniforms per 64-bit random word, float64 one: different
+    # sample paths, the same quality
+    assert abs(a.loss_curve_[-1] - b.loss_curve_[-1]) < 0.05 * a.loss_curve_[-1]
+    pl_a, pl_b = a.score_samples(X).mean(), b.score_samples(X).mean()
+    assert abs(pl_a - pl_b) < 0.1 * abs(pl_a)
+    # with the same parameters, float32 computations agree with float64 ones
+    c = BernoulliRBM(n_components=30, n_iter=0, dtype=np.float32).fit(X)
+    c.components_[...] = a.components_
+    c.intercept_hidden_[...] = a.intercept_hidden_
+    c.intercept_visible_[...] = a.intercept_visible_
+    np.testing.assert_allclose(c.transform(X), a.transform(X), atol=1e-5)
+    np.testing.assert_allclose(c.free_energy(X), a.free_energy(X), rtol=1e-5)
 
 
 def test_input_dtype_preserved_by_default():
