@@ -35,6 +35,14 @@ def demo_mlp():
     return [("MLPClassifier  digits", "accuracy", clf.score(Xte, yte), t)]
 
 
+def demo_cnn():
+    from fastnut import CNNClassifier
+    Xtr, Xte, ytr, yte = _digits()
+    clf = CNNClassifier(input_shape=(1, 8, 8), random_state=0)  # the defaults
+    t = _timed_fit(clf, Xtr, ytr)
+    return [("CNNClassifier  digits", "accuracy", clf.score(Xte, yte), t)]
+
+
 def demo_som():
     import os
 
@@ -179,6 +187,7 @@ def demo_rbm():
 #: (family, function) in tour order; every family adds its own entry
 DEMOS = [
     ("mlp", demo_mlp),
+    ("cnn", demo_cnn),
     ("rnn", demo_rnn),
     ("som", demo_som),
     ("rbm", demo_rbm),

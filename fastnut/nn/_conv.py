@@ -65,9 +65,10 @@ def _threads_for(X):
 
 
 #: a convolution call spreads its images over OpenMP threads only above this
-#: many FLOPs: below, thread start-up and barriers cost more than they save
-#: (and on a loaded machine far more)
-PARALLEL_MIN_FLOPS = 5e7
+#: many FLOPs (~2 ms of work): below, thread start-up and barriers cost more
+#: than they save, and on a loaded machine far more (digits' default CNN, at
+#: 1e8 FLOPs per call, trained 2.6x slower on 2 threads of 2 busy cores)
+PARALLEL_MIN_FLOPS = 2e8
 
 _CONTROLLER = None
 _LOCK = threading.Lock()
