@@ -360,3 +360,66 @@ def plot_filters(est, n_cols=8, cmap="gray", fig=None, title=None):
     if title:
         fig.suptitle(title)
     return fig
+
+
+# -- Boltzmann machines --------------------------------------------------------------------
+
+def plot_rbm_components(est, n_components=64, image_shape=None, n_cols=8, cmap="gray",
+                        fig=None, title=None):
+    """Draw the first-layer weights of a fitted RBM or deep belief model as images.
+
+    Parameters
+    ----------
+    est : BernoulliRBM, GaussianBernoulliRBM, DeepBeliefNetwork, DeepBoltzmannMachine or DBNClassifier
+        A fitted model; its first-layer weights are drawn, one hidden unit
+        per panel (a ``DBNClassifier`` shows its fine-tuned first layer).
+    n_components : int, default=64
+        Number of hidden units to draw (the first ones).
+    image_shape : tuple (H, W) or None
+        Shape of one input image; None infers a square image.
+    n_cols : int, default=8
+        Panels per row.
+    cmap : str, default="gray"
+    fig : matplotlib Figure or None
+        Draw into this figure (cleared first); a new one otherwise.
+    title : str or None
+
+    Returns
+    -------
+    fig : matplotlib Figure
+
+    Notes
+    -----
+    Each unit's weights are scaled to its own ``[min, max]``.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est)
+    if hasattr(est, "components_"):
+        W = est.components_
+    elif hasattr(est, "coefs_"):
+        W = est.coefs_[0].T
+    elif hasattr(est, "network_"):
+        W = est.network_.layers[0].params["weight"].T
+    else:
+        raise TypeError(f"plot_rbm_components needs a fitted RBM, DBN or DBM, got "
+                        f"{type(est).__name__}")
+    W = np.asarray(W, dtype=np.float64)[: int(n_components)]
+    images = _as_images(W, image_shape)
+    plt = _pyplot()
+    n = images.shape[0]
+    n_cols = max(1, min(int(n_cols), n))
+    n_rows = -(-n // n_cols)
+    if fig is None:
+        fig = plt.figure(figsize=(1.1 * n_cols, 1.1 * n_rows + (0.4 if title else 0)))
+    else:
+        fig.clear()
+    for k in range(n):
+        ax = fig.add_subplot(n_rows, n_cols, k + 1)
+        f = images[k]
+        ax.imshow((f - f.min()) / (np.ptp(f) or 1.0), cmap=cmap, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return fig

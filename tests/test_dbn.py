@@ -145,3 +145,20 @@ def test_dbn_classifier_starts_from_pretrained_weights(digits):
     assert W.shape == (64, 24) == clf.pretrained_coefs_[0].shape
     np.testing.assert_allclose(W, clf.pretrained_coefs_[0], atol=5e-3)
     assert clf.predict_proba(X[:3]).shape == (3, 10)
+
+
+def test_plot_rbm_components(digits):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from fastnut.plotting import plot_rbm_components
+    X, y = digits
+    rbm = BernoulliRBM(n_components=12, n_iter=1, random_state=0).fit(X[:200])
+    fig = plot_rbm_components(rbm, n_cols=4, title="RBM")
+    assert len(fig.axes) == 12
+    dbn = DeepBeliefNetwork((10, 4), n_iter=1, random_state=0).fit(X[:200])
+    assert len(plot_rbm_components(dbn, n_components=6).axes) == 6
+    with pytest.raises(ValueError, match="image_shape"):   # 10 features: not a square image
+        plot_rbm_components(BernoulliRBM(n_components=2, n_iter=1).fit(X[:50, :10]))
+    assert len(plot_rbm_components(BernoulliRBM(n_components=2, n_iter=1).fit(X[:50, :10]),
+                                   image_shape=(2, 5)).axes) == 2
