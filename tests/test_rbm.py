@@ -497,3 +497,16 @@ def test_concurrent_fit_and_transform_match_serial(digits):
         np.testing.assert_array_equal(f.components_, serial.components_)
     for out in outs:
         np.testing.assert_array_equal(out, serial.transform(X))
+
+
+def test_drop_in_parameters_and_initial_weights_match_scikit_learn(digits):
+    from sklearn.neural_network import BernoulliRBM as SkRBM
+    X, _ = digits
+    sk_params = SkRBM().get_params()
+    ours = BernoulliRBM().get_params()
+    assert {k: ours[k] for k in sk_params} == sk_params        # same names and defaults
+    a = BernoulliRBM(n_components=7, n_iter=0, random_state=3).fit(X)
+    b = SkRBM(n_components=7, n_iter=0, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    assert a.h_samples_.shape == b.h_samples_.shape
+    assert list(a.get_feature_names_out()) == list(b.get_feature_names_out())
