@@ -502,11 +502,16 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                     gemm(False, False, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L,
                          gtp, Co, 1, &acc[t, 0] + r * Ck * Co, Co)
                 if need_dx:
-                    memset(&col[t, 0], 0, Ck * L * sizeof(floating))
+                    # kernel row 0 overwrites columns [0, P) of dR; only the
+                    # columns [P, L) that it does not reach start from zero
+                    if L > P:
+                        for j in range(Ck):
+                            memset(&col[t, 0] + j * L + P, 0, (L - P) * sizeof(floating))
                     for r in range(kh):
                         # dR_r (Ck, P) += W_r^T (Ck, Co) @ G (Co, P)
                         gemm(True, False, Ck, <int> P, Co, 1, &wr[r * Co * Ck], Ck,
-                             gp, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L)
+                             gp, <int> P, 0 if r == 0 else 1, &col[t, 0] + r * dh * Wo,
+                             <int> L)
                     _rows_adj(&col[t, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo,
                               &dX[i0, 0, 0, 0])
                 continue
