@@ -59,9 +59,11 @@ def _propagate(H, W, b):
 
 
 def greedy_pretrain(X, sizes, *, learning_rate, batch_size, n_iter, k, method, momentum,
-                    weight_decay, rng, verbose=0):
+                    weight_decay, rng, verbose=0, input_scales=None):
     """Train a stack of BernoulliRBMs bottom-up, each on the previous layer's means.
 
+    ``input_scales`` gives per layer the (hidden, visible) multipliers of the
+    weight input (default all ``(1, 1)``; see ``DeepBoltzmannMachine``).
     Returns ``(coefs, hidden_biases, visible_biases)``: per layer the weights
     ``(n_in, n_out)`` (C-contiguous), the hidden and the visible biases.
     """
@@ -74,6 +76,8 @@ def greedy_pretrain(X, sizes, *, learning_rate, batch_size, n_iter, k, method, m
             random_state=int(rng.randint(np.iinfo(np.int32).max)), dtype=X.dtype,
             verbose=verbose,
         )
+        hs, vs = input_scales[i] if input_scales is not None else (1.0, 1.0)
+        rbm._input_scales = (float(hs), float(vs))
         if verbose:
             print(f"[pre-training] layer {i + 1}/{len(sizes)}: {H.shape[1]} -> {size}")
         rbm.fit(H)
@@ -82,7 +86,7 @@ def greedy_pretrain(X, sizes, *, learning_rate, batch_size, n_iter, k, method, m
         hb.append(rbm.intercept_hidden_.copy())
         vb.append(rbm.intercept_visible_.copy())
         if i < len(sizes) - 1:
-            H = _propagate(H, W, hb[-1])
+            H = _propagate(H, W if hs == 1 else W * W.dtype.type(hs), hb[-1])
     return coefs, hb, vb
 
 
@@ -468,7 +472,10 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     weight_decay : float, default=1e-4
         L2 penalty on the weights.
     pretrain : bool, default=True
-        Initialise the weights by greedy RBM training (CD-1).
+        Initialise the weights by greedy RBM training (CD-1), with the
+        doubled inputs of Salakhutdinov & Hinton (2009): the first RBM
+        doubles its bottom-up input, the top one its top-down input, the
+        middle ones both, so the stack needs no rescaling to become a DBM.
     pretrain_iter : int, default=10
         Epochs of each pre-training RBM.
     pretrain_learning_rate : float, default=0.05
@@ -594,9 +601,12 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _mean_field(self, V):
         """Mean-field posteriors [V, mu_1, ..., mu_L] of the hidden layers given V."""
+        # start from a bottom-up pass with doubled weights below the top layer,
+        # standing in for the missing top-down input
         mu = [V]
-        for W, b in zip(self.coefs_, self.intercepts_):
-            mu.append(_propagate(mu[-1], W, b))
+        L = len(self.coefs_)
+        for l, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            mu.append(_propagate(mu[-1], W * W.dtype.type(2) if l < L - 1 else W, b))
         nt = _n_threads()
         for _ in range(self.n_mean_field):
             for l in range(1, len(mu)):
@@ -643,10 +653,15 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         rng = check_random_state(self.random_state)
         widths = [X.shape[1]] + sizes
         if self.pretrain and self.pretrain_iter > 0:
+            # the RBMs see the weight input the DBM layers will get from both
+            # neighbours: doubled bottom-up into every layer but the top, doubled
+            # top-down into every layer but the visible one
+            L = len(sizes)
+            scales = [(2.0 if i < L - 1 else 1.0, 2.0 if i > 0 else 1.0) for i in range(L)]
             coefs, hb, vb = greedy_pretrain(
                 X, sizes, learning_rate=self.pretrain_learning_rate, batch_size=10,
                 n_iter=self.pretrain_iter, k=1, method="cd", momentum=0.5, weight_decay=1e-4,
-                rng=rng, verbose=self.verbose)
+                rng=rng, verbose=self.verbose, input_scales=scales)
             self.coefs_, self.intercepts_, self.intercept_visible_ = coefs, hb, vb[0]
         else:
             self.coefs_ = [np.ascontiguousarray(rng.normal(0, 0.01, (a, b)), dtype=dtype)

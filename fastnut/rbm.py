@@ -105,6 +105,9 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     """Shared machinery: validation, the epoch driver, sampling and scoring."""
 
     _visible_type = 0  # kernel unit type of the visible layer
+    # (hidden, visible) multipliers of the weight input while training; (2, 1),
+    # (2, 2) and (1, 2) pre-train the layers of a deep Boltzmann machine
+    _input_scales = (1.0, 1.0)
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -202,7 +205,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 Hcat, Vcat, Hs,
                 float(self.learning_rate), float(self.momentum), float(self.weight_decay),
                 int(self.k), self.method == "pcd", self._visible_type,
-                self._rng_key, self._rng_stream, nt,
+                *self._input_scales, self._rng_key, self._rng_stream, nt,
             )
             self._after_epoch(X, monitor)
             loss = self._reconstruction_error(monitor)

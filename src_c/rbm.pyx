@@ -214,6 +214,7 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
               floating[:, ::1] Hs,             # SCRATCH (R, n_hidden), R = max(max batch, n_chains)
               double learning_rate, double momentum, double weight_decay,
               int k, bint persistent, int visible_type,
+              double hidden_scale, double visible_scale,
               uint64_t key, uint64_t stream,
               int n_threads):
     """One epoch of CD-k or PCD-k over the batches ``X[starts[b]:starts[b+1]]``.
@@ -230,6 +231,11 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
     PCD stores the last ``h`` back into ``chains``.  Returns the advanced
     random stream.
 
+    ``hidden_scale`` and ``visible_scale`` multiply the weight input of the
+    hidden and visible conditionals (``sigmoid(hidden_scale v W^T + bh)``,
+    ``visible_scale h W``); 1 for an RBM, 2 for the doubled directions of
+    deep Boltzmann machine pre-training (Salakhutdinov & Hinton 2009).
+
     The weight matrix is the memory traffic that matters at small batch
     sizes, so the products are stacked: ``Vcat = [v+; v-]`` and
     ``Hcat = [h+ / B; -h- / R]`` make the gradient one GEMM
@@ -243,6 +249,7 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
     cdef Py_ssize_t bi, B, R, step, i, j
     cdef floating lr = learning_rate, mom = momentum, wd = weight_decay
     cdef floating a_pos, a_neg, alpha
+    cdef floating hs = hidden_scale, vs = visible_scale
     cdef const floating *vpos
     cdef floating *hcur
     cdef floating *hneg
@@ -262,27 +269,27 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
                 hcur = &chains[0, 0]
             else:
                 # positive phase first: CD chains start from a sample of h+
-                gemm(False, False, B, n_hid, n_vis, <floating> 1.0, vpos, n_vis,
+                gemm(False, False, B, n_hid, n_vis, hs, vpos, n_vis,
                      &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid)
                 hcur = &Hs[0, 0]
                 _hidden_layer(&Hcat[0, 0], &bh[0], hcur, B, n_hid, True, key, stream, n_threads)
                 stream += B
             # negative phase: k steps of block Gibbs sampling
             for step in range(k):
-                gemm(False, True, R, n_vis, n_hid, <floating> 1.0, hcur, n_hid,
+                gemm(False, True, R, n_vis, n_hid, vs, hcur, n_hid,
                      &Wt[0, 0], n_hid, <floating> 0.0, vneg, n_vis)
                 _visible_layer(vneg, &bv[0], vneg, R, n_vis, visible_type, True,
                                key, stream, n_threads)
                 stream += R
                 if step < k - 1:
-                    gemm(False, False, R, n_hid, n_vis, <floating> 1.0, vneg, n_vis,
+                    gemm(False, False, R, n_hid, n_vis, hs, vneg, n_vis,
                          &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid)
                     hcur = &Hs[0, 0]
                     _hidden_layer(hneg, &bh[0], hcur, R, n_hid, True, key, stream, n_threads)
                     stream += R
             if persistent:
                 # [v+; v-] W^T in one GEMM, then h+ (mean field) and h- (+ chain sample)
-                gemm(False, False, B + R, n_hid, n_vis, <floating> 1.0, &Vcat[0, 0], n_vis,
+                gemm(False, False, B + R, n_hid, n_vis, hs, &Vcat[0, 0], n_vis,
                      &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid)
                 _hidden_layer(&Hcat[0, 0], &bh[0], &Hcat[0, 0], B, n_hid, False,
                               key, stream, n_threads)
@@ -290,7 +297,7 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
                               key, stream, n_threads)
                 stream += R
             else:
-                gemm(False, False, R, n_hid, n_vis, <floating> 1.0, vneg, n_vis,
+                gemm(False, False, R, n_hid, n_vis, hs, vneg, n_vis,
                      &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid)
                 _hidden_layer(hneg, &bh[0], hneg, R, n_hid, False, key, stream, n_threads)
             # scale the hidden rows by +lr/B and -lr/R: the gradient is then Hcat^T Vcat

@@ -162,3 +162,26 @@ def test_plot_rbm_components(digits):
         plot_rbm_components(BernoulliRBM(n_components=2, n_iter=1).fit(X[:50, :10]))
     assert len(plot_rbm_components(BernoulliRBM(n_components=2, n_iter=1).fit(X[:50, :10]),
                                    image_shape=(2, 5)).axes) == 2
+
+
+def test_dbm_pretraining_helps(digits):
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(32, 16), n_iter=3, pretrain_iter=3, random_state=0)
+    pre = DeepBoltzmannMachine(**kw).fit(X[:800])
+    raw = DeepBoltzmannMachine(pretrain=False, **kw).fit(X[:800])
+    assert pre.loss_curve_[-1] < 0.75 * raw.loss_curve_[-1]
+
+
+def test_greedy_pretrain_input_scales_reach_the_kernel(digits):
+    from fastnut.dbn import greedy_pretrain
+    X, _ = digits
+    X = X[:300]
+    kw = dict(learning_rate=0.05, batch_size=10, n_iter=1, k=1, method="cd", momentum=0.0,
+              weight_decay=0.0)
+    plain = greedy_pretrain(X, [8], rng=np.random.RandomState(0), **kw)[0][0]
+    doubled = greedy_pretrain(X, [8], rng=np.random.RandomState(0), input_scales=[(2, 1)],
+                              **kw)[0][0]
+    assert not np.allclose(plain, doubled)
+    # (1, 1) is the plain RBM
+    same = greedy_pretrain(X, [8], rng=np.random.RandomState(0), input_scales=[(1, 1)], **kw)
+    np.testing.assert_array_equal(same[0][0], plain)

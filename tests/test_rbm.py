@@ -84,6 +84,7 @@ def _setup(rng, n, n_vis, n_hid, dtype, n_chains):
 @pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.5, 0.01)])
 @pytest.mark.parametrize("visible_type", [0, 1, 2])
 def test_fit_epoch_matches_reference(dtype, persistent, k, momentum, weight_decay, visible_type):
+    scales = (2.0, 1.0) if k == 3 else (1.0, 2.0) if momentum else (1.0, 1.0)
     rng = np.random.RandomState(0)
     n, n_vis, n_hid, bs = 23, 7, 5, 4   # uneven batches: 4 and 3 rows, odd sizes
     X, W, bh, bv, chains = _setup(rng, n, n_vis, n_hid, dtype, bs)
@@ -97,7 +98,7 @@ def test_fit_epoch_matches_reference(dtype, persistent, k, momentum, weight_deca
     rVW, rVh, rVv = np.zeros_like(W), np.zeros_like(bh), np.zeros_like(bv)
     rstream = ref.fit_epoch(X.astype(np.float64) if dtype == np.float64 else X, starts,
                             rW, rbh, rbv, rVW, rVh, rVv, rch, 0.1, momentum, weight_decay,
-                            k, persistent, visible_type, draw, stream)
+                            k, persistent, visible_type, draw, stream, *scales)
     # kernel
     Wt = np.ascontiguousarray(W.T)
     kbh, kbv, kch = bh.copy(), bv.copy(), chains.copy()
@@ -108,7 +109,7 @@ def test_fit_epoch_matches_reference(dtype, persistent, k, momentum, weight_deca
     kstream = K.fit_epoch(Xin, starts, Wt, kbh, kbv, VW, Vh, Vv, kch,
                           np.empty((bs + rows, n_hid), dtype), np.empty((bs + rows, n_vis), dtype),
                           np.empty((rows, n_hid), dtype), 0.1, momentum, weight_decay, k,
-                          persistent, visible_type, key, stream, 1)
+                          persistent, visible_type, *scales, key, stream, 1)
     assert kstream == rstream
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(Wt.T, rW, **tol)

@@ -111,7 +111,7 @@ def _visible(A, bv, visible_type, draw, stream):
 
 
 def fit_epoch(X, starts, W, bh, bv, VW, Vh, Vv, chains, lr, momentum, weight_decay,
-              k, persistent, visible_type, draw, stream):
+              k, persistent, visible_type, draw, stream, hidden_scale=1.0, visible_scale=1.0):
     """One epoch of CD-k / PCD-k exactly as the kernel's docstring states it.
 
     Updates W, bh, bv, VW, Vh, Vv, chains in place; returns the new stream.
@@ -121,7 +121,7 @@ def fit_epoch(X, starts, W, bh, bv, VW, Vh, Vv, chains, lr, momentum, weight_dec
         B = len(vpos)
         if B == 0:
             continue
-        hpos = sigmoid(vpos @ W.T + bh)
+        hpos = sigmoid(hidden_scale * (vpos @ W.T) + bh)
         if persistent:
             h = chains.copy()
         else:
@@ -130,9 +130,9 @@ def fit_epoch(X, starts, W, bh, bv, VW, Vh, Vv, chains, lr, momentum, weight_dec
             stream += B
         R = len(h)
         for step in range(k):
-            _, vneg = _visible(h @ W, bv, visible_type, draw, stream)
+            _, vneg = _visible(visible_scale * (h @ W), bv, visible_type, draw, stream)
             stream += R
-            hneg = sigmoid(vneg @ W.T + bh)
+            hneg = sigmoid(hidden_scale * (vneg @ W.T) + bh)
             if step < k - 1 or persistent:
                 U = draw("uniform", stream, *hneg.shape)
                 h = (U < hneg).astype(X.dtype)
