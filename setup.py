@@ -111,7 +111,9 @@ class BuildExt(build_ext):
                 previous = f.read().strip()
         except OSError:
             previous = None
-        if previous != mode:
+        if previous != mode or os.environ.get("FASTNUT_KERNELS"):
+            # a partial build cannot know which mode the other modules are in,
+            # and recompiling the few kernels it names is cheap
             self.force = True
         super().run()
         if self.inplace and not os.environ.get("FASTNUT_KERNELS"):
