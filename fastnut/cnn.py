@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import nn
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
 from ._validation import check_images, check_input_shape
-from .nn._conv import blas_one_thread
+from ._threads import blas_one_thread
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",

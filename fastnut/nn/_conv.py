@@ -5,15 +5,13 @@ The arithmetic runs in ``fastnut._kernels.conv`` and ``fastnut._kernels.pool``
 shapes once at ``build``, keep the scratch buffers of the current batch size
 and hold what the backward pass needs.
 """
-import contextlib
-import threading
 
 import numpy as np
 
 from .._kernels import conv as _kc
 from .._kernels import dense as _kd
 from .._kernels import pool as _kp
-from .._threads import n_threads
+from .._threads import blas_one_thread, n_threads
 from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
 
@@ -69,40 +67,6 @@ def _threads_for(X):
 #: than they save, and on a loaded machine far more (digits' default CNN, at
 #: 1e8 FLOPs per call, trained 2.6x slower on 2 threads of 2 busy cores)
 PARALLEL_MIN_FLOPS = 2e8
-
-_CONTROLLER = None
-_LOCK = threading.Lock()
-_DEPTH = 0
-_LIMITER = None
-
-
-@contextlib.contextmanager
-def blas_one_thread():
-    """Keep BLAS single-threaded inside this context (re-entrant, thread-safe).
-
-    The conv kernels make many small GEMMs (one image or a small group of
-    images each), often from inside their own OpenMP loop; a BLAS that
-    threads them spins and oversubscribes the cores (measured 10-40x slower
-    on 2 shared cores).  The limit is applied by the first thread to enter
-    and lifted by the last to leave, so concurrent predictions cannot leave
-    BLAS limited.  Entering costs ~40 us (threadpoolctl), once per call.
-    """
-    global _CONTROLLER, _DEPTH, _LIMITER
-    with _LOCK:
-        if _DEPTH == 0:
-            if _CONTROLLER is None:
-                from threadpoolctl import ThreadpoolController
-                _CONTROLLER = ThreadpoolController()
-            _LIMITER = _CONTROLLER.limit(limits=1, user_api="blas")
-        _DEPTH += 1
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _DEPTH -= 1
-            if _DEPTH == 0:
-                _LIMITER.restore_original_limits()
-                _LIMITER = None
 
 
 class Conv2D(Layer):

@@ -16,61 +16,16 @@ recurrent layer sees the same lengths.  Backward ignores the output gradient at
 padded steps and returns a zero input gradient there.  A NaN anywhere else is a
 ``ValueError``.
 """
-import contextlib
-import threading
 
 import numpy as np
 
 from .._kernels import rnn as _k
-from .._threads import n_threads
+from .._threads import blas_one_thread, n_threads
 from .._validation import sequence_lengths
 from ._base import Layer
 
 _CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-_BLAS = {"ctl": None, "loaded": False, "depth": 0, "limiter": None}
-_BLAS_LOCK = threading.Lock()
-
-
-def _blas_controller():
-    if not _BLAS["loaded"]:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS["ctl"] = ThreadpoolController().select(user_api="blas")
-        except Exception:  # pragma: no cover - threadpoolctl missing or broken
-            _BLAS["ctl"] = None
-        _BLAS["loaded"] = True
-    return _BLAS["ctl"]
-
-
-@contextlib.contextmanager
-def _blas_one_thread():
-    """Context: BLAS on one thread while a kernel runs its per-step GEMMs.
-
-    A recurrent step's GEMM is small (batch x hidden); splitting it over
-    threads saves little when the machine is idle and costs 10-30x when
-    another process holds a core (every step waits at a barrier for the
-    descheduled thread).  The limit is process-wide, so concurrent callers
-    share it: the first one in sets it, the last one out restores the
-    original setting.
-    """
-    ctl = _blas_controller()
-    if ctl is None:
-        yield
-        return
-    with _BLAS_LOCK:
-        if _BLAS["depth"] == 0:
-            _BLAS["limiter"] = ctl.limit(limits=1)
-        _BLAS["depth"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS["depth"] -= 1
-            if _BLAS["depth"] == 0:
-                _BLAS["limiter"].restore_original_limits()
-                _BLAS["limiter"] = None
 
 
 class _Recurrent(Layer):
@@ -225,7 +180,7 @@ class _Recurrent(Layer):
                 c[...] = c0s[d]
             else:
                 c = dummy
-            with _blas_one_thread():
+            with blas_one_thread():
                 _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
                            p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
                            h, c, G, Hs, Cs, TC, training, keep_states, work, Bcat, A,
@@ -274,7 +229,7 @@ class _Recurrent(Layer):
                 dseq, dlast = dflat[:, d * H:(d + 1) * H], empty
             else:
                 dseq, dlast = empty, dY[:, d * H:(d + 1) * H]
-            with _blas_one_thread():
+            with blas_one_thread():
                 _k.backward(cell, X2, self.params["weight_ih" + sfx],
                             self.params["weight_hh" + sfx], lengths, d == 1, h0s[d],
                             c0s[d], G, Hs, Cs, TC,
