@@ -211,8 +211,9 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and np.isfinite(self.components_).all()):
                 raise FloatingPointError(
-                    f"{name} diverged (weights or reconstruction error no longer finite); lower learning_rate "
-                    f"(now {self.learning_rate}) or momentum (now {self.momentum})."
+                    f"{name} diverged (weights or reconstruction error no longer finite); "
+                    f"lower learning_rate (now {self.learning_rate}) or momentum "
+                    f"(now {self.momentum})."
                 )
             self.loss_curve_.append(loss)
             self.n_iter_ += 1

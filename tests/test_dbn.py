@@ -1,5 +1,4 @@
 """Tests of DeepBeliefNetwork, DeepBoltzmannMachine and DBNClassifier."""
-import itertools
 import pickle
 import warnings
 
@@ -38,7 +37,8 @@ def test_dbn_is_a_stack_of_rbms(digits):
                                    rtol=1e-12)
         H = rbm.transform(H)
     np.testing.assert_allclose(dbn.transform(X), H, rtol=1e-10)
-    np.testing.assert_array_equal(dbn.generative_coefs_[0], dbn.coefs_[0])  # tied before fine-tuning
+    # tied before fine-tuning
+    np.testing.assert_array_equal(dbn.generative_coefs_[0], dbn.coefs_[0])
     assert dbn.get_feature_names_out().tolist() == [f"deepbeliefnetwork{i}" for i in range(10)]
 
 
