@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import nn
 from ._kernels import rbm as _k
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
-from ._threads import n_threads as _n_threads
+from ._threads import blas_one_thread, n_threads as _n_threads
 from ._validation import resolve_dtype
 from .rbm import BernoulliRBM, _blas_limit, _clip_unit_interval, _seed_key
 
@@ -812,7 +812,7 @@ class DBNClassifier(NetworkClassifier):
         Width of each hidden layer.
     rbm_learning_rate : float, default=0.06
         Learning rate of the pre-training RBMs.
-    rbm_n_iter : int, default=10
+    rbm_n_iter : int, default=20
         Epochs of each pre-training RBM (0: no pre-training, a plain
         logistic MLP).
     rbm_batch_size : int, default=10
@@ -905,7 +905,7 @@ class DBNClassifier(NetworkClassifier):
         **{name: TRAIN_CONSTRAINTS[name] for name in _TRAIN_PARAMS},
     }
 
-    def __init__(self, hidden_layer_sizes=(256,), *, rbm_learning_rate=0.06, rbm_n_iter=10,
+    def __init__(self, hidden_layer_sizes=(256,), *, rbm_learning_rate=0.06, rbm_n_iter=20,
                  rbm_batch_size=10, rbm_k=1, rbm_method="cd", rbm_momentum=0.5,
                  rbm_weight_decay=1e-4, solver="adam", alpha=1e-4, batch_size="auto",
                  learning_rate_init=0.01, max_iter=200, shuffle=True, random_state=None,
@@ -943,7 +943,10 @@ class DBNClassifier(NetworkClassifier):
 
     def _fit(self, *args, **kwargs):
         try:
-            return super()._fit(*args, **kwargs)
+            # pre-training and fine-tuning make many small GEMMs: BLAS threads only
+            # wait at barriers (see fastnut._threads.blas_one_thread)
+            with blas_one_thread():
+                return super()._fit(*args, **kwargs)
         finally:
             self.__dict__.pop("_pretrain_X", None)
 

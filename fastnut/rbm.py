@@ -7,7 +7,6 @@ counter-based generator keyed by ``random_state``, so a fit gives the same
 parameters for any number of threads.
 """
 import contextlib
-import threading
 import time
 from numbers import Integral, Real
 
@@ -24,7 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from ._kernels import rbm as _k
-from ._threads import n_threads as _n_threads
+from ._threads import blas_one_thread, n_threads as _n_threads
 from ._validation import resolve_dtype
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -47,33 +46,6 @@ def _batch_starts(n_samples, batch_size):
     return starts
 
 
-_controller = None
-_limit_lock = threading.Lock()
-_limit_depth = 0
-_limiter = None
-
-
-@contextlib.contextmanager
-def _blas_one_thread():
-    """BLAS on one thread; concurrent callers share one limit (last out restores)."""
-    global _controller, _limit_depth, _limiter
-    with _limit_lock:
-        if _limit_depth == 0:
-            if _controller is None:
-                from threadpoolctl import ThreadpoolController
-                _controller = ThreadpoolController()
-            _limiter = _controller.limit(limits=1, user_api="blas")
-        _limit_depth += 1
-    try:
-        yield
-    finally:
-        with _limit_lock:
-            _limit_depth -= 1
-            if _limit_depth == 0:
-                _limiter.restore_original_limits()
-                _limiter = None
-
-
 def _blas_limit(n_rows):
     """Context limiting BLAS to one thread when the kernel's products are skinny.
 
@@ -83,7 +55,7 @@ def _blas_limit(n_rows):
     """
     if n_rows >= 128:
         return contextlib.nullcontext()
-    return _blas_one_thread()
+    return blas_one_thread()
 
 
 def _clip_unit_interval(X, estimator_name):
