@@ -122,12 +122,9 @@ class _CNNMixin:
             self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         return np.ascontiguousarray(X)
 
-    def _fit(self, *args, **kwargs):
-        # many small GEMMs: a multi-threaded BLAS only spins (see blas_one_thread)
-        with blas_one_thread():
-            return super()._fit(*args, **kwargs)
-
     def _forward_raw(self, X):
+        # many small GEMMs (one image group each): BLAS threads only spin
+        # (training is on one BLAS thread already, in the base class)
         with blas_one_thread():
             return super()._forward_raw(X)
 

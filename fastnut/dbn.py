@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import nn
 from ._kernels import rbm as _k
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
-from ._threads import blas_one_thread, n_threads as _n_threads
+from ._threads import n_threads as _n_threads
 from ._validation import resolve_dtype
 from .rbm import BernoulliRBM, _blas_limit, _clip_unit_interval, _seed_key
 
@@ -942,11 +942,9 @@ class DBNClassifier(NetworkClassifier):
         return X
 
     def _fit(self, *args, **kwargs):
+        # (pre-training and fine-tuning run on one BLAS thread: the base's _fit)
         try:
-            # pre-training and fine-tuning make many small GEMMs: BLAS threads only
-            # wait at barriers (see fastnut._threads.blas_one_thread)
-            with blas_one_thread():
-                return super()._fit(*args, **kwargs)
+            return super()._fit(*args, **kwargs)
         finally:
             self.__dict__.pop("_pretrain_X", None)
 

@@ -6,7 +6,6 @@ these checks in ``CHECK_PARAMS`` (the checks fit dozens of times).
 """
 import inspect
 
-import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 

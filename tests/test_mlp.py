@@ -2,7 +2,6 @@
 import io
 import pickle
 import threading
-import warnings
 from contextlib import redirect_stdout
 
 import numpy as np
