@@ -246,10 +246,14 @@ class BaseNetwork(BaseEstimator):
         return isinstance(self, NetworkClassifier)
 
     # -- prediction -------------------------------------------------------------
-    def _forward_raw(self, X):
-        """Network output (after the loss's link) for checked ``X``, in chunks."""
+    def _forward_raw(self, X, link=True):
+        """Network output for checked ``X``, in chunks (memory flat in n_samples).
+
+        ``link=False`` skips the loss's output link (softmax, logistic, exp):
+        class decisions only need the logits.
+        """
         net = self.network_
-        loss = self._predict_loss()
+        loss = self._predict_loss() if link else None
         n = X.shape[0]
         out = np.empty((n, self.n_outputs_), dtype=net.dtype)
         for start in range(0, n, PREDICT_CHUNK):
@@ -257,7 +261,11 @@ class BaseNetwork(BaseEstimator):
             Xc = X[start:stop]
             if sp.issparse(Xc):
                 Xc = Xc.toarray()
-            loss.predict(net.forward(Xc, training=False), out=out[start:stop])
+            Z = net.forward(Xc, training=False)
+            if link:
+                loss.predict(Z, out=out[start:stop])
+            else:
+                out[start:stop] = Z
         return out
 
     def _predict_loss(self):
@@ -361,12 +369,16 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
                               self._predict_checked(X), sample_weight=sample_weight)
 
     def _predict_checked(self, X):
-        P = self._forward_raw(X)
+        # decisions from the logits: argmax of softmax(Z) is argmax of Z, and
+        # logistic(Z) > 0.5 is Z > 0, so the link is never computed
+        Z = self._forward_raw(X, link=False)
         if self.out_activation_ == "softmax":
-            return self.classes_[P.argmax(axis=1)]
+            return self.classes_[Z.argmax(axis=1)]
+        positive = (Z > 0).astype(np.intp)
         if self.n_outputs_ == 1 and len(self.classes_) == 2:
-            return self.classes_[(P.ravel() > 0.5).astype(np.intp)]
-        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
+            return self.classes_[positive.ravel()]
+        return self._label_binarizer.inverse_transform(
+            positive.ravel() if self.n_outputs_ == 1 else positive)
 
     def predict(self, X):
         """Predicted class labels, shape (n_samples,) or (n_samples, n_classes)."""

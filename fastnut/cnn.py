@@ -122,11 +122,11 @@ class _CNNMixin:
             self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         return np.ascontiguousarray(X)
 
-    def _forward_raw(self, X):
+    def _forward_raw(self, X, link=True):
         # many small GEMMs (one image group each): BLAS threads only spin
         # (training is on one BLAS thread already, in the base class)
         with blas_one_thread():
-            return super()._forward_raw(X)
+            return super()._forward_raw(X, link)
 
     def _blocks(self):
         blocks = []
