@@ -10,6 +10,7 @@ from fastnut import nn
 from fastnut._kernels import conv as kc
 from fastnut._kernels import pool as kp
 from tests._reference import conv as ref
+from tests._reference.gradcheck import numerical_gradient
 
 TOL = {np.float32: 2e-4, np.float64: 1e-10}
 
@@ -183,20 +184,6 @@ def test_maxpool_ties_go_to_the_first_maximum():
 
 # -- layers --------------------------------------------------------------------
 
-def _numeric_grad(f, A, eps=1e-6):
-    G = np.zeros_like(A)
-    it = np.nditer(A, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = A[i]
-        A[i] = old + eps
-        fp = f()
-        A[i] = old - eps
-        fm = f()
-        A[i] = old
-        G[i] = (fp - fm) / (2 * eps)
-    return G
-
 
 def _check_layer_gradients(layer, in_shape, n=2, seed=0, shift=None):
     rng = np.random.default_rng(seed)
@@ -212,9 +199,9 @@ def _check_layer_gradients(layer, in_shape, n=2, seed=0, shift=None):
     layer.forward(X, training=True)
     dX = layer.backward(R.copy()).copy()
     grads = {k: v.copy() for k, v in layer.grads.items()}
-    np.testing.assert_allclose(dX, _numeric_grad(loss, X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dX, numerical_gradient(loss, X), rtol=1e-5, atol=1e-6)
     for name, P in layer.params.items():
-        np.testing.assert_allclose(grads[name], _numeric_grad(loss, P), rtol=1e-5, atol=1e-6,
+        np.testing.assert_allclose(grads[name], numerical_gradient(loss, P), rtol=1e-5, atol=1e-6,
                                    err_msg=name)
     return out_shape
 

@@ -11,6 +11,7 @@ import pytest
 from fastnut import nn
 from fastnut._validation import sequence_lengths, to_sequences
 from fastnut.nn import _recurrent
+from tests._reference.gradcheck import numerical_gradient
 from tests._reference.rnn import layer_forward
 
 CELLS = {"rnn": nn.SimpleRNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -94,21 +95,6 @@ def _loss(layer, X, R, init):
     return float(np.nansum(layer.forward(X, training=True, initial_state=init) * R))
 
 
-def _numeric(f, arr, eps=1e-6):
-    g = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        if np.isnan(arr[idx]):
-            continue
-        old = arr[idx]
-        arr[idx] = old + eps
-        fp = f()
-        arr[idx] = old - eps
-        fm = f()
-        arr[idx] = old
-        g[idx] = (fp - fm) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("return_sequences, bidirectional",
                          [(False, False), (True, False), (False, True), (True, True)])
@@ -131,12 +117,12 @@ def test_gradients_finite_differences(cell, return_sequences, bidirectional):
     f = lambda: _loss(layer, X, R, init)  # noqa: E731
     assert set(grads) == set(layer.params)
     for name, p in layer.params.items():
-        np.testing.assert_allclose(grads[name], _numeric(f, p), atol=1e-7, err_msg=name)
-    np.testing.assert_allclose(dX, _numeric(f, X), atol=1e-7)
+        np.testing.assert_allclose(grads[name], numerical_gradient(f, p), atol=1e-7, err_msg=name)
+    np.testing.assert_allclose(dX, numerical_gradient(f, X), atol=1e-7)
     assert (dX[np.isnan(X)] == 0).all()
     states = init if cell == "lstm" else (init,)
     for g, s in zip(ig, states):
-        np.testing.assert_allclose(g, _numeric(f, s), atol=1e-7)
+        np.testing.assert_allclose(g, numerical_gradient(f, s), atol=1e-7)
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

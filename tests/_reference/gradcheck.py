@@ -8,10 +8,15 @@ import numpy as np
 
 
 def numerical_gradient(f, x, eps=1e-6):
-    """Central differences of scalar ``f()`` with respect to array ``x`` (in place)."""
+    """Central differences of scalar ``f()`` with respect to array ``x`` (in place).
+
+    NaN entries of ``x`` (sequence padding) are left alone; their gradient is 0.
+    """
     g = np.zeros_like(x, dtype=np.float64)
     flat, gflat = x.reshape(-1), g.reshape(-1)
     for i in range(flat.size):
+        if np.isnan(flat[i]):
+            continue
         old = flat[i]
         flat[i] = old + eps
         fp = f()
