@@ -26,7 +26,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import nn
-from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver)
+from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver,
+                       train_params_doc)
 from ._validation import check_images, check_input_shape, check_sequences
 from .nn._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
                               RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
@@ -260,41 +261,16 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         return tags
 
 
-_TRAIN_DOC = """
-    solver : {"adam", "sgd", "lbfgs"}, default="adam"
-    alpha : float, default=0.0
-        L2 penalty on the weights.
-    batch_size : int or "auto", default="auto"
-        ``min(200, n_samples)`` when "auto".
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Schedule for ``solver="sgd"``.
-    learning_rate_init : float, default=1e-3
-    power_t : float, default=0.5
-    max_iter : int, default=200
-        Epochs (sgd/adam) or iterations (lbfgs).
-    shuffle : bool, default=True
-    random_state : int, RandomState instance or None, default=None
-        Initial weights, shuffling, validation split and noise.
-    tol : float, default=1e-4
-    verbose : bool, default=False
-        One line per epoch.
-    warm_start : bool, default=False
-    momentum : float, default=0.9
-    nesterovs_momentum : bool, default=True
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when its score
-        (minus the mean reconstruction error) stalls; keep the best weights.
-    validation_fraction : float, default=0.1
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam's parameters.
-    n_iter_no_change : int, default=10
-    max_fun : int, default=15000
-        Maximum loss evaluations for lbfgs.
-    clip_norm : float or None, default=None
-        Rescale the gradient when its global L2 norm exceeds this.
-    dtype : {np.float32, np.float64}, default=np.float32
-        Compute dtype (and dtype of the codes and reconstructions).
-"""
+_TRAIN_DOC = "\n" + train_params_doc(
+    ("solver", "alpha", "batch_size", "learning_rate", "learning_rate_init", "power_t",
+     "max_iter", "shuffle", "random_state", "tol", "verbose", "warm_start", "momentum",
+     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1", "beta_2",
+     "epsilon", "n_iter_no_change", "max_fun", "clip_norm", "dtype"),
+    alpha={"default": "0.0", "text": "L2 penalty strength on the weights (divided by the batch size)."},
+    random_state={"text": "Initial weights, shuffling, validation split and noise."},
+    early_stopping={"text": "Hold out ``validation_fraction`` of the data and stop when its score\n"
+                            "(minus the mean reconstruction error) stalls; keep the best weights."},
+    dtype={"text": "Compute dtype (and dtype of the codes and reconstructions)."})
 
 _ATTRS_DOC = """
     Attributes

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor, train_params_doc
 from ._validation import check_images, check_input_shape
 from ._threads import blas_one_thread
 
@@ -48,28 +48,9 @@ _CNN_PARAMS_DOC = """
         Widths of the dense layers between the last block and the output.
     dropout : float, default=0.0
         Dropout rate before every dense layer (training only).
-    solver : {"adam", "sgd"}, default="adam"
-    alpha : float, default=1e-4
-        L2 penalty strength (divided by the batch's sample-weight sum).
-    batch_size : int or "auto", default="auto"
-        ``min(200, n_samples)`` when "auto".
-    learning_rate_init : float, default=1e-3
-    max_iter : int, default=200
-        Maximum number of epochs.
-    shuffle : bool, default=True
-    random_state : int, RandomState instance or None, default=None
-    tol : float, default=1e-4
-    verbose : bool, default=False
-        One line per epoch: loss, validation score (with early stopping), seconds.
-    warm_start : bool, default=False
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its score
-        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    dtype : {np.float32, np.float64}, default=np.float32
-        Compute dtype.
-"""
+""" + train_params_doc(
+    _TRAIN_NAMES, solver={"type": '{"adam", "sgd"}'},
+    max_iter={"text": "Maximum number of epochs."})
 
 _CNN_ATTRS_DOC = """
     Attributes

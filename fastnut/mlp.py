@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor, train_params_doc
 
 _MLP_PARAMS_DOC = """
     Parameters
@@ -20,41 +20,18 @@ _MLP_PARAMS_DOC = """
         Width of each hidden layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Hidden-layer activation.
-    solver : {"lbfgs", "sgd", "adam"}, default="adam"
-    alpha : float, default=1e-4
-        L2 penalty strength (divided by the batch's sample-weight sum).
-    batch_size : int or "auto", default="auto"
-        ``min(200, n_samples)`` when "auto".
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Schedule for ``solver="sgd"``.
-    learning_rate_init : float, default=1e-3
-    power_t : float, default=0.5
-    max_iter : int, default=200
-        Epochs for sgd/adam, iterations for lbfgs.
-    shuffle : bool, default=True
-    random_state : int, RandomState instance or None, default=None
-    tol : float, default=1e-4
-    verbose : bool, default=False
-        One line per epoch: loss, validation score (with early stopping), seconds.
-    warm_start : bool, default=False
-    momentum : float, default=0.9
-    nesterovs_momentum : bool, default=True
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its score
-        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
-    validation_fraction : float, default=0.1
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam's parameters.
-    n_iter_no_change : int, default=10
-    max_fun : int, default=15000
-        Maximum loss evaluations for lbfgs.
-    dtype : {np.float32, np.float64}, default=np.float32
-        Compute dtype. **fastnut differs from scikit-learn here**: it computes
-        in float32 by default (about twice as fast; scikit-learn computes in
-        the input's dtype, usually float64). ``dtype=np.float64`` reproduces
-        scikit-learn's arithmetic and, with the same ``random_state``, its
-        initial weights and training trajectory.
-"""
+""" + train_params_doc(
+    ("solver", "alpha", "batch_size", "learning_rate", "learning_rate_init", "power_t",
+     "max_iter", "shuffle", "random_state", "tol", "verbose", "warm_start", "momentum",
+     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1", "beta_2",
+     "epsilon", "n_iter_no_change", "max_fun", "dtype"),
+    solver={"type": '{"lbfgs", "sgd", "adam"}'},
+    max_iter={"text": "Epochs for sgd/adam, iterations for lbfgs."},
+    dtype={"text": "Compute dtype. **fastnut differs from scikit-learn here**: it computes\n"
+                   "in float32 by default (about twice as fast; scikit-learn computes in\n"
+                   "the input's dtype, usually float64). ``dtype=np.float64`` reproduces\n"
+                   "scikit-learn's arithmetic and, with the same ``random_state``, its\n"
+                   "initial weights and training trajectory."})
 
 _MLP_ATTRS_DOC = """
     Attributes

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor, train_params_doc
 from ._validation import check_sequences
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
@@ -43,31 +43,11 @@ _RNN_PARAMS_DOC = """
         (what a ``Pipeline`` with a scaler passes on).  With ``None``, ``X``
         of shape ``(n, T, F)`` gives the shape itself and 2-D ``X`` of shape
         ``(n, T)`` is one feature per step.
-    solver : {"adam", "sgd"}, default="adam"
-    alpha : float, default=1e-4
-        L2 penalty strength (divided by the batch's sample-weight sum).
-    batch_size : int or "auto", default="auto"
-        ``min(200, n_samples)`` when "auto".
-    learning_rate_init : float, default=1e-2
-    max_iter : int, default=200
-        Maximum number of epochs.
-    shuffle : bool, default=True
-    random_state : int, RandomState instance or None, default=None
-    tol : float, default=1e-4
-    verbose : bool, default=False
-        One line per epoch: loss, validation score (with early stopping), seconds.
-    warm_start : bool, default=False
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its score
-        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    clip_norm : float or None, default=5.0
-        Rescale each batch's gradient to at most this global L2 norm
-        (recurrent nets are prone to exploding gradients); None disables it.
-    dtype : {np.float32, np.float64}, default=np.float32
-        Compute dtype.
-
+""" + train_params_doc(
+    _TRAIN_NAMES, solver={"type": '{"adam", "sgd"}'}, learning_rate_init={"default": "1e-2"},
+    max_iter={"text": "Maximum number of epochs."},
+    clip_norm={"default": "5.0", "text": "Rescale each batch's gradient to at most this global L2 norm\n"
+               "(recurrent nets are prone to exploding gradients); None disables it."}) + """
     Notes
     -----
     Sequences of different lengths are padded at the end with NaN: trailing
