@@ -31,6 +31,7 @@ import numpy as np
 
 from .._kernels import dense as _k
 from .._threads import n_threads
+from ._activations import ACTIVATION_CODES
 from ._base import Layer
 from ._layers import Dense
 from ._losses import Loss
@@ -153,46 +154,23 @@ class TiedDense(Dense):
         if self.use_bias:
             bound = np.sqrt(self.init_factor / (src.units + self.units))
             self.params["bias"] = rng.uniform(-bound, bound, self.units).astype(self.dtype)
-        self._act = _act_code(self.activation)
+        self._act = ACTIVATION_CODES[self.activation]
         self._empty = np.empty(0, self.dtype)
         return (self.units,)
 
-    def forward(self, X, training=False):
-        W = self.source.params["weight"]
-        Y = self._buffer("Y", (X.shape[0], self.units))
-        np.matmul(X, W.T, out=Y)
-        b = self.params["bias"] if self.use_bias else self._empty
-        if self.use_bias or self._act:
-            _k.bias_act_forward(Y, b, self._act, n_threads())
-        if training:
-            self._X, self._Y = X, Y
-        return Y
+    def _kernel(self):
+        return self.source.params["weight"].T
 
-    def backward(self, dY):
-        D = dY
-        if self._act:
-            _k.act_backward(D, self._Y, self._act, n_threads())
-        W = self.source.params["weight"]
-        tg = self._buffer("tied_grad", W.shape)
-        np.matmul(D.T, self._X, out=tg)
+    def _store_weight_grad(self, X, D):
+        # dL/d(source weight) = (Xᵀ D)ᵀ = Dᵀ X, added to the source by EncoderDecoder
+        tg = self._buffer("tied_grad", self.source.params["weight"].shape)
+        np.matmul(D.T, X, out=tg)
         self.tied_grad = tg
-        if self.use_bias:
-            np.sum(D, axis=0, out=self.grads["bias"])
-        if not self.needs_input_grad:
-            return None
-        dX = self._buffer("dX", self._X.shape)
-        np.matmul(D, W, out=dX)
-        return dX
 
     def __getstate__(self):
         state = super().__getstate__()
         state["tied_grad"] = None
         return state
-
-
-def _act_code(name):
-    from ._activations import ACTIVATION_CODES
-    return ACTIVATION_CODES[name]
 
 
 def _act_slope(name, Y, out):

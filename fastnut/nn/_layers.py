@@ -58,9 +58,17 @@ class Dense(Layer):
         self._empty = np.empty(0, self.dtype)
         return (self.units,)
 
+    def _kernel(self):
+        """The (in, out) matrix the forward pass multiplies by (a view)."""
+        return self.params["weight"]
+
+    def _store_weight_grad(self, X, D):
+        """Write dL/d(weight) = Xᵀ D where this layer keeps it."""
+        np.matmul(X.T, D, out=self.grads["weight"])
+
     def forward(self, X, training=False):
         Y = self._buffer("Y", (X.shape[0], self.units))
-        np.matmul(X, self.params["weight"], out=Y)
+        np.matmul(X, self._kernel(), out=Y)
         b = self.params["bias"] if self.use_bias else self._empty
         if self.use_bias or self._act:
             _k.bias_act_forward(Y, b, self._act, n_threads())
@@ -72,13 +80,13 @@ class Dense(Layer):
         D = dY
         if self._act:
             _k.act_backward(D, self._Y, self._act, n_threads())
-        np.matmul(self._X.T, D, out=self.grads["weight"])
+        self._store_weight_grad(self._X, D)
         if self.use_bias:
             np.sum(D, axis=0, out=self.grads["bias"])
         if not self.needs_input_grad:
             return None
         dX = self._buffer("dX", self._X.shape)
-        np.matmul(D, self.params["weight"].T, out=dX)
+        np.matmul(D, self._kernel().T, out=dX)
         return dX
 
 
