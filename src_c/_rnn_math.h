@@ -23,17 +23,15 @@
 #include <math.h>
 #include <stdint.h>
 #include <stddef.h>
+#include "_simd.h"
+#include "_gemm.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-trapping-math")
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FASTNUT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define FASTNUT_CLONES
-#endif
+
 
 static inline float fastnut_expf(float x)
 {
@@ -176,109 +174,13 @@ FASTNUT_DEFINE_FWD(double, d)
 #endif
 
 
-/* Small row-major SGEMM for the per-step recurrent products (M = batch):
- * C (M x N) = A (M x K) B (K x N) (+ C when beta).
- *
- * BLAS repacks the weight matrix on every call, which at batch 32 costs about
- * as much as the product itself.  Here B is packed once per sequence call
- * (fastnut_packed_index): column panels of 64 (then 16), each K x width and
- * contiguous, so a panel stays in L1 across the row blocks (a power-of-two
- * row stride would map a whole panel onto a few cache sets).  The register
- * block is 6 rows x 64 columns (24 AVX-512 accumulators).  Built only for
- * AVX-512 and N a multiple of 16 (fastnut_small_gemm_available); otherwise
- * the caller uses BLAS on the unpacked matrix.
- */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define FASTNUT_HAVE_SMALL_GEMM 1
-typedef float fastnut_v16 __attribute__((vector_size(64), aligned(4)));
-
-#define FASTNUT_ROWS_BLOCK(R, NV)                                                      \
-    for (; i + R <= M; i += R) {                                                      \
-        fastnut_v16 acc[R][NV];                                                       \
-        ptrdiff_t k;                                                                  \
-        int r, v;                                                                     \
-        for (r = 0; r < R; r++)                                                       \
-            for (v = 0; v < NV; v++)                                                  \
-                acc[r][v] = (fastnut_v16){0};                                         \
-        for (k = 0; k < K; k++) {                                                     \
-            const float *bk = B + j0 * K + k * (16 * NV);                             \
-            fastnut_v16 b[NV];                                                        \
-            for (v = 0; v < NV; v++)                                                  \
-                b[v] = *(const fastnut_v16 *)(bk + 16 * v);                           \
-            for (r = 0; r < R; r++) {                                                 \
-                fastnut_v16 a = A[(i + r) * lda + k] - (fastnut_v16){0};              \
-                for (v = 0; v < NV; v++)                                              \
-                    acc[r][v] += a * b[v];                                            \
-            }                                                                         \
-        }                                                                             \
-        for (r = 0; r < R; r++)                                                       \
-            for (v = 0; v < NV; v++) {                                                \
-                fastnut_v16 *c = (fastnut_v16 *)(C + (i + r) * ldc + j0 + 16 * v);   \
-                *c = beta ? *c + acc[r][v] : acc[r][v];                               \
-            }                                                                         \
-    }
-
-__attribute__((target("avx512f,fma")))
-static void fastnut_sgemm_small_avx512(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
-                                       const float *A, ptrdiff_t lda,
-                                       const float *B, int beta,
-                                       float *C, ptrdiff_t ldc)
-{
-    ptrdiff_t j0 = 0, i;
-    while (j0 < N) {
-        i = 0;
-        if (N - j0 >= 64 && j0 % 64 == 0) {
-            FASTNUT_ROWS_BLOCK(6, 4)
-            FASTNUT_ROWS_BLOCK(2, 4)
-            FASTNUT_ROWS_BLOCK(1, 4)
-            j0 += 64;
-        } else {
-            FASTNUT_ROWS_BLOCK(6, 1)
-            FASTNUT_ROWS_BLOCK(1, 1)
-            j0 += 16;
-        }
-    }
-}
-
+/* The per-step recurrent products use the prepacked AVX-512 GEMM of _gemm.h
+ * (fastnut_sgemm_prepacked): BLAS repacks the weight matrix on every call,
+ * which at batch 32 costs about as much as the product itself, so the
+ * recurrent weights are packed once per sequence call. */
 static int fastnut_small_gemm_available(ptrdiff_t N)
 {
-    static int have_avx512 = -1;
-    if (have_avx512 < 0) {
-        __builtin_cpu_init();
-        have_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return have_avx512 && N > 0 && N % 16 == 0;
-}
-
-/* C = A Bp (+ C): Bp packed with fastnut_packed_index; needs
-   fastnut_small_gemm_available(N) */
-static void fastnut_sgemm_small(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
-                                const float *A, ptrdiff_t lda, const float *Bp, int beta,
-                                float *C, ptrdiff_t ldc)
-{
-    fastnut_sgemm_small_avx512(M, N, K, A, lda, Bp, beta, C, ldc);
-}
-#else
-#define FASTNUT_HAVE_SMALL_GEMM 0
-static int fastnut_small_gemm_available(ptrdiff_t N) { (void)N; return 0; }
-static void fastnut_sgemm_small(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
-                                const float *A, ptrdiff_t lda, const float *Bp, int beta,
-                                float *C, ptrdiff_t ldc)
-{
-    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)Bp; (void)beta; (void)C;
-    (void)ldc;
-}
-#endif
-
-/* Where element (k, j) of a K x N matrix goes in the packed layout: panels of
-   64 columns, then of 16, each stored k-major and contiguous (panel j0 starts
-   at j0 * K). */
-static inline ptrdiff_t fastnut_packed_index(ptrdiff_t K, ptrdiff_t N, ptrdiff_t k, ptrdiff_t j)
-{
-    ptrdiff_t n64 = N / 64 * 64;
-    if (j < n64)
-        return (j / 64) * 64 * K + k * 64 + j % 64;
-    return n64 * K + ((j - n64) / 16) * 16 * K + k * 16 + (j - n64) % 16;
+    return fastnut_have_avx512() && N > 0 && N % 16 == 0;
 }
 
 #endif

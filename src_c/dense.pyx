@@ -1,5 +1,5 @@
-"""Element-wise kernels of the network engine: fused bias + activation, its
-derivative, and the optimizers' parameter updates.
+"""Kernels of the network engine: the float32 GEMM of the dense layers, fused
+bias + activation, its derivative, and the optimizers' parameter updates.
 
 Each is one pass over memory where NumPy would make three or four.  The loops
 live in ``_dense_math.h`` (restrict pointers, so they vectorise); this module
@@ -9,8 +9,19 @@ enough to pay for it.  Activation codes (shared with
 """
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
+from libc.math cimport exp, expf, log, logf
+from libc.string cimport memcpy, memset
 
-from _blas cimport axpy, blas_int
+from _blas cimport axpy, blas_int, gemm
+
+cdef extern from "_gemm.h" nogil:
+    int fastnut_have_avx512()
+    Py_ssize_t fastnut_sgemm_scratch(Py_ssize_t K)
+    void fastnut_sgemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                       const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
+                       const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
+                       float *C, Py_ssize_t ldc, int beta, float *work)
 
 cdef extern from "_dense_math.h" nogil:
     void fn_bias_act_f(Py_ssize_t n, Py_ssize_t m, float *Z, const float *b, int act)
@@ -29,6 +40,163 @@ cdef extern from "_dense_math.h" nogil:
 cdef enum:
     PAR_MIN = 262144   # elements below which threads cost more than they save
     CHUNK = 16384      # elements per parallel task of the 1-D loops
+
+
+cdef enum:
+    GEMM_PAR_MIN = 1 << 26  # multiply-adds below which a product stays on one thread
+
+
+def has_gemm_kernel():
+    """Whether ``sgemm`` runs fastnut's AVX-512 kernel here (else BLAS)."""
+    return fastnut_have_avx512() != 0
+
+
+def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
+          const float[:, ::1] B,   # IN (K, N), or (N, K) when trans_b
+          float[:, ::1] C,         # OUT (M, N), overwritten
+          bint trans_a, bint trans_b, int n_threads):
+    """C = op(A) @ op(B) in float32, op a transpose when asked.
+
+    The AVX-512 kernel of ``_gemm.h`` when the CPU has it, else BLAS.  Rows of
+    C are split over threads only for products of 2**26 multiply-adds or more
+    (a prediction chunk); a training mini-batch stays on the calling thread.
+    """
+    cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
+    cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
+    cdef Py_ssize_t a_rows = A.shape[1] if trans_a else A.shape[0]
+    cdef Py_ssize_t b_rows = B.shape[1] if trans_b else B.shape[0]
+    cdef Py_ssize_t b_cols = B.shape[0] if trans_b else B.shape[1]
+    cdef Py_ssize_t a_row, a_col, b_row, b_col, scratch, rows, t, i0
+    cdef float *work
+    if a_rows != M or b_rows != K or b_cols != N:
+        raise ValueError(
+            f"sgemm: op(A) is ({a_rows}, {K}) and op(B) is ({b_rows}, {b_cols}); "
+            f"their product does not fit C of shape ({M}, {N})"
+        )
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        memset(&C[0, 0], 0, M * N * sizeof(float))
+        return
+    if not fastnut_have_avx512():
+        with nogil:
+            gemm(trans_a, trans_b, <blas_int> M, <blas_int> N, <blas_int> K, 1,
+                 &A[0, 0], <blas_int> A.shape[1], &B[0, 0], <blas_int> B.shape[1],
+                 0, &C[0, 0], <blas_int> N)
+        return
+    # element (i, k) of op(A) is A[i * a_row + k * a_col]; likewise op(B)
+    a_row = 1 if trans_a else A.shape[1]
+    a_col = A.shape[1] if trans_a else 1
+    b_row = 1 if trans_b else B.shape[1]
+    b_col = B.shape[1] if trans_b else 1
+    if M * N * K < GEMM_PAR_MIN or M < 12:
+        n_threads = 1
+    n_threads = max(1, n_threads)
+    rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6   # whole register blocks
+    scratch = fastnut_sgemm_scratch(K)
+    work = <float *> malloc(n_threads * scratch * sizeof(float))
+    if work == NULL:
+        raise MemoryError("sgemm: cannot allocate the packing buffer")
+    try:
+        with nogil:
+            for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+                i0 = t * rows
+                if i0 < M:
+                    fastnut_sgemm(min(rows, M - i0), N, K, &A[0, 0] + i0 * a_row, a_row,
+                                  a_col, &B[0, 0], b_row, b_col, &C[i0, 0], N, 0,
+                                  work + t * scratch)
+    finally:
+        free(work)
+
+
+cdef extern from *:
+    void __builtin_prefetch(const void *addr, int rw, int locality) nogil
+
+cdef enum:
+    GATHER_AHEAD = 4   # rows prefetched ahead of the one being copied
+
+
+def gather_rows(const floating[:, ::1] X,      # IN (n, d)
+                const Py_ssize_t[::1] idx,     # IN (m,) row numbers in [0, n)
+                floating[:, ::1] out):         # OUT (m, d)
+    """out[r] = X[idx[r]]: a mini-batch gathered from a shuffled data set.
+
+    With the data set in L3 or memory, each row is a cold stream that the
+    hardware prefetcher picks up late; copying row r while row r + 4 is being
+    prefetched keeps a few rows in flight (~3x np.take here).
+    """
+    cdef Py_ssize_t m = idx.shape[0], n = X.shape[0], d = X.shape[1], r, j, row
+    cdef Py_ssize_t line = 64 // sizeof(floating)
+    if out.shape[0] != m or out.shape[1] != d:
+        raise ValueError(f"gather_rows: out has shape ({out.shape[0]}, {out.shape[1]}), "
+                         f"expected ({m}, {d})")
+    for r in range(m):
+        if idx[r] < 0 or idx[r] >= n:
+            raise IndexError(f"gather_rows: row {idx[r]} out of range for {n} rows")
+    if m == 0 or d == 0:
+        return
+    with nogil:
+        for r in range(-GATHER_AHEAD, m):
+            if r + GATHER_AHEAD < m:
+                row = idx[r + GATHER_AHEAD]
+                for j in range((d + line - 1) // line):
+                    __builtin_prefetch(&X[row, 0] + j * line, 0, 3)
+            if r >= 0:
+                memcpy(&out[r, 0], &X[idx[r], 0], d * sizeof(floating))
+
+
+def softmax_cross_entropy(const floating[:, ::1] Z,   # IN (n, k) logits
+                          const floating[:, ::1] Y,   # IN (n, k) targets (one-hot)
+                          const floating[::1] sw,     # IN (n,) sample weights, or empty
+                          double weight_sum,          # Σ sw (n without weights)
+                          floating[:, ::1] P,         # OUT (n, k) softmax(Z)
+                          floating[:, ::1] dZ):       # OUT (n, k) dL/dZ
+    """Softmax, cross-entropy and its gradient in one pass over the batch.
+
+    ``L = -Σ_i w_i Σ_k y_ik log(clip(P_ik, eps, 1 - eps)) / Σ w`` (eps the
+    dtype's machine epsilon, as scikit-learn's MLP), ``dZ = (P - Y) w / Σ w``.
+    Returns L.
+    """
+    cdef Py_ssize_t n = Z.shape[0], k = Z.shape[1], i, j
+    cdef bint weighted = sw.shape[0] > 0
+    cdef double total = 0.0, row_loss, w, scale = 1.0 / weight_sum
+    cdef floating zmax, s, p, eps = 1.1920928955078125e-07 if floating is float else 2.220446049250313e-16
+    if (Y.shape[0] != n or Y.shape[1] != k or P.shape[0] != n or P.shape[1] != k
+            or dZ.shape[0] != n or dZ.shape[1] != k):
+        raise ValueError(f"softmax_cross_entropy: Y, P and dZ must have Z's shape ({n}, {k})")
+    if weighted and sw.shape[0] != n:
+        raise ValueError(f"softmax_cross_entropy: {sw.shape[0]} sample weights for {n} rows")
+    if k == 0:
+        return 0.0
+    with nogil:
+        for i in range(n):
+            zmax = Z[i, 0]
+            for j in range(1, k):
+                if Z[i, j] > zmax:
+                    zmax = Z[i, j]
+            s = 0
+            for j in range(k):
+                if floating is float:
+                    p = expf(Z[i, j] - zmax)
+                else:
+                    p = exp(Z[i, j] - zmax)
+                P[i, j] = p
+                s = s + p
+            s = 1 / s
+            w = sw[i] if weighted else 1.0
+            row_loss = 0.0
+            for j in range(k):
+                p = P[i, j] * s
+                P[i, j] = p
+                dZ[i, j] = <floating> ((p - Y[i, j]) * (w * scale))
+                if Y[i, j] != 0:
+                    p = min(max(p, eps), 1 - eps)
+                    if floating is float:
+                        row_loss = row_loss + Y[i, j] * logf(p)
+                    else:
+                        row_loss = row_loss + Y[i, j] * log(p)
+            total = total + w * row_loss
+    return -total * scale
 
 
 cdef inline int _threads_for(Py_ssize_t size, int n_threads) noexcept nogil:

@@ -31,8 +31,8 @@ Backward, per step: one fused pass computing the gate gradients, one GEMM
 gradients come from a single GEMM ``dG^T [X | 1 | H_prev]`` over all n*T
 rows, and ``dX = dG W_ih`` from another.
 
-Float32 per-step products use the cache-streaming AVX-512 kernel of
-``_rnn_math.h`` (BLAS repacks the weights on every call); float64, other
+Float32 per-step products use the prepacked AVX-512 GEMM of ``_gemm.h``
+(BLAS repacks the weights on every call); float64, other
 CPUs and widths that are not a multiple of 16 use BLAS.
 """
 from cython cimport floating
@@ -64,9 +64,9 @@ cdef extern from "_rnn_math.h" nogil:
     void fastnut_rnn_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
                            const double *b_hh, double *h, double *hs)
     int fastnut_small_gemm_available(Py_ssize_t N)
-    void fastnut_sgemm_small(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
-                             Py_ssize_t lda, const float *Bp, int beta, float *C,
-                             Py_ssize_t ldc)
+    void fastnut_sgemm_prepacked(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                                 const float *A, Py_ssize_t lda, const float *Bp, int beta,
+                                 float *C, Py_ssize_t ldc)
     Py_ssize_t fastnut_packed_index(Py_ssize_t K, Py_ssize_t N, Py_ssize_t k, Py_ssize_t j)
 
 cdef extern from *:
@@ -83,7 +83,7 @@ cdef enum:
 
 cdef inline bint _packed(Py_ssize_t N, floating *dummy) noexcept nogil:
     """Whether this call's per-step products with N columns use the packed
-    float32 kernel of _rnn_math.h (else BLAS on the k-major matrix)."""
+    prepacked float32 kernel of _gemm.h (else BLAS on the k-major matrix)."""
     if floating is float:
         return fastnut_small_gemm_available(N) != 0
     else:
@@ -105,7 +105,7 @@ cdef inline void _step_gemm(bint packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t 
     """
     if floating is float:
         if packed:
-            fastnut_sgemm_small(M, N, K, A, K, B, beta, C, N)
+            fastnut_sgemm_prepacked(M, N, K, A, K, B, beta, C, N)
             return
     gemm(False, False, M, N, K, 1, A, K, B, N, 1 if beta else 0, C, N)
 

@@ -32,6 +32,19 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 
+def aligned_empty(shape, dtype, align=64):
+    """``np.empty`` starting on an ``align``-byte boundary (a cache line).
+
+    The GEMM kernel's vector stores into an output row that straddles cache
+    lines cost ~5% more; NumPy only promises 16 bytes.
+    """
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(n * dtype.itemsize + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start:start + n * dtype.itemsize].view(dtype).reshape(shape)
+
+
 class Layer:
     """Base class: no parameters, identity shape."""
 
@@ -88,7 +101,7 @@ class Layer:
             bufs = self._tls.bufs = {}
         buf = bufs.get(name)
         if buf is None or buf.shape != shape:
-            buf = bufs[name] = np.empty(shape, dtype=self.dtype)
+            buf = bufs[name] = aligned_empty(shape, self.dtype)
         return buf
 
     def __getstate__(self):

@@ -7,6 +7,21 @@ from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
 
 
+def matmul(A, B, out):
+    """``out[...] = A @ B`` for 2-D arrays; returns ``out``.
+
+    float32 goes through fastnut's GEMM kernel (``src_c/_gemm.h``, AVX-512;
+    BLAS on other CPUs), where transposed views (``W.T``) cost nothing.  Other
+    dtypes go through NumPy, so float64 stays bit-for-bit what BLAS gives.
+    """
+    if out.dtype == A.dtype == B.dtype == np.float32 and out.flags.c_contiguous:
+        ta, tb = not A.flags.c_contiguous, not B.flags.c_contiguous
+        if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
+            _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, n_threads())
+            return out
+    return np.matmul(A, B, out=out)
+
+
 class Dense(Layer):
     """Fully connected layer ``Y = act(X @ weight + bias)``.
 
@@ -24,7 +39,7 @@ class Dense(Layer):
     Notes
     -----
     ``params["weight"]`` has shape ``(in, out)`` and ``params["bias"]`` shape
-    ``(out,)``.  Forward: one GEMM into a reused buffer, then the fused
+    ``(out,)``.  Forward: one GEMM (``matmul``) into a reused buffer, then the fused
     bias+activation kernel.  Backward, with ``D = dL/dY * act'(Z)``:
     ``dW = Xᵀ D``, ``db = Σ_rows D``, ``dX = D Wᵀ``.  ``backward`` overwrites
     ``dY`` with ``D``.
@@ -64,11 +79,11 @@ class Dense(Layer):
 
     def _store_weight_grad(self, X, D):
         """Write dL/d(weight) = Xᵀ D where this layer keeps it."""
-        np.matmul(X.T, D, out=self.grads["weight"])
+        matmul(X.T, D, self.grads["weight"])
 
     def forward(self, X, training=False):
         Y = self._buffer("Y", (X.shape[0], self.units))
-        np.matmul(X, self._kernel(), out=Y)
+        matmul(X, self._kernel(), Y)
         b = self.params["bias"] if self.use_bias else self._empty
         if self.use_bias or self._act:
             _k.bias_act_forward(Y, b, self._act, n_threads())
@@ -86,7 +101,7 @@ class Dense(Layer):
         if not self.needs_input_grad:
             return None
         dX = self._buffer("dX", self._X.shape)
-        np.matmul(D, self._kernel().T, out=dX)
+        matmul(D, self._kernel().T, dX)
         return dX
 
 

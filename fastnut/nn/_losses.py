@@ -11,6 +11,7 @@ sample weights over the batch.
 import numpy as np
 from scipy.special import xlogy
 
+from .._kernels import dense as _k
 from ._activations import logistic, softmax
 
 
@@ -35,6 +36,14 @@ class Loss:
             out *= sample_weight[:, None]
         out *= 1.0 / weight_sum
         return out
+
+    def evaluate(self, Z, y, sample_weight, weight_sum, P, dZ):
+        """One training batch: ``P = link(Z)`` and ``dL/dZ`` into the given
+        buffers; returns the loss value."""
+        P = self.predict(Z, out=P)
+        value = self.value(P, y, sample_weight)
+        self.gradient(P, y, sample_weight, weight_sum, out=dZ)
+        return value
 
 
 class SquaredError(Loss):
@@ -69,6 +78,20 @@ class SoftmaxCrossEntropy(Loss):
         eps = np.finfo(P.dtype).eps
         P = np.clip(P, eps, 1 - eps)
         return float(-np.average(xlogy(y, P), weights=sample_weight, axis=0).sum())
+
+    def evaluate(self, Z, y, sample_weight, weight_sum, P, dZ):
+        # float32: one C pass instead of a dozen NumPy calls on a small array
+        # (~100 us a step in a training loop); float64 keeps NumPy's exact
+        # arithmetic (the scikit-learn-identical path)
+        if (Z.dtype == y.dtype == P.dtype == dZ.dtype == np.float32
+                and (sample_weight is None or sample_weight.dtype == np.float32)
+                and Z.flags.c_contiguous and y.flags.c_contiguous):
+            sw = sample_weight if sample_weight is not None else _EMPTY_F32
+            return _k.softmax_cross_entropy(Z, y, sw, weight_sum, P, dZ)
+        return super().evaluate(Z, y, sample_weight, weight_sum, P, dZ)
+
+
+_EMPTY_F32 = np.empty(0, np.float32)
 
 
 class BinaryLogLoss(Loss):

@@ -21,6 +21,16 @@ def _is_penalized(key):
     return key.rsplit(".", 1)[-1].startswith("weight")
 
 
+def _take_rows(A, idx, out):
+    """``out[...] = A[idx]`` (rows): float arrays through the prefetching
+    gather kernel (~1.7x ``np.take`` when ``A`` is out of cache)."""
+    if (A.dtype in (np.float32, np.float64) and out.dtype == A.dtype and A.ndim >= 2
+            and A.flags.c_contiguous and out.flags.c_contiguous and idx.dtype == np.intp):
+        _dense.gather_rows(A.reshape(A.shape[0], -1), idx, out.reshape(out.shape[0], -1))
+    else:
+        np.take(A, idx, axis=0, out=out)
+
+
 class DivergenceError(ValueError):
     """Raised when the loss becomes NaN or infinite."""
 
@@ -70,26 +80,26 @@ class Trainer:
         """
         net, loss = self.network, self.loss
         Z = net.forward(X, training=True)
-        P = loss.predict(Z, out=self._buf("P", Z.shape, Z.dtype))
-        value = loss.value(P, y, sample_weight) + getattr(net, "penalty", 0.0)
         wsum = float(sample_weight.sum()) if sample_weight is not None else float(X.shape[0])
-        dZ = loss.gradient(P, y, sample_weight, wsum, out=self._buf("dZ", Z.shape, Z.dtype))
+        dZ = self._buf("dZ", Z.shape, Z.dtype)
+        value = loss.evaluate(Z, y, sample_weight, wsum, self._buf("P", Z.shape, Z.dtype), dZ)
+        value += getattr(net, "penalty", 0.0)
         net.backward(dZ)
         self.l2_coefs = None
         if self.alpha:
             sq = 0.0
             scale = self.alpha / wsum
             fold = fold_l2 and self.clip_norm is None
-            for k, w in net.params.items():
-                if _is_penalized(k):
-                    flat = w.reshape(-1)
-                    sq += float(np.dot(flat, flat))
-                    if not fold:
-                        # in place, no temporary: a large temporary per step
-                        # costs page faults that dwarf the arithmetic
-                        _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
+            penalized = [k for k in net.params if _is_penalized(k)]
+            for k in penalized:
+                flat = net.params[k].reshape(-1)
+                sq += float(np.dot(flat, flat))
+                if not fold:
+                    # in place, no temporary: a large temporary per step
+                    # costs page faults that dwarf the arithmetic
+                    _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
             if fold:
-                self.l2_coefs = {k: scale for k in net.params if _is_penalized(k)}
+                self.l2_coefs = dict.fromkeys(penalized, scale)
             value += 0.5 * self.alpha * sq / wsum
         if self.clip_norm is not None:
             norm = np.sqrt(sum(float(np.dot(g.reshape(-1), g.reshape(-1)))
@@ -146,9 +156,9 @@ class Trainer:
                         xb = np.empty((stop - start,) + X.shape[1:], X.dtype)
                         # autoencoders: the target is the input array itself
                         yb = xb if y is X else np.empty((stop - start,) + y.shape[1:], y.dtype)
-                    np.take(X, sel, axis=0, out=xb)
+                    _take_rows(X, sel, xb)
                     if yb is not xb:
-                        np.take(y, sel, axis=0, out=yb)
+                        _take_rows(y, sel, yb)
                     Xb, Yb = xb, yb
                     swb = sample_weight[sel] if sample_weight is not None else None
                 else:

@@ -1,0 +1,123 @@
+"""The dense engine's C kernels against NumPy references: the float32 GEMM
+(src_c/_gemm.h), the row gather and the fused softmax cross-entropy."""
+import numpy as np
+import pytest
+
+from fastnut import nn
+from fastnut._kernels import dense as _k
+from fastnut.nn._base import aligned_empty
+from fastnut.nn._layers import matmul
+
+# shapes that exercise every path of the kernel: 64-wide panels, 16-wide
+# panels, a zero-padded last panel, row blocks of 6/4/2/1, depth blocking
+# (K > 128) and one-row products
+GEMM_SHAPES = [(128, 784, 256), (128, 256, 128), (128, 128, 10), (7, 5, 3), (1, 784, 256),
+               (13, 300, 80), (6, 129, 100), (2, 1, 17), (3, 16, 64)]
+
+
+@pytest.mark.parametrize("M,K,N", GEMM_SHAPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_sgemm_matches_float64_product(M, K, N, ta, tb):
+    rng = np.random.default_rng(M * 1000 + K + N)
+    A = rng.standard_normal((K, M) if ta else (M, K)).astype(np.float32)
+    B = rng.standard_normal((N, K) if tb else (K, N)).astype(np.float32)
+    C = np.full((M, N), np.nan, np.float32)        # every entry must be written
+    _k.sgemm(A, B, C, ta, tb, 1)
+    ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+    # float32 accumulation over K terms of size ~1
+    np.testing.assert_allclose(C, ref, rtol=0, atol=2e-6 * K + 1e-6)
+
+
+def test_sgemm_threads_split_rows_identically():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((2048, 784)).astype(np.float32)
+    B = rng.standard_normal((784, 64)).astype(np.float32)    # 2**26.6 multiply-adds
+    C1, C2 = np.empty((2048, 64), np.float32), np.empty((2048, 64), np.float32)
+    _k.sgemm(A, B, C1, False, False, 1)
+    _k.sgemm(A, B, C2, False, False, 2)
+    np.testing.assert_array_equal(C1, C2)   # each row is computed the same way
+
+
+def test_sgemm_empty_depth_gives_zeros_and_bad_shapes_are_errors():
+    C = np.full((3, 4), np.nan, np.float32)
+    _k.sgemm(np.empty((3, 0), np.float32), np.empty((0, 4), np.float32), C, False, False, 1)
+    np.testing.assert_array_equal(C, 0)
+    with pytest.raises(ValueError, match=r"op\(A\) is \(3, 5\) and op\(B\) is \(4, 4\)"):
+        _k.sgemm(np.ones((3, 5), np.float32), np.ones((4, 4), np.float32), C, False, False, 1)
+
+
+def test_matmul_takes_transposed_views_and_keeps_float64_on_numpy():
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((30, 20)).astype(np.float32)
+    D = rng.standard_normal((8, 20)).astype(np.float32)
+    out = np.empty((8, 30), np.float32)
+    np.testing.assert_allclose(matmul(D, W.T, out), D.astype(float) @ W.T.astype(float),
+                               atol=1e-4)
+    # float64 is exactly NumPy's (the scikit-learn-identical path)
+    Wd, Dd = W.astype(np.float64), D.astype(np.float64)
+    np.testing.assert_array_equal(matmul(Dd, Wd.T, np.empty((8, 30))), Dd @ Wd.T)
+
+
+def test_layer_buffers_start_on_a_cache_line():
+    for shape in [(128, 256), (3, 5), (7,)]:
+        a = aligned_empty(shape, np.float32)
+        assert a.shape == shape and a.flags.c_contiguous and a.ctypes.data % 64 == 0
+    layer = nn.Dense(10)
+    layer.build((4,), dtype=np.float32)
+    assert layer.forward(np.ones((3, 4), np.float32)).ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gather_rows_matches_fancy_indexing(dtype):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((50, 33)).astype(dtype)
+    idx = rng.permutation(50)[:17]
+    out = np.empty((17, 33), dtype)
+    _k.gather_rows(X, idx, out)
+    np.testing.assert_array_equal(out, X[idx])
+
+
+def test_gather_rows_rejects_bad_rows_and_shapes():
+    X = np.zeros((5, 3), np.float32)
+    with pytest.raises(IndexError, match="row 5 out of range for 5 rows"):
+        _k.gather_rows(X, np.array([0, 5]), np.empty((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"out has shape \(2, 4\), expected \(2, 3\)"):
+        _k.gather_rows(X, np.array([0, 1]), np.empty((2, 4), np.float32))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_softmax_cross_entropy_matches_numpy_path(weighted):
+    """The float32 kernel against the loss's NumPy formulas in float64."""
+    rng = np.random.default_rng(3)
+    n, k = 40, 7
+    Z = (3 * rng.standard_normal((n, k))).astype(np.float32)
+    Z[0] = [80, -80, 0, 0, 0, 0, 0]           # saturated row: clipping matters
+    y = np.eye(k, dtype=np.float32)[rng.integers(0, k, n)]
+    y[0] = np.eye(k)[1]                        # its true class has P ~ 1e-70
+    sw = (rng.random(n) + 0.5).astype(np.float32) if weighted else None
+    wsum = float(sw.sum()) if weighted else float(n)
+    loss = nn.get_loss("log_loss")
+    P, dZ = np.empty_like(Z), np.empty_like(Z)
+    value = loss.evaluate(Z, y, sw, wsum, P, dZ)
+
+    Z64, y64 = Z.astype(np.float64), y.astype(np.float64)
+    sw64 = sw.astype(np.float64) if weighted else None
+    P64 = loss.predict(Z64.copy())
+    # the clip is float32's epsilon, as the NumPy path applies in float32
+    P_clip = np.clip(P64, np.finfo(np.float32).eps, 1 - np.finfo(np.float32).eps)
+    ref = -np.average((y64 * np.log(P_clip)), weights=sw64, axis=0).sum()
+    np.testing.assert_allclose(value, ref, rtol=1e-6)
+    np.testing.assert_allclose(P, P64, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dZ, loss.gradient(P64, y64, sw64, wsum, np.empty_like(P64)),
+                               rtol=1e-5, atol=1e-8)
+
+
+def test_fused_softmax_cross_entropy_rejects_mismatched_shapes():
+    Z = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"must have Z's shape \(4, 3\)"):
+        _k.softmax_cross_entropy(Z, np.zeros((4, 2), np.float32), np.empty(0, np.float32),
+                                 4.0, np.empty_like(Z), np.empty_like(Z))
+    with pytest.raises(ValueError, match="2 sample weights for 4 rows"):
+        _k.softmax_cross_entropy(Z, Z, np.ones(2, np.float32), 4.0,
+                                 np.empty_like(Z), np.empty_like(Z))
