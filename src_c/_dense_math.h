@@ -22,6 +22,17 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+/* The optimizer steps also return sum(p^2) of the weights before the step
+   (the L2 penalty's value, read in the same pass), summed in double.  The
+   sum is reassociated
+   across SIMD lanes (an OpenMP simd reduction), or the loop would not
+   vectorise. */
+#if defined(_OPENMP)
+#define FASTNUT_SIMD_SUM_SS _Pragma("omp simd reduction(+:ss)")
+#else
+#define FASTNUT_SIMD_SUM_SS
+#endif
+
 #define FASTNUT_DENSE_DEFS(T, SFX, SQRT, TANH, EXP)                               \
 FASTNUT_CLONES                                                                   \
 static void fn_bias_act_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict Z,           \
@@ -53,29 +64,59 @@ static void fn_act_backward_##SFX(ptrdiff_t len, T *restrict d,                 
         for (ptrdiff_t i = 0; i < len; i++) d[i] *= y[i] * (1 - y[i]);           \
     }                                                                            \
 }                                                                                \
+/* fn_act_backward on an n x m block, then col[j] = sum_i d[i, j] (the bias  \
+   gradient), rows added in order as NumPy's sum over axis 0 does */           \
 FASTNUT_CLONES                                                                   \
-static void fn_adam_##SFX(ptrdiff_t len, T *restrict p,                          \
-                                 const T *restrict g, T *restrict m,             \
-                                 T *restrict v, T lr, T b1, T b2, T eps, T l2) { \
-    const T c1 = 1 - b1, c2 = 1 - b2;                                            \
-    for (ptrdiff_t i = 0; i < len; i++) {                                        \
-        T gi = g[i] + l2 * p[i];                                                 \
-        T mi = b1 * m[i] + c1 * gi;                                              \
-        T vi = b2 * v[i] + c2 * gi * gi;                                         \
-        m[i] = mi; v[i] = vi;                                                    \
-        p[i] -= lr * mi / (SQRT(vi) + eps);                                      \
+static void fn_act_backward_sum_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict d,   \
+                                      const T *restrict y, int act,              \
+                                      T *restrict col) {                         \
+    for (ptrdiff_t j = 0; j < m; j++) col[j] = 0;                                \
+    for (ptrdiff_t i = 0; i < n; i++) {                                          \
+        T *restrict di = d + i * m;                                              \
+        const T *restrict yi = y + i * m;                                        \
+        if (act == 1) {                                                          \
+            for (ptrdiff_t j = 0; j < m; j++) di[j] = yi[j] > 0 ? di[j] : 0;     \
+        } else if (act == 2) {                                                   \
+            for (ptrdiff_t j = 0; j < m; j++) di[j] *= 1 - yi[j] * yi[j];        \
+        } else if (act == 3) {                                                   \
+            for (ptrdiff_t j = 0; j < m; j++) di[j] *= yi[j] * (1 - yi[j]);      \
+        }                                                                        \
+        for (ptrdiff_t j = 0; j < m; j++) col[j] += di[j];                       \
     }                                                                            \
 }                                                                                \
 FASTNUT_CLONES                                                                   \
-static void fn_sgd_##SFX(ptrdiff_t len, T *restrict p,                           \
-                                const T *restrict g, T *restrict vel,            \
-                                T lr, T mu, int nesterov, T l2) {                \
+static double fn_adam_##SFX(ptrdiff_t len, T *restrict p,                        \
+                       const T *restrict g, T *restrict m,                       \
+                       T *restrict v, T lr, T b1, T b2, T eps, T l2) {           \
+    const T c1 = 1 - b1, c2 = 1 - b2;                                            \
+    double ss = 0;                                                               \
+    FASTNUT_SIMD_SUM_SS                                                          \
     for (ptrdiff_t i = 0; i < len; i++) {                                        \
-        T gi = g[i] + l2 * p[i];                                                 \
+        T pi = p[i];                                                             \
+        T gi = g[i] + l2 * pi;                                                   \
+        T mi = b1 * m[i] + c1 * gi;                                              \
+        T vi = b2 * v[i] + c2 * gi * gi;                                         \
+        m[i] = mi; v[i] = vi;                                                    \
+        p[i] = pi - lr * mi / (SQRT(vi) + eps);                                  \
+        ss += (double)pi * pi;                                                   \
+    }                                                                            \
+    return ss;                                                                   \
+}                                                                                \
+FASTNUT_CLONES                                                                   \
+static double fn_sgd_##SFX(ptrdiff_t len, T *restrict p,                         \
+                      const T *restrict g, T *restrict vel,                      \
+                      T lr, T mu, int nesterov, T l2) {                          \
+    double ss = 0;                                                               \
+    FASTNUT_SIMD_SUM_SS                                                          \
+    for (ptrdiff_t i = 0; i < len; i++) {                                        \
+        T pi = p[i];                                                             \
+        T gi = g[i] + l2 * pi;                                                   \
         T vi = mu * vel[i] - lr * gi;                                            \
         vel[i] = vi;                                                             \
-        p[i] += nesterov ? mu * vi - lr * gi : vi;                               \
+        p[i] = pi + (nesterov ? mu * vi - lr * gi : vi);                         \
+        ss += (double)pi * pi;                                                   \
     }                                                                            \
+    return ss;                                                                   \
 }
 
 FASTNUT_DENSE_DEFS(float, f, sqrtf, tanhf, expf)

@@ -28,14 +28,18 @@ cdef extern from "_dense_math.h" nogil:
     void fn_bias_act_d(Py_ssize_t n, Py_ssize_t m, double *Z, const double *b, int act)
     void fn_act_backward_f(Py_ssize_t n, float *d, const float *y, int act)
     void fn_act_backward_d(Py_ssize_t n, double *d, const double *y, int act)
-    void fn_adam_f(Py_ssize_t n, float *p, const float *g, float *m, float *v,
-                   float lr, float b1, float b2, float eps, float l2)
-    void fn_adam_d(Py_ssize_t n, double *p, const double *g, double *m, double *v,
-                   double lr, double b1, double b2, double eps, double l2)
-    void fn_sgd_f(Py_ssize_t n, float *p, const float *g, float *vel, float lr, float mu,
-                  int nesterov, float l2)
-    void fn_sgd_d(Py_ssize_t n, double *p, const double *g, double *vel, double lr,
-                  double mu, int nesterov, double l2)
+    void fn_act_backward_sum_f(Py_ssize_t n, Py_ssize_t m, float *d, const float *y, int act,
+                               float *col)
+    void fn_act_backward_sum_d(Py_ssize_t n, Py_ssize_t m, double *d, const double *y,
+                               int act, double *col)
+    double fn_adam_f(Py_ssize_t n, float *p, const float *g, float *m, float *v,
+                     float lr, float b1, float b2, float eps, float l2)
+    double fn_adam_d(Py_ssize_t n, double *p, const double *g, double *m, double *v,
+                     double lr, double b1, double b2, double eps, double l2)
+    double fn_sgd_f(Py_ssize_t n, float *p, const float *g, float *vel, float lr, float mu,
+                    int nesterov, float l2)
+    double fn_sgd_d(Py_ssize_t n, double *p, const double *g, double *vel, double lr,
+                    double mu, int nesterov, double l2)
 
 cdef enum:
     PAR_MIN = 262144   # elements below which threads cost more than they save
@@ -111,6 +115,7 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr, int rw, int locality) nogil
+
 
 cdef enum:
     GATHER_AHEAD = 4   # rows prefetched ahead of the one being copied
@@ -246,6 +251,28 @@ def act_backward(floating[:, ::1] dY,         # IN/OUT (n, m): dL/dY -> dL/dZ
                                   &Y[0, 0] + start, act)
 
 
+def act_backward_bias(floating[:, ::1] dY,         # IN/OUT (n, m): dL/dY -> dL/dZ
+                      const floating[:, ::1] Y,    # IN (n, m): the activation's output
+                      int act,
+                      floating[::1] bias_grad):    # OUT (m,): sum of dL/dZ over rows
+    """``act_backward`` and the bias gradient (column sums) in one pass over a
+    mini-batch (one thread: a batch-sized array is a few microseconds)."""
+    cdef Py_ssize_t n = dY.shape[0], m = dY.shape[1]
+    if Y.shape[0] != n or Y.shape[1] != m or bias_grad.shape[0] != m:
+        raise ValueError(f"act_backward_bias: dY is ({n}, {m}), Y ({Y.shape[0]}, "
+                         f"{Y.shape[1]}), bias_grad ({bias_grad.shape[0]},)")
+    if m == 0:
+        return
+    if n == 0:
+        memset(&bias_grad[0], 0, m * sizeof(floating))
+        return
+    with nogil:
+        if floating is float:
+            fn_act_backward_sum_f(n, m, &dY[0, 0], &Y[0, 0], act, &bias_grad[0])
+        else:
+            fn_act_backward_sum_d(n, m, &dY[0, 0], &Y[0, 0], act, &bias_grad[0])
+
+
 def adam_update(floating[::1] param,       # IN/OUT
                 const floating[::1] grad,  # IN
                 floating[::1] m,           # IN/OUT first moment
@@ -255,21 +282,25 @@ def adam_update(floating[::1] param,       # IN/OUT
     """One Adam step with the bias correction folded into ``lr_t``:
 
     g += l2 p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr_t m / (sqrt(v) + eps)
+
+    Returns Σ p² over the parameters before the step (the L2 penalty's value).
     """
     cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
+    cdef double ss = 0.0
     if size == 0:
-        return
+        return 0.0
     n_threads = _threads_for(size, n_threads)
     n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
         for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
             start = i * CHUNK
             if floating is float:
-                fn_adam_f(min(CHUNK, size - start), &param[start], &grad[start], &m[start],
-                          &v[start], lr_t, beta_1, beta_2, epsilon, l2)
+                ss += fn_adam_f(min(CHUNK, size - start), &param[start], &grad[start],
+                                &m[start], &v[start], lr_t, beta_1, beta_2, epsilon, l2)
             else:
-                fn_adam_d(min(CHUNK, size - start), &param[start], &grad[start], &m[start],
-                          &v[start], lr_t, beta_1, beta_2, epsilon, l2)
+                ss += fn_adam_d(min(CHUNK, size - start), &param[start], &grad[start],
+                                &m[start], &v[start], lr_t, beta_1, beta_2, epsilon, l2)
+    return ss
 
 
 def sgd_update(floating[::1] param,       # IN/OUT
@@ -280,21 +311,25 @@ def sgd_update(floating[::1] param,       # IN/OUT
     """SGD with (Nesterov) momentum, the L2 term added on the fly:
 
     g += l2 p;  v = mu v - lr g;  p += v   (plain)   or   p += mu v - lr g   (Nesterov)
+
+    Returns Σ p² over the parameters before the step (the L2 penalty's value).
     """
     cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
+    cdef double ss = 0.0
     if size == 0:
-        return
+        return 0.0
     n_threads = _threads_for(size, n_threads)
     n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
         for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
             start = i * CHUNK
             if floating is float:
-                fn_sgd_f(min(CHUNK, size - start), &param[start], &grad[start],
-                         &velocity[start], lr, momentum, nesterov, l2)
+                ss += fn_sgd_f(min(CHUNK, size - start), &param[start], &grad[start],
+                               &velocity[start], lr, momentum, nesterov, l2)
             else:
-                fn_sgd_d(min(CHUNK, size - start), &param[start], &grad[start],
-                         &velocity[start], lr, momentum, nesterov, l2)
+                ss += fn_sgd_d(min(CHUNK, size - start), &param[start], &grad[start],
+                               &velocity[start], lr, momentum, nesterov, l2)
+    return ss
 
 
 def axpy_inplace(floating[::1] y,          # IN/OUT

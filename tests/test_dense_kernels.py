@@ -69,6 +69,24 @@ def test_layer_buffers_start_on_a_cache_line():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", [0, 1, 2, 3])
+def test_act_backward_bias_sums_rows_like_numpy(dtype, act):
+    """Dense's backward: the activation derivative and the bias gradient in one
+    pass; the column sums are bit-for-bit NumPy's (float64 reproduces
+    scikit-learn's trajectory)."""
+    rng = np.random.default_rng(act)
+    D, Y = rng.standard_normal((37, 129)).astype(dtype), rng.random((37, 129)).astype(dtype)
+    ref = D.copy()
+    _k.act_backward(ref, Y, act, 1)
+    bias_grad = np.empty(129, dtype)
+    _k.act_backward_bias(D, Y, act, bias_grad)
+    np.testing.assert_allclose(D, ref, rtol=1e-6)
+    np.testing.assert_array_equal(bias_grad, np.sum(D, axis=0))
+    with pytest.raises(ValueError, match=r"bias_grad \(5,\)"):
+        _k.act_backward_bias(D, Y, act, np.empty(5, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gather_rows_matches_fancy_indexing(dtype):
     rng = np.random.default_rng(2)
     X = rng.standard_normal((50, 33)).astype(dtype)

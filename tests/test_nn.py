@@ -205,6 +205,34 @@ def test_sgd_momentum_matches_reference_formula(nesterov):
     np.testing.assert_allclose(params["w"], ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("opt", [nn.Adam(0.01), nn.SGD(0.1, momentum=0.8)])
+def test_update_returns_the_penalised_weights_sum_of_squares_before_the_step(opt):
+    """The L2 penalty's value comes out of the optimizer's pass (keys of l2 only)."""
+    rng = np.random.default_rng(8)
+    params = {"0.weight": rng.standard_normal((40, 30)), "0.bias": rng.standard_normal(30)}
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    before = params["0.weight"].copy()
+    sq = opt.update(params, grads, {"0.weight": 0.1})
+    np.testing.assert_allclose(sq, np.sum(before ** 2), rtol=1e-12)
+    assert not np.array_equal(params["0.weight"], before)
+    assert opt.update(params, grads) == 0.0
+
+
+def test_folded_l2_epoch_loss_equals_unfolded_batch_losses():
+    """fit_epochs folds the L2 term into the optimizer's pass; the recorded loss
+    must equal what loss_and_grad computes with the penalty included."""
+    X, y = _regression_problem()
+    tr = _trainer(alpha=0.5)
+    tr.shuffle = False
+    tr.batch_size = len(X)              # one batch: the epoch loss is that batch's
+    params0 = {k: v.copy() for k, v in tr.network.params.items()}
+    ref = tr.loss_and_grad(X, y)        # unfolded: penalty included
+    for k, v in tr.network.params.items():
+        v[...] = params0[k]
+    tr.fit_epochs(X, y, max_iter=1)
+    np.testing.assert_allclose(tr.loss_curve[0], ref, rtol=1e-10)
+
+
 def test_sgd_schedules():
     opt = nn.SGD(0.1, lr_schedule="invscaling", power_t=0.5)
     opt.iteration_ends(99)

@@ -93,11 +93,11 @@ class Dense(Layer):
 
     def backward(self, dY):
         D = dY
-        if self._act:
+        if self.use_bias:
+            _k.act_backward_bias(D, self._Y, self._act, self.grads["bias"])
+        elif self._act:
             _k.act_backward(D, self._Y, self._act, n_threads())
         self._store_weight_grad(self._X, D)
-        if self.use_bias:
-            np.sum(D, axis=0, out=self.grads["bias"])
         if not self.needs_input_grad:
             return None
         dX = self._buffer("dX", self._X.shape)

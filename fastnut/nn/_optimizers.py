@@ -27,6 +27,8 @@ class Optimizer:
 
         ``l2`` (a dict of per-parameter L2 coefficients, missing keys 0) lets the
         trainer fold the weight penalty into the step's single memory pass.
+        Returns ``Σ ‖params[k]‖²`` over the keys of ``l2``, before the step
+        (the penalty's value, read in the same pass).
         """
         raise NotImplementedError
 
@@ -71,10 +73,14 @@ class SGD(Optimizer):
         vel = self._state("velocity", params)
         nt = n_threads()
         l2 = l2 or {}
+        sq = 0.0
         for k, p in params.items():
-            _k.sgd_update(p.reshape(-1), grads[k].reshape(-1), vel[k].reshape(-1),
-                          self.learning_rate, self.momentum, self.nesterov,
-                          l2.get(k, 0.0), nt)
+            s = _k.sgd_update(p.reshape(-1), grads[k].reshape(-1), vel[k].reshape(-1),
+                              self.learning_rate, self.momentum, self.nesterov,
+                              l2.get(k, 0.0), nt)
+            if k in l2:
+                sq += s
+        return sq
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -115,7 +121,11 @@ class Adam(Optimizer):
         self.learning_rate = lr_t
         nt = n_threads()
         l2 = l2 or {}
+        sq = 0.0
         for k, p in params.items():
-            _k.adam_update(p.reshape(-1), grads[k].reshape(-1), ms[k].reshape(-1),
-                           vs[k].reshape(-1), lr_t, self.beta_1, self.beta_2, self.epsilon,
-                           l2.get(k, 0.0), nt)
+            s = _k.adam_update(p.reshape(-1), grads[k].reshape(-1), ms[k].reshape(-1),
+                               vs[k].reshape(-1), lr_t, self.beta_1, self.beta_2,
+                               self.epsilon, l2.get(k, 0.0), nt)
+            if k in l2:
+                sq += s
+        return sq

@@ -74,32 +74,34 @@ class Trainer:
     def loss_and_grad(self, X, y, sample_weight=None, fold_l2=False):
         """Forward + backward on one batch; fills ``network.grads``, returns the loss.
 
-        With ``fold_l2`` the L2 term's gradient is left out of ``grads`` and
-        returned coefficients (``self.l2_coefs``) let the optimizer add it in
-        its own pass over the parameters.
+        With ``fold_l2`` (and no ``clip_norm``) the L2 term is left to the
+        optimizer's pass over the parameters: neither its gradient nor its
+        value is included here; ``self.l2_coefs`` holds the coefficients to
+        give ``optimizer.update``, and the caller adds
+        ``0.5 * alpha * sq / self.weight_sum`` with the ``sq`` it returns.
         """
         net, loss = self.network, self.loss
         Z = net.forward(X, training=True)
         wsum = float(sample_weight.sum()) if sample_weight is not None else float(X.shape[0])
+        self.weight_sum = wsum
         dZ = self._buf("dZ", Z.shape, Z.dtype)
         value = loss.evaluate(Z, y, sample_weight, wsum, self._buf("P", Z.shape, Z.dtype), dZ)
         value += getattr(net, "penalty", 0.0)
         net.backward(dZ)
         self.l2_coefs = None
         if self.alpha:
-            sq = 0.0
             scale = self.alpha / wsum
-            fold = fold_l2 and self.clip_norm is None
             penalized = [k for k in net.params if _is_penalized(k)]
+            if fold_l2 and self.clip_norm is None:
+                self.l2_coefs = dict.fromkeys(penalized, scale)
+                return value
+            sq = 0.0
             for k in penalized:
                 flat = net.params[k].reshape(-1)
                 sq += float(np.dot(flat, flat))
-                if not fold:
-                    # in place, no temporary: a large temporary per step
-                    # costs page faults that dwarf the arithmetic
-                    _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
-            if fold:
-                self.l2_coefs = dict.fromkeys(penalized, scale)
+                # in place, no temporary: a large temporary per step costs
+                # page faults that dwarf the arithmetic
+                _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
             value += 0.5 * self.alpha * sq / wsum
         if self.clip_norm is not None:
             norm = np.sqrt(sum(float(np.dot(g.reshape(-1), g.reshape(-1)))
@@ -174,7 +176,9 @@ class Trainer:
                         "(e.g. StandardScaler) or raise alpha. The parameters were "
                         "restored to their values before this call to fit."
                     )
-                self.optimizer.update(net.params, net.grads, self.l2_coefs)
+                sq = self.optimizer.update(net.params, net.grads, self.l2_coefs)
+                if self.l2_coefs:
+                    value += 0.5 * self.alpha * sq / self.weight_sum
                 total += value * (stop - start)
             self.n_iter += 1
             self.t += n
