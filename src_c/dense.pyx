@@ -48,7 +48,9 @@ cdef enum:
 
 cdef enum:
     GEMM_PAR_MIN = 1 << 26  # multiply-adds below which a product stays on one thread
-    GEMM_MIN_ROWS = 8       # fewer rows: BLAS's matrix-vector path beats packing B
+    GEMM_MIN_ROWS = 8       # fewer rows: BLAS's matrix-vector path beats packing B;
+                            # fewer than 16 columns (a classifier's output layer):
+                            # BLAS too, a 16-lane panel would be mostly padding
 
 
 def has_gemm_kernel():
@@ -62,8 +64,9 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
           bint trans_a, bint trans_b, int n_threads):
     """C = op(A) @ op(B) in float32, op a transpose when asked.
 
-    The AVX-512 kernel of ``_gemm.h`` when the CPU has it and C has 8 rows or
-    more (a single-sample prediction is faster through BLAS), else BLAS.  Rows of
+    The AVX-512 kernel of ``_gemm.h`` when the CPU has it and C has at least 8
+    rows and 16 columns (a single-sample prediction or a 10-class output layer
+    is faster through BLAS), else BLAS.  Rows of
     C are split over threads only for products of 2**26 multiply-adds or more
     (a prediction chunk); a training mini-batch stays on the calling thread.
     """
@@ -84,7 +87,7 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     if K == 0:
         memset(&C[0, 0], 0, M * N * sizeof(float))
         return
-    if M < GEMM_MIN_ROWS or not fastnut_have_avx512():
+    if M < GEMM_MIN_ROWS or N < 16 or not fastnut_have_avx512():
         with nogil:
             gemm(trans_a, trans_b, <blas_int> M, <blas_int> N, <blas_int> K, 1,
                  &A[0, 0], <blas_int> A.shape[1], &B[0, 0], <blas_int> B.shape[1],

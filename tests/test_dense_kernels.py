@@ -10,10 +10,11 @@ from fastnut.nn._layers import matmul
 
 # shapes that exercise every path of the kernel: 64-wide panels, 16-wide
 # panels, a zero-padded last panel, row blocks of 6/4/2/1, depth blocking
-# (K > 128); fewer than 8 rows go through BLAS
+# (K > 128), row chunks (M > 240); fewer than 8 rows or 16 columns go
+# through BLAS
 GEMM_SHAPES = [(128, 784, 256), (128, 256, 128), (128, 128, 10), (7, 5, 3), (1, 784, 256),
                (13, 300, 80), (10, 33, 48), (11, 200, 70), (6, 129, 100), (2, 1, 17),
-               (3, 16, 64)]
+               (3, 16, 64), (500, 40, 20), (9, 7, 17)]
 
 
 @pytest.mark.parametrize("M,K,N", GEMM_SHAPES)
