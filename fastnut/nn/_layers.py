@@ -7,14 +7,20 @@ from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
 
 
+_GEMM_KERNEL = _k.has_gemm_kernel()
+
+
 def matmul(A, B, out):
     """``out[...] = A @ B`` for 2-D arrays; returns ``out``.
 
-    float32 goes through fastnut's GEMM kernel (``src_c/_gemm.h``, AVX-512;
-    BLAS on other CPUs), where transposed views (``W.T``) cost nothing.  Other
-    dtypes go through NumPy, so float64 stays bit-for-bit what BLAS gives.
+    float32 goes through fastnut's GEMM kernel (``src_c/_gemm.h``, AVX-512),
+    where transposed views (``W.T``) cost nothing.  NumPy takes the rest: other
+    dtypes (float64 stays bit-for-bit what BLAS gives), other CPUs, and
+    products under 8 rows or 16 columns (a single sample, a 10-class output),
+    where BLAS's matrix-vector paths win.
     """
-    if out.dtype == A.dtype == B.dtype == np.float32 and out.flags.c_contiguous:
+    if (_GEMM_KERNEL and out.dtype == A.dtype == B.dtype == np.float32
+            and out.shape[0] >= 8 and out.shape[1] >= 16 and out.flags.c_contiguous):
         ta, tb = not A.flags.c_contiguous, not B.flags.c_contiguous
         if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
             _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, n_threads())
