@@ -22,6 +22,24 @@ class Optimizer:
             setattr(self, name, st)
         return st
 
+    def _flat(self, params, grads, state_names):
+        """Per parameter: ``(key, p, g, *states)`` as flat views, cached while
+        the arrays stay the same objects (the cache holds them, so an id
+        cannot be reused); spares ~20 reshapes per step."""
+        states = [self._state(n, params) for n in state_names]
+        ident = tuple(id(a) for d in (params, grads, *states) for a in d.values())
+        cache = self.__dict__.get("_flat_cache")
+        if cache is None or cache[0] != ident:
+            rows = [(k, p.reshape(-1), grads[k].reshape(-1), *(s[k].reshape(-1) for s in states))
+                    for k, p in params.items()]
+            cache = self._flat_cache = (ident, rows)
+        return cache[1]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_flat_cache", None)
+        return state
+
     def update(self, params, grads, l2=None):
         """Step every ``params[k]`` along ``grads[k] + l2[k] * params[k]`` in place.
 
@@ -70,13 +88,11 @@ class SGD(Optimizer):
         self.velocity = None
 
     def update(self, params, grads, l2=None):
-        vel = self._state("velocity", params)
         nt = n_threads()
         l2 = l2 or {}
         sq = 0.0
-        for k, p in params.items():
-            s = _k.sgd_update(p.reshape(-1), grads[k].reshape(-1), vel[k].reshape(-1),
-                              self.learning_rate, self.momentum, self.nesterov,
+        for k, p, g, vel in self._flat(params, grads, ("velocity",)):
+            s = _k.sgd_update(p, g, vel, self.learning_rate, self.momentum, self.nesterov,
                               l2.get(k, 0.0), nt)
             if k in l2:
                 sq += s
@@ -114,7 +130,6 @@ class Adam(Optimizer):
         self.ms = self.vs = None
 
     def update(self, params, grads, l2=None):
-        ms, vs = self._state("ms", params), self._state("vs", params)
         self.t += 1
         lr_t = (self.learning_rate_init * np.sqrt(1 - self.beta_2 ** self.t)
                 / (1 - self.beta_1 ** self.t))
@@ -122,10 +137,9 @@ class Adam(Optimizer):
         nt = n_threads()
         l2 = l2 or {}
         sq = 0.0
-        for k, p in params.items():
-            s = _k.adam_update(p.reshape(-1), grads[k].reshape(-1), ms[k].reshape(-1),
-                               vs[k].reshape(-1), lr_t, self.beta_1, self.beta_2,
-                               self.epsilon, l2.get(k, 0.0), nt)
+        for k, p, g, m, v in self._flat(params, grads, ("ms", "vs")):
+            s = _k.adam_update(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon,
+                               l2.get(k, 0.0), nt)
             if k in l2:
                 sq += s
         return sq
