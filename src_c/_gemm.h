@@ -60,31 +60,33 @@ static inline ptrdiff_t fastnut_packed_index(ptrdiff_t K, ptrdiff_t N, ptrdiff_t
 #define FASTNUT_MICRO_LOOP(R, NV, AR, AC)                                           \
     for (k = 0; k < K; k++) {                                                       \
         const float *bk = Bp + k * (16 * NV), *ak = A + k * (AC);                   \
-        fastnut_v16 b[NV];                                                          \
+        __m512 b[NV];                                                               \
         for (v = 0; v < NV; v++)                                                    \
-            b[v] = *(const fastnut_v16 *)(bk + 16 * v);                             \
+            b[v] = _mm512_loadu_ps(bk + 16 * v);                                    \
         for (r = 0; r < R; r++) {                                                   \
-            fastnut_v16 a = ak[r * (AR)] - (fastnut_v16){0};                        \
+            const __m512 a = _mm512_set1_ps(ak[r * (AR)]);                          \
             for (v = 0; v < NV; v++)                                                \
-                acc[r][v] += a * b[v];                                              \
+                acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);                    \
         }                                                                           \
     }
 
 /* C[R x 16 NV] (+)= sum_k A(r, k) Bp[k, :], Bp a packed panel of width 16 NV.
-   The loop is compiled once per layout of A with its unit stride a literal:
-   row-major A (Y = X W) runs 12% faster than through the generic loop. */
+   The loop is compiled once per layout of A with its unit stride a literal.
+   Every block shape uses explicit FMAs (never a compiler's contraction, which
+   -O0 debug builds skip), so a row's result does not depend on the block it
+   falls in, that is on the batch it is predicted in. */
 #define FASTNUT_MICRO(R, NV)                                                        \
 __attribute__((target("avx512f,fma"))) static inline void                            \
 fastnut_micro_##R##_##NV(ptrdiff_t K, const float *A, ptrdiff_t a_row,               \
                          ptrdiff_t a_col, const float *Bp, float *C, ptrdiff_t ldc, \
                          int beta)                                                  \
 {                                                                                   \
-    fastnut_v16 acc[R][NV];                                                         \
+    __m512 acc[R][NV];                                                              \
     ptrdiff_t k;                                                                    \
     int r, v;                                                                       \
     for (r = 0; r < R; r++)                                                         \
         for (v = 0; v < NV; v++)                                                    \
-            acc[r][v] = (fastnut_v16){0};                                           \
+            acc[r][v] = _mm512_setzero_ps();                                        \
     if (a_col == 1)                                                                 \
         FASTNUT_MICRO_LOOP(R, NV, a_row, 1)                                         \
     else if (a_row == 1)                                                            \
@@ -93,14 +95,15 @@ fastnut_micro_##R##_##NV(ptrdiff_t K, const float *A, ptrdiff_t a_row,          
         FASTNUT_MICRO_LOOP(R, NV, a_row, a_col)                                     \
     for (r = 0; r < R; r++)                                                         \
         for (v = 0; v < NV; v++) {                                                  \
-            fastnut_v16 *c = (fastnut_v16 *)(C + r * ldc + 16 * v);                 \
-            *c = beta ? *c + acc[r][v] : acc[r][v];                                 \
+            float *c = C + r * ldc + 16 * v;                                        \
+            _mm512_storeu_ps(c, beta ? _mm512_add_ps(_mm512_loadu_ps(c), acc[r][v])  \
+                                     : acc[r][v]);                                  \
         }                                                                           \
 }
 
-/* The main register block, 6 rows x 64 columns, in intrinsics with 24 named
-   accumulators: through the vector-extension macro above, gcc shuffles
-   accumulators between registers inside the loop (~10% slower). */
+/* The main register block, 6 rows x 64 columns, with 24 named accumulators:
+   through arrays as above, gcc shuffles accumulators between registers inside
+   the loop (~10% slower). */
 #define FASTNUT_ROW6x64(a, c0, c1, c2, c3)                                         \
     do {                                                                            \
         __m512 s_ = _mm512_set1_ps(a);                                              \

@@ -6,9 +6,9 @@
  * time (ifunc), so they run 16 lanes wide on a machine that has AVX-512.
  * Clones must be out-of-line functions (``static``, not ``static inline``).
  *
- * Hand-written AVX-512 code (the GEMM of _gemm.h, in gcc's 16 x float
- * vector type fastnut_v16) is compiled under FASTNUT_HAVE_AVX512 with a
- * target attribute and called only after fastnut_have_avx512() said yes.
+ * Hand-written AVX-512 code (the GEMM of _gemm.h, in intrinsics) is compiled
+ * under FASTNUT_HAVE_AVX512 with a target attribute and called only after
+ * fastnut_have_avx512() said yes.
  */
 #ifndef FASTNUT_SIMD_H
 #define FASTNUT_SIMD_H
@@ -21,9 +21,6 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define FASTNUT_HAVE_AVX512 1
-/* aligned(4): loads and stores through it are unaligned (vmovups) */
-typedef float fastnut_v16 __attribute__((vector_size(64), aligned(4)));
-
 static inline int fastnut_have_avx512(void)
 {
     static int have = -1;
