@@ -269,12 +269,20 @@ static void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
             ptrdiff_t nk0 = k0 + kc < K ? k0 + kc : 0, nj0 = k0 + kc < K ? j0 : j0 + w;
             ptrdiff_t n_next = nj0 < N && b_col == 1 ? (K - nk0 < FASTNUT_KC ? K - nk0
                                                                            : FASTNUT_KC) : 0;
-            ptrdiff_t per = n_next / ((M + 5) / 6) + 1, next = 0, q;
+            ptrdiff_t per = n_next / ((M + 5) / 6) + 1, next = 0, q, a_next = 16;
             for (i = 0; i < M; i += R) {
                 R = fastnut_block_rows(M - i);
                 for (r = 0; r < per && next < n_next; r++, next++)
                     for (q = 0; q < 64 && nj0 + q < N; q += 16)
                         __builtin_prefetch(B + (nk0 + next) * b_row + nj0 + q, 0, 3);
+                /* transposed A (dW = X^T D): a cache line holds 16 rows of the
+                   product, read once per k; on the first panel, load the next
+                   16 rows' lines (one per k) before the blocks reach them */
+                if (a_row == 1 && j0 == 0 && i + 8 >= a_next && a_next < M) {
+                    for (q = 0; q < kc; q++)
+                        __builtin_prefetch(Ak + a_next + q * a_col, 0, 3);
+                    a_next += 16;
+                }
                 if (w == 64) {
                     fastnut_micro_r_4(R, kc, Ak + i * a_row, a_row, a_col, panel,
                                       C + i * ldc + j0, ldc, bb);
