@@ -47,7 +47,9 @@ cdef enum:
 
 
 cdef enum:
-    GEMM_PAR_MIN = 1 << 26  # multiply-adds below which a product stays on one thread
+    GEMM_PAR_MIN = 1 << 28  # multiply-adds (~1.7 ms of work) below which a product
+                            # stays on one thread: a thread barrier costs a
+                            # scheduler slice when another process holds a core
     GEMM_MIN_ROWS = 8       # fewer rows: BLAS's matrix-vector path beats packing B;
                             # fewer than 16 columns (a classifier's output layer):
                             # BLAS too, a 16-lane panel would be mostly padding
@@ -67,8 +69,9 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     The AVX-512 kernel of ``_gemm.h`` when the CPU has it and C has at least 8
     rows and 16 columns (a single-sample prediction or a 10-class output layer
     is faster through BLAS), else BLAS.  Rows of
-    C are split over threads only for products of 2**26 multiply-adds or more
-    (a prediction chunk); a training mini-batch stays on the calling thread.
+    C are split over threads only for products of 2**28 multiply-adds or more
+    (a large prediction chunk); a training mini-batch stays on the calling
+    thread.
     """
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]

@@ -34,8 +34,8 @@ def test_sgemm_matches_float64_product(M, K, N, ta, tb):
 def test_sgemm_threads_split_rows_identically():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((2048, 784)).astype(np.float32)
-    B = rng.standard_normal((784, 64)).astype(np.float32)    # 2**26.6 multiply-adds
-    C1, C2 = np.empty((2048, 64), np.float32), np.empty((2048, 64), np.float32)
+    B = rng.standard_normal((784, 256)).astype(np.float32)   # 2**28.6 multiply-adds
+    C1, C2 = np.empty((2048, 256), np.float32), np.empty((2048, 256), np.float32)
     _k.sgemm(A, B, C1, False, False, 1)
     _k.sgemm(A, B, C2, False, False, 2)
     np.testing.assert_array_equal(C1, C2)   # each row is computed the same way
