@@ -73,14 +73,7 @@ static void fn_act_backward_sum_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict d,  
     for (ptrdiff_t j = 0; j < m; j++) col[j] = 0;                                \
     for (ptrdiff_t i = 0; i < n; i++) {                                          \
         T *restrict di = d + i * m;                                              \
-        const T *restrict yi = y + i * m;                                        \
-        if (act == 1) {                                                          \
-            for (ptrdiff_t j = 0; j < m; j++) di[j] = yi[j] > 0 ? di[j] : 0;     \
-        } else if (act == 2) {                                                   \
-            for (ptrdiff_t j = 0; j < m; j++) di[j] *= 1 - yi[j] * yi[j];        \
-        } else if (act == 3) {                                                   \
-            for (ptrdiff_t j = 0; j < m; j++) di[j] *= yi[j] * (1 - yi[j]);      \
-        }                                                                        \
+        fn_act_backward_##SFX(m, di, y + i * m, act);                            \
         for (ptrdiff_t j = 0; j < m; j++) col[j] += di[j];                       \
     }                                                                            \
 }                                                                                \
