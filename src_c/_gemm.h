@@ -14,11 +14,12 @@
  * dX = D W^T reads B with (b_row=1, b_col=ldW).
  *
  * Blocking: B is copied into panels of 64 columns by KC rows (32 KB, stays in
- * L1 while every row block of A passes over it); the register block is R <= 6
- * rows x 64 columns (24 zmm accumulators, 4 loads and R broadcasts per k).
- * Columns left over after the 64-wide panels go through 16-wide panels; the
- * last, narrower one is zero-padded and its result copied out through a small
- * tile.  Everything runs on the calling thread; dense.pyx splits rows over
+ * L1 while every row block of A passes over it); the register block is 6 rows
+ * x 64 columns (24 zmm accumulators, 4 loads and 6 broadcasts per k).  The
+ * columns left after the 64-wide panels (a hidden layer of 100: 36) go in one
+ * panel of 16, 32 or 48, zero-padded to it, with blocks of 24 x 16, 12 x 32 or
+ * 8 x 48 (still 24 accumulators); the padding is never stored (masked
+ * stores).  Everything runs on the calling thread; dense.pyx splits rows over
  * threads.
 
  *
@@ -33,13 +34,13 @@
 
 enum { FASTNUT_KC = 128 };
 
-/* floats of scratch fastnut_sgemm needs (the packed panel, a 6 x 16 tile,
-   and slack to align the panel to 64 bytes: unaligned, every vector load of
-   it straddles two cache lines, ~15% slower) */
+/* floats of scratch fastnut_sgemm needs (the packed panel and slack to align
+   it to 64 bytes: unaligned, every vector load of it straddles two cache
+   lines, ~15% slower) */
 static inline ptrdiff_t fastnut_sgemm_scratch(ptrdiff_t K)
 {
     (void)K;
-    return FASTNUT_KC * 64 + 16 * 6 + 16;
+    return FASTNUT_KC * 64 + 16;
 }
 
 /* Where element (k, j) of a K x N matrix goes in the prepacked layout: panels
@@ -70,7 +71,9 @@ static inline ptrdiff_t fastnut_packed_index(ptrdiff_t K, ptrdiff_t N, ptrdiff_t
         }                                                                           \
     }
 
-/* C[R x 16 NV] (+)= sum_k A(r, k) Bp[k, :], Bp a packed panel of width 16 NV.
+/* C[R x 16 NV] (+)= sum_k A(r, k) Bp[k, :], Bp a packed panel of width 16 NV;
+   only the lanes of ``last`` are stored in the last 16 columns (a panel
+   zero-padded past the end of C's rows).
    The loop is compiled once per layout of A with its unit stride a literal.
    Every block shape uses explicit FMAs (never a compiler's contraction, which
    -O0 debug builds skip), so a row's result does not depend on the block it
@@ -79,7 +82,7 @@ static inline ptrdiff_t fastnut_packed_index(ptrdiff_t K, ptrdiff_t N, ptrdiff_t
 __attribute__((target("avx512f,fma"))) static inline void                            \
 fastnut_micro_##R##_##NV(ptrdiff_t K, const float *A, ptrdiff_t a_row,               \
                          ptrdiff_t a_col, const float *Bp, float *C, ptrdiff_t ldc, \
-                         int beta)                                                  \
+                         int beta, __mmask16 last)                                  \
 {                                                                                   \
     __m512 acc[R][NV];                                                              \
     ptrdiff_t k;                                                                    \
@@ -96,8 +99,9 @@ fastnut_micro_##R##_##NV(ptrdiff_t K, const float *A, ptrdiff_t a_row,          
     for (r = 0; r < R; r++)                                                         \
         for (v = 0; v < NV; v++) {                                                  \
             float *c = C + r * ldc + 16 * v;                                        \
-            _mm512_storeu_ps(c, beta ? _mm512_add_ps(_mm512_loadu_ps(c), acc[r][v])  \
-                                     : acc[r][v]);                                  \
+            const __mmask16 m_ = v == NV - 1 ? last : (__mmask16)0xFFFF;            \
+            _mm512_mask_storeu_ps(c, m_, beta ? _mm512_add_ps(                      \
+                _mm512_maskz_loadu_ps(m_, c), acc[r][v]) : acc[r][v]);              \
         }                                                                           \
 }
 
@@ -129,15 +133,15 @@ fastnut_micro_##R##_##NV(ptrdiff_t K, const float *A, ptrdiff_t a_row,          
             c0 = _mm512_add_ps(c0, _mm512_loadu_ps(p_));                            \
             c1 = _mm512_add_ps(c1, _mm512_loadu_ps(p_ + 16));                       \
             c2 = _mm512_add_ps(c2, _mm512_loadu_ps(p_ + 32));                       \
-            c3 = _mm512_add_ps(c3, _mm512_loadu_ps(p_ + 48));                       \
+            c3 = _mm512_add_ps(c3, _mm512_maskz_loadu_ps(last, p_ + 48));           \
         }                                                                           \
         _mm512_storeu_ps(p_, c0); _mm512_storeu_ps(p_ + 16, c1);                    \
-        _mm512_storeu_ps(p_ + 32, c2); _mm512_storeu_ps(p_ + 48, c3);               \
+        _mm512_storeu_ps(p_ + 32, c2); _mm512_mask_storeu_ps(p_ + 48, last, c3);    \
     } while (0)
 
 __attribute__((target("avx512f,fma"))) static inline void
 fastnut_micro_6_4(ptrdiff_t K, const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
-                  const float *Bp, float *C, ptrdiff_t ldc, int beta)
+                  const float *Bp, float *C, ptrdiff_t ldc, int beta, __mmask16 last)
 {
     const float *a0 = A, *a1 = A + a_row, *a2 = A + 2 * a_row, *a3 = A + 3 * a_row;
     const float *a4 = A + 4 * a_row, *a5 = A + 5 * a_row;
@@ -160,33 +164,65 @@ fastnut_micro_6_4(ptrdiff_t K, const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
 FASTNUT_MICRO(4, 4)
 FASTNUT_MICRO(2, 4)
 FASTNUT_MICRO(1, 4)
-FASTNUT_MICRO(6, 1)
+FASTNUT_MICRO(8, 3)
+FASTNUT_MICRO(4, 3)
+FASTNUT_MICRO(2, 3)
+FASTNUT_MICRO(1, 3)
+FASTNUT_MICRO(12, 2)
+FASTNUT_MICRO(4, 2)
+FASTNUT_MICRO(2, 2)
+FASTNUT_MICRO(1, 2)
+FASTNUT_MICRO(24, 1)
+FASTNUT_MICRO(8, 1)
 FASTNUT_MICRO(4, 1)
 FASTNUT_MICRO(2, 1)
 FASTNUT_MICRO(1, 1)
 
-/* rows of the next register block: 6 while possible, then 4, 2, 1 */
-static inline ptrdiff_t fastnut_block_rows(ptrdiff_t left)
+/* Rows of the next register block for a panel of 16 nv columns: 24
+   accumulators whatever the width (6 x 64, 8 x 48, 12 x 32, 24 x 16) while
+   the rows last, then 8 (16-wide only), 4, 2, 1. */
+static inline ptrdiff_t fastnut_block_rows(int nv, ptrdiff_t left)
 {
-    return left >= 6 ? 6 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    const ptrdiff_t main = nv == 4 ? 6 : nv == 3 ? 8 : nv == 2 ? 12 : 24;
+    if (left >= main)
+        return main;
+    if (nv == 1 && left >= 8)
+        return 8;
+    return left >= 4 ? 4 : left >= 2 ? 2 : 1;
 }
 
-#define FASTNUT_MICRO_R(NV)                                                         \
-__attribute__((target("avx512f,fma"))) static inline void                            \
-fastnut_micro_r_##NV(ptrdiff_t R, ptrdiff_t K, const float *A, ptrdiff_t a_row,      \
-                     ptrdiff_t a_col, const float *Bp, float *C, ptrdiff_t ldc,      \
-                     int beta)                                                      \
-{                                                                                   \
-    switch (R) {                                                                    \
-    case 6: fastnut_micro_6_##NV(K, A, a_row, a_col, Bp, C, ldc, beta); break;      \
-    case 4: fastnut_micro_4_##NV(K, A, a_row, a_col, Bp, C, ldc, beta); break;      \
-    case 2: fastnut_micro_2_##NV(K, A, a_row, a_col, Bp, C, ldc, beta); break;      \
-    default: fastnut_micro_1_##NV(K, A, a_row, a_col, Bp, C, ldc, beta); break;     \
-    }                                                                               \
+/* the register block of R rows (from fastnut_block_rows) x 16 nv columns, the
+   last 16 stored under the mask ``last`` */
+__attribute__((target("avx512f,fma"))) static inline void
+fastnut_micro(int nv, ptrdiff_t R, ptrdiff_t K, const float *A, ptrdiff_t a_row,
+              ptrdiff_t a_col, const float *Bp, float *C, ptrdiff_t ldc, int beta,
+              __mmask16 last)
+{
+#define FASTNUT_CASE(R_, NV_)                                                       \
+    case R_:                                                                        \
+        fastnut_micro_##R_##_##NV_(K, A, a_row, a_col, Bp, C, ldc, beta, last);     \
+        return;
+    switch (nv) {
+    case 4:
+        switch (R) { FASTNUT_CASE(6, 4) FASTNUT_CASE(4, 4) FASTNUT_CASE(2, 4)
+                     default: fastnut_micro_1_4(K, A, a_row, a_col, Bp, C, ldc, beta, last); }
+        return;
+    case 3:
+        switch (R) { FASTNUT_CASE(8, 3) FASTNUT_CASE(4, 3) FASTNUT_CASE(2, 3)
+                     default: fastnut_micro_1_3(K, A, a_row, a_col, Bp, C, ldc, beta, last); }
+        return;
+    case 2:
+        switch (R) { FASTNUT_CASE(12, 2) FASTNUT_CASE(4, 2) FASTNUT_CASE(2, 2)
+                     default: fastnut_micro_1_2(K, A, a_row, a_col, Bp, C, ldc, beta, last); }
+        return;
+    default:
+        switch (R) { FASTNUT_CASE(24, 1) FASTNUT_CASE(8, 1) FASTNUT_CASE(4, 1)
+                     FASTNUT_CASE(2, 1)
+                     default: fastnut_micro_1_1(K, A, a_row, a_col, Bp, C, ldc, beta, last); }
+        return;
+    }
+#undef FASTNUT_CASE
 }
-
-FASTNUT_MICRO_R(4)
-FASTNUT_MICRO_R(1)
 
 /* dst[c * ld_dst + r] = src[r * ld_src + c] for r, c < 16: a 16 x 16 block
    transposed in registers (64 shuffles, four stages of 2x2 block swaps) */
@@ -232,12 +268,16 @@ fastnut_pack_panel(ptrdiff_t kc, ptrdiff_t w, ptrdiff_t W, const float *B, ptrdi
     if (b_col == 1 && w == W) {
         /* fixed-size copies compile to a few vector moves; a memcpy call per
            256-byte row costs ~15% of the forward product */
-        if (W == 64)
-            for (k = 0; k < kc; k++)
-                memcpy(dst + k * 64, B + (k0 + k) * b_row + j0, 64 * sizeof(float));
-        else
-            for (k = 0; k < kc; k++)
-                memcpy(dst + k * 16, B + (k0 + k) * b_row + j0, 16 * sizeof(float));
+#define FASTNUT_COPY_ROWS(W_)                                                       \
+        for (k = 0; k < kc; k++)                                                    \
+            memcpy(dst + k * (W_), B + (k0 + k) * b_row + j0, (W_) * sizeof(float));
+        switch (W) {
+        case 64: FASTNUT_COPY_ROWS(64) break;
+        case 48: FASTNUT_COPY_ROWS(48) break;
+        case 32: FASTNUT_COPY_ROWS(32) break;
+        default: FASTNUT_COPY_ROWS(16) break;
+        }
+#undef FASTNUT_COPY_ROWS
         return;
     }
     if (b_col == 1) {
@@ -287,7 +327,6 @@ static void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
 {
     ptrdiff_t j0, k0, i, r, R;
     float *panel = (float *)(((size_t)work + 63) & ~(size_t)63);
-    float *tile = panel + FASTNUT_KC * 64;
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {   /* an empty sum */
@@ -297,8 +336,12 @@ static void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
         return;
     }
     for (j0 = 0; j0 < N; ) {
-        /* panels of 64 columns, then 16; the last w < 16 zero-padded */
-        ptrdiff_t W = N - j0 >= 64 ? 64 : 16, w = N - j0 < W ? N - j0 : W;
+        /* panels of 64 columns; what is left (under 64) in one panel of 16,
+           32 or 48, zero-padded to that width */
+        ptrdiff_t W = N - j0 >= 64 ? 64 : (N - j0 + 15) / 16 * 16;
+        ptrdiff_t w = N - j0 < W ? N - j0 : W;
+        const int nv = (int)(W / 16);
+        const __mmask16 last = (__mmask16)((1u << (w - (W - 16))) - 1);
         for (k0 = 0; k0 < K; k0 += FASTNUT_KC) {
             ptrdiff_t kc = K - k0 < FASTNUT_KC ? K - k0 : FASTNUT_KC;
             const float *Ak = A + k0 * a_col;
@@ -313,7 +356,7 @@ static void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                                                            : FASTNUT_KC) : 0;
             ptrdiff_t per = n_next / ((M + 5) / 6) + 1, next = 0, q, a_next = 16;
             for (i = 0; i < M; i += R) {
-                R = fastnut_block_rows(M - i);
+                R = fastnut_block_rows(nv, M - i);
                 for (r = 0; r < per && next < n_next; r++, next++)
                     for (q = 0; q < 64 && nj0 + q < N; q += 16)
                         __builtin_prefetch(B + (nk0 + next) * b_row + nj0 + q, 0, 3);
@@ -325,23 +368,8 @@ static void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                         __builtin_prefetch(Ak + a_next + q * a_col, 0, 3);
                     a_next += 16;
                 }
-                if (w == 64) {
-                    fastnut_micro_r_4(R, kc, Ak + i * a_row, a_row, a_col, panel,
-                                      C + i * ldc + j0, ldc, bb);
-                } else if (w == 16) {
-                    fastnut_micro_r_1(R, kc, Ak + i * a_row, a_row, a_col, panel,
-                                      C + i * ldc + j0, ldc, bb);
-                } else {    /* through a R x 16 tile */
-                    if (bb)
-                        for (r = 0; r < R; r++)
-                            memcpy(tile + 16 * r, C + (i + r) * ldc + j0,
-                                   (size_t)w * sizeof(float));
-                    fastnut_micro_r_1(R, kc, Ak + i * a_row, a_row, a_col, panel, tile, 16,
-                                      bb);
-                    for (r = 0; r < R; r++)
-                        memcpy(C + (i + r) * ldc + j0, tile + 16 * r,
-                               (size_t)w * sizeof(float));
-                }
+                fastnut_micro(nv, R, kc, Ak + i * a_row, a_row, a_col, panel,
+                              C + i * ldc + j0, ldc, bb, last);
             }
         }
         j0 += w;
@@ -380,15 +408,15 @@ static void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
     ptrdiff_t j0 = 0, i, R;
     for (; j0 + 64 <= N; j0 += 64)
         for (i = 0; i < M; i += R) {
-            R = fastnut_block_rows(M - i);
-            fastnut_micro_r_4(R, K, A + i * lda, lda, 1, Bp + j0 * K, C + i * ldc + j0, ldc,
-                              beta);
+            R = fastnut_block_rows(4, M - i);
+            fastnut_micro(4, R, K, A + i * lda, lda, 1, Bp + j0 * K, C + i * ldc + j0, ldc,
+                          beta, 0xFFFF);
         }
     for (; j0 < N; j0 += 16)
         for (i = 0; i < M; i += R) {
-            R = fastnut_block_rows(M - i);
-            fastnut_micro_r_1(R, K, A + i * lda, lda, 1, Bp + j0 * K, C + i * ldc + j0, ldc,
-                              beta);
+            R = fastnut_block_rows(1, M - i);
+            fastnut_micro(1, R, K, A + i * lda, lda, 1, Bp + j0 * K, C + i * ldc + j0, ldc,
+                          beta, 0xFFFF);
         }
 }
 

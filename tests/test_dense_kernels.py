@@ -8,13 +8,14 @@ from fastnut._kernels import dense as _k
 from fastnut.nn._base import aligned_empty
 from fastnut.nn._layers import matmul
 
-# shapes that exercise every path of the kernel: 64-wide panels, 16-wide
-# panels, a zero-padded last panel, row blocks of 6/4/2/1, depth blocking
-# (K > 128), row chunks (M > 240); fewer than 8 rows or 16 columns go
-# through BLAS
+# shapes that exercise every path of the kernel: 64-wide panels, last
+# panels of 16/32/48/64 columns, full or zero-padded (masked stores), row
+# blocks of 24/12/8/6/4/2/1, depth blocking (K > 128), row chunks (M > 240);
+# fewer than 8 rows or 16 columns go through BLAS
 GEMM_SHAPES = [(128, 784, 256), (128, 256, 128), (128, 128, 10), (7, 5, 3), (1, 784, 256),
                (13, 300, 80), (10, 33, 48), (11, 200, 70), (6, 129, 100), (2, 1, 17),
-               (3, 16, 64), (500, 40, 20), (9, 7, 17)]
+               (3, 16, 64), (500, 40, 20), (9, 7, 17), (200, 784, 100), (37, 50, 36),
+               (29, 130, 112), (45, 20, 61), (30, 9, 32)]
 
 
 @pytest.mark.parametrize("M,K,N", GEMM_SHAPES)
@@ -29,6 +30,19 @@ def test_sgemm_matches_float64_product(M, K, N, ta, tb):
     ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
     # float32 accumulation over K terms of size ~1
     np.testing.assert_allclose(C, ref, rtol=0, atol=2e-6 * K + 1e-6)
+
+
+@pytest.mark.parametrize("N", [20, 36, 61, 100])
+def test_sgemm_never_writes_past_the_output(N):
+    """Zero-padded panels store under a mask: the floats after C stay as they were."""
+    rng = np.random.default_rng(N)
+    A = rng.standard_normal((13, 40)).astype(np.float32)
+    B = rng.standard_normal((40, N)).astype(np.float32)
+    buf = np.full(13 * N + 64, 7.0, np.float32)
+    C = buf[:13 * N].reshape(13, N)
+    _k.sgemm(A, B, C, False, False, 1)
+    np.testing.assert_array_equal(buf[13 * N:], 7.0)
+    np.testing.assert_allclose(C, A.astype(float) @ B.astype(float), atol=1e-4)
 
 
 def test_sgemm_threads_split_rows_identically():
