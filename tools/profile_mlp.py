@@ -15,6 +15,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, ".")
 from benchmarks.mlp import _data  # noqa: E402
 from fastnut import MLPClassifier  # noqa: E402
+from fastnut._kernels.dense import gather_rows  # noqa: E402
+from fastnut.nn._layers import matmul  # noqa: E402
 
 
 def op(label, fn, reps=200):
@@ -46,11 +48,13 @@ def main():
         op("adam update", lambda: tr.optimizer.update(net.params, net.grads))
         W = net.params["0.weight"]
         out = np.empty((128, 256), np.float32)
-        op("gemm 128x784x256", lambda: np.matmul(xb, W, out=out))
+        op("gemm 128x784x256 (fastnut)", lambda: matmul(xb, W, out))
+        op("gemm 128x784x256 (numpy)", lambda: np.matmul(xb, W, out=out))
         g = np.empty_like(W)
-        op("gemm X^T D (784x128x256)", lambda: np.matmul(xb.T, out, out=g))
-        idx = np.arange(128) * 7
-        op("np.take batch", lambda: np.take(X, idx, axis=0, out=xb))
+        op("gemm X^T D 784x128x256 (fastnut)", lambda: matmul(xb.T, out, g))
+        idx = np.random.default_rng(0).permutation(len(X))[:128]
+        op("batch gather (fastnut)", lambda: gather_rows(X, idx, xb))
+        op("batch gather (np.take)", lambda: np.take(X, idx, axis=0, out=xb))
         P = np.random.rand(128, 10).astype(np.float32)
         op("loss value", lambda: tr.loss.value(P, yb))
 
