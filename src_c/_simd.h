@@ -20,13 +20,19 @@
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <stdlib.h>
 #define FASTNUT_HAVE_AVX512 1
+/* Whether the hand-written AVX-512 kernels may run: the CPU has AVX-512F and
+   FASTNUT_DISABLE_AVX512 is unset (or 0) when first asked.  The switch runs
+   the BLAS paths of a machine without AVX-512, so that they are tested too. */
 static inline int fastnut_have_avx512(void)
 {
     static int have = -1;
     if (have < 0) {
+        const char *off = getenv("FASTNUT_DISABLE_AVX512");
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        have = __builtin_cpu_supports("avx512f") && (off == NULL || off[0] == '\0'
+                                                      || (off[0] == '0' && off[1] == '\0'));
     }
     return have;
 }

@@ -172,3 +172,47 @@ def test_fused_softmax_cross_entropy_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="2 sample weights for 4 rows"):
         _k.softmax_cross_entropy(Z, Z, np.ones(2, np.float32), 4.0,
                                  np.empty_like(Z), np.empty_like(Z))
+
+
+_FALLBACK_SCRIPT = r"""
+import json, sys, warnings
+import numpy as np
+from sklearn.datasets import load_digits
+from fastnut import MLPClassifier, RNNClassifier
+from fastnut._kernels import dense
+X, y = load_digits(return_X_y=True)
+X = (X / 16).astype(np.float32)
+out = {"kernel": dense.has_gemm_kernel()}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    mlp = MLPClassifier(hidden_layer_sizes=(100, 40), max_iter=3, random_state=0).fit(X, y)
+    rnn = RNNClassifier(input_shape=(8, 8), hidden_size=32, max_iter=2,
+                        random_state=0).fit(X[:300], y[:300])
+out["mlp"] = mlp.predict_proba(X[:200]).tolist()
+out["mlp_loss"] = mlp.loss_curve_
+out["rnn"] = rnn.predict_proba(X[:50]).tolist()
+json.dump(out, sys.stdout)
+"""
+
+
+def test_blas_fallback_paths_agree_with_the_avx512_kernels():
+    """FASTNUT_DISABLE_AVX512=1 runs what a CPU without AVX-512 runs (BLAS for
+    every float32 product, the RNN's per-step products included): same fits
+    to float32 rounding."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = {}
+    for flag in ("0", "1"):
+        env = dict(os.environ, FASTNUT_DISABLE_AVX512=flag)
+        res = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        runs[flag] = json.loads(res.stdout)
+    assert runs["1"]["kernel"] is False
+    if not runs["0"]["kernel"]:
+        pytest.skip("this CPU has no AVX-512: both runs took the BLAS paths")
+    for key in ("mlp", "mlp_loss", "rnn"):
+        np.testing.assert_allclose(runs["1"][key], runs["0"][key], rtol=1e-3, atol=1e-4)
