@@ -2,9 +2,10 @@
  *
  * Why fastnut has its own: the engine multiplies a mini-batch (tens to a few
  * hundred rows) by a weight matrix that fits in L2.  At those shapes BLAS
- * reaches ~120 GFLOP/s on one core here; this kernel, blocked for exactly that
- * case, reaches ~150 (benchmarks/RESULTS.md, "GEMM kernel").  For float64, or
- * without AVX-512, callers use BLAS.
+ * reaches 115-140 GFLOP/s on one core here; this kernel, blocked for exactly
+ * that case, reaches 150-170 of the core's ~200 (`python -m benchmarks gemm`,
+ * benchmarks/RESULTS.md).  For float64, without AVX-512, and for products of
+ * under 8 rows or 16 columns, callers use BLAS.
  *
  *   C (M x N, row-major, row stride ldc) = op(A) op(B)  (+ C when beta)
  *
@@ -21,7 +22,6 @@
  * 8 x 48 (still 24 accumulators); the padding is never stored (masked
  * stores).  Everything runs on the calling thread; dense.pyx splits rows over
  * threads.
-
  *
  * The RNN kernels pack their recurrent weights once per sequence in the same
  * panel layout (fastnut_packed_index) and call fastnut_sgemm_prepacked.
