@@ -23,10 +23,9 @@
 #endif
 
 /* The optimizer steps also return sum(p^2) of the weights before the step
-   (the L2 penalty's value, read in the same pass), summed in double.  The
-   sum is reassociated
-   across SIMD lanes (an OpenMP simd reduction), or the loop would not
-   vectorise. */
+   (the L2 penalty's value, read in the same pass), summed in double.  The sum
+   is reassociated across SIMD lanes (an OpenMP simd reduction), or the loop
+   would not vectorise. */
 #if defined(_OPENMP)
 #define FASTNUT_SIMD_SUM_SS _Pragma("omp simd reduction(+:ss)")
 #else
@@ -36,7 +35,7 @@
 #define FASTNUT_DENSE_DEFS(T, SFX, SQRT, TANH, EXP)                               \
 FASTNUT_CLONES                                                                   \
 static void fn_bias_act_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict Z,           \
-                                     const T *restrict b, int act) {             \
+                              const T *restrict b, int act) {                    \
     for (ptrdiff_t i = 0; i < n; i++) {                                          \
         T *restrict z = Z + i * m;                                               \
         if (b) { for (ptrdiff_t j = 0; j < m; j++) z[j] += b[j]; }               \
@@ -55,7 +54,7 @@ static void fn_bias_act_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict Z,          
 }                                                                                \
 FASTNUT_CLONES                                                                   \
 static void fn_act_backward_##SFX(ptrdiff_t len, T *restrict d,                  \
-                                         const T *restrict y, int act) {         \
+                                  const T *restrict y, int act) {                \
     if (act == 1) {                                                              \
         for (ptrdiff_t i = 0; i < len; i++) d[i] = y[i] > 0 ? d[i] : 0;          \
     } else if (act == 2) {                                                       \
@@ -79,8 +78,8 @@ static void fn_act_backward_sum_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict d,  
 }                                                                                \
 FASTNUT_CLONES                                                                   \
 static double fn_adam_##SFX(ptrdiff_t len, T *restrict p,                        \
-                       const T *restrict g, T *restrict m,                       \
-                       T *restrict v, T lr, T b1, T b2, T eps, T l2) {           \
+                            const T *restrict g, T *restrict m,                  \
+                            T *restrict v, T lr, T b1, T b2, T eps, T l2) {      \
     const T c1 = 1 - b1, c2 = 1 - b2;                                            \
     double ss = 0;                                                               \
     FASTNUT_SIMD_SUM_SS                                                          \
@@ -97,8 +96,8 @@ static double fn_adam_##SFX(ptrdiff_t len, T *restrict p,                       
 }                                                                                \
 FASTNUT_CLONES                                                                   \
 static double fn_sgd_##SFX(ptrdiff_t len, T *restrict p,                         \
-                      const T *restrict g, T *restrict vel,                      \
-                      T lr, T mu, int nesterov, T l2) {                          \
+                           const T *restrict g, T *restrict vel,                 \
+                           T lr, T mu, int nesterov, T l2) {                     \
     double ss = 0;                                                               \
     FASTNUT_SIMD_SUM_SS                                                          \
     for (ptrdiff_t i = 0; i < len; i++) {                                        \

@@ -320,7 +320,7 @@ fastnut_pack_panel(ptrdiff_t kc, ptrdiff_t w, ptrdiff_t W, const float *B, ptrdi
 
 /* fastnut_sgemm on at most FASTNUT_MC rows */
 __attribute__((target("avx512f,fma")))
-static void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+static inline void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
                                const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
                                float *C, ptrdiff_t ldc, int beta, float *work)
@@ -401,7 +401,7 @@ static inline void fastnut_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
    the caller with fastnut_packed_index; N a multiple of 16.  Needs
    fastnut_have_avx512(). */
 __attribute__((target("avx512f,fma")))
-static void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+static inline void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                     const float *A, ptrdiff_t lda, const float *Bp,
                                     int beta, float *C, ptrdiff_t ldc)
 {
@@ -422,18 +422,18 @@ static void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
 
 #else  /* no AVX-512 GEMM: callers check fastnut_have_avx512() and use BLAS */
 
-static void fastnut_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
-                          const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
-                          const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
-                          float *C, ptrdiff_t ldc, int beta, float *work)
+static inline void fastnut_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                 const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
+                                 const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
+                                 float *C, ptrdiff_t ldc, int beta, float *work)
 {
     (void)M; (void)N; (void)K; (void)A; (void)a_row; (void)a_col; (void)B;
     (void)b_row; (void)b_col; (void)C; (void)ldc; (void)beta; (void)work;
 }
 
-static void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
-                                    const float *A, ptrdiff_t lda, const float *Bp,
-                                    int beta, float *C, ptrdiff_t ldc)
+static inline void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                           const float *A, ptrdiff_t lda, const float *Bp,
+                                           int beta, float *C, ptrdiff_t ldc)
 {
     (void)M; (void)N; (void)K; (void)A; (void)lda; (void)Bp; (void)beta; (void)C;
     (void)ldc;

@@ -44,9 +44,6 @@ cdef extern from "_dense_math.h" nogil:
 cdef enum:
     PAR_MIN = 262144   # elements below which threads cost more than they save
     CHUNK = 16384      # elements per parallel task of the 1-D loops
-
-
-cdef enum:
     GEMM_PAR_MIN = 1 << 28  # multiply-adds (~1.7 ms of work) below which a product
                             # stays on one thread: a thread barrier costs a
                             # scheduler slice when another process holds a core
@@ -68,10 +65,9 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
 
     The AVX-512 kernel of ``_gemm.h`` when the CPU has it and C has at least 8
     rows and 16 columns (a single-sample prediction or a 10-class output layer
-    is faster through BLAS), else BLAS.  Rows of
-    C are split over threads only for products of 2**28 multiply-adds or more
-    (a large prediction chunk); a training mini-batch stays on the calling
-    thread.
+    is faster through BLAS), else BLAS.  Rows of C are split over threads only
+    for products of 2**28 multiply-adds or more (a large prediction chunk); a
+    training mini-batch stays on the calling thread.
     """
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
