@@ -88,7 +88,7 @@ class EncoderDecoder(Sequential):
     def encode(self, X, training=False):
         """Codes of ``X``: the encoder's output (an internal buffer)."""
         for layer in self.layers[:self.n_encoder_layers]:
-            X = layer.forward(X, training=training)
+            X = layer._forward(X, training=training)
         return X
 
     def decode(self, Z, training=False, n_steps=None):
@@ -96,12 +96,12 @@ class EncoderDecoder(Sequential):
         sequence decoders repeat the code over."""
         for layer in self.layers[self.n_encoder_layers:]:
             if isinstance(layer, RepeatSteps):
-                Z = layer.forward(Z, training=training, n_steps=n_steps)
+                Z = layer._forward(Z, training=training, n_steps=n_steps)
             else:
-                Z = layer.forward(Z, training=training)
+                Z = layer._forward(Z, training=training)
         return Z
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         n_steps = X.shape[1] if X.ndim == 3 else None
         return self.decode(self.encode(X, training), training, n_steps)
 
@@ -112,8 +112,8 @@ class EncoderDecoder(Sequential):
             if "_tls" not in layer.__dict__:
                 layer._tls = threading.local()
 
-    def backward(self, dY):
-        dX = super().backward(dY)
+    def _backward(self, dY):
+        dX = super()._backward(dY)
         for layer in self.layers:
             if isinstance(layer, TiedDense):
                 layer.source.grads["weight"] += layer.tied_grad
@@ -230,8 +230,8 @@ class ContractiveDense(Dense):
     def get_config(self):
         return {**super().get_config(), "contractive_weight": self.contractive_weight}
 
-    def forward(self, X, training=False):
-        Y = super().forward(X, training=training)
+    def _forward(self, X, training=False):
+        Y = super()._forward(X, training=training)
         if training:
             W = self.params["weight"]
             wsq = self._buffer("wsq", (self.units,))
@@ -245,7 +245,7 @@ class ContractiveDense(Dense):
             self.penalty = self.contractive_weight / X.shape[0] * float(np.dot(G, wsq))
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         lam_n = self.contractive_weight / self._X.shape[0]
         D = dY
         if self._act:
@@ -344,8 +344,8 @@ class ContractiveEncoder(Sequential):
     # J = P_L W_1ᵀ and ‖J‖² = Σ (P_L C) ∘ P_L with C = W_1ᵀ W_1: the batch
     # arrays are (width_l, n, width_1), never as wide as the input.  They are
     # laid out so that each product with a weight matrix is one GEMM.
-    def forward(self, X, training=False):
-        Y = super().forward(X, training=training)
+    def _forward(self, X, training=False):
+        Y = super()._forward(X, training=training)
         if training:
             lam, n = self.contractive_weight, X.shape[0]
             W = [layer.params["weight"] for layer in self.layers]
@@ -368,7 +368,7 @@ class ContractiveEncoder(Sequential):
             self._penalty = lam / n * float(np.dot(QC.reshape(-1), Q.reshape(-1)))
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         layers = self.layers
         n = dY.shape[0]
         L = len(layers)
@@ -468,7 +468,7 @@ class SparsityPenalty(Layer):
     def get_config(self):
         return {"kind": self.kind, "target": self.target, "weight": self.weight}
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         if training:
             n = X.shape[0]
             if self.kind == "kl":
@@ -483,7 +483,7 @@ class SparsityPenalty(Layer):
             self._X = X
         return X
 
-    def backward(self, dY):
+    def _backward(self, dY):
         dX = self._buffer("dX", dY.shape)
         if self.kind == "kl":
             np.add(dY, self._dh, out=dX)
@@ -530,7 +530,7 @@ class Corruption(Layer):
         self._rng = np.random.default_rng(rng.randint(2 ** 31))
         return input_shape
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         if not training or self.level == 0.0:
             if training:
                 self._mask = None
@@ -549,7 +549,7 @@ class Corruption(Layer):
             self._mask = mask
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         if not self.needs_input_grad:
             return None
         if self._mask is None:
@@ -581,13 +581,13 @@ class RepeatSteps(Layer):
                              f"shape {input_shape}")
         return (self.n_steps, input_shape[0])
 
-    def forward(self, X, training=False, n_steps=None):
+    def _forward(self, X, training=False, n_steps=None):
         T = self.n_steps if n_steps is None else int(n_steps)
         Y = self._buffer("Y", (X.shape[0], T, X.shape[1]))
         np.copyto(Y, X[:, None, :])
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         if not self.needs_input_grad:
             return None
         dX = self._buffer("dX", (dY.shape[0], dY.shape[2]))
@@ -609,14 +609,14 @@ class TimeDistributedDense(Dense):
         Dense._build(self, (input_shape[1],), rng)
         return (input_shape[0], self.units)
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         n, T, H = X.shape
-        Y = super().forward(np.ascontiguousarray(X).reshape(n * T, H), training=training)
+        Y = super()._forward(np.ascontiguousarray(X).reshape(n * T, H), training=training)
         return Y.reshape(n, T, self.units)
 
-    def backward(self, dY):
+    def _backward(self, dY):
         n, T, U = dY.shape
-        dX = super().backward(np.ascontiguousarray(dY).reshape(n * T, U))
+        dX = super()._backward(np.ascontiguousarray(dY).reshape(n * T, U))
         return None if dX is None else dX.reshape(n, T, -1)
 
 
@@ -636,10 +636,10 @@ class Reshape(Layer):
                              f"per sample; got per-sample shape {input_shape}")
         return self.shape
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         return X.reshape((X.shape[0],) + self.shape)
 
-    def backward(self, dY):
+    def _backward(self, dY):
         if not self.needs_input_grad:
             return None
         return dY.reshape((dY.shape[0],) + self.input_shape)

@@ -11,6 +11,9 @@ batch forward and a gradient backward::
 update ``params`` in place (never rebind them), so views stay valid.
 Parameter names and layouts follow PyTorch (DESIGN.md §3).
 
+Subclasses implement ``_build``, ``_forward`` and ``_backward``; ``forward``
+and ``backward`` are defined once here and are the checked entry points.
+
 Conventions every layer follows:
 
 * ``forward`` keeps what ``backward`` needs for the *last* batch only.
@@ -78,10 +81,29 @@ class Layer:
     def _build(self, input_shape, rng):
         return input_shape
 
-    def forward(self, X, training=False):
-        raise NotImplementedError
+    def forward(self, X, training=False, **kwargs):
+        """Map a batch ``X`` of shape ``(n, *input_shape)`` forward.
+
+        This is the public, checked entry point of every layer: it is defined
+        here once, and subclasses implement ``_forward`` (and ``_backward``)
+        instead of overriding it.  Composite layers (``Sequential``, encoder
+        stacks) call their children's ``_forward`` directly: the arrays they
+        pass on were made by the previous layer and need no second check.
+        """
+        return self._forward(X, training=training, **kwargs)
 
     def backward(self, dY):
+        """dL/dX for the last ``forward(..., training=True)``; fills ``grads``.
+
+        The checked entry point, like ``forward``; subclasses implement
+        ``_backward``.
+        """
+        return self._backward(dY)
+
+    def _forward(self, X, training=False):
+        raise NotImplementedError
+
+    def _backward(self, dY):
         raise NotImplementedError
 
     def get_config(self):

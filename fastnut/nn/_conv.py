@@ -179,7 +179,7 @@ class Conv2D(Layer):
             * self.output_shape[1] * self.output_shape[2]
         return nt if flops >= PARALLEL_MIN_FLOPS else 1
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         n = X.shape[0]
         nt = self._conv_threads(n)
         Y = self._buffer("Y", (n,) + self.output_shape)
@@ -200,7 +200,7 @@ class Conv2D(Layer):
             self._X, self._Y = X, Y
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         X = self._X
         n = X.shape[0]
         nt = self._conv_threads(n)
@@ -261,7 +261,7 @@ class MaxPool2D(_Pool2D):
     routes the gradient there: ``dX[argmax] += dY``.
     """
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
         idx = _int_buffer(self, "idx", Y.shape)
@@ -270,7 +270,7 @@ class MaxPool2D(_Pool2D):
             self._idx = idx
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
         _kp.maxpool2d_backward(dY, self._idx, dX, *self.pool_size, *self.stride,
@@ -291,13 +291,13 @@ class AvgPool2D(_Pool2D):
     ``Y = mean of the window``; backward spreads ``dY / (kh*kw)`` over it.
     """
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
         _kp.avgpool2d_forward(X, Y, *self.pool_size, *self.stride, _threads_for(X))
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
         _kp.avgpool2d_backward(dY, dX, *self.pool_size, *self.stride, _threads_for(dX))
@@ -311,13 +311,13 @@ class GlobalAvgPool2D(Layer):
         C, H, W = _check_image_shape(self, input_shape)
         return (C,)
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
         _kp.global_avgpool_forward(X, Y, _threads_for(X))
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
         _kp.global_avgpool_backward(dY, dX, _threads_for(dX))
@@ -345,13 +345,13 @@ class Upsample2D(Layer):
         C, H, W = _check_image_shape(self, input_shape)
         return (C, H * self.size[0], W * self.size[1])
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
         _kp.upsample_nearest_forward(X, Y, *self.size, _threads_for(Y))
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
         _kp.upsample_nearest_backward(dY, dX, *self.size, _threads_for(dY))

@@ -87,7 +87,7 @@ class Dense(Layer):
         """Write dL/d(weight) = Xᵀ D where this layer keeps it."""
         matmul(X.T, D, self.grads["weight"])
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         Y = self._buffer("Y", (X.shape[0], self.units))
         matmul(X, self._kernel(), Y)
         b = self.params["bias"] if self.use_bias else self._empty
@@ -97,7 +97,7 @@ class Dense(Layer):
             self._X, self._Y = X, Y
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         D = dY
         if self.use_bias:
             _k.act_backward_bias(D, self._Y, self._act, self.grads["bias"])
@@ -125,7 +125,7 @@ class Activation(Layer):
     def _flat(self, A):
         return A.reshape(A.shape[0], -1)
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         Y = self._buffer("Y", X.shape)
         Y[...] = X
         _k.bias_act_forward(self._flat(Y), self._empty(), self._act, n_threads())
@@ -136,7 +136,7 @@ class Activation(Layer):
     def _empty(self):
         return np.empty(0, self.dtype)
 
-    def backward(self, dY):
+    def _backward(self, dY):
         dX = self._buffer("dX", dY.shape)
         dX[...] = dY
         _k.act_backward(self._flat(dX), self._flat(self._Y), self._act, n_threads())
@@ -164,7 +164,7 @@ class Dropout(Layer):
         self._rng = np.random.default_rng(rng.randint(2 ** 31))
         return input_shape
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         if not training or self.rate == 0.0:
             self._mask = None
             return X
@@ -177,7 +177,7 @@ class Dropout(Layer):
         np.multiply(X, mask, out=Y)
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         if self._mask is None:
             return dY
         dX = self._buffer("dX", dY.shape)
@@ -191,8 +191,8 @@ class Flatten(Layer):
     def _build(self, input_shape, rng):
         return (int(np.prod(input_shape)),)
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         return X.reshape(X.shape[0], -1)
 
-    def backward(self, dY):
+    def _backward(self, dY):
         return dY.reshape((dY.shape[0],) + self.input_shape)

@@ -106,7 +106,7 @@ class _Recurrent(Layer):
         return out[0], c0, True
 
     # -- forward / backward ---------------------------------------------------------
-    def forward(self, X, training=False, initial_state=None):
+    def _forward(self, X, training=False, initial_state=None):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -205,7 +205,7 @@ class _Recurrent(Layer):
             self._ctx = (X2, lengths, h0s, c0s, has_init, (n, T, F))
         return Y
 
-    def backward(self, dY):
+    def _backward(self, dY):
         X2, lengths, h0s, c0s, has_init, (n, T, F) = self._ctx
         H, nd = self.hidden_size, self._ndir
         GH = _GATES[self._cell] * H

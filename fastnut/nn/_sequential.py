@@ -55,14 +55,14 @@ class Sequential(Layer):
         """Sum of the layers' activity penalties of the last training forward."""
         return sum(layer.penalty for layer in self.layers)
 
-    def forward(self, X, training=False):
+    def _forward(self, X, training=False):
         for layer in self.layers:
-            X = layer.forward(X, training=training)
+            X = layer._forward(X, training=training)
         return X
 
-    def backward(self, dY):
+    def _backward(self, dY):
         for layer in reversed(self.layers):
-            dY = layer.backward(dY)
+            dY = layer._backward(dY)
             if dY is None:
                 return None
         return dY
