@@ -65,15 +65,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "fastnut.onnx needs skl2onnx and onnx (and onnxruntime to run the models): "
         "pip install \"fastnut[onnx]\"" f" (original error: {exc})") from exc
 
-from . import nn
-from .autoencoder import (Autoencoder, ContractiveAutoencoder, ConvAutoencoder,
-                          DenoisingAutoencoder, LSTMAutoencoder, SparseAutoencoder)
-from .cnn import CNNClassifier, CNNRegressor
-from .dbn import DBNClassifier, DeepBeliefNetwork, DeepBoltzmannMachine
-from .mlp import MLPClassifier, MLPRegressor
-from .rbm import BernoulliRBM, GaussianBernoulliRBM
-from .rnn import RNNClassifier, RNNRegressor
-from .som import SelfOrganizingMap
+from . import (Autoencoder, BernoulliRBM, CNNClassifier, CNNRegressor, ContractiveAutoencoder,
+               ConvAutoencoder, DBNClassifier, DeepBeliefNetwork, DeepBoltzmannMachine,
+               DenoisingAutoencoder, GaussianBernoulliRBM, LSTMAutoencoder, MLPClassifier,
+               MLPRegressor, RNNClassifier, RNNRegressor, SelfOrganizingMap, SparseAutoencoder,
+               nn)
 
 __all__ = ["to_onnx", "network_to_onnx", "register_layer", "LAYER_EMITTERS", "Graph",
            "CLASSIFIERS",
