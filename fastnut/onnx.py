@@ -48,6 +48,12 @@ returns the name of its output.  A new layer type is one function::
 
 Lookup follows the class's MRO, so a subclass that computes what its base
 computes at inference (``ContractiveDense``) needs no entry of its own.
+:func:`network_to_onnx` exports a bare built network (``nn.Sequential``)
+the same way, without an estimator around it.
+
+The converters read only public state: fitted attributes (``network_``,
+``classes_``, ``components_``, ``weights_``, ...), the layers' ``params``
+(PyTorch names and layouts) and their configuration attributes.
 """
 import numpy as np
 
@@ -337,9 +343,8 @@ def sequence_lengths(g, x):
     nan = g.op("IsNaN", x)
     step_nan = g.reduce("ReduceMin", g.cast(nan), [2])             # (n, T): 1 = padded
     valid = g.op("Sub", g.const(np.ones((), g.dtype)), step_nan)
-    ones = g.op("Add", g.op("Mul", valid, g.const(np.zeros((), g.dtype))),
-                g.const(np.ones((), g.dtype)))
-    position = g.op("CumSum", ones, g.const(np.array(1, np.int64)))  # 1..T
+    ones = g.op("Expand", g.const(np.ones((), g.dtype)), g.op("Shape", valid))
+    position = g.op("CumSum", ones, g.const(np.array(1, np.int64)))  # 1..T along axis 1
     last = g.reduce("ReduceMax", g.op("Mul", valid, position), [1])  # (n,)
     lengths = g.cast(last, TensorProto.INT32)
     clean = g.op("Where", nan, g.const(np.zeros((), g.dtype)), x)

@@ -91,7 +91,7 @@ CLASSIFIER_CASES = {
                               dtype=np.float64), _tab(), _classes(40, 4)),
     "cnn-nchw-max": lambda: (
         fastnut.CNNClassifier(conv_layers=((4, 3), (3, (2, 3))), hidden_layer_sizes=(5,),
-                              max_iter=2, random_state=0), _images(), _classes(24, 3)),
+                              dropout=0.2, max_iter=2, random_state=0), _images(), _classes(24, 3)),
     "cnn-flat-avg-valid-binary": lambda: (
         fastnut.CNNClassifier(input_shape=(2, 7, 6), conv_layers=((3, 2),), pool="avg",
                               padding="valid", activation="tanh", max_iter=2, random_state=0),
@@ -102,7 +102,8 @@ CLASSIFIER_CASES = {
         _images(shape=(5, 5)), _classes(24, 3)),
     "rnn-lstm-bi-stacked": lambda: (
         fastnut.RNNClassifier("lstm", hidden_size=5, num_layers=2, bidirectional=True,
-                              hidden_layer_sizes=(4,), max_iter=2, random_state=0),
+                              dropout=0.2, hidden_layer_sizes=(4,), max_iter=2,
+                              random_state=0),
         _padded(), _classes(20, 3)),
     "rnn-gru-binary": lambda: (
         fastnut.RNNClassifier("gru", hidden_size=4, max_iter=2, random_state=0),
@@ -129,7 +130,8 @@ REGRESSOR_CASES = {
         fastnut.MLPRegressor(hidden_layer_sizes=(6,), max_iter=5, random_state=0),
         _tab(), rng(3).normal(size=(40, 2))),
     "mlp-poisson": lambda: (
-        fastnut.MLPRegressor(loss="poisson", hidden_layer_sizes=(5,), max_iter=5,
+        fastnut.MLPRegressor(loss="poisson", hidden_layer_sizes=(5,), activation="identity",
+                             max_iter=5,
                              random_state=0), _tab(), rng(3).poisson(2.0, 40)),
     "cnn-regressor": lambda: (
         fastnut.CNNRegressor(conv_layers=((3, 3),), pool_size=3, hidden_layer_sizes=(4,),
@@ -349,3 +351,12 @@ def test_float64_input_is_cast_like_fastnut():
     label, proba = run(fonnx.to_onnx(model, X[:1]), X)
     assert proba.dtype == np.float32
     np.testing.assert_allclose(proba, model.predict_proba(X), **TOL)
+
+
+def test_integer_input_and_old_opset():
+    X = rng(0).integers(0, 16, (40, 6))
+    model = fit(fastnut.MLPClassifier((5,), max_iter=5, random_state=0), X, _classes(40, 3))
+    label, proba = run(fonnx.to_onnx(model, X[:1]), X)
+    np.testing.assert_allclose(proba, model.predict_proba(X), **TOL)
+    with pytest.raises(RuntimeError, match="target_opset >= 13, got 12"):
+        fonnx.to_onnx(model, X[:1], target_opset=12)
