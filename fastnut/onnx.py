@@ -33,7 +33,9 @@ input to it, as fastnut's own validation does.  Images may come as
 ``(n, T, F)``, ``(n, T)`` or flat ``(n, T*F)``, with any number of steps
 ``T`` and trailing all-NaN steps as padding: the graph computes each
 sequence's length from the NaN pattern and hands it to the ONNX recurrent
-operators as ``sequence_lens``.
+operators as ``sequence_lens``.  (:func:`to_onnx` leaves ``T`` free when the
+sample is 3-D; ``skl2onnx.to_onnx`` fixes every axis but the first to the
+sample's unless given ``initial_types``.)
 
 Network layers
 --------------
