@@ -29,9 +29,9 @@ from . import nn
 from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver,
                        train_params_doc)
 from ._validation import check_images, check_input_shape, check_sequences
-from .nn._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
-                              RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
-                              TimeDistributedDense)
+from .nn import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
+                 RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
+                 TimeDistributedDense)
 
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
 

@@ -17,8 +17,8 @@ from threadpoolctl import threadpool_limits
 
 from fastnut import (Autoencoder, ContractiveAutoencoder, ConvAutoencoder,
                      DenoisingAutoencoder, LSTMAutoencoder, SparseAutoencoder, nn)
-from fastnut.nn._autoencoder import (ContractiveDense, ContractiveEncoder, RepeatSteps, Reshape,
-                                     SparsityPenalty, TimeDistributedDense)
+from fastnut.nn import (ContractiveDense, ContractiveEncoder, RepeatSteps, Reshape,
+                        SparsityPenalty, TimeDistributedDense)
 from tests._reference import autoencoder as ref
 from tests._reference.gradcheck import check_layer_gradients, numerical_gradient
 

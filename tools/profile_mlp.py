@@ -16,7 +16,7 @@ sys.path.insert(0, ".")
 from benchmarks.mlp import _data  # noqa: E402
 from fastnut import MLPClassifier  # noqa: E402
 from fastnut._kernels.dense import gather_rows  # noqa: E402
-from fastnut.nn._layers import matmul  # noqa: E402
+from fastnut.nn._linalg import matmul  # noqa: E402
 
 
 def op(label, fn, reps=200):
