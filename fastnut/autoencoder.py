@@ -36,13 +36,6 @@ from .nn import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecode
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
 
 
-def _store(est, params):
-    """Store ``__init__`` arguments unchanged (scikit-learn's convention)."""
-    for k, v in params.items():
-        if k not in ("self", "__class__"):
-            setattr(est, k, v)
-
-
 def _init_factor(activation):
     return 2.0 if activation == "logistic" else 6.0
 
@@ -51,7 +44,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
     """fit / transform / inverse_transform / score_samples over ``BaseNetwork``.
 
     Families supply ``_encoder_decoder(sample_shape)`` (two lists of layers),
-    and, when their input is not tabular, ``_validate_input`` and ``_output_form``.
+    and, when their input is not tabular, ``_check_X`` and ``_output_form``.
     The reconstruction target is the checked input itself.
     """
 
@@ -62,64 +55,33 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         **TRAIN_CONSTRAINTS,
     }
 
-    # -- engine configuration ---------------------------------------------------------
-    def _loss_name(self):
-        return ("binary_log_loss" if getattr(self, "loss", None) == "binary_cross_entropy"
-                else "squared_error")
+    # -- the three hooks of BaseNetwork --------------------------------------------------
+    def _validate_fit(self, X, y, sample_weight, *, reset, incremental, classes=None):
+        """``(X, X, None)``: the reconstruction target is the checked input itself."""
+        X = self._check_X(X, reset)
+        self._check_range(X)
+        return X, X, None
+
+    def _make_network(self, X, Y, rng):
+        encoder, decoder = self._encoder_decoder(tuple(X.shape[1:]))
+        net = EncoderDecoder(encoder, decoder)
+        net.build(X.shape[1:], random_state=rng, dtype=self._compute_dtype())
+        return net
 
     def _make_loss(self):
-        if self._loss_name() == "binary_log_loss":
+        """The reconstruction loss by its name: ``SumSquaredError`` (summed over
+        features, NaN padding masked for sequences) or the binary cross-entropy."""
+        if self.loss == "binary_cross_entropy":
             return nn.BinaryLogLoss()
         return SumSquaredError(masked=self._masked)
 
-    def _new_trainer(self, rng):
-        trainer = super()._new_trainer(rng)
-        trainer.loss = self._make_loss()
-        return trainer
-
-    def _build(self, sample_shape, n_outputs, rng):
-        encoder, decoder = self._encoder_decoder(tuple(sample_shape))
-        net = EncoderDecoder(encoder, decoder)
-        net.build(sample_shape, random_state=rng, dtype=self._compute_dtype())
-        return net
-
-    def _check_X(self, X, reset):
-        # fit validates once (see _fit) and hands the base the checked array
-        if X is self.__dict__.get("_checked_input"):
-            return X
-        return self._validate_input(X, reset)
-
-    def _validate_input(self, X, reset):
-        """Validated, reshaped, C-contiguous input of the compute dtype."""
-        return BaseNetwork._check_X(self, X, reset)
-
-    def _check_y(self, y, n_samples, incremental, first_pass, classes):
-        # the target is the checked input itself (the same array)
-        self._check_range(y)
-        return y
-
     def _check_range(self, X):
-        if self._loss_name() == "binary_log_loss":
+        if isinstance(self._make_loss(), nn.BinaryLogLoss):
             lo, hi = np.nanmin(X), np.nanmax(X)
             if lo < 0 or hi > 1:
                 raise ValueError(
                     "loss='binary_cross_entropy' needs X in [0, 1] (e.g. scale it with "
                     f"MinMaxScaler); got values in [{lo:g}, {hi:g}]")
-
-    # -- fitting ------------------------------------------------------------------------
-    def _fit(self, X, y, incremental=False):
-        first_pass = not hasattr(self, "network_") or (
-            not self._p("warm_start") and not incremental)
-        X = self._validate_input(X, reset=first_pass)
-        self._checked_input = X
-        try:
-            super()._fit(X, X, incremental=incremental)
-        finally:
-            del self._checked_input
-        # the base's classifier/regressor bookkeeping means nothing for a transformer
-        for name in ("n_outputs_", "n_layers_"):
-            self.__dict__.pop(name, None)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -135,13 +97,13 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         -------
         self
         """
-        return self._fit(X, X)
+        return self._fit(X, None)
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """One epoch over ``X`` (continues training; builds the network on the first call)."""
-        return self._fit(X, X, incremental=True)
+        return self._fit(X, None, incremental=True)
 
     def _validation_score(self, X, y, sample_weight):
         return float(np.mean(self._score_checked(X, y)))
@@ -152,7 +114,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
             yield start, min(start + PREDICT_CHUNK, n)
 
     def _link(self, Z):
-        return nn.BinaryLogLoss().predict(Z) if self._loss_name() == "binary_log_loss" else Z
+        return self._make_loss().predict(Z)
 
     def _reconstruct_checked(self, X):
         net = self.network_
@@ -422,9 +384,39 @@ class Autoencoder(_DenseAutoencoder):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, clip_norm=None,
+                 epsilon=1e-8, n_iter_no_change=None, max_fun=15000, clip_norm=None,
                  dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
 
 class SparseAutoencoder(_DenseAutoencoder):
@@ -476,8 +468,41 @@ class SparseAutoencoder(_DenseAutoencoder):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+                 n_iter_no_change=None, max_fun=15000, clip_norm=None, dtype=np.float32):
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.sparsity = sparsity
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
     def _code_layers(self):
         if self.sparsity == "kl" and self.code_activation != "logistic":
@@ -531,9 +556,40 @@ class ContractiveAutoencoder(_DenseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.contractive_weight = contractive_weight
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
     def _encoder_dense(self, units, activation):
         if len(self._sizes(self.encoder_layer_sizes, "encoder_layer_sizes")):
@@ -589,9 +645,41 @@ class DenoisingAutoencoder(_DenseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.noise = noise
+        self.noise_level = noise_level
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
     def _input_layers(self):
         return [Corruption(self.noise, self.noise_level)]
@@ -661,11 +749,40 @@ class ConvAutoencoder(_BaseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.activation = activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
-    def _validate_input(self, X, reset):
+    def _check_X(self, X, reset):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         if self.input_shape is not None:
             check_input_shape(self.input_shape)
@@ -777,11 +894,36 @@ class LSTMAutoencoder(_BaseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.decoder_hidden_size = decoder_hidden_size
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
-    def _validate_input(self, X, reset):
+    def _check_X(self, X, reset):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         X3 = check_sequences(self, X, input_shape=self.input_shape,
                              n_step_features=None if reset else self.input_shape_[1],
@@ -806,9 +948,5 @@ class LSTMAutoencoder(_BaseAutoencoder):
     def _decode_steps(self):
         return self.input_shape_[0]
 
-    def _reconstruct_checked(self, X):
-        net = self.network_
-        out = np.empty(X.shape, dtype=net.dtype)
-        for a, b in self._chunks(X.shape[0]):
-            out[a:b] = net.forward(X[a:b], training=False)
-        return out
+    def _make_loss(self):
+        return SumSquaredError(masked=True)

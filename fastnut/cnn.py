@@ -17,7 +17,8 @@ from ._threads import blas_one_thread
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
-                "validation_fraction", "n_iter_no_change", "dtype")
+                "validation_fraction", "n_iter_no_change", "momentum", "nesterovs_momentum",
+                "beta_1", "beta_2", "epsilon", "dtype")
 
 _CNN_PARAMS_DOC = """
     Parameters
@@ -91,6 +92,10 @@ class _CNNMixin:
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k in _TRAIN_NAMES},
         "solver": [StrOptions({"sgd", "adam"})],
     }
+
+    #: training values this family does not expose (TrainConfig fields)
+    _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000,
+                           "clip_norm": None}
 
     def _check_X(self, X, reset):
         if reset:
@@ -166,33 +171,6 @@ class _CNNMixin:
         return tags
 
 
-def _init(self, input_shape, conv_layers, pool, pool_size, padding, activation,
-          hidden_layer_sizes, dropout, solver, alpha, batch_size, learning_rate_init, max_iter,
-          shuffle, random_state, tol, verbose, warm_start, early_stopping,
-          validation_fraction, n_iter_no_change, dtype):
-    self.input_shape = input_shape
-    self.conv_layers = conv_layers
-    self.pool = pool
-    self.pool_size = pool_size
-    self.padding = padding
-    self.activation = activation
-    self.hidden_layer_sizes = hidden_layer_sizes
-    self.dropout = dropout
-    self.solver = solver
-    self.alpha = alpha
-    self.batch_size = batch_size
-    self.learning_rate_init = learning_rate_init
-    self.max_iter = max_iter
-    self.shuffle = shuffle
-    self.random_state = random_state
-    self.tol = tol
-    self.verbose = verbose
-    self.warm_start = warm_start
-    self.early_stopping = early_stopping
-    self.validation_fraction = validation_fraction
-    self.n_iter_no_change = n_iter_no_change
-    self.dtype = dtype
-
 
 class CNNClassifier(_CNNMixin, NetworkClassifier):
     __doc__ = ("""Convolutional neural network classifier.
@@ -223,11 +201,36 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
                  dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
                  learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, dtype=np.float32):
-        _init(self, input_shape, conv_layers, pool, pool_size, padding, activation,
-              hidden_layer_sizes, dropout, solver, alpha, batch_size, learning_rate_init,
-              max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping,
-              validation_fraction, n_iter_no_change, dtype)
+                 validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
+                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 dtype=np.float32):
+        self.input_shape = input_shape
+        self.conv_layers = conv_layers
+        self.pool = pool
+        self.pool_size = pool_size
+        self.padding = padding
+        self.activation = activation
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype
 
 
 class CNNRegressor(_CNNMixin, NetworkRegressor):
@@ -256,8 +259,33 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
                  dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
                  learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, dtype=np.float32):
-        _init(self, input_shape, conv_layers, pool, pool_size, padding, activation,
-              hidden_layer_sizes, dropout, solver, alpha, batch_size, learning_rate_init,
-              max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping,
-              validation_fraction, n_iter_no_change, dtype)
+                 validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
+                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 dtype=np.float32):
+        self.input_shape = input_shape
+        self.conv_layers = conv_layers
+        self.pool = pool
+        self.pool_size = pool_size
+        self.padding = padding
+        self.activation = activation
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype

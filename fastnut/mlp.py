@@ -5,10 +5,10 @@
 defaults, fitted attributes and methods, with the network engine's BLAS
 GEMMs and fused kernels underneath.
 """
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from . import nn
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor, train_params_doc
@@ -68,7 +68,13 @@ class _MLPMixin:
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k != "clip_norm"},
+        # scikit-learn's values only: None (no plateau rule) is not theirs
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {np.inf})],
     }
+
+    #: scikit-learn's MLPs have no gradient clipping
+    _FIXED_TRAIN_PARAMS = {"clip_norm": None}
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -190,6 +196,9 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
         **_MLPMixin._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
+
+    def _loss_name(self):
+        return self.loss
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",

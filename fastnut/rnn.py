@@ -17,7 +17,8 @@ from ._validation import check_sequences
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
-                "validation_fraction", "n_iter_no_change", "clip_norm", "dtype")
+                "validation_fraction", "n_iter_no_change", "clip_norm", "momentum",
+                "nesterovs_momentum", "beta_1", "beta_2", "epsilon", "dtype")
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
 
@@ -99,6 +100,9 @@ class _RNNMixin:
         "solver": [StrOptions({"sgd", "adam"})],
     }
 
+    #: training values this family does not expose (TrainConfig fields)
+    _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000}
+
     def _check_X(self, X, reset):
         if reset:
             shape, F, dtype = self.input_shape, None, self._compute_dtype()
@@ -142,33 +146,6 @@ class _RNNMixin:
         return tags
 
 
-def _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
-          input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-          random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-          n_iter_no_change, clip_norm, dtype):
-    self.cell = cell
-    self.hidden_size = hidden_size
-    self.num_layers = num_layers
-    self.bidirectional = bidirectional
-    self.dropout = dropout
-    self.hidden_layer_sizes = hidden_layer_sizes
-    self.input_shape = input_shape
-    self.solver = solver
-    self.alpha = alpha
-    self.batch_size = batch_size
-    self.learning_rate_init = learning_rate_init
-    self.max_iter = max_iter
-    self.shuffle = shuffle
-    self.random_state = random_state
-    self.tol = tol
-    self.verbose = verbose
-    self.warm_start = warm_start
-    self.early_stopping = early_stopping
-    self.validation_fraction = validation_fraction
-    self.n_iter_no_change = n_iter_no_change
-    self.clip_norm = clip_norm
-    self.dtype = dtype
-
 
 class RNNClassifier(_RNNMixin, NetworkClassifier):
     __doc__ = ("""Recurrent neural network classifier for sequences.
@@ -194,12 +171,36 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
                  dropout=0.0, hidden_layer_sizes=(), input_shape=None, *, solver="adam",
                  alpha=1e-4, batch_size="auto", learning_rate_init=1e-2, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 clip_norm=5.0, dtype=np.float32):
-        _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
-              input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-              random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-              n_iter_no_change, clip_norm, dtype)
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
+                 clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, dtype=np.float32):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_norm = clip_norm
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype
 
 
 class RNNRegressor(_RNNMixin, NetworkRegressor):
@@ -229,9 +230,33 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
                  dropout=0.0, hidden_layer_sizes=(), input_shape=None, *, solver="adam",
                  alpha=1e-4, batch_size="auto", learning_rate_init=1e-2, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 clip_norm=5.0, dtype=np.float32):
-        _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
-              input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-              random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-              n_iter_no_change, clip_norm, dtype)
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
+                 clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, dtype=np.float32):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_norm = clip_norm
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype

@@ -10,7 +10,7 @@ from ._sequential import Sequential
 from ._losses import (BinaryLogLoss, Loss, Poisson, SoftmaxCrossEntropy, SquaredError,
                       SumSquaredError, get_loss)
 from ._optimizers import SGD, Adam, Optimizer
-from ._trainer import DivergenceError, Trainer
+from ._trainer import DivergenceError, Progress, TrainConfig, Trainer
 from ._recurrent import GRU, LSTM, SimpleRNN
 from ._sequence import RepeatSteps, TimeDistributedDense
 from ._encoder_decoder import EncoderDecoder, TiedDense
