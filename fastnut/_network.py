@@ -94,59 +94,6 @@ def _stochastic_solver(est):
     return True
 
 
-#: numpydoc text of the training parameters: (type, default, description)
-_TRAIN_PARAM_DOCS = {
-    "solver": ('{"adam", "sgd", "lbfgs"}', '"adam"', ""),
-    "alpha": ("float", "1e-4",
-              "L2 penalty strength on the weights (divided by the batch's\n"
-              "sample-weight sum)."),
-    "batch_size": ('int or "auto"', '"auto"', '``min(200, n_samples)`` when "auto".'),
-    "learning_rate": ('{"constant", "invscaling", "adaptive"}', '"constant"',
-                      'Schedule for ``solver="sgd"``.'),
-    "learning_rate_init": ("float", "1e-3", ""),
-    "power_t": ("float", "0.5", ""),
-    "max_iter": ("int", "200", "Maximum number of epochs (iterations for lbfgs)."),
-    "shuffle": ("bool", "True", ""),
-    "random_state": ("int, RandomState instance or None", "None",
-                     "Seeds the initial weights, shuffling and the validation split."),
-    "tol": ("float", "1e-4", ""),
-    "verbose": ("bool", "False",
-                "One line per epoch: loss, validation score (with early stopping), seconds."),
-    "warm_start": ("bool", "False", ""),
-    "momentum": ("float", "0.9", ""),
-    "nesterovs_momentum": ("bool", "True", ""),
-    "early_stopping": ("bool", "False",
-                       "Hold out ``validation_fraction`` of the data, stop when its score\n"
-                       "stalls for ``n_iter_no_change`` epochs, and keep the best weights."),
-    "validation_fraction": ("float", "0.1", ""),
-    "beta_1": ("float", "0.9", "Adam's decay rate of the first moment."),
-    "beta_2": ("float", "0.999", "Adam's decay rate of the second moment."),
-    "epsilon": ("float", "1e-8", "Adam's numerical-stability term."),
-    "n_iter_no_change": ("int", "10", ""),
-    "max_fun": ("int", "15000", "Maximum loss evaluations for lbfgs."),
-    "clip_norm": ("float or None", "None",
-                  "Rescale each batch's gradient to at most this global L2 norm;\n"
-                  "None disables it."),
-    "dtype": ("{np.float32, np.float64}", "np.float32", "Compute dtype."),
-}
-
-
-def train_params_doc(names, **overrides):
-    """numpydoc entries for the training parameters ``names``, in that order.
-
-    One text for every family; ``overrides`` maps a name to a dict with any
-    of ``type``, ``default`` and ``text`` where a family differs.
-    """
-    out = []
-    for name in names:
-        typ, default, text = _TRAIN_PARAM_DOCS[name]
-        o = overrides.get(name, {})
-        typ, default, text = o.get("type", typ), o.get("default", default), o.get("text", text)
-        out.append(f"    {name} : {typ}, default={default}\n")
-        out.extend(f"        {line}\n" for line in text.splitlines() if line)
-    return "".join(out)
-
-
 #: rows per forward pass at prediction time: memory stays flat in n_samples
 PREDICT_CHUNK = 2048
 

@@ -2,10 +2,11 @@
 
 ``tests/data/pickles_0.1.0.pkl`` was written at commit 7d96f06 (before the
 engine's files were filed by role) by fitting, on small random data, the
-models below and storing ``(pickle bytes, X, predict_proba or transform of
-X)`` for each.  Those pickles name the classes' old modules
-(``fastnut.nn._autoencoder``, ``fastnut.nn._layers.Dropout``), so this test
-is what keeps the re-export shims honest.
+models listed in ``tests/data/make_pickles_0.1.0.py`` and storing
+``(pickle bytes, X, predict_proba or transform of X)`` for each.  Those
+pickles name the classes' old modules (``fastnut.nn._autoencoder``,
+``fastnut.nn._layers.Dropout``), so this test is what keeps the re-export
+shims honest.
 """
 import pickle
 from pathlib import Path
