@@ -279,8 +279,8 @@ def test_network_to_onnx_layers_stride_dilation_padding():
         nn.GlobalAvgPool2D(),
         nn.Dense(2),
     ])
-    net.build((2, 9, 8), random_state=0)
-    X = _images(5, (2, 9, 8))
+    net.build((2, 9, 9), random_state=0)   # 'same' pads W by (0, 1): asymmetric
+    X = _images(5, (2, 9, 9))
     onx = fonnx.network_to_onnx(net)
     for Xb in batches(X):
         (Y,) = run(onx, Xb)
