@@ -243,6 +243,18 @@ def test_som_predict_and_transform(topology, metric):
         np.testing.assert_array_equal(coords, som.transform(Xb))
 
 
+def test_som_inside_a_pipeline():
+    X = _tab(80, 4)
+    pipe = fit(make_pipeline(fastnut.SelfOrganizingMap(3, 4, max_iter=3, random_state=0),
+                             fastnut.MLPRegressor(hidden_layer_sizes=(4,), max_iter=5,
+                                                  random_state=0)),
+               X, rng(2).normal(size=80))
+    onx = skl2onnx.to_onnx(pipe, X[:1],
+                           options={fastnut.SelfOrganizingMap: {"transform_only": True}})
+    (pred,) = run(onx, X)
+    np.testing.assert_allclose(pred.ravel(), pipe.predict(X), **TOL)
+
+
 TRANSFORMER_CASES = {
     "bernoulli-rbm": lambda: fastnut.BernoulliRBM(5, n_iter=2, random_state=0),
     "gaussian-rbm": lambda: fastnut.GaussianBernoulliRBM(5, n_iter=2, random_state=0),
