@@ -751,6 +751,20 @@ def to_onnx(model, X_sample, path=None, *, inverse=False, target_opset=None):
     onnx.ModelProto
         Classifiers output ``label`` and ``probabilities`` as plain tensors
         (no ZipMap).
+
+    Examples
+    --------
+    >>> import numpy as np, onnxruntime as ort
+    >>> from fastnut import MLPClassifier
+    >>> import fastnut.onnx
+    >>> X = np.random.default_rng(0).random((100, 4), dtype=np.float32)
+    >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, X[:, 0] > 0.5)
+    >>> sess = ort.InferenceSession(fastnut.onnx.to_onnx(clf, X[:1]).SerializeToString(),
+    ...                             providers=["CPUExecutionProvider"])
+    >>> label, proba = sess.run(None, {"X": X})
+    >>> bool((label == clf.predict(X)).all()), bool(np.allclose(proba, clf.predict_proba(X),
+    ...                                                          atol=1e-5))
+    (True, True)
     """
     options = {cls: {"zipmap": False} for cls in CLASSIFIERS}
     if inverse:
