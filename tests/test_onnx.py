@@ -372,3 +372,19 @@ def test_integer_input_and_old_opset():
     np.testing.assert_allclose(proba, model.predict_proba(X), **TOL)
     with pytest.raises(RuntimeError, match="target_opset >= 13, got 12"):
         fonnx.to_onnx(model, X[:1], target_opset=12)
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_reduce_ops_in_either_opset_form(opset):
+    """Reduce* take axes as an attribute up to opset 17 and as an input from 18
+    (ReduceSum from 13): the sequence lengths and the manhattan SOM use both."""
+    X = _padded(n=10, T=6, F=2)
+    rnn = fit(fastnut.RNNClassifier("gru", hidden_size=3, max_iter=1, random_state=0),
+              X, _classes(10, 2))
+    _, proba = run(fonnx.to_onnx(rnn, X[:1], target_opset=opset), X)
+    np.testing.assert_allclose(proba, rnn.predict_proba(X), **TOL)
+    Xs = _tab(30, 4)
+    som = fit(fastnut.SelfOrganizingMap(3, 3, metric="manhattan", max_iter=2,
+                                        random_state=0), Xs)
+    bmu, _ = run(fonnx.to_onnx(som, Xs[:1], target_opset=opset), Xs)
+    np.testing.assert_array_equal(bmu, som.predict(Xs))
