@@ -22,7 +22,9 @@ What each estimator exports
   ``inverse=True`` the graph is ``inverse_transform`` (codes in,
   reconstructions out, in the form of the training input).
 * ``SelfOrganizingMap``: ``label`` (``predict``, the best-matching unit's
-  index) and ``variable`` (``transform``, that unit's map coordinates).
+  index) and ``variable`` (``transform``, that unit's map coordinates); with
+  the option ``transform_only=True`` only ``variable``, so that the map can
+  be a step in the middle of a ``Pipeline``.
 * ``BernoulliRBM``, ``GaussianBernoulliRBM``, ``DeepBeliefNetwork``,
   ``DeepBoltzmannMachine`` (its mean-field iterations unrolled): ``variable``
   (``transform``).
@@ -572,11 +574,18 @@ def _convert_autoencoder(scope, operator, container):
 
 # -- self-organizing map -----------------------------------------------------------------
 
+def _parse_som(scope, model, inputs, custom_parsers=None):
+    # inside a Pipeline only the transform output may go on to the next step
+    only = scope.get_options(model, dict(transform_only=False))["transform_only"]
+    return _parse_single(["variable"] if only else ["label", "variable"])(
+        scope, model, inputs, custom_parsers)
+
+
 def _shape_som(operator):
-    model = operator.raw_operator
     N = _first_dim(operator)
-    operator.outputs[0].type = Int64TensorType([N])
-    operator.outputs[1].type = DoubleTensorType([N, 2])
+    if len(operator.outputs) == 2:
+        operator.outputs[0].type = Int64TensorType([N])
+    operator.outputs[-1].type = DoubleTensorType([N, 2])
 
 
 def _convert_som(scope, operator, container):
@@ -596,10 +605,10 @@ def _convert_som(scope, operator, container):
         else:                             # cosine: -x.w / ||w|| (0 for a zero unit)
             inv = np.where(sq > 0, 1.0 / np.sqrt(np.where(sq > 0, sq, 1.0)), 0.0)
             scores = g.op("Neg", g.op("Mul", XW, g.const(inv)))
-    bmu = g.op("ArgMin", scores, axis=1, keepdims=0,
-               outputs=[operator.outputs[0].full_name])
+    outputs = [operator.outputs[0].full_name] if len(operator.outputs) == 2 else 1
+    bmu = g.op("ArgMin", scores, axis=1, keepdims=0, outputs=outputs)
     g.op("Gather", g.const(_som_coordinates(model), dtype=np.float64, hint="coordinates"), bmu,
-         outputs=[operator.outputs[1].full_name], axis=0)
+         outputs=[operator.outputs[-1].full_name], axis=0)
 
 
 def _som_coordinates(model):
@@ -699,7 +708,8 @@ def _register_all():
     for cls in AUTOENCODERS:
         _register(cls, _shape_autoencoder, _convert_autoencoder, _parse_single(["variable"]),
                   {"inverse": [False, True]})
-    _register(SelfOrganizingMap, _shape_som, _convert_som, _parse_single(["label", "variable"]))
+    _register(SelfOrganizingMap, _shape_som, _convert_som, _parse_som,
+              {"transform_only": [False, True]})
     for cls in _RBMS:
         _register(cls, _shape_transformer(lambda m: m.components_.shape[0],
                                           lambda m: m.components_.dtype),
@@ -741,6 +751,20 @@ def to_onnx(model, X_sample, path=None, *, inverse=False, target_opset=None):
     onnx.ModelProto
         Classifiers output ``label`` and ``probabilities`` as plain tensors
         (no ZipMap).
+
+    Examples
+    --------
+    >>> import numpy as np, onnxruntime as ort
+    >>> from fastnut import MLPClassifier
+    >>> import fastnut.onnx
+    >>> X = np.random.default_rng(0).random((100, 4), dtype=np.float32)
+    >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, X[:, 0] > 0.5)
+    >>> sess = ort.InferenceSession(fastnut.onnx.to_onnx(clf, X[:1]).SerializeToString(),
+    ...                             providers=["CPUExecutionProvider"])
+    >>> label, proba = sess.run(None, {"X": X})
+    >>> bool((label == clf.predict(X)).all()), bool(np.allclose(proba, clf.predict_proba(X),
+    ...                                                          atol=1e-5))
+    (True, True)
     """
     options = {cls: {"zipmap": False} for cls in CLASSIFIERS}
     if inverse:

@@ -243,6 +243,18 @@ def test_som_predict_and_transform(topology, metric):
         np.testing.assert_array_equal(coords, som.transform(Xb))
 
 
+def test_som_inside_a_pipeline():
+    X = _tab(80, 4)
+    pipe = fit(make_pipeline(fastnut.SelfOrganizingMap(3, 4, max_iter=3, random_state=0),
+                             fastnut.MLPRegressor(hidden_layer_sizes=(4,), max_iter=5,
+                                                  random_state=0)),
+               X, rng(2).normal(size=80))
+    onx = skl2onnx.to_onnx(pipe, X[:1],
+                           options={fastnut.SelfOrganizingMap: {"transform_only": True}})
+    (pred,) = run(onx, X)
+    np.testing.assert_allclose(pred.ravel(), pipe.predict(X), **TOL)
+
+
 TRANSFORMER_CASES = {
     "bernoulli-rbm": lambda: fastnut.BernoulliRBM(5, n_iter=2, random_state=0),
     "gaussian-rbm": lambda: fastnut.GaussianBernoulliRBM(5, n_iter=2, random_state=0),
@@ -279,8 +291,8 @@ def test_network_to_onnx_layers_stride_dilation_padding():
         nn.GlobalAvgPool2D(),
         nn.Dense(2),
     ])
-    net.build((2, 9, 8), random_state=0)
-    X = _images(5, (2, 9, 8))
+    net.build((2, 9, 9), random_state=0)   # 'same' pads W by (0, 1): asymmetric
+    X = _images(5, (2, 9, 9))
     onx = fonnx.network_to_onnx(net)
     for Xb in batches(X):
         (Y,) = run(onx, Xb)
@@ -360,3 +372,19 @@ def test_integer_input_and_old_opset():
     np.testing.assert_allclose(proba, model.predict_proba(X), **TOL)
     with pytest.raises(RuntimeError, match="target_opset >= 13, got 12"):
         fonnx.to_onnx(model, X[:1], target_opset=12)
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_reduce_ops_in_either_opset_form(opset):
+    """Reduce* take axes as an attribute up to opset 17 and as an input from 18
+    (ReduceSum from 13): the sequence lengths and the manhattan SOM use both."""
+    X = _padded(n=10, T=6, F=2)
+    rnn = fit(fastnut.RNNClassifier("gru", hidden_size=3, max_iter=1, random_state=0),
+              X, _classes(10, 2))
+    _, proba = run(fonnx.to_onnx(rnn, X[:1], target_opset=opset), X)
+    np.testing.assert_allclose(proba, rnn.predict_proba(X), **TOL)
+    Xs = _tab(30, 4)
+    som = fit(fastnut.SelfOrganizingMap(3, 3, metric="manhattan", max_iter=2,
+                                        random_state=0), Xs)
+    bmu, _ = run(fonnx.to_onnx(som, Xs[:1], target_opset=opset), Xs)
+    np.testing.assert_array_equal(bmu, som.predict(Xs))
