@@ -20,14 +20,14 @@ from fastnut.nn._layers import matmul
 KERNEL = _k.gemm_kernel()
 needs_kernel = pytest.mark.skipif(KERNEL == "blas", reason="no AVX2 + FMA here: BLAS runs")
 
-# (M, K, N): the direct path (under 8 rows: 4 x 24, 2 x 48, 1 x 64 blocks, then
-# 16-wide and a masked tail), 16-wide panels with 6/4/2/1-row blocks, a last
+# (M, K, N): the direct path (under 8 rows, or under 32 with 24 columns or
+# more: 4 x 24, 2 x 48, 1 x 64 blocks, then 16-wide and a masked tail), 16-wide panels with 6/4/2/1-row blocks, a last
 # panel of 8 (12/8/4/2/1 rows) or of 9-15 columns (masked), K over one depth
 # block, M over one row chunk
 ODD_SHAPES = [(1, 1, 1), (1, 3, 5), (1, 784, 256), (1, 300, 100), (2, 130, 97), (3, 17, 49),
               (4, 9, 512), (5, 200, 71), (7, 129, 23), (8, 5, 3), (9, 64, 10), (13, 257, 8),
-              (25, 33, 9), (31, 100, 15), (47, 1, 40), (61, 260, 17), (250, 30, 33),
-              (481, 7, 24)]
+              (20, 140, 50), (25, 33, 9), (31, 100, 15), (31, 129, 97), (47, 1, 40),
+              (61, 260, 17), (250, 30, 33), (481, 7, 24)]
 
 
 def _oracle(A, B, ta, tb):
