@@ -3,7 +3,8 @@
 
 Public layout: activations ``(n, C, H, W)`` (C-contiguous), weights
 ``(C_out, C_in, kh, kw)``, exactly as PyTorch.  Each image is lowered to a
-column matrix and BLAS GEMMs do the arithmetic, one image at a time, so the
+column matrix and GEMMs do the arithmetic (BLAS; fastnut's kernel for the
+float32 forward products, see ``_fwd_gemm``), one image at a time, so the
 lowered image (a few hundred KiB at most) stays in L2.
 
 Two lowerings, chosen by :func:`conv2d_plan` from the shapes:
