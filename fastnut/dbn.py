@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import nn
 from ._kernels import rbm as _k
+from .nn._linalg import matmul
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
 from ._threads import n_threads as _n_threads
 from ._validation import resolve_dtype
@@ -53,8 +54,8 @@ def _check_sizes(hidden_layer_sizes):
 
 def _propagate(H, W, b):
     """sigmoid(H @ W + b) with W of shape (n_in, n_out), through the fused kernel."""
-    out = np.empty((H.shape[0], W.shape[1]), dtype=W.dtype)
-    _k.hidden_probs(H, W, b, out, _n_threads())
+    out = matmul(H, W)
+    _k.layer_conditional(out, b, out, 0, False, 0, 0, _n_threads())
     return out
 
 
@@ -303,28 +304,28 @@ class DeepBeliefNetwork(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 # up pass (recognition weights), sampled states
                 wake = [v]
                 for i in range(L - 1):
-                    wake.append(sampler.bernoulli(wake[-1] @ R[i], r[i])[1])
+                    wake.append(sampler.bernoulli(matmul(wake[-1], R[i]), r[i])[1])
                 pen = wake[-1]
                 # top RBM: CD-k from the penultimate state
-                top_pos, h = sampler.bernoulli(pen @ R[-1], r[-1])
+                top_pos, h = sampler.bernoulli(matmul(pen, R[-1]), r[-1])
                 for _ in range(self.k):
-                    neg_pen = sampler.bernoulli(h @ R[-1].T, g[-1])[1]
-                    top_neg, h = sampler.bernoulli(neg_pen @ R[-1], r[-1])
+                    neg_pen = sampler.bernoulli(matmul(h, R[-1].T), g[-1])[1]
+                    top_neg, h = sampler.bernoulli(matmul(neg_pen, R[-1]), r[-1])
                 # down pass (generative weights) from the top RBM's negative sample
                 sleep = [neg_pen]
                 for i in reversed(range(L - 1)):
-                    sleep.append(sampler.bernoulli(sleep[-1] @ G[i].T, g[i])[1])
+                    sleep.append(sampler.bernoulli(matmul(sleep[-1], G[i].T), g[i])[1])
                 sleep = sleep[::-1]          # bottom-up order, sleep[L - 1] = neg_pen
                 for i in range(L - 1):
                     # generative weights learn to reconstruct the wake states
-                    err = wake[i] - sampler.bernoulli(wake[i + 1] @ G[i].T, g[i], False)[0]
-                    G[i] += (lr / B) * (err.T @ wake[i + 1])
+                    err = wake[i] - sampler.bernoulli(matmul(wake[i + 1], G[i].T), g[i], False)[0]
+                    G[i] += (lr / B) * matmul(err.T, wake[i + 1])
                     g[i] += (lr / B) * err.sum(0)
                     # recognition weights learn to invert the generative model
-                    err = sleep[i + 1] - sampler.bernoulli(sleep[i] @ R[i], r[i], False)[0]
-                    R[i] += (lr / B) * (sleep[i].T @ err)
+                    err = sleep[i + 1] - sampler.bernoulli(matmul(sleep[i], R[i]), r[i], False)[0]
+                    R[i] += (lr / B) * matmul(sleep[i].T, err)
                     r[i] += (lr / B) * err.sum(0)
-                R[-1] += (lr / B) * (pen.T @ top_pos - neg_pen.T @ top_neg)
+                R[-1] += (lr / B) * (matmul(pen.T, top_pos) - matmul(neg_pen.T, top_neg))
                 r[-1] += (lr / B) * (top_pos.sum(0) - top_neg.sum(0))
                 g[-1] += (lr / B) * (pen.sum(0) - neg_pen.sum(0))
             if not all(np.isfinite(W).all() for W in R + G):
@@ -345,7 +346,7 @@ class DeepBeliefNetwork(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         V = H
         for i in reversed(range(L)):
             W = self.coefs_[-1] if i == L - 1 else self.generative_coefs_[i]
-            A = V @ W.T
+            A = matmul(V, W.T)
             _k.layer_conditional(A, self.generative_intercepts_[i], A, 0, False, 0, 0,
                                  _n_threads())
             V = A
@@ -387,7 +388,7 @@ class DeepBeliefNetwork(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         L = len(self.coefs_)
         for i in reversed(range(L)):
             W = self.coefs_[-1] if i == L - 1 else self.generative_coefs_[i]
-            A = V @ W.T
+            A = matmul(V, W.T)
             _k.layer_conditional(A, self.generative_intercepts_[i], A, 0, False, 0, 0,
                                  _n_threads())
             V = A
@@ -427,7 +428,7 @@ class DeepBeliefNetwork(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         sampler.stream = _k.gibbs_chain(V, W, bh, bv, H, P, int(n_steps), 0, sampler.key,
                                         sampler.stream, _n_threads())
         for i in reversed(range(len(self.coefs_) - 1)):
-            V = sampler.bernoulli(V @ self.generative_coefs_[i].T,
+            V = sampler.bernoulli(matmul(V, self.generative_coefs_[i].T),
                                   self.generative_intercepts_[i])[1]
         if random_state is None:
             self._rng_stream = sampler.stream
@@ -590,10 +591,10 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """Pre-activation (without bias) of layer l given its neighbours' states."""
         W = self.coefs_
         if l == 0:
-            return states[1] @ W[0].T
-        A = states[l - 1] @ W[l - 1]
+            return matmul(states[1], W[0].T)
+        A = matmul(states[l - 1], W[l - 1])
         if l < len(W):
-            A += states[l + 1] @ W[l].T
+            A += matmul(states[l + 1], W[l].T)
         return A
 
     def _bias(self, l):
@@ -627,7 +628,7 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if X.shape[0] == 0:
             return 0.0
         mu = self._mean_field(X)
-        A = mu[1] @ self.coefs_[0].T
+        A = matmul(mu[1], self.coefs_[0].T)
         _k.layer_conditional(A, self.intercept_visible_, A, 0, False, 0, 0, _n_threads())
         return float(((A - X) ** 2).sum() / X.shape[0])
 
@@ -698,7 +699,7 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                     self._gibbs_sweep(sampler)
                 x = self.chains_
                 for l, W in enumerate(self.coefs_):
-                    g = mu[l].T @ mu[l + 1] / B - x[l].T @ x[l + 1] / C - wd * W
+                    g = matmul(mu[l].T, mu[l + 1]) / B - matmul(x[l].T, x[l + 1]) / C - wd * W
                     vel_W[l] *= mom
                     vel_W[l] += lr * g
                     W += vel_W[l]

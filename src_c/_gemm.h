@@ -1,11 +1,22 @@
-/* Single-precision GEMM for the engine's float32 layers (AVX-512).
+/* Single-precision GEMM for the engine's float32 layers: the AVX-512 kernel
+ * (this file) and the AVX2 + FMA kernel (_gemm_avx2.h), picked at run time.
  *
  * Why fastnut has its own: the engine multiplies a mini-batch (tens to a few
  * hundred rows) by a weight matrix that fits in L2.  At those shapes BLAS
- * reaches 115-140 GFLOP/s on one core here; this kernel, blocked for exactly
- * that case, reaches 150-170 of the core's ~200 (`python -m benchmarks gemm`,
- * benchmarks/RESULTS.md).  For float64, without AVX-512, and for products of
- * under 8 rows or 16 columns, callers use BLAS.
+ * reaches 115-140 GFLOP/s on one core of an AVX-512 machine; this kernel,
+ * blocked for exactly that case, reaches 150-170 of the core's ~200
+ * (`python -m benchmarks gemm`, benchmarks/RESULTS.md).  And BLAS's result
+ * for a row depends on the batch it comes in and its position there (its
+ * edge blocks sum in another order), so a sample's prediction would too.
+ *
+ * The contract, shared by both kernels: every element is the same sum in the
+ * same order (depth blocks of FASTNUT_KC, each an FMA chain from zero, added
+ * to C in order), whatever the register block, the batch or the ISA; see
+ * _gemm_avx2.h.  fastnut_sgemm / fastnut_sgemm_prepacked dispatch: the
+ * AVX-512 kernel for products of at least 8 rows and 16 columns on a CPU
+ * with it, else the AVX2 kernel (which has a direct path for few rows); the
+ * caller uses BLAS when fastnut_gemm_kernel() is 0 (no AVX2 + FMA, or
+ * FASTNUT_DISABLE_AVX2) and for float64.
  *
  *   C (M x N, row-major, row stride ldc) = op(A) op(B)  (+ C when beta)
  *
@@ -14,16 +25,16 @@
  * So Y = X W is (a_row=K, a_col=1), dW = X^T D is (a_row=1, a_col=ldX), and
  * dX = D W^T reads B with (b_row=1, b_col=ldW).
  *
- * Blocking: B is copied into panels of 64 columns by KC rows (32 KB, stays in
- * L1 while every row block of A passes over it); the register block is 6 rows
- * x 64 columns (24 zmm accumulators, 4 loads and 6 broadcasts per k).  The
- * columns left after the 64-wide panels (a hidden layer of 100: 36) go in one
- * panel of 16, 32 or 48, zero-padded to it, with blocks of 24 x 16, 12 x 32 or
- * 8 x 48 (still 24 accumulators); the padding is never stored (masked
- * stores).  Everything runs on the calling thread; dense.pyx splits rows over
- * threads.
+ * AVX-512 blocking: B is copied into panels of 64 columns by KC rows (32 KB,
+ * stays in L1 while every row block of A passes over it); the register block
+ * is 6 rows x 64 columns (24 zmm accumulators, 4 loads and 6 broadcasts per
+ * k).  The columns left after the 64-wide panels (a hidden layer of 100: 36)
+ * go in one panel of 16, 32 or 48, zero-padded to it, with blocks of 24 x 16,
+ * 12 x 32 or 8 x 48 (still 24 accumulators); the padding is never stored
+ * (masked stores).  Everything runs on the calling thread; dense.pyx splits
+ * rows over threads.
  *
- * The RNN kernels pack their recurrent weights once per sequence in the same
+ * The RNN kernels pack their recurrent weights once per sequence in one
  * panel layout (fastnut_packed_index) and call fastnut_sgemm_prepacked.
  */
 #ifndef FASTNUT_GEMM_H
@@ -32,7 +43,8 @@
 #include <string.h>
 #include "_simd.h"
 
-enum { FASTNUT_KC = 128 };
+/* depth block; rows per chunk of A kept in L2 while the panels of B pass */
+enum { FASTNUT_KC = 128, FASTNUT_MC = 240 };
 
 /* floats of scratch fastnut_sgemm needs (the packed panel and slack to align
    it to 64 bytes: unaligned, every vector load of it straddles two cache
@@ -44,14 +56,16 @@ static inline ptrdiff_t fastnut_sgemm_scratch(ptrdiff_t K)
 }
 
 /* Where element (k, j) of a K x N matrix goes in the prepacked layout: panels
-   of 64 columns, then of 16, each stored k-major and contiguous (panel j0
-   starts at j0 * K).  N must be a multiple of 16. */
+   of 64 columns, then of 16, then one of the N % 16 columns left, each
+   stored k-major and contiguous (panel j0 starts at j0 * K); K * N floats. */
 static inline ptrdiff_t fastnut_packed_index(ptrdiff_t K, ptrdiff_t N, ptrdiff_t k, ptrdiff_t j)
 {
-    ptrdiff_t n64 = N / 64 * 64;
+    ptrdiff_t n64 = N / 64 * 64, n16 = N / 16 * 16;
     if (j < n64)
         return (j / 64) * 64 * K + k * 64 + j % 64;
-    return n64 * K + ((j - n64) / 16) * 16 * K + k * 16 + (j - n64) % 16;
+    if (j < n16)
+        return n64 * K + ((j - n64) / 16) * 16 * K + k * 16 + (j - n64) % 16;
+    return n16 * K + k * (N - n16) + (j - n16);
 }
 
 #if FASTNUT_HAVE_AVX512
@@ -318,9 +332,9 @@ fastnut_pack_panel(ptrdiff_t kc, ptrdiff_t w, ptrdiff_t W, const float *B, ptrdi
             dst[k * W + jj] = 0;
 }
 
-/* fastnut_sgemm on at most FASTNUT_MC rows */
+/* fastnut512_sgemm on at most FASTNUT_MC rows */
 __attribute__((target("avx512f,fma")))
-static inline void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+static inline void fastnut512_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
                                const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
                                float *C, ptrdiff_t ldc, int beta, float *work)
@@ -380,9 +394,7 @@ static inline void fastnut_sgemm_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
    Needs fastnut_have_avx512().  Rows go in chunks of FASTNUT_MC so that a
    chunk of A stays in L2 while every panel of B passes over it (B is packed
    again per chunk, ~5% of the chunk's arithmetic). */
-enum { FASTNUT_MC = 240 };
-
-static inline void fastnut_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+static inline void fastnut512_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                  const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
                                  const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
                                  float *C, ptrdiff_t ldc, int beta, float *work)
@@ -393,7 +405,7 @@ static inline void fastnut_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
     if (M <= 0 || N <= 0)
         return;
     for (i0 = 0; i0 < M; i0 += mc)
-        fastnut_sgemm_rows(M - i0 < mc ? M - i0 : mc, N, K, A + i0 * a_row, a_row, a_col,
+        fastnut512_sgemm_rows(M - i0 < mc ? M - i0 : mc, N, K, A + i0 * a_row, a_row, a_col,
                            B, b_row, b_col, C + i0 * ldc, ldc, beta, work);
 }
 
@@ -401,7 +413,7 @@ static inline void fastnut_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
    the caller with fastnut_packed_index; N a multiple of 16.  Needs
    fastnut_have_avx512(). */
 __attribute__((target("avx512f,fma")))
-static inline void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+static inline void fastnut512_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                     const float *A, ptrdiff_t lda, const float *Bp,
                                     int beta, float *C, ptrdiff_t ldc)
 {
@@ -420,24 +432,71 @@ static inline void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K
         }
 }
 
-#else  /* no AVX-512 GEMM: callers check fastnut_have_avx512() and use BLAS */
+#endif  /* FASTNUT_HAVE_AVX512 */
 
+#include "_gemm_avx2.h"
+
+/* Which GEMM kernel runs float32 products here: 2 AVX-512 (with the AVX2
+   kernel for products under 8 rows or 16 columns), 1 AVX2 + FMA, 0 none (the
+   callers use BLAS).  FASTNUT_DISABLE_AVX512 / FASTNUT_DISABLE_AVX2 step
+   down (_simd.h). */
+static inline int fastnut_gemm_kernel(void)
+{
+    return fastnut_have_avx512() ? 2 : fastnut_have_avx2() ? 1 : 0;
+}
+
+/* C = op(A) op(B) (+ C when beta), any shape; work: fastnut_sgemm_scratch(K)
+   floats.  Needs fastnut_gemm_kernel() > 0.  Both kernels give the same
+   bits, so the split by shape does not show in the results. */
 static inline void fastnut_sgemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                  const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
                                  const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
                                  float *C, ptrdiff_t ldc, int beta, float *work)
 {
+#if FASTNUT_HAVE_AVX512
+    if (fastnut_have_avx512() && M >= 8 && N >= 16) {
+        fastnut512_sgemm(M, N, K, A, a_row, a_col, B, b_row, b_col, C, ldc, beta, work);
+        return;
+    }
+#endif
+#if FASTNUT_HAVE_AVX2
+    fastnut2_sgemm(M, N, K, A, a_row, a_col, B, b_row, b_col, C, ldc, beta, work);
+#else
     (void)M; (void)N; (void)K; (void)A; (void)a_row; (void)a_col; (void)B;
     (void)b_row; (void)b_col; (void)C; (void)ldc; (void)beta; (void)work;
+#endif
 }
 
+/* fastnut_sgemm with its scratch on the stack (callers without a buffer,
+   e.g. inside OpenMP loops) */
+static inline void fastnut_sgemm_auto(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                      const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
+                                      const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
+                                      float *C, ptrdiff_t ldc, int beta)
+{
+    float work[FASTNUT_KC * 64 + 16];
+    fastnut_sgemm(M, N, K, A, a_row, a_col, B, b_row, b_col, C, ldc, beta, work);
+}
+
+/* C (M x N) = A (M x K, row stride lda) Bp (+ C when beta), Bp packed once by
+   the caller with fastnut_packed_index (any N).  Needs
+   fastnut_gemm_kernel() > 0. */
 static inline void fastnut_sgemm_prepacked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                            const float *A, ptrdiff_t lda, const float *Bp,
                                            int beta, float *C, ptrdiff_t ldc)
 {
+#if FASTNUT_HAVE_AVX512
+    if (fastnut_have_avx512() && N % 16 == 0) {
+        fastnut512_sgemm_prepacked(M, N, K, A, lda, Bp, beta, C, ldc);
+        return;
+    }
+#endif
+#if FASTNUT_HAVE_AVX2
+    fastnut2_sgemm_prepacked(M, N, K, A, lda, Bp, beta, C, ldc);
+#else
     (void)M; (void)N; (void)K; (void)A; (void)lda; (void)Bp; (void)beta; (void)C;
     (void)ldc;
-}
 #endif
+}
 
 #endif

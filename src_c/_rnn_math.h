@@ -174,13 +174,15 @@ FASTNUT_DEFINE_FWD(double, d)
 #endif
 
 
-/* The per-step recurrent products use the prepacked AVX-512 GEMM of _gemm.h
- * (fastnut_sgemm_prepacked): BLAS repacks the weight matrix on every call,
- * which at batch 32 costs about as much as the product itself, so the
- * recurrent weights are packed once per sequence call. */
+/* The per-step recurrent products use the prepacked GEMM of _gemm.h
+ * (fastnut_sgemm_prepacked: AVX-512 or AVX2 + FMA): BLAS repacks the weight
+ * matrix on every call, which at batch 32 costs about as much as the product
+ * itself, so the recurrent weights are packed once per sequence call.  Any
+ * width: a sequence's outputs must not depend on the batch it is predicted
+ * in, which BLAS does not promise. */
 static int fastnut_small_gemm_available(ptrdiff_t N)
 {
-    return fastnut_have_avx512() && N > 0 && N % 16 == 0;
+    return fastnut_gemm_kernel() != 0 && N > 0;
 }
 
 #endif

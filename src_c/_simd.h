@@ -6,9 +6,11 @@
  * time (ifunc), so they run 16 lanes wide on a machine that has AVX-512.
  * Clones must be out-of-line functions (``static``, not ``static inline``).
  *
- * Hand-written AVX-512 code (the GEMM of _gemm.h, in intrinsics) is compiled
- * under FASTNUT_HAVE_AVX512 with a target attribute and called only after
- * fastnut_have_avx512() said yes.
+ * Hand-written AVX-512 and AVX2 + FMA code (the GEMM of _gemm.h and
+ * _gemm_avx2.h, in intrinsics) is compiled under FASTNUT_HAVE_AVX512 /
+ * FASTNUT_HAVE_AVX2 with per-function target attributes (any x86-64 gcc
+ * builds it) and called only after fastnut_have_avx512() /
+ * fastnut_have_avx2() said yes.
  */
 #ifndef FASTNUT_SIMD_H
 #define FASTNUT_SIMD_H
@@ -22,22 +24,46 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <stdlib.h>
 #define FASTNUT_HAVE_AVX512 1
-/* Whether the hand-written AVX-512 kernels may run: the CPU has AVX-512F and
-   FASTNUT_DISABLE_AVX512 is unset (or 0) when first asked.  The switch runs
-   the BLAS paths of a machine without AVX-512, so that they are tested too. */
+#define FASTNUT_HAVE_AVX2 1
+/* whether the environment variable ``name`` is set to something other than
+   "" or "0" */
+static inline int fastnut_env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' && !(v[0] == '0' && v[1] == '\0');
+}
+/* Whether the hand-written AVX2 + FMA kernels may run: the CPU has both and
+   FASTNUT_DISABLE_AVX2 is unset (or 0) when first asked.  The switch runs
+   what a CPU without AVX2 runs (BLAS for every float32 product, no AVX-512
+   kernel either), so that those paths are tested too. */
+static inline int fastnut_have_avx2(void)
+{
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+               && !fastnut_env_flag("FASTNUT_DISABLE_AVX2");
+    }
+    return have;
+}
+/* Whether the hand-written AVX-512 kernels may run: the CPU has AVX-512F, the
+   AVX2 kernels may run, and FASTNUT_DISABLE_AVX512 is unset (or 0) when first
+   asked.  The switch runs what a CPU without AVX-512 runs (the AVX2 kernels),
+   so that those paths are tested on an AVX-512 machine too. */
 static inline int fastnut_have_avx512(void)
 {
     static int have = -1;
     if (have < 0) {
-        const char *off = getenv("FASTNUT_DISABLE_AVX512");
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f") && (off == NULL || off[0] == '\0'
-                                                      || (off[0] == '0' && off[1] == '\0'));
+        have = __builtin_cpu_supports("avx512f") && fastnut_have_avx2()
+               && !fastnut_env_flag("FASTNUT_DISABLE_AVX512");
     }
     return have;
 }
 #else
 #define FASTNUT_HAVE_AVX512 0
+#define FASTNUT_HAVE_AVX2 0
+static inline int fastnut_have_avx2(void) { return 0; }
 static inline int fastnut_have_avx512(void) { return 0; }
 #endif
 

@@ -3,7 +3,8 @@
 
 Public layout: activations ``(n, C, H, W)`` (C-contiguous), weights
 ``(C_out, C_in, kh, kw)``, exactly as PyTorch.  Each image is lowered to a
-column matrix and BLAS GEMMs do the arithmetic, one image at a time, so the
+column matrix and GEMMs do the arithmetic (BLAS; fastnut's kernel for the
+float32 forward products, see ``_fwd_gemm``), one image at a time, so the
 lowered image (a few hundred KiB at most) stays in L2.
 
 Two lowerings, chosen by :func:`conv2d_plan` from the shapes:
@@ -38,6 +39,29 @@ from cython.parallel cimport prange, threadid
 from libc.string cimport memset, memcpy
 
 from _blas cimport gemm, gemv
+
+cdef extern from "_gemm.h" nogil:
+    int fastnut_gemm_kernel()
+    void fastnut_sgemm_auto(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
+                            const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
+                            float *C, Py_ssize_t ldc, int beta)
+
+
+cdef inline void _fwd_gemm(int M, int N, int K, const floating *A, int lda,
+                           const floating *B, int ldb, bint beta, floating *C,
+                           int ldc) noexcept nogil:
+    """C (M x N) = A B (+ C when beta), all row-major: the forward products.
+
+    float32 goes through fastnut's GEMM kernel (``_gemm.h``) where the CPU
+    has one: each output is one fixed-order sum, so an image's feature maps do
+    not depend on the batch or group of images it is lowered with (BLAS's do).
+    """
+    if floating is float:
+        if fastnut_gemm_kernel() != 0:
+            fastnut_sgemm_auto(M, N, K, A, lda, 1, B, ldb, 1, C, ldc, beta)
+            return
+    gemm(False, False, M, N, K, 1, A, lda, B, ldb, 1 if beta else 0, C, ldc)
 
 
 cdef inline int _lo(int pad, int off, int s) noexcept nogil:
@@ -387,9 +411,8 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
         if rows:
             _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
             for r in range(kh):
-                gemm(False, False, Co, <int> P, Ck, 1, &wr[r * Co * Ck], Ck,
-                     &col[t, 0] + r * dh * Wo, <int> L,
-                     0 if r == 0 else 1, &Y[i0, 0, 0, 0], <int> P)
+                _fwd_gemm(Co, <int> P, Ck, &wr[r * Co * Ck], Ck, &col[t, 0] + r * dh * Wo,
+                          <int> L, r > 0, &Y[i0, 0, 0, 0], <int> P)
             _bias_act(&Y[i0, 0, 0, 0], &bias[0] if has_bias else NULL, has_bias, relu, Co, P)
             continue
         ld = m * P
@@ -401,14 +424,14 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                         &col[t, 0] + b * P, ld)
             colp = &col[t, 0]
         if m == 1:
-            gemm(False, False, Co, <int> P, K, 1, &Wt[0, 0, 0, 0], K, colp, <int> P,
-                 0, &Y[i0, 0, 0, 0], <int> P)
+            _fwd_gemm(Co, <int> P, K, &Wt[0, 0, 0, 0], K, colp, <int> P, False,
+                      &Y[i0, 0, 0, 0], <int> P)
             _bias_act(&Y[i0, 0, 0, 0], &bias[0] if has_bias else NULL, has_bias, relu, Co, P)
         else:
             # one GEMM for the whole group, then scatter to NCHW with bias + act
             tmp = &g[t, 0]
-            gemm(False, False, Co, <int> ld, K, 1, &Wt[0, 0, 0, 0], K, colp, <int> ld,
-                 0, tmp, <int> ld)
+            _fwd_gemm(Co, <int> ld, K, &Wt[0, 0, 0, 0], K, colp, <int> ld, False, tmp,
+                      <int> ld)
             for b in range(m):
                 for c in range(Co):
                     _bias_act_copy(&Y[i0 + b, c, 0, 0], tmp + c * ld + b * P,

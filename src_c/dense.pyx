@@ -16,7 +16,7 @@ from libc.string cimport memcpy, memset
 from _blas cimport axpy, blas_int, gemm
 
 cdef extern from "_gemm.h" nogil:
-    int fastnut_have_avx512()
+    int fastnut_gemm_kernel()
     Py_ssize_t fastnut_sgemm_scratch(Py_ssize_t K)
     void fastnut_sgemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                        const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
@@ -47,14 +47,21 @@ cdef enum:
     GEMM_PAR_MIN = 1 << 28  # multiply-adds (~1.7 ms of work) below which a product
                             # stays on one thread: a thread barrier costs a
                             # scheduler slice when another process holds a core
-    GEMM_MIN_ROWS = 8       # fewer rows: BLAS's matrix-vector path beats packing B;
-                            # fewer than 16 columns (a classifier's output layer):
-                            # BLAS too, a 16-lane panel would be mostly padding
+
+#: the product size (multiply-adds) from which ``sgemm`` may split rows over
+#: threads: callers skip asking for a thread count below it
+GEMM_THREADS_FROM = GEMM_PAR_MIN
 
 
 def has_gemm_kernel():
-    """Whether ``sgemm`` runs fastnut's AVX-512 kernel here (else BLAS)."""
-    return fastnut_have_avx512() != 0
+    """Whether ``sgemm`` runs one of fastnut's GEMM kernels here (else BLAS)."""
+    return fastnut_gemm_kernel() != 0
+
+
+def gemm_kernel():
+    """Which kernel ``sgemm`` runs here: ``"avx512"``, ``"avx2"`` (AVX2 + FMA)
+    or ``"blas"`` (none: CPU without AVX2, or ``FASTNUT_DISABLE_AVX2=1``)."""
+    return ("blas", "avx2", "avx512")[fastnut_gemm_kernel()]
 
 
 def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
@@ -63,11 +70,12 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
           bint trans_a, bint trans_b, int n_threads):
     """C = op(A) @ op(B) in float32, op a transpose when asked.
 
-    The AVX-512 kernel of ``_gemm.h`` when the CPU has it and C has at least 8
-    rows and 16 columns (a single-sample prediction or a 10-class output layer
-    is faster through BLAS), else BLAS.  Rows of C are split over threads only
-    for products of 2**28 multiply-adds or more (a large prediction chunk); a
-    training mini-batch stays on the calling thread.
+    fastnut's kernel (``_gemm.h``: AVX-512, or AVX2 + FMA, by CPU) for every
+    shape, so that a row's result never depends on the batch it comes in or
+    its position there (a single-sample prediction equals the same row
+    predicted in a batch); BLAS on a CPU without AVX2 + FMA.  Rows of C are
+    split over threads only for products of 2**28 multiply-adds or more (a
+    large prediction chunk); a training mini-batch stays on the calling thread.
     """
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
@@ -86,7 +94,7 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     if K == 0:
         memset(&C[0, 0], 0, M * N * sizeof(float))
         return
-    if M < GEMM_MIN_ROWS or N < 16 or not fastnut_have_avx512():
+    if fastnut_gemm_kernel() == 0:
         with nogil:
             gemm(trans_a, trans_b, <blas_int> M, <blas_int> N, <blas_int> K, 1,
                  &A[0, 0], <blas_int> A.shape[1], &B[0, 0], <blas_int> B.shape[1],

@@ -31,9 +31,9 @@ Backward, per step: one fused pass computing the gate gradients, one GEMM
 gradients come from a single GEMM ``dG^T [X | 1 | H_prev]`` over all n*T
 rows, and ``dX = dG W_ih`` from another.
 
-Float32 per-step products use the prepacked AVX-512 GEMM of ``_gemm.h``
-(BLAS repacks the weights on every call); float64, other
-CPUs and widths that are not a multiple of 16 use BLAS.
+Float32 per-step products use the prepacked GEMM of ``_gemm.h`` (AVX-512 or
+AVX2 + FMA; BLAS repacks the weights on every call, and its result for a
+sequence would depend on the batch); float64 and CPUs without AVX2 use BLAS.
 """
 from cython cimport floating
 from cython.parallel cimport prange

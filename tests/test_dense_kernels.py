@@ -7,10 +7,11 @@ from fastnut import nn
 from fastnut._kernels import dense as _k
 from fastnut.nn._linalg import aligned_empty, matmul
 
-# shapes that exercise every path of the kernel: 64-wide panels, last
-# panels of 16/32/48/64 columns, full or zero-padded (masked stores), row
-# blocks of 24/12/8/6/4/2/1, depth blocking (K > 128), row chunks (M > 240);
-# fewer than 8 rows or 16 columns go through BLAS
+# shapes that exercise every path of the kernels: AVX-512 64-wide panels, last
+# panels of 16/32/48/64 columns; AVX2 16-wide panels, last panels of 8/16,
+# full or zero-padded (masked stores); row blocks of 24/12/8/6/4/2/1, depth
+# blocking (K > 128), row chunks (M > 240); under 8 rows the direct path
+# (tests/kernels/test_gemm.py has more)
 GEMM_SHAPES = [(128, 784, 256), (128, 256, 128), (128, 128, 10), (7, 5, 3), (1, 784, 256),
                (13, 300, 80), (10, 33, 48), (11, 200, 70), (6, 129, 100), (2, 1, 17),
                (3, 16, 64), (500, 40, 20), (9, 7, 17), (200, 784, 100), (37, 50, 36),
@@ -194,10 +195,10 @@ json.dump(out, sys.stdout)
 """
 
 
-def test_blas_fallback_paths_agree_with_the_avx512_kernels():
-    """FASTNUT_DISABLE_AVX512=1 runs what a CPU without AVX-512 runs (BLAS for
-    every float32 product, the RNN's per-step products included): same fits
-    to float32 rounding."""
+def test_blas_fallback_paths_agree_with_the_kernels():
+    """FASTNUT_DISABLE_AVX2=1 runs what a CPU without AVX2 runs (BLAS for every
+    float32 product, the RNN's per-step products included): same fits to
+    float32 rounding."""
     import json
     import os
     import subprocess
@@ -205,13 +206,13 @@ def test_blas_fallback_paths_agree_with_the_avx512_kernels():
 
     runs = {}
     for flag in ("0", "1"):
-        env = dict(os.environ, FASTNUT_DISABLE_AVX512=flag)
+        env = dict(os.environ, FASTNUT_DISABLE_AVX2=flag)
         res = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT], env=env,
                              capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
         runs[flag] = json.loads(res.stdout)
     assert runs["1"]["kernel"] is False
     if not runs["0"]["kernel"]:
-        pytest.skip("this CPU has no AVX-512: both runs took the BLAS paths")
+        pytest.skip("this CPU has no AVX2 + FMA: both runs took the BLAS paths")
     for key in ("mlp", "mlp_loss", "rnn"):
         np.testing.assert_allclose(runs["1"][key], runs["0"][key], rtol=1e-3, atol=1e-4)

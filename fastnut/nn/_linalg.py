@@ -5,6 +5,7 @@ from .._kernels import dense as _k
 from .._threads import n_threads
 
 _GEMM_KERNEL = _k.has_gemm_kernel()
+_GEMM_THREADS_FROM = _k.GEMM_THREADS_FROM
 
 
 def aligned_empty(shape, dtype, align=64):
@@ -20,20 +21,27 @@ def aligned_empty(shape, dtype, align=64):
     return raw[start:start + n * dtype.itemsize].view(dtype).reshape(shape)
 
 
-def matmul(A, B, out):
-    """``out[...] = A @ B`` for 2-D arrays; returns ``out``.
+def matmul(A, B, out=None):
+    """``out[...] = A @ B`` for 2-D arrays; returns ``out`` (allocated when None).
 
-    float32 goes through fastnut's GEMM kernel (``src_c/_gemm.h``, AVX-512),
-    where transposed views (``W.T``) cost nothing.  NumPy takes the rest: other
-    dtypes (float64 stays bit-for-bit what BLAS gives), other CPUs, and
-    products under 8 rows or 16 columns (a single sample, a 10-class output),
-    where BLAS's matrix-vector paths win.  Every layer multiplies through
-    this function, so the choice is made in one place.
+    float32 goes through fastnut's GEMM kernel (``src_c/_gemm.h``: AVX-512 or
+    AVX2 + FMA, picked at run time) at every shape, so a row's result never
+    depends on the batch it comes in or its position there; transposed views
+    (``W.T``) cost nothing.  NumPy takes the rest: other dtypes (float64 stays
+    bit-for-bit what BLAS gives), CPUs without AVX2 + FMA, and operands that
+    are neither C-contiguous nor transposed C-contiguous.  Every layer
+    multiplies through this function, so the choice is made in one place.
     """
+    if out is None:
+        out = np.empty((A.shape[0], B.shape[1]), np.result_type(A, B))
     if (_GEMM_KERNEL and out.dtype == A.dtype == B.dtype == np.float32
-            and out.shape[0] >= 8 and out.shape[1] >= 16 and out.flags.c_contiguous):
+            and out.flags.c_contiguous):
         ta, tb = not A.flags.c_contiguous, not B.flags.c_contiguous
         if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
-            _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, n_threads())
+            # below the threading threshold the thread count is not needed
+            # (asking costs about a microsecond, a single sample's product)
+            nt = (n_threads() if A.shape[0] * A.shape[1] * B.shape[1] >= _GEMM_THREADS_FROM
+                  else 1)
+            _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, nt)
             return out
     return np.matmul(A, B, out=out)
