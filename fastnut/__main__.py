@@ -42,14 +42,14 @@ _W_FAMILY, _W_MODEL, _W_METRIC, _W_VALUE, _W_FIT = 11, 24, 35, 7, 6
 
 def _text(s, stream=None):
     """``s`` as the output stream can print it (arrows fall back to ASCII)."""
-    enc = getattr(stream or sys.stdout, "encoding", None) or "ascii"
-    try:
-        s.encode(enc)
-        return s
-    except (UnicodeEncodeError, LookupError):
-        for a, b in (("↑", "^"), ("↓", "v"), ("→", "->"), ("²", "^2"), ("—", "-"), ("·", "-")):
-            s = s.replace(a, b)
-        return s
+    enc = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    for a, b in (("↑", "^"), ("↓", "v"), ("→", "->"), ("²", "^2"), ("—", "-")):
+        if a in s:
+            try:
+                a.encode(enc)
+            except (UnicodeEncodeError, LookupError):
+                s = s.replace(a, b)
+    return s
 
 
 class _Row:
