@@ -121,7 +121,6 @@ class _Progress:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.stream = sys.stdout
         self.first = True
         self.tty = None
         if not sys.stdout.isatty():
@@ -200,7 +199,10 @@ class BuildExt(build_ext):
             self.progress.close()
         os.makedirs(self.build_temp, exist_ok=True)
         with open(mode_file, "w") as f:
-            f.write(mode + "\n")
+            # a partial build in the other mode leaves the folder mixed: the next
+            # full build then recompiles everything
+            partial = bool(os.environ.get("FASTNUT_KERNELS"))
+            f.write((mode if not partial or previous == mode else "mixed") + "\n")
         if self.inplace and not os.environ.get("FASTNUT_KERNELS"):
             with open(MODE_FILE, "w") as f:
                 f.write(mode + "\n")
