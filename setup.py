@@ -11,8 +11,7 @@ straight to the terminal.
 
 Rebuilds reuse ``build/``: a second ``pip install .`` (for example to add an
 extra, ``pip install ".[plot]"``) or ``pip install -e .`` after ``pip install .``
-recompiles nothing whose sources did not change.  ``CC="ccache gcc"`` caches
-the compiled objects across clones as well.
+recompiles nothing whose sources did not change.
 
 Environment switches:
 
