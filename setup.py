@@ -9,9 +9,13 @@ output unless run with ``-v``, and a silent two-minute compile looks like a
 hang, so when pip holds the output and there is a terminal, these lines go
 straight to the terminal.
 
-Rebuilds reuse ``build/``: a second ``pip install .`` (for example to add an
-extra, ``pip install ".[plot]"``) or ``pip install -e .`` after ``pip install .``
-recompiles nothing whose sources did not change.
+A second install recompiles nothing whose sources did not change, for example
+to add an extra (``pip install -e ".[plot]"`` after ``pip install -e .``).
+Cython's C goes to ``build/src_c``; a compiled module is reused when it is up
+to date, in the same mode, in ``build/lib*`` (``pip install .``) or in place in
+``fastnut/_kernels`` (left there by ``pip install -e .`` or ``build_ext
+--inplace``; pip's editable builds compile into a new temporary folder each time,
+so the in-place copy is the one that survives).
 
 Environment switches:
 
@@ -160,6 +164,11 @@ class BuildExt(build_ext):
         self.progress = _Progress()
         self._cythonize()
         super().finalize_options()
+        try:
+            with open(MODE_FILE) as f:
+                self._inplace_mode = f.read().strip()
+        except OSError:
+            self._inplace_mode = None
 
     def run(self):
         # A switch between the release and the debug build must recompile every
@@ -178,19 +187,21 @@ class BuildExt(build_ext):
             # a partial build cannot know which mode the other modules are in,
             # and recompiling the few kernels it names is cheap
             self.force = True
-        elif previous is None and os.path.isdir(self.build_temp):
+        elif previous is None and glob.glob(os.path.join(self.build_temp, "**", "*.o"),
+                                            recursive=True):
             # objects from a build that predates the mode file: mode unknown
             self.force = True
         try:
             n = len(self.extensions)
-            todo = sum(self._needs_build(ext) for ext in self.extensions)
+            todo = sum(self._needs_build(ext) and not self._reusable(ext)
+                       for ext in self.extensions)
             self._done = 0
             self._t0 = time.perf_counter()
             if todo:
                 self.progress(f"compiling {todo} of {n} kernels ({mode} build, {self.parallel} "
                               f"at a time; a clean build takes about 2 min on 2 cores)")
             else:
-                self.progress(f"all {n} kernels up to date in {self.build_lib}, nothing to compile")
+                self.progress(f"all {n} kernels up to date ({mode} build), nothing to compile")
             super().run()
             if todo:
                 self.progress(f"kernels built in {time.perf_counter() - self._t0:.0f} s")
@@ -202,9 +213,10 @@ class BuildExt(build_ext):
             # full build then recompiles everything
             partial = bool(os.environ.get("FASTNUT_KERNELS"))
             f.write((mode if not partial or previous == mode else "mixed") + "\n")
-        if self.inplace and not os.environ.get("FASTNUT_KERNELS"):
+        if self.inplace or self.editable_mode:
+            partial = bool(os.environ.get("FASTNUT_KERNELS"))
             with open(MODE_FILE, "w") as f:
-                f.write(mode + "\n")
+                f.write((mode if not partial or self._inplace_mode == mode else "mixed") + "\n")
 
     def _cythonize(self):
         exts = self.distribution.ext_modules
@@ -238,9 +250,27 @@ class BuildExt(build_ext):
         return bool(self.force or newer_group(list(ext.sources) + list(ext.depends or []),
                                               target, "newer"))
 
+    def _reusable(self, ext):
+        """The in-place module, when it is up to date and of this build's mode."""
+        if self.force or self._inplace_mode != ("debug" if DEBUG else "release"):
+            return None
+        path = os.path.join(HERE, self.get_ext_filename(ext.name))
+        from setuptools.modified import newer_group
+
+        if os.path.exists(path) and not newer_group(
+                list(ext.sources) + list(ext.depends or []), path, "newer"):
+            return path
+        return None
+
     def build_extension(self, ext):
         if not self._needs_build(ext):
             return super().build_extension(ext)
+        cached = self._reusable(ext)
+        if cached is not None:
+            target = os.path.join(self.build_lib, self.get_ext_filename(ext.name))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(cached, target)
+            return None
         t0 = time.perf_counter()
         self.progress(f"compiling {_stem(ext)} ...")
         super().build_extension(ext)
