@@ -187,6 +187,9 @@ class BuildExt(build_ext):
             # a partial build cannot know which mode the other modules are in,
             # and recompiling the few kernels it names is cheap
             self.force = True
+        elif (self.inplace or self.editable_mode) and self._inplace_mode not in (None, mode):
+            # the modules in place are of the other mode (or mixed): replace them all
+            self.force = True
         elif previous is None and glob.glob(os.path.join(self.build_temp, "**", "*.o"),
                                             recursive=True):
             # objects from a build that predates the mode file: mode unknown
@@ -251,15 +254,27 @@ class BuildExt(build_ext):
                                               target, "newer"))
 
     def _reusable(self, ext):
-        """The in-place module, when it is up to date and of this build's mode."""
-        if self.force or self._inplace_mode != ("debug" if DEBUG else "release"):
-            return None
-        path = os.path.join(HERE, self.get_ext_filename(ext.name))
+        """A module compiled earlier, up to date and of this build's mode: the one
+        in place (``pip install -e .``) or the one in ``build/lib*`` (``pip install .``)."""
         from setuptools.modified import newer_group
 
-        if os.path.exists(path) and not newer_group(
-                list(ext.sources) + list(ext.depends or []), path, "newer"):
-            return path
+        if self.force:
+            return None
+        mode = "debug" if DEBUG else "release"
+        name = self.get_ext_filename(ext.name)
+        candidates = [(os.path.join(HERE, name), self._inplace_mode)]
+        tag = sys.implementation.cache_tag
+        for temp in glob.glob(os.path.join(HERE, "build", f"temp.*-{tag}")):
+            lib = os.path.join(os.path.dirname(temp), "lib" + os.path.basename(temp)[4:])
+            try:
+                with open(os.path.join(temp, "fastnut-build-mode")) as f:
+                    candidates.append((os.path.join(lib, name), f.read().strip()))
+            except OSError:
+                pass
+        for path, built_as in candidates:
+            if built_as == mode and os.path.exists(path) and not newer_group(
+                    list(ext.sources) + list(ext.depends or []), path, "newer"):
+                return path
         return None
 
     def build_extension(self, ext):
