@@ -222,24 +222,52 @@ class BuildExt(build_ext):
                 f.write((mode if not partial or self._inplace_mode == mode else "mixed") + "\n")
 
     def _cythonize(self):
+        """Translate the kernels whose C is stale; reuse the C of the others.
+
+        Cython's own check would also compare the C with scipy's
+        ``cython_blas.pxd``, which pip installs afresh (newer) into every
+        isolated build environment: every install would translate and then
+        compile every kernel again.  The C is kept when it is newer than
+        fastnut's own sources and was made by the same Cython for the same
+        scipy (recorded next to it).
+        """
+        import Cython
+        import scipy
+
         exts = self.distribution.ext_modules
-        stale = [ext for ext in exts if self._c_is_stale(ext)]
+        build_dir = "build-debug" if DEBUG else "build"
+        stamp = os.path.join(build_dir, "src_c", "fastnut-cython-inputs")
+        key = f"Cython {Cython.__version__}, scipy {scipy.__version__}, debug={DEBUG}"
+        try:
+            with open(stamp) as f:
+                same_inputs = f.read().strip() == key
+        except OSError:
+            same_inputs = False
+        stale = [ext for ext in exts if not same_inputs or self._c_is_stale(ext)]
+        kept = [ext for ext in exts if ext not in stale]
+        for ext in kept:
+            ext.sources = [self._c_file(ext)]
         t0 = time.perf_counter()
         if stale:
             self.progress(f"Cython: translating {len(stale)} kernel(s) to C "
                           f"({', '.join(_stem(e) for e in stale)})")
-        self.distribution.ext_modules = _cythonize(exts)
-        if stale:
+            stale = _cythonize(stale)
             self.progress(f"Cython done in {time.perf_counter() - t0:.0f} s")
+            os.makedirs(os.path.dirname(stamp), exist_ok=True)
+            with open(stamp, "w") as f:
+                f.write(key + "\n")
+        self.distribution.ext_modules = sorted(stale + kept, key=lambda e: e.name)
 
     @staticmethod
-    def _c_is_stale(ext):
-        """Whether Cython will regenerate this extension's C file (an estimate
-        for the progress line; Cython decides with its own dependency graph)."""
+    def _c_file(ext):
+        pyx = [s for s in ext.sources if s.endswith(".pyx")][0]
+        return os.path.join("build-debug" if DEBUG else "build", os.path.splitext(pyx)[0] + ".c")
+
+    @classmethod
+    def _c_is_stale(cls, ext):
+        """Whether this extension's C is missing or older than fastnut's sources."""
         pyx = [s for s in ext.sources if s.endswith(".pyx")]
-        if not pyx:
-            return False
-        c = os.path.join("build-debug" if DEBUG else "build", os.path.splitext(pyx[0])[0] + ".c")
+        c = cls._c_file(ext)
         if not os.path.exists(c):
             return True
         deps = pyx + glob.glob(os.path.join("src_c", "*.pxd")) + glob.glob(os.path.join("src_c", "*.h"))
