@@ -1,8 +1,8 @@
 """Recurrent layers: fastnut.nn.{LSTM,GRU,SimpleRNN} against torch.nn.{LSTM,GRU,RNN}.
 
 One thread, same process, alternating calls.  Batch 32, 16 features, one
-layer, float32, every step's output (``return_sequences=True``), as
-``/work/shared/bench/dl/peers.py rnn`` times PyTorch:
+layer, float32, every step's output (``return_sequences=True``), with
+PyTorch timed the same way:
 
 * forward + backward (``out.sum().backward()``; no input gradient on either
   side, as for a first layer), hidden 128 with T = 200 and hidden 64 with

@@ -1,4 +1,5 @@
-"""Input checks and reshaping shared by the estimators (DESIGN.md §2).
+"""Input checks and reshaping shared by the estimators (``docs/architecture.md``,
+"Input conventions").
 
 Estimators validate here, once, at the boundary; kernels then trust their
 arguments.  Messages name the problem and the expected shape.

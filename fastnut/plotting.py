@@ -42,8 +42,29 @@ def _som_cells(grid):
     return np.stack([x[:, None] + dx, -(y[:, None] + dy)], axis=-1)
 
 
-def plot_som_map(som, values, ax=None, cmap="viridis", colorbar=True, title=None,
-                 annotate=False):
+def _colorbar(mappable, ax, label):
+    """A colour bar as tall as ``ax`` (not the figure), with its label."""
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+    cax = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.08)
+    cbar = ax.figure.colorbar(mappable, cax=cax)
+    if label:
+        cbar.set_label(label)
+    return cbar
+
+
+def _text_colors(rgba):
+    """Black or white, whichever contrasts with each background colour."""
+    rgba = np.asarray(rgba, dtype=float)
+    # relative luminance (sRGB, ITU-R BT.709) of the cell colours
+    lin = np.where(rgba[:, :3] <= 0.04045, rgba[:, :3] / 12.92,
+                   ((rgba[:, :3] + 0.055) / 1.055) ** 2.4)
+    lum = lin @ np.array([0.2126, 0.7152, 0.0722])
+    return np.where(lum > 0.18, "black", "white")
+
+
+def plot_som_map(som, values, ax=None, cmap="viridis", colorbar=True, title="value per unit",
+                 annotate=False, colorbar_label="value"):
     """Draw one value (or one RGB colour) per unit of a fitted map.
 
     Parameters
@@ -56,10 +77,14 @@ def plot_som_map(som, values, ax=None, cmap="viridis", colorbar=True, title=None
     ax : matplotlib Axes, default=None
     cmap : str, default="viridis"
     colorbar : bool, default=True
-        Add a colour bar (scalar values only).
-    title : str, default=None
+        Add a colour bar (scalar values only), as tall as the map.
+    title : str or None, default="value per unit"
+        None or ``""`` draws no title.
     annotate : bool, default=False
-        Write each unit's value in its cell.
+        Write each unit's value in its cell, in black or white, whichever
+        contrasts with the cell.
+    colorbar_label : str or None, default="value"
+        What the colours measure.
 
     Returns
     -------
@@ -75,26 +100,40 @@ def plot_som_map(som, values, ax=None, cmap="viridis", colorbar=True, title=None
                          f"({som.n_rows}, {som.n_cols}, 3); got {values.shape}")
     if ax is None:
         _, ax = plt.subplots(figsize=(0.35 * som.n_cols + 1.5, 0.35 * som.n_rows + 1))
-    cells = PolyCollection(_som_cells(grid), edgecolors="white", linewidths=0.3)
+    polygons = _som_cells(grid)
+    cells = PolyCollection(polygons, edgecolors="white", linewidths=0.3)
     if values.ndim == 3:
         rgb = np.clip(np.ma.filled(values.astype(float), 1.0), 0, 1).reshape(-1, values.shape[2])
         cells.set_facecolor(rgb)
     else:
         cells.set_array(values.reshape(-1))
         cells.set_cmap(cmap)
+        cells.autoscale()
     ax.add_collection(cells)
     if annotate and values.ndim == 2:
-        for (y, x), v in zip(grid.coordinates, values.reshape(-1)):
+        flat = values.reshape(-1)
+        colors = _text_colors(cells.to_rgba(np.ma.filled(flat.astype(float), 0.0)))
+        # the label fits the cell: ~40% of a cell's width in points
+        bbox = ax.get_position()
+        cell_pt = 72 * ax.figure.get_figwidth() * bbox.width / (som.n_cols + 0.5)
+        size = float(np.clip(0.4 * cell_pt, 5, 10))
+        for (y, x), v, c in zip(grid.coordinates, flat, colors):
             if v is not np.ma.masked:
-                ax.text(x, -y, f"{v:g}", ha="center", va="center", fontsize=6)
-    ax.autoscale_view()
+                ax.text(x, -y, f"{v:g}", ha="center", va="center", fontsize=size, color=c)
+    # the map fills its axes: limits at the cells, no frame
+    lo, hi = polygons.reshape(-1, 2).min(axis=0), polygons.reshape(-1, 2).max(axis=0)
+    pad = 0.1
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(lo[1] - pad, hi[1] + pad)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     if title:
         ax.set_title(title)
     if colorbar and values.ndim == 2:
-        ax.figure.colorbar(cells, ax=ax, fraction=0.046, pad=0.04)
+        _colorbar(cells, ax, colorbar_label)
     return ax
 
 
@@ -105,19 +144,25 @@ def plot_som_umatrix(som, ax=None, cmap="bone_r", **kwargs):
     Keyword arguments go to :func:`plot_som_map`.
     """
     kwargs.setdefault("title", "U-matrix")
+    kwargs.setdefault("colorbar_label", "mean distance to the neighbouring units")
     return plot_som_map(som, som.umatrix(), ax=ax, cmap=cmap, **kwargs)
 
 
-def plot_som_hit_map(som, X, ax=None, cmap="Greys", annotate=True, **kwargs):
-    """Number of samples of ``X`` won by each unit (units never hit are blank)."""
+def plot_som_hit_map(som, X, ax=None, cmap="viridis", annotate=True, **kwargs):
+    """Number of samples of ``X`` won by each unit (units never hit are blank).
+
+    Each cell shows its count (``annotate``); keyword arguments go to
+    :func:`plot_som_map`.
+    """
     hits = som.hit_map(X)
-    kwargs.setdefault("title", "hits")
+    kwargs.setdefault("title", "hits: samples won by each unit")
+    kwargs.setdefault("colorbar_label", "samples")
     return plot_som_map(som, np.ma.masked_equal(hits, 0), ax=ax, cmap=cmap,
                         annotate=annotate, **kwargs)
 
 
 def plot_som_component_planes(som, features=None, feature_names=None, n_cols=4,
-                              cmap="coolwarm"):
+                              cmap="coolwarm", title="component planes: each feature's weight per unit"):
     """One map per input feature: the weight of that feature at each unit.
 
     Parameters
@@ -131,6 +176,8 @@ def plot_som_component_planes(som, features=None, feature_names=None, n_cols=4,
     n_cols : int, default=4
         Panels per row.
     cmap : str, default="coolwarm"
+    title : str or None, default="component planes: each feature's weight per unit"
+        The figure's title; None or ``""`` draws none.
 
     Returns
     -------
@@ -150,9 +197,12 @@ def plot_som_component_planes(som, features=None, feature_names=None, n_cols=4,
                                       rows * (0.25 * som.n_rows + 0.8)))
     for ax, f in zip(axes.ravel(), features):
         name = feature_names[f] if feature_names is not None else f"feature {f}"
-        plot_som_map(som, W[:, :, f], ax=ax, cmap=cmap, title=str(name))
+        plot_som_map(som, W[:, :, f], ax=ax, cmap=cmap, title=str(name),
+                     colorbar_label="weight")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -195,7 +245,7 @@ def _as_images(X, image_shape):
 
 
 def plot_reconstructions(autoencoder, X, n_images=8, image_shape=None, cmap="gray_r",
-                         fig=None, title=None):
+                         fig=None, title="originals and their reconstructions"):
     """Originals (top row) above their reconstructions (bottom row).
 
     Parameters
@@ -210,7 +260,8 @@ def plot_reconstructions(autoencoder, X, n_images=8, image_shape=None, cmap="gra
         Needed for flat rows that are not square.
     cmap : str, default="gray_r"
     fig : matplotlib Figure, default=None
-    title : str, default=None
+    title : str or None, default="originals and their reconstructions"
+        None or ``""`` draws no title.
 
     Returns
     -------
@@ -241,7 +292,7 @@ def plot_reconstructions(autoencoder, X, n_images=8, image_shape=None, cmap="gra
 
 
 def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
-               title=None):
+               title="2-D codes"):
     """Scatter of 2-D codes, coloured by label.
 
     Parameters
@@ -257,7 +308,8 @@ def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
     cmap : str, default="tab10"
     s : float, default=8
         Marker size.
-    title : str, default=None
+    title : str or None, default="2-D codes"
+        None or ``""`` draws no title.
 
     Returns
     -------
@@ -286,7 +338,7 @@ def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
             m = y == lab
             ax.scatter(Z[m, 0], Z[m, 1], s=s, color=col, label=str(lab))
         ax.legend(markerscale=2, fontsize="small", frameon=False, loc="center left",
-                  bbox_to_anchor=(1.0, 0.5))
+                  bbox_to_anchor=(1.0, 0.5), title="label", title_fontsize="small")
     ax.set_xlabel("code 1")
     ax.set_ylabel("code 2")
     if title:
@@ -296,7 +348,7 @@ def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
 
 # -- convolutional networks ------------------------------------------------------------
 
-def plot_filters(est, n_cols=8, cmap="gray", fig=None, title=None):
+def plot_filters(est, n_cols=8, cmap="gray", fig=None, title="first-layer filters"):
     """Draw the filters of the first convolution of a fitted CNN, one panel each.
 
     Parameters
@@ -311,7 +363,9 @@ def plot_filters(est, n_cols=8, cmap="gray", fig=None, title=None):
         RGB images).
     fig : matplotlib Figure or None
         Draw into this figure (cleared first); a new one otherwise.
-    title : str or None
+    title : str or None, default="first-layer filters"
+        The figure's title, followed by the filters' shape; None or ``""``
+        draws no title.
 
     Returns
     -------
@@ -358,14 +412,15 @@ def plot_filters(est, n_cols=8, cmap="gray", fig=None, title=None):
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
-        fig.suptitle(title)
+        fig.suptitle(f"{title}: {n} filters of shape {W.shape[1]}x{W.shape[2]}x{W.shape[3]}, "
+                     "each scaled to its own range")
     return fig
 
 
 # -- Boltzmann machines --------------------------------------------------------------------
 
 def plot_rbm_components(est, n_components=64, image_shape=None, n_cols=8, cmap="gray",
-                        fig=None, title=None):
+                        fig=None, title="first-layer weights"):
     """Draw the first-layer weights of a fitted RBM or deep belief model as images.
 
     Parameters
@@ -382,7 +437,9 @@ def plot_rbm_components(est, n_components=64, image_shape=None, n_cols=8, cmap="
     cmap : str, default="gray"
     fig : matplotlib Figure or None
         Draw into this figure (cleared first); a new one otherwise.
-    title : str or None
+    title : str or None, default="first-layer weights"
+        The figure's title, followed by the number of units drawn; None or
+        ``""`` draws no title.
 
     Returns
     -------
@@ -421,5 +478,5 @@ def plot_rbm_components(est, n_components=64, image_shape=None, n_cols=8, cmap="
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
-        fig.suptitle(title)
+        fig.suptitle(f"{title}: {n} hidden units, each scaled to its own range")
     return fig

@@ -20,7 +20,7 @@ Metrics (``metric`` argument):
 Ties go to the lowest unit index, for the best and for the second-best unit.
 """
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, exp, pow, fabs, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
@@ -326,39 +326,50 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
     cdef Py_ssize_t chunk = block_rows(U)
     cdef Py_ssize_t n_chunks = (n + chunk - 1) // chunk
     cdef Py_ssize_t c, start, m, i, j
-    cdef floating *scratch
     cdef double *srow
     cdef const floating *xrow
+    # one block-sized scratch per thread, allocated here with the GIL held so
+    # that a failed allocation is a MemoryError rather than a NULL write
+    cdef int nt = max(1, n_threads)
+    cdef floating *work
     if sums is not None:
         if n_threads != 1 or counts is None:
             raise ValueError("bmu_search accumulates sums only on one thread, with counts")
-        with nogil:
-            sums[:, :] = 0.0
-            counts[:] = 0.0
-            scratch = <floating *> malloc(chunk * U * sizeof(floating))
-            for c in range(n_chunks):
-                start = c * chunk
-                m = min(chunk, n - start)
-                _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
-                           scratch, NULL, &bmu[start], &second[start], &dist[start])
-                for i in range(start, start + m):
-                    counts[bmu[i]] += 1.0
-                    srow = &sums[bmu[i], 0]
-                    xrow = &X[i, 0]
-                    for j in range(d):
-                        srow[j] += xrow[j]
-            free(scratch)
+        work = <floating *> malloc(chunk * U * sizeof(floating))
+        if work == NULL:
+            raise MemoryError(f"bmu_search: cannot allocate {chunk} x {U} scratch")
+        try:
+            with nogil:
+                sums[:, :] = 0.0
+                counts[:] = 0.0
+                for c in range(n_chunks):
+                    start = c * chunk
+                    m = min(chunk, n - start)
+                    _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
+                               work, NULL, &bmu[start], &second[start], &dist[start])
+                    for i in range(start, start + m):
+                        counts[bmu[i]] += 1.0
+                        srow = &sums[bmu[i], 0]
+                        xrow = &X[i, 0]
+                        for j in range(d):
+                            srow[j] += xrow[j]
+        finally:
+            free(work)
         return
     if n == 0:
         return
-    with nogil, parallel(num_threads=n_threads):
-        scratch = <floating *> malloc(chunk * U * sizeof(floating))
-        for c in prange(n_chunks, schedule="dynamic"):
+    work = <floating *> malloc(nt * chunk * U * sizeof(floating))
+    if work == NULL:
+        raise MemoryError(f"bmu_search: cannot allocate {nt} x {chunk} x {U} scratch")
+    try:
+        for c in prange(n_chunks, nogil=True, schedule="dynamic", num_threads=nt):
             start = c * chunk
             m = min(chunk, n - start)
             _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
-                       scratch, NULL, &bmu[start], &second[start], &dist[start])
-        free(scratch)
+                       work + threadid() * chunk * U, NULL,
+                       &bmu[start], &second[start], &dist[start])
+    finally:
+        free(work)
 
 
 cdef void _unit_aux(const floating *w, Py_ssize_t d, int metric,
@@ -460,9 +471,15 @@ def batch_smooth_grid(const Py_ssize_t[:, ::1] cells,   # IN  (U, 2) (row, x) pe
     cdef double h, den, inv
     cdef double *num
     cdef const double *srow
-    with nogil, parallel(num_threads=n_threads):
-        num = <double *> malloc(d * sizeof(double))
-        for u in prange(U, schedule="static"):
+    # one numerator row per thread, allocated with the GIL held (MemoryError
+    # on failure); each unit's row is zeroed before its sums
+    cdef int nt = max(1, n_threads)
+    cdef double *work = <double *> malloc(nt * max(d, 1) * sizeof(double))
+    if work == NULL:
+        raise MemoryError(f"batch_smooth_grid: cannot allocate {nt} x {d} scratch")
+    try:
+        for u in prange(U, nogil=True, schedule="static", num_threads=nt):
+            num = work + threadid() * d
             den = 0.0
             for j in range(d):
                 num[j] = 0.0
@@ -479,7 +496,8 @@ def batch_smooth_grid(const Py_ssize_t[:, ::1] cells,   # IN  (U, 2) (row, x) pe
                 for j in range(d):
                     W[u, j] = <floating> (num[j] * inv)
             _unit_aux(&W[u, 0], d, metric, &w_aux[u])
-        free(num)
+    finally:
+        free(work)
 
 
 # --------------------------------------------------------------------------

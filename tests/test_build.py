@@ -40,3 +40,47 @@ def test_missing_build_says_how_to_build(tmp_path):
     assert out.returncode != 0
     assert "pip install -e ." in out.stderr
     assert "compiled kernels are missing" in out.stderr
+
+
+def _source_tree(root):
+    """A clone's root without a build: setup.py, src_c/ and fastnut/ minus the kernels."""
+    import shutil
+    src = os.path.dirname(fastnut.__file__)
+    shutil.copytree(src, root / "fastnut",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    (root / "src_c").mkdir()
+    (root / "setup.py").write_text("")
+    return root
+
+
+def test_source_tree_shadowing_an_installed_build_says_so(tmp_path):
+    """`python -m fastnut` in a clone's root after `pip install .`: the clone's
+    uncompiled fastnut/ comes first on the path and hides the installed one."""
+    root = _source_tree(tmp_path / "clone")
+    installed = os.path.dirname(os.path.dirname(fastnut.__file__))
+    env = {**os.environ, "PYTHONPATH": installed}
+    out = subprocess.run([sys.executable, "-m", "fastnut", "--help"], capture_output=True,
+                         text=True, cwd=root, env=env)
+    assert out.returncode != 0
+    msg = " ".join(out.stderr.split())
+    assert f"imported from its source tree {root / 'fastnut'}" in msg
+    assert f"shadows the fastnut installed in {os.path.join(installed, 'fastnut')}" in msg
+    assert "run from any other folder (cd ..), or use the `fastnut` command" in msg
+    assert "pip install -e ." in msg
+    assert "another Python" not in msg
+    # from any other folder the installed build is the one imported, and works
+    out = subprocess.run([sys.executable, "-m", "fastnut", "--help"], capture_output=True,
+                         text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: fastnut [demo] [FAMILY ...]")
+
+
+def test_unbuilt_source_tree_says_how_to_build(tmp_path):
+    root = _source_tree(tmp_path / "clone")
+    out = subprocess.run([sys.executable, "-c", "import fastnut"], capture_output=True,
+                         text=True, cwd=root, env={**os.environ, "PYTHONPATH": ""})
+    assert out.returncode != 0
+    msg = " ".join(out.stderr.split())
+    assert f"{root / 'fastnut'} is a source tree whose kernels were never built" in msg
+    assert "pip install -e ." in msg
+    assert "python setup.py build_ext --inplace" in msg

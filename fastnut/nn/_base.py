@@ -9,7 +9,7 @@ batch forward and a gradient backward::
 
 ``params`` and ``grads`` are dicts of arrays with the same keys; optimizers
 update ``params`` in place (never rebind them), so views stay valid.
-Parameter names and layouts follow PyTorch (DESIGN.md §3).
+Parameter names and layouts follow PyTorch (``docs/architecture.md``).
 
 Subclasses implement ``_build``, ``_forward`` and ``_backward``; ``forward``
 and ``backward`` are defined once here and are the checked entry points.
