@@ -22,12 +22,21 @@ from fastnut.plotting import plot_filters
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
-    X / 16, y, test_size=0.3, stratify=y, random_state=0)
+    X / 16, y, test_size=0.3, stratify=y, random_state=0
+)
 
-clf = CNNClassifier(input_shape=(1, 8, 8), conv_layers=((16, 3), (32, 3)),
-                    hidden_layer_sizes=(64,), max_iter=30, batch_size=64, random_state=0)
+clf = CNNClassifier(
+    input_shape=(1, 8, 8),
+    conv_layers=((16, 3), (32, 3)),
+    hidden_layer_sizes=(64,),
+    max_iter=30,
+    batch_size=64,
+    random_state=0,
+)
 clf.fit(X_train, y_train)
-print(f"test accuracy {clf.score(X_test, y_test):.3f} after {clf.n_iter_} epochs")
+print(
+    f"test accuracy {clf.score(X_test, y_test):.3f} after {clf.n_iter_} epochs"
+)
 
 # %%
 # The sixteen 3x3 filters of the first convolution

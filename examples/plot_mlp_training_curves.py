@@ -24,7 +24,8 @@ from fastnut import MLPClassifier
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
-    X / 16, y, test_size=0.3, stratify=y, random_state=0)
+    X / 16, y, test_size=0.3, stratify=y, random_state=0
+)
 
 # %%
 # Adam, SGD with Nesterov momentum, plain SGD
@@ -34,16 +35,27 @@ X_train, X_test, y_train, y_test = train_test_split(
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 solvers = {
     "adam": dict(solver="adam", learning_rate_init=1e-3),
-    "sgd + nesterov": dict(solver="sgd", learning_rate_init=0.05, momentum=0.9),
+    "sgd + nesterov": dict(
+        solver="sgd", learning_rate_init=0.05, momentum=0.9
+    ),
     "sgd": dict(solver="sgd", learning_rate_init=0.05, momentum=0.0),
 }
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, params in solvers.items():
-    clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=60, random_state=0, **params)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(64,), max_iter=60, random_state=0, **params
+    )
     clf.fit(X_train, y_train)
-    ax.plot(clf.loss_curve_, label=f"{name}: test accuracy {clf.score(X_test, y_test):.3f}")
-ax.set(xlabel="epoch", ylabel="training loss", yscale="log",
-       title="MLPClassifier(hidden_layer_sizes=(64,)) on the digits")
+    ax.plot(
+        clf.loss_curve_,
+        label=f"{name}: test accuracy {clf.score(X_test, y_test):.3f}",
+    )
+ax.set(
+    xlabel="epoch",
+    ylabel="training loss",
+    yscale="log",
+    title="MLPClassifier(hidden_layer_sizes=(64,)) on the digits",
+)
 ax.legend()
 fig.tight_layout()
 
@@ -54,8 +66,14 @@ fig.tight_layout()
 # training rows is held out; training stops when the validation accuracy has
 # not improved by ``tol`` for ``n_iter_no_change`` epochs, and the weights of
 # the best epoch are kept.
-clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=300, early_stopping=True,
-                    validation_fraction=0.2, n_iter_no_change=10, random_state=0)
+clf = MLPClassifier(
+    hidden_layer_sizes=(64,),
+    max_iter=300,
+    early_stopping=True,
+    validation_fraction=0.2,
+    n_iter_no_change=10,
+    random_state=0,
+)
 clf.fit(X_train, y_train)
 best = int(np.argmax(clf.validation_scores_))
 
@@ -70,7 +88,9 @@ ax2.set_ylabel("validation accuracy")
 ax2.yaxis.label.set_color("C1")
 ax1.set_title(f"stopped after {clf.n_iter_} epochs, best at epoch {best}")
 fig.tight_layout()
-print(f"test accuracy {clf.score(X_test, y_test):.3f} after {clf.n_iter_} epochs")
+print(
+    f"test accuracy {clf.score(X_test, y_test):.3f} after {clf.n_iter_} epochs"
+)
 
 # %%
 # The first layer's weights

@@ -17,17 +17,25 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from fastnut import SelfOrganizingMap
-from fastnut.plotting import (plot_som_colors, plot_som_hit_map, plot_som_map,
-                              plot_som_umatrix)
+from fastnut.plotting import (
+    plot_som_colors,
+    plot_som_hit_map,
+    plot_som_map,
+    plot_som_umatrix,
+)
 
 # %%
 # 3,000 random colours on a 20 x 20 hexagonal map
 # -----------------------------------------------
 colors = np.random.default_rng(0).random((3000, 3))
-som = SelfOrganizingMap(20, 20, topology="hexagonal", max_iter=20, random_state=0)
+som = SelfOrganizingMap(
+    20, 20, topology="hexagonal", max_iter=20, random_state=0
+)
 som.fit(colors)
-print(f"quantization error {som.quantization_error(colors):.4f}, "
-      f"topographic error {som.topographic_error(colors):.4f}")
+print(
+    f"quantization error {som.quantization_error(colors):.4f}, "
+    f"topographic error {som.topographic_error(colors):.4f}"
+)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
 plot_som_colors(som, ax=ax1)
@@ -42,7 +50,9 @@ fig.tight_layout()
 # neighbourhood radius shrinks from ``sigma_start`` to ``sigma_end``.
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(np.arange(1, som.n_iter_ + 1), som.quantization_errors_, marker="o")
-ax.set(xlabel="epoch", ylabel="quantization error", title="SelfOrganizingMap.fit")
+ax.set(
+    xlabel="epoch", ylabel="quantization error", title="SelfOrganizingMap.fit"
+)
 fig.tight_layout()
 
 # %%
@@ -55,8 +65,14 @@ digits_som = SelfOrganizingMap(12, 12, max_iter=30, random_state=0).fit(X / 16)
 labels = digits_som.label_map(X / 16, y)
 
 fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4.3))
-plot_som_map(digits_som, labels, ax=ax1, cmap="tab10",
-             title="majority label per unit", annotate=True)
+plot_som_map(
+    digits_som,
+    labels,
+    ax=ax1,
+    cmap="tab10",
+    title="majority label per unit",
+    annotate=True,
+)
 plot_som_hit_map(digits_som, X / 16, ax=ax2, annotate=False)
 plot_som_umatrix(digits_som, ax=ax3)
 fig.tight_layout()
