@@ -86,8 +86,10 @@ def test_grid_search_on_dask_equals_serial(client, digits, name):
         serial = GridSearchCV(est, grid, cv=3).fit(X, y)
         with joblib.parallel_backend("dask"), distributed.get_task_stream(client) as ts:
             dist = GridSearchCV(est, grid, cv=3, n_jobs=-1).fit(X, y)
-    # the 12 fits (and the refit's) really ran as tasks on the cluster's worker
-    assert len(ts.data) >= 12
+    # the fits really ran as tasks on the cluster's worker (joblib batches them,
+    # so the number of tasks depends on its timing)
+    workers = {task["worker"] for task in ts.data}
+    assert workers and workers <= set(client.scheduler_info()["workers"])
     _assert_same_search(serial, dist)
     np.testing.assert_array_equal(dist.predict(X), serial.predict(X))
 
