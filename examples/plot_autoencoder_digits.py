@@ -9,6 +9,8 @@ look at a 2-D code of the whole data set, and let a
 :class:`fastnut.DenoisingAutoencoder` clean up noisy digits.
 """
 
+# sphinx_gallery_thumbnail_number = 3
+
 # %%
 import warnings
 

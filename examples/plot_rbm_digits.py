@@ -11,6 +11,8 @@ and let it generate digits by Gibbs sampling. A
 stack.
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
