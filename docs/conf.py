@@ -87,7 +87,7 @@ def setup(app):
 
 
 # -- markdown (MyST) -------------------------------------------------------------
-myst_enable_extensions = ["colon_fence", "dollarmath"]
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 
 # -- gallery ----------------------------------------------------------------------
