@@ -44,7 +44,60 @@ cdef extern from *:
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC optimize ("no-wrapv")
     #endif
+    #include "_simd.h"
+    /* counts over one step of C values, branch-free so that they vectorise:
+       NaN values, and values that are not finite (x - x is 0 only for
+       finite x) */
+    #define FASTNUT_STEP_COUNTS(T, S) \
+    static int fastnut_count_nan_##S(const T *__restrict x, int C) { \
+        int k = 0; for (int c = 0; c < C; c++) k += x[c] != x[c]; return k; } \
+    static FASTNUT_CLONES int fastnut_count_nonfinite_##S(const T *__restrict x, Py_ssize_t m) { \
+        int k = 0; for (Py_ssize_t q = 0; q < m; q++) k += (x[q] - x[q]) != (T)0; return k; }
+    FASTNUT_STEP_COUNTS(float, f)
+    FASTNUT_STEP_COUNTS(double, d)
     """
+    int fastnut_count_nan_f(const float *x, int C) noexcept nogil
+    int fastnut_count_nan_d(const double *x, int C) noexcept nogil
+    int fastnut_count_nonfinite_f(const float *x, Py_ssize_t m) noexcept nogil
+    int fastnut_count_nonfinite_d(const double *x, Py_ssize_t m) noexcept nogil
+
+
+def sequence_lengths(const floating[:, :, ::1] X,  # IN  (n, T, C)
+                     int[::1] lengths,             # OUT (n,) valid steps
+                     int[::1] status,              # OUT (n,) 0 ok, 1 non-finite inside, 2 empty
+                     int n_threads):
+    """Lengths of NaN-padded sequences in one pass, and what is wrong with each.
+
+    A sequence's padding is its trailing steps that are NaN in every
+    feature; ``status[i]`` is 1 when a NaN or an infinity sits in its valid
+    steps and 2 when it has no valid step.  Returns the number of padded
+    sequences.
+    """
+    cdef int n = X.shape[0], T = X.shape[1], C = X.shape[2]
+    cdef int i, t, L, npad = 0
+    cdef const floating *x
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        x = &X[i, 0, 0]
+        L = T
+        while L > 0:
+            if floating is float:
+                if fastnut_count_nan_f(x + <Py_ssize_t> (L - 1) * C, C) != C:
+                    break
+            else:
+                if fastnut_count_nan_d(x + <Py_ssize_t> (L - 1) * C, C) != C:
+                    break
+            L = L - 1
+        lengths[i] = L
+        if L == 0:
+            status[i] = 2
+        else:
+            if floating is float:
+                status[i] = fastnut_count_nonfinite_f(x, <Py_ssize_t> L * C) != 0
+            else:
+                status[i] = fastnut_count_nonfinite_d(x, <Py_ssize_t> L * C) != 0
+        if L < T:
+            npad += 1
+    return npad
 
 
 cdef void _im2col1d(const floating *x, int T, int C, int L, int k, int s, int pad, int d,

@@ -34,7 +34,86 @@ cdef extern from *:
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC optimize ("no-wrapv")
     #endif
+    #include "_simd.h"
+    /* The element-wise passes over one row of F channels (rows layout) or one
+       plane of P values (planes layout), with restrict pointers so that the
+       compiler vectorises them (through memoryviews it cannot rule out
+       aliasing between the output and the coefficient vectors), in AVX-512,
+       AVX2 and baseline clones (_simd.h). */
+    #define FASTNUT_BN(T, S) \
+    static FASTNUT_CLONES void fastnut_bn_affine_row_##S(const T *__restrict x, const T *__restrict mu, \
+            const T *__restrict a, const T *__restrict b, T *__restrict y, Py_ssize_t F, \
+            int relu) { \
+        if (relu) { for (Py_ssize_t f = 0; f < F; f++) { \
+            T v = (x[f] - mu[f]) * a[f] + b[f]; y[f] = v > 0 ? v : (T)0; } } \
+        else { for (Py_ssize_t f = 0; f < F; f++) y[f] = (x[f] - mu[f]) * a[f] + b[f]; } \
+    } \
+    static FASTNUT_CLONES void fastnut_bn_backward_row_##S(const T *__restrict dy, const T *__restrict x, \
+            const T *__restrict y, const T *__restrict mu, const T *__restrict k, \
+            const T *__restrict mdy, const T *__restrict cc, T *__restrict dx, Py_ssize_t F, \
+            int relu) { \
+        if (relu) { for (Py_ssize_t f = 0; f < F; f++) { T g = dy[f]; g = y[f] > 0 ? g : (T)0; \
+            dx[f] = k[f] * (g - mdy[f] - (x[f] - mu[f]) * cc[f]); } } \
+        else { for (Py_ssize_t f = 0; f < F; f++) \
+            dx[f] = k[f] * (dy[f] - mdy[f] - (x[f] - mu[f]) * cc[f]); } \
+    } \
+    static FASTNUT_CLONES void fastnut_bn_sums_row_##S(const T *__restrict x, const double *__restrict mu, \
+            double *__restrict p, Py_ssize_t F, int square) { \
+        if (square) { for (Py_ssize_t f = 0; f < F; f++) { double v = x[f] - mu[f]; p[f] += v * v; } } \
+        else { for (Py_ssize_t f = 0; f < F; f++) p[f] += x[f] - mu[f]; } \
+    } \
+    static FASTNUT_CLONES void fastnut_bn_grad_sums_row_##S(const T *__restrict dy, const T *__restrict x, \
+            const T *__restrict y, const double *__restrict mu, double *__restrict p1, \
+            double *__restrict p2, Py_ssize_t F, int relu) { \
+        for (Py_ssize_t f = 0; f < F; f++) { double g = dy[f]; \
+            if (relu) g = y[f] > 0 ? g : 0.0; p1[f] += g; p2[f] += g * (x[f] - mu[f]); } \
+    } \
+    static FASTNUT_CLONES void fastnut_bn_affine_plane_##S(const T *__restrict x, T m, T a, T b, \
+            T *__restrict y, Py_ssize_t P, int relu) { \
+        if (relu) { for (Py_ssize_t q = 0; q < P; q++) { T v = (x[q] - m) * a + b; \
+            y[q] = v > 0 ? v : (T)0; } } \
+        else { for (Py_ssize_t q = 0; q < P; q++) y[q] = (x[q] - m) * a + b; } \
+    } \
+    static FASTNUT_CLONES void fastnut_bn_backward_plane_##S(const T *__restrict dy, const T *__restrict x, \
+            const T *__restrict y, T m, T k, T md, T c, T *__restrict dx, Py_ssize_t P, \
+            int relu) { \
+        if (relu) { for (Py_ssize_t q = 0; q < P; q++) { T g = dy[q]; g = y[q] > 0 ? g : (T)0; \
+            dx[q] = k * (g - md - (x[q] - m) * c); } } \
+        else { for (Py_ssize_t q = 0; q < P; q++) dx[q] = k * (dy[q] - md - (x[q] - m) * c); } \
+    }
+    FASTNUT_BN(float, f)
+    FASTNUT_BN(double, d)
     """
+    void fastnut_bn_affine_row_f(const float *x, const float *mu, const float *a, const float *b,
+                                 float *y, Py_ssize_t F, int relu) noexcept nogil
+    void fastnut_bn_affine_row_d(const double *x, const double *mu, const double *a,
+                                 const double *b, double *y, Py_ssize_t F, int relu) noexcept nogil
+    void fastnut_bn_backward_row_f(const float *dy, const float *x, const float *y,
+                                   const float *mu, const float *k, const float *mdy,
+                                   const float *cc, float *dx, Py_ssize_t F, int relu) noexcept nogil
+    void fastnut_bn_backward_row_d(const double *dy, const double *x, const double *y,
+                                   const double *mu, const double *k, const double *mdy,
+                                   const double *cc, double *dx, Py_ssize_t F, int relu) noexcept nogil
+    void fastnut_bn_sums_row_f(const float *x, const double *mu, double *p, Py_ssize_t F,
+                               int square) noexcept nogil
+    void fastnut_bn_sums_row_d(const double *x, const double *mu, double *p, Py_ssize_t F,
+                               int square) noexcept nogil
+    void fastnut_bn_grad_sums_row_f(const float *dy, const float *x, const float *y,
+                                    const double *mu, double *p1, double *p2, Py_ssize_t F,
+                                    int relu) noexcept nogil
+    void fastnut_bn_grad_sums_row_d(const double *dy, const double *x, const double *y,
+                                    const double *mu, double *p1, double *p2, Py_ssize_t F,
+                                    int relu) noexcept nogil
+    void fastnut_bn_affine_plane_f(const float *x, float m, float a, float b, float *y,
+                                   Py_ssize_t P, int relu) noexcept nogil
+    void fastnut_bn_affine_plane_d(const double *x, double m, double a, double b, double *y,
+                                   Py_ssize_t P, int relu) noexcept nogil
+    void fastnut_bn_backward_plane_f(const float *dy, const float *x, const float *y, float m,
+                                     float k, float md, float c, float *dx, Py_ssize_t P,
+                                     int relu) noexcept nogil
+    void fastnut_bn_backward_plane_d(const double *dy, const double *x, const double *y,
+                                     double m, double k, double md, double c, double *dx,
+                                     Py_ssize_t P, int relu) noexcept nogil
 
 
 # -- rows: (n, T, F), channels last ---------------------------------------------------
@@ -59,14 +138,10 @@ def rows_sums(const floating[:, :, ::1] X,  # IN  (n, T, F)
     for i in prange(n, nogil=True, schedule="static", num_threads=nt):
         p = &part[threadid(), 0]
         for s in range(lengths[i]):
-            x = &X[i, s, 0]
-            if square:
-                for f in range(F):
-                    v = x[f] - mu[f]
-                    p[f] += v * v
+            if floating is float:
+                fastnut_bn_sums_row_f(&X[i, s, 0], &mu[0], p, F, square)
             else:
-                for f in range(F):
-                    p[f] += x[f] - mu[f]
+                fastnut_bn_sums_row_d(&X[i, s, 0], &mu[0], p, F, square)
 
 
 def rows_grad_sums(const floating[:, :, ::1] dY,  # IN  (n, T, F)
@@ -93,15 +168,12 @@ def rows_grad_sums(const floating[:, :, ::1] dY,  # IN  (n, T, F)
     for i in prange(n, nogil=True, schedule="static", num_threads=nt):
         p = &part[threadid(), 0]
         for s in range(lengths[i]):
-            x = &X[i, s, 0]
-            dy = &dY[i, s, 0]
-            y = &Y[i, s, 0]
-            for f in range(F):
-                g = dy[f]
-                if relu and not y[f] > 0:
-                    g = 0
-                p[f] += g
-                p[F + f] += g * (x[f] - mu[f])
+            if floating is float:
+                fastnut_bn_grad_sums_row_f(&dY[i, s, 0], &X[i, s, 0], &Y[i, s, 0], &mu[0],
+                                           p, p + F, F, relu)
+            else:
+                fastnut_bn_grad_sums_row_d(&dY[i, s, 0], &X[i, s, 0], &Y[i, s, 0], &mu[0],
+                                           p, p + F, F, relu)
 
 
 def rows_affine(const floating[:, :, ::1] X,  # IN  (n, T, F)
@@ -125,14 +197,10 @@ def rows_affine(const floating[:, :, ::1] X,  # IN  (n, T, F)
                 for f in range(F):
                     y[f] = NAN
                 continue
-            x = &X[i, s, 0]
-            if relu:
-                for f in range(F):
-                    v = (x[f] - mu[f]) * a[f] + b[f]
-                    y[f] = v if v > 0 else 0
+            if floating is float:
+                fastnut_bn_affine_row_f(&X[i, s, 0], &mu[0], &a[0], &b[0], y, F, relu)
             else:
-                for f in range(F):
-                    y[f] = (x[f] - mu[f]) * a[f] + b[f]
+                fastnut_bn_affine_row_d(&X[i, s, 0], &mu[0], &a[0], &b[0], y, F, relu)
 
 
 def rows_backward(const floating[:, :, ::1] dY,  # IN  (n, T, F)
@@ -164,14 +232,12 @@ def rows_backward(const floating[:, :, ::1] dY,  # IN  (n, T, F)
                 for f in range(F):
                     dx[f] = 0
                 continue
-            x = &X[i, s, 0]
-            dy = &dY[i, s, 0]
-            y = &Y[i, s, 0]
-            for f in range(F):
-                g = dy[f]
-                if relu and not y[f] > 0:
-                    g = 0
-                dx[f] = k[f] * (g - mdy[f] - (x[f] - mu[f]) * cc[f])
+            if floating is float:
+                fastnut_bn_backward_row_f(&dY[i, s, 0], &X[i, s, 0], &Y[i, s, 0], &mu[0],
+                                          &k[0], &mdy[0], &cc[0], dx, F, relu)
+            else:
+                fastnut_bn_backward_row_d(&dY[i, s, 0], &X[i, s, 0], &Y[i, s, 0], &mu[0],
+                                          &k[0], &mdy[0], &cc[0], dx, F, relu)
 
 
 # -- planes: (n, C, P), channels first ------------------------------------------------
@@ -250,13 +316,10 @@ def planes_affine(const floating[:, :, ::1] X,  # IN  (n, C, P)
         bb = b[c]
         x = &X[0, 0, 0] + plane * P
         y = &Y[0, 0, 0] + plane * P
-        if relu:
-            for q in range(P):
-                v = (x[q] - m) * aa + bb
-                y[q] = v if v > 0 else 0
+        if floating is float:
+            fastnut_bn_affine_plane_f(x, m, aa, bb, y, P, relu)
         else:
-            for q in range(P):
-                y[q] = (x[q] - m) * aa + bb
+            fastnut_bn_affine_plane_d(x, m, aa, bb, y, P, relu)
 
 
 def planes_backward(const floating[:, :, ::1] dY,  # IN  (n, C, P)
@@ -287,10 +350,7 @@ def planes_backward(const floating[:, :, ::1] dY,  # IN  (n, C, P)
         dy = &dY[0, 0, 0] + plane * P
         dx = &dX[0, 0, 0] + plane * P
         y = &Y[0, 0, 0] + plane * P
-        if relu:
-            for q in range(P):
-                g = dy[q] if y[q] > 0 else 0
-                dx[q] = kk * (g - md - (x[q] - m) * cq)
+        if floating is float:
+            fastnut_bn_backward_plane_f(dy, x, y, m, kk, md, cq, dx, P, relu)
         else:
-            for q in range(P):
-                dx[q] = kk * (dy[q] - md - (x[q] - m) * cq)
+            fastnut_bn_backward_plane_d(dy, x, y, m, kk, md, cq, dx, P, relu)

@@ -30,7 +30,6 @@ from .._threads import blas_one_thread, n_threads
 from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
 # helpers that live elsewhere today (one place to update when they move)
-from .._validation import sequence_lengths  # noqa: F401  (re-used by _normalization)
 from ._conv import PARALLEL_MIN_FLOPS, _threads_for  # noqa: F401
 
 _PAD_MODES = ("valid", "same", "causal")
@@ -85,6 +84,33 @@ def _geometry(T, k, s, d, padding):
     return p, np.maximum((T + 2 * p - e) // s + 1, 0)
 
 
+def sequence_lengths(layer, X):
+    """Valid steps of each NaN-padded sequence of ``X (n, T, F)`` (int32), and
+    whether any is padded.
+
+    The rule of ``fastnut._validation.sequence_lengths`` (trailing all-NaN
+    steps are padding; NaN elsewhere, infinity and empty sequences are
+    errors, with the same messages), in one compiled pass without
+    temporaries: every sequence layer of a stack runs it on its input.
+    """
+    n = X.shape[0]
+    lengths = _typed_buffer(layer, "lengths", (n,), np.int32)
+    status = _typed_buffer(layer, "status", (n,), np.int32)
+    npad = _k1.sequence_lengths(X, lengths, status, _threads_for(X))
+    if status.any():
+        i = int(np.flatnonzero(status)[0])
+        if status[i] == 2:
+            raise ValueError(f"sequence {i} is all NaN: every sequence needs at least one "
+                             "valid step (NaN marks padding at the end)")
+        if np.isinf(X[i]).any():
+            raise ValueError("sequences contain infinity; only trailing all-NaN steps "
+                             "(padding) may be non-finite")
+        raise ValueError(
+            f"sequence {i} has NaN inside its valid steps: NaN is only allowed as "
+            "padding, i.e. whole steps (all features NaN) at the end of a sequence")
+    return lengths, npad > 0
+
+
 def _check_sequences(layer, X):
     """C-contiguous (n, T, F) batch, its lengths (int32) and whether it is padded."""
     X = np.ascontiguousarray(X, layer.dtype)
@@ -94,7 +120,7 @@ def _check_sequences(layer, X):
                          f"got {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{type(layer).__name__} got an empty batch of shape {X.shape}")
-    lengths, pad = sequence_lengths(X)
+    lengths, pad = sequence_lengths(layer, X)
     return X, lengths, pad
 
 

@@ -235,8 +235,8 @@ class BatchNorm1D(_BatchNorm):
         if X.ndim == 2:
             n = X.shape[0]
             return X.reshape(n, 1, X.shape[1]), _ones_lengths(self, n), n
-        lengths, pad = sequence_lengths(X)
-        m = X.shape[0] * X.shape[1] if pad is None else int(lengths.sum())
+        lengths, pad = sequence_lengths(self, X)
+        m = int(lengths.sum())
         return X, lengths, m
 
 
