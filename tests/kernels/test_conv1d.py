@@ -154,3 +154,47 @@ def test_global_pool1d(dtype, threads):
     for i, L in enumerate(lengths):
         expect[i, :L] = dY[i] / L
     np.testing.assert_allclose(dX, expect, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sequence_lengths_scan_matches_the_validation_rule(dtype, threads):
+    from fastnut._validation import sequence_lengths
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        n, T, C = rng.integers(1, 6), rng.integers(1, 8), rng.integers(1, 4)
+        X = rng.standard_normal((n, T, C)).astype(dtype)
+        L = rng.integers(1, T + 1, n)
+        for i in range(n):
+            X[i, L[i]:] = np.nan
+        if trial % 3 == 0 and L.max() > 1:  # a partly-NaN step: not padding
+            i = int(np.argmax(L))
+            X[i, L[i] - 1, 0] = np.nan
+        lengths = np.empty(n, np.int32)
+        status = np.empty(n, np.int32)
+        npad = k1.sequence_lengths(X, lengths, status, threads)
+        try:
+            expect, pad = sequence_lengths(X)
+        except ValueError:
+            assert status.any()
+            continue
+        assert not status.any()
+        np.testing.assert_array_equal(lengths, expect)
+        assert npad == (0 if pad is None else int(pad.any(axis=1).sum()))
+
+
+def test_sequence_scan_errors_name_the_problem():
+    from fastnut import nn
+    layer = nn.GlobalAvgPool1D()
+    layer.build((3, 2), dtype=np.float64)
+    X = np.zeros((2, 3, 2))
+    X[1] = np.nan
+    with pytest.raises(ValueError, match="sequence 1 is all NaN"):
+        layer.forward(X)
+    X[1] = 0
+    X[0, 2, 1] = np.inf
+    with pytest.raises(ValueError, match="sequences contain infinity"):
+        layer.forward(X)
+    X[0, 2, 1] = np.nan
+    with pytest.raises(ValueError, match="sequence 0 has NaN inside its valid steps"):
+        layer.forward(X)

@@ -254,3 +254,19 @@ def test_errors():
         layer.forward(X)
     with pytest.raises(ValueError, match=r"expects X of shape \(n, T, 2\)"):
         layer.forward(np.zeros((2, 10, 3)))
+
+
+def test_concurrent_inference_equals_serial():
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(11)
+    net = nn.Sequential([nn.Conv1D(16, 5, padding="same", activation="relu"),
+                         nn.BatchNorm1D(activation="relu"), nn.MaxPool1D(2),
+                         nn.Conv1D(8, 3, padding="causal"), nn.GlobalAvgPool1D()])
+    net.build((40, 3), random_state=0, dtype=np.float64)
+    net.forward(rng.standard_normal((8, 40, 3)), training=True)  # running statistics move
+    batches = [_padded_batch(rng, n=4, T=40, F=3, lengths=(40, 20 + i, 33, 7)) for i in range(8)]
+    serial = [np.array(net.forward(b)) for b in batches]
+    with ThreadPoolExecutor(4) as ex:
+        threaded = list(ex.map(lambda b: np.array(net.forward(b)), batches * 3))
+    for i, out in enumerate(threaded):
+        np.testing.assert_array_equal(out, serial[i % 8])
