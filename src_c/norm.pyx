@@ -83,7 +83,51 @@ cdef extern from *:
     }
     FASTNUT_BN(float, f)
     FASTNUT_BN(double, d)
+    /* Sums over one plane in double with four independent accumulators: one
+       chain of dependent additions would run at the add latency (4 cycles a
+       value); four chains keep the adder busy.  (Vectorising a reduction
+       would need -ffast-math.) */
+    #define FASTNUT_BN_PLANE_SUMS(T, S) \
+    static double fastnut_bn_plane_sum_##S(const T *__restrict x, Py_ssize_t P, double m, \
+                                           int square) { \
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0; Py_ssize_t q = 0; \
+        if (square) { \
+            for (; q + 4 <= P; q += 4) { double v0 = x[q] - m, v1 = x[q + 1] - m, \
+                v2 = x[q + 2] - m, v3 = x[q + 3] - m; \
+                a0 += v0 * v0; a1 += v1 * v1; a2 += v2 * v2; a3 += v3 * v3; } \
+            for (; q < P; q++) { double v = x[q] - m; a0 += v * v; } \
+        } else { \
+            for (; q + 4 <= P; q += 4) { a0 += x[q] - m; a1 += x[q + 1] - m; \
+                a2 += x[q + 2] - m; a3 += x[q + 3] - m; } \
+            for (; q < P; q++) a0 += x[q] - m; \
+        } \
+        return (a0 + a1) + (a2 + a3); \
+    } \
+    static void fastnut_bn_plane_grad_sums_##S(const T *__restrict dy, const T *__restrict x, \
+            const T *__restrict y, Py_ssize_t P, double m, int relu, double *s1, double *s2) { \
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0; \
+        Py_ssize_t q = 0; \
+        for (; q + 4 <= P; q += 4) { \
+            double g0 = dy[q], g1 = dy[q + 1], g2 = dy[q + 2], g3 = dy[q + 3]; \
+            if (relu) { g0 = y[q] > 0 ? g0 : 0.0; g1 = y[q + 1] > 0 ? g1 : 0.0; \
+                        g2 = y[q + 2] > 0 ? g2 : 0.0; g3 = y[q + 3] > 0 ? g3 : 0.0; } \
+            a0 += g0; a1 += g1; a2 += g2; a3 += g3; \
+            b0 += g0 * (x[q] - m); b1 += g1 * (x[q + 1] - m); \
+            b2 += g2 * (x[q + 2] - m); b3 += g3 * (x[q + 3] - m); } \
+        for (; q < P; q++) { double g = dy[q]; if (relu) g = y[q] > 0 ? g : 0.0; \
+            a0 += g; b0 += g * (x[q] - m); } \
+        *s1 += (a0 + a1) + (a2 + a3); *s2 += (b0 + b1) + (b2 + b3); \
+    }
+    FASTNUT_BN_PLANE_SUMS(float, f)
+    FASTNUT_BN_PLANE_SUMS(double, d)
     """
+    double fastnut_bn_plane_sum_f(const float *x, Py_ssize_t P, double m, int square) noexcept nogil
+    double fastnut_bn_plane_sum_d(const double *x, Py_ssize_t P, double m, int square) noexcept nogil
+    void fastnut_bn_plane_grad_sums_f(const float *dy, const float *x, const float *y, Py_ssize_t P,
+                                      double m, int relu, double *s1, double *s2) noexcept nogil
+    void fastnut_bn_plane_grad_sums_d(const double *dy, const double *x, const double *y,
+                                      Py_ssize_t P, double m, int relu, double *s1,
+                                      double *s2) noexcept nogil
     void fastnut_bn_affine_row_f(const float *x, const float *mu, const float *a, const float *b,
                                  float *y, Py_ssize_t F, int relu) noexcept nogil
     void fastnut_bn_affine_row_d(const double *x, const double *mu, const double *a,
@@ -248,21 +292,16 @@ def planes_sums(const floating[:, :, ::1] X,  # IN  (n, C, P)
                 bint square, int n_threads):
     """out[c] = Σ_{i,p} (x - mu[c]) (squared if ``square``)."""
     cdef int n = X.shape[0], C = X.shape[1], P = X.shape[2]
-    cdef int c, i, q
-    cdef double acc, v, m
-    cdef const floating *x
+    cdef int c, i
+    cdef double acc, m
     for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
         acc = 0
         m = mu[c]
         for i in range(n):
-            x = &X[i, c, 0]
-            if square:
-                for q in range(P):
-                    v = x[q] - m
-                    acc = acc + v * v
+            if floating is float:
+                acc = acc + fastnut_bn_plane_sum_f(&X[i, c, 0], P, m, square)
             else:
-                for q in range(P):
-                    acc = acc + (x[q] - m)
+                acc = acc + fastnut_bn_plane_sum_d(&X[i, c, 0], P, m, square)
         out[c] = acc
 
 
@@ -273,25 +312,19 @@ def planes_grad_sums(const floating[:, :, ::1] dY,  # IN  (n, C, P)
                      double[:, ::1] out,            # OUT (2, C): Σ dy, Σ dy (x - mu)
                      bint relu, int n_threads):
     cdef int n = X.shape[0], C = X.shape[1], P = X.shape[2]
-    cdef int c, i, q
-    cdef double s1, s2, m, g
-    cdef const floating *x
-    cdef const floating *dy
-    cdef const floating *y
+    cdef int c, i
+    cdef double s1, s2, m
     for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
         s1 = 0
         s2 = 0
         m = mu[c]
         for i in range(n):
-            x = &X[i, c, 0]
-            dy = &dY[i, c, 0]
-            y = &Y[i, c, 0]
-            for q in range(P):
-                g = dy[q]
-                if relu and not y[q] > 0:
-                    g = 0
-                s1 = s1 + g
-                s2 = s2 + g * (x[q] - m)
+            if floating is float:
+                fastnut_bn_plane_grad_sums_f(&dY[i, c, 0], &X[i, c, 0], &Y[i, c, 0], P, m,
+                                             relu, &s1, &s2)
+            else:
+                fastnut_bn_plane_grad_sums_d(&dY[i, c, 0], &X[i, c, 0], &Y[i, c, 0], P, m,
+                                             relu, &s1, &s2)
         out[0, c] = s1
         out[1, c] = s2
 
