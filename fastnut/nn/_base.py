@@ -137,6 +137,7 @@ class Layer:
         return state
 
     def __setstate__(self, state):
+        state.setdefault("buffers", {})  # layers pickled before buffers existed
         self.__dict__.update(state)
         self._tls = threading.local()
 

@@ -98,3 +98,28 @@ def test_errors():
         nn.Residual([nn.Flatten()], shortcut="projection").build((2, 3, 3))
     with pytest.raises(ValueError, match="the shortcut maps"):
         nn.Residual([nn.Dense(5)], shortcut=nn.Dense(4)).build((3,))
+
+
+def test_a_stack_of_the_new_layers_round_trips_through_pickle_and_skops():
+    import fastnut
+    net = nn.Sequential([nn.Embedding(20, 4, padding_idx=0),
+                         nn.Conv1D(6, 3, padding="same", activation="relu"),
+                         nn.BatchNorm1D(activation="relu"),
+                         nn.Residual([nn.Conv1D(6, 3, padding="causal")]), nn.MaxPool1D(2),
+                         nn.GlobalAvgPool1D(), nn.Dense(2)])
+    net.build((8,), random_state=0, dtype=np.float64)
+    ids = np.random.default_rng(0).integers(1, 20, (5, 8))
+    ids[2, 4:] = 0
+    net.forward(ids, training=True)
+    expect = np.array(net.forward(ids))
+    clones = [pickle.loads(pickle.dumps(net))]
+    try:
+        import skops.io as sio
+    except ImportError:  # pragma: no cover
+        sio = None
+    if sio is not None:
+        clones.append(sio.loads(sio.dumps(net), trusted=fastnut.skops_trusted_types()))
+    for clone in clones:
+        np.testing.assert_array_equal(clone.forward(ids), expect)
+        for k, v in net.buffers.items():
+            np.testing.assert_array_equal(clone.buffers[k], v)
