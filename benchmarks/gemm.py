@@ -4,7 +4,7 @@ The shapes are the products of a dense layer's training step (Y = X W,
 dW = X^T D, dX = D W^T) for the MLP workload of issue 2 (784 -> 256 -> 128,
 batch 128) and scikit-learn's default batch of 200, plus a prediction chunk
 (2048 rows) and a single sample (which goes to BLAS by design).  One thread,
-both called through the same Python entry (``fastnut.nn._layers.matmul`` vs
+both called through the same Python entry (``fastnut.nn._linalg.matmul`` vs
 ``np.matmul``), alternating.
 """
 import numpy as np
@@ -27,7 +27,7 @@ SHAPES = [
 
 def run(args, peak):
     from fastnut._kernels import dense
-    from fastnut.nn._layers import matmul
+    from fastnut.nn._linalg import matmul
     rng = np.random.default_rng(0)
     rows = [{"name": "fastnut kernel in use", "avx512": str(dense.has_gemm_kernel())}]
     shapes = SHAPES[:3] if args.quick else SHAPES

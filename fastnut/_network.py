@@ -1,20 +1,37 @@
 """The estimator base shared by every gradient-trained fastnut model.
 
-``BaseNetwork`` turns an estimator's parameters into a ``fastnut.nn`` network
-and runs the engine's ``Trainer``.  A family subclasses ``NetworkClassifier``
-or ``NetworkRegressor`` and supplies two hooks:
+``BaseNetwork.fit`` validates the data once, builds the network from it and
+trains it; the data flows down as arguments and nothing is parked on ``self``
+in between.  A family (``NetworkClassifier``/``NetworkRegressor`` subclasses,
+the autoencoders) supplies three hooks:
 
-``_check_X(X, reset)``
-    validate and reshape ``X`` into a C-contiguous array of the compute dtype,
-    shape ``(n, *sample_shape)``; ``reset=True`` at fit time (sets
-    ``n_features_in_``), ``False`` afterwards.  The default accepts tabular
-    ``(n_samples, n_features)`` input.
-``_hidden_layers(sample_shape)``
-    the layers before the output ``Dense``.
+``_validate_fit(X, y, sample_weight, *, reset, incremental, classes) -> (X, Y, sample_weight)``
+    the checked input (C-contiguous, compute dtype, shape
+    ``(n, *sample_shape)``), the training target ``Y`` as the network's
+    output should match it (for autoencoders ``Y is X``) and the checked
+    sample weights.  ``reset=True`` on a first fit (sets ``n_features_in_``
+    and the family's shape attributes).  The default is supervised: ``X``
+    through ``_check_X`` and ``y`` through ``_check_y``.
+``_make_network(X, Y, rng) -> nn.Layer``
+    a built network for this data; free to pre-train on ``X`` (DBN).
+``_make_loss() -> nn.Loss``
+    the training loss, whose link is also the prediction's.
 
-Training parameters are read with ``getattr(self, name, default)``, so a
-family's ``__init__`` lists only those it exposes.
+The base owns one ``_train(network, X, Y, sample_weight, rng, incremental)``:
+early-stopping split, one ``nn.TrainConfig`` built from the constructor
+parameters (``_train_config``) and one ``nn.Trainer`` per call.  What carries
+over to ``warm_start`` and ``partial_fit`` calls is the optimizer, the
+training progress and the shuffling generator (``_optimizer``,
+``_progress``, ``_random_state``), never data.
+
+Every ``TrainConfig`` field is either a constructor parameter of the family
+(so ``get_params()`` shows it) or a value in the family's
+``_FIXED_TRAIN_PARAMS`` (visible in the class, documented as fixed); a field
+that is neither is an error, not a silent default.  Every family has the
+parameters ``solver``, ``batch_size``, ``warm_start``, ``early_stopping``,
+``validation_fraction``, ``random_state`` and ``dtype``.
 """
+import dataclasses
 import warnings
 
 import numpy as np
@@ -37,14 +54,9 @@ from . import nn
 from ._threads import blas_one_thread
 from ._validation import resolve_dtype
 
-#: defaults of the training parameters a subclass may leave out of __init__
-TRAIN_DEFAULTS = dict(
-    solver="adam", alpha=1e-4, batch_size="auto", learning_rate="constant",
-    learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True, random_state=None,
-    tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-    early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-    epsilon=1e-8, n_iter_no_change=10, max_fun=15000, clip_norm=None, dtype=np.float32,
-)
+#: TrainConfig fields read from the estimator (or its _FIXED_TRAIN_PARAMS)
+_CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(nn.TrainConfig)
+                       if f.name != "batch_size")
 
 #: constraints of the training parameters, for subclasses' _parameter_constraints
 TRAIN_CONSTRAINTS = {
@@ -68,71 +80,18 @@ TRAIN_CONSTRAINTS = {
     "beta_2": [Interval(Real, 0, 1, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
-                         Options(Real, {np.inf})],
+                         Options(Real, {np.inf}), None],
     "max_fun": [Interval(Integral, 1, None, closed="left")],
     "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
     "dtype": [Options(type, {np.float32, np.float64}), StrOptions({"float32", "float64"})],
 }
 
 def _stochastic_solver(est):
-    if est._p("solver") not in ("sgd", "adam"):
+    if est.solver not in ("sgd", "adam"):
         raise AttributeError(
             f"partial_fit is only available for stochastic optimizers. "
-            f"{est._p('solver')} is not stochastic.")
+            f"{est.solver} is not stochastic.")
     return True
-
-
-#: numpydoc text of the training parameters: (type, default, description)
-_TRAIN_PARAM_DOCS = {
-    "solver": ('{"adam", "sgd", "lbfgs"}', '"adam"', ""),
-    "alpha": ("float", "1e-4",
-              "L2 penalty strength on the weights (divided by the batch's\n"
-              "sample-weight sum)."),
-    "batch_size": ('int or "auto"', '"auto"', '``min(200, n_samples)`` when "auto".'),
-    "learning_rate": ('{"constant", "invscaling", "adaptive"}', '"constant"',
-                      'Schedule for ``solver="sgd"``.'),
-    "learning_rate_init": ("float", "1e-3", ""),
-    "power_t": ("float", "0.5", ""),
-    "max_iter": ("int", "200", "Maximum number of epochs (iterations for lbfgs)."),
-    "shuffle": ("bool", "True", ""),
-    "random_state": ("int, RandomState instance or None", "None",
-                     "Seeds the initial weights, shuffling and the validation split."),
-    "tol": ("float", "1e-4", ""),
-    "verbose": ("bool", "False",
-                "One line per epoch: loss, validation score (with early stopping), seconds."),
-    "warm_start": ("bool", "False", ""),
-    "momentum": ("float", "0.9", ""),
-    "nesterovs_momentum": ("bool", "True", ""),
-    "early_stopping": ("bool", "False",
-                       "Hold out ``validation_fraction`` of the data, stop when its score\n"
-                       "stalls for ``n_iter_no_change`` epochs, and keep the best weights."),
-    "validation_fraction": ("float", "0.1", ""),
-    "beta_1": ("float", "0.9", "Adam's decay rate of the first moment."),
-    "beta_2": ("float", "0.999", "Adam's decay rate of the second moment."),
-    "epsilon": ("float", "1e-8", "Adam's numerical-stability term."),
-    "n_iter_no_change": ("int", "10", ""),
-    "max_fun": ("int", "15000", "Maximum loss evaluations for lbfgs."),
-    "clip_norm": ("float or None", "None",
-                  "Rescale each batch's gradient to at most this global L2 norm;\n"
-                  "None disables it."),
-    "dtype": ("{np.float32, np.float64}", "np.float32", "Compute dtype."),
-}
-
-
-def train_params_doc(names, **overrides):
-    """numpydoc entries for the training parameters ``names``, in that order.
-
-    One text for every family; ``overrides`` maps a name to a dict with any
-    of ``type``, ``default`` and ``text`` where a family differs.
-    """
-    out = []
-    for name in names:
-        typ, default, text = _TRAIN_PARAM_DOCS[name]
-        o = overrides.get(name, {})
-        typ, default, text = o.get("type", typ), o.get("default", default), o.get("text", text)
-        out.append(f"    {name} : {typ}, default={default}\n")
-        out.extend(f"        {line}\n" for line in text.splitlines() if line)
-    return "".join(out)
 
 
 #: rows per forward pass at prediction time: memory stays flat in n_samples
@@ -144,8 +103,12 @@ class BaseNetwork(BaseEstimator):
 
     _accept_sparse = False
 
+    #: TrainConfig fields this family does not expose, with the value it trains with
+    _FIXED_TRAIN_PARAMS = {}
+
     # -- hooks ------------------------------------------------------------------
     def _check_X(self, X, reset):
+        """Checked input: ``reset=True`` at a first fit, False afterwards."""
         if not reset and type(X) is np.ndarray and self._fast_path_ok(X):
             # predict-time fast path for plain arrays: the checks validate_data
             # would make, without its fixed ~40 µs (single-sample latency)
@@ -161,125 +124,145 @@ class BaseNetwork(BaseEstimator):
         return (X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
                 and X.dtype.kind in "fiu" and not hasattr(self, "feature_names_in_"))
 
-    def _hidden_layers(self, sample_shape):
+    def _validate_fit(self, X, y, sample_weight, *, reset, incremental, classes=None):
+        """``(X, Y, sample_weight)`` checked for training (supervised default)."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, "
+                             "but the target y is None.")
+        X = self._check_X(X, reset=reset)
+        Y = self._check_y(y, X.shape[0], incremental, reset, classes)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        return X, Y, sample_weight
+
+    def _make_network(self, X, Y, rng):
+        """The built network for training data ``X`` and targets ``Y``."""
         raise NotImplementedError
 
-    def _init_factor(self):
-        """Glorot bound factor of the output Dense (6, or 2 for logistic nets)."""
-        return 6.0
+    def _make_loss(self):
+        raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------
-    def _p(self, name):
-        return getattr(self, name, TRAIN_DEFAULTS[name])
-
     def _compute_dtype(self):
-        return resolve_dtype(self._p("dtype"))
+        return resolve_dtype(self.dtype)
 
-    def _make_optimizer(self):
-        if self._p("solver") == "sgd":
-            return nn.SGD(self._p("learning_rate_init"), self._p("learning_rate"),
-                          self._p("momentum"), self._p("nesterovs_momentum"), self._p("power_t"))
-        return nn.Adam(self._p("learning_rate_init"), self._p("beta_1"), self._p("beta_2"),
-                       self._p("epsilon"))
+    def _train_config(self, n_train, resolve_batch=True):
+        """The ``nn.TrainConfig`` of this estimator's parameters for ``n_train`` rows.
 
-    def _build(self, sample_shape, n_outputs, rng):
-        layers = list(self._hidden_layers(sample_shape))
-        layers.append(nn.Dense(n_outputs, init_factor=self._init_factor()))
+        ``batch_size`` is resolved here, once: ``"auto"`` is ``min(200, n)``
+        and a larger value warns and is clipped (scikit-learn's rule).
+        """
+        params = self.get_params(deep=False)
+        values = {}
+        for name in _CONFIG_FIELDS:
+            if name in params:
+                values[name] = params[name]
+            elif name in self._FIXED_TRAIN_PARAMS:
+                values[name] = self._FIXED_TRAIN_PARAMS[name]
+            else:
+                raise TypeError(f"{type(self).__name__} neither has a parameter {name!r} "
+                                "nor fixes it in _FIXED_TRAIN_PARAMS")
+        if values["n_iter_no_change"] is not None and not np.isfinite(values["n_iter_no_change"]):
+            values["n_iter_no_change"] = None
+        values["verbose"] = bool(values["verbose"])
+        bs = n_train
+        if resolve_batch:
+            bs = self.batch_size
+            if bs == "auto":
+                bs = min(200, n_train)
+            elif bs > n_train:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            bs = int(np.clip(bs, 1, n_train))
+        return nn.TrainConfig(batch_size=bs, **values)
+
+    def _dense_net(self, sample_shape, n_outputs, hidden, rng, out_init_factor=6.0):
+        layers = list(hidden) + [nn.Dense(n_outputs, init_factor=out_init_factor)]
         net = nn.Sequential(layers)
         net.build(sample_shape, random_state=rng, dtype=self._compute_dtype())
         return net
 
     # -- fitting ----------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
         # Training GEMMs have a mini-batch of rows: BLAS threads gain ~15% on an
         # idle machine and lose 10-40x when another process holds a core
         # (every step waits for a descheduled thread), so training keeps BLAS
         # on one thread.  Prediction, with its large chunks, keeps the default.
         with blas_one_thread():
-            return self._fit_one_blas_thread(X, y, sample_weight, incremental, classes)
+            first_pass = "network_" not in self.__dict__ or (
+                not self.warm_start and not incremental)
+            if incremental and self.early_stopping:
+                raise ValueError("partial_fit does not support early_stopping=True")
+            X, Y, sample_weight = self._validate_fit(
+                X, y, sample_weight, reset=first_pass, incremental=incremental,
+                classes=classes)
+            rng = check_random_state(self.random_state)
+            if first_pass:
+                self.network_ = self._make_network(X, Y, rng)
+                self._optimizer = self._progress = None
+            try:
+                self._train(self.network_, X, Y, sample_weight, rng, incremental)
+            finally:
+                # a fitted model holds weights, not its last training batch
+                self.network_.clear_forward_state()
+        return self
 
-    def _fit_one_blas_thread(self, X, y, sample_weight, incremental, classes):
-        first_pass = not hasattr(self, "network_") or (
-            not self._p("warm_start") and not incremental)
-        if incremental and self._p("early_stopping"):
-            raise ValueError("partial_fit does not support early_stopping=True")
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, "
-                             "but the target y is None.")
-        X = self._check_X(X, reset=first_pass)
-        y = self._check_y(y, X.shape[0], incremental, first_pass, classes)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        rng = check_random_state(self._p("random_state"))
-        self._random_state = rng
-        if first_pass:
-            self.network_ = self._build(X.shape[1:], y.shape[1], rng)
-            self.n_outputs_ = y.shape[1]
-            self.n_layers_ = 2 + sum(isinstance(l, nn.Dense) for l in self.network_.layers[:-1])
-            self._trainer = None
-        solver = self._p("solver")
-        if solver == "lbfgs":
+    def _train(self, net, X, Y, sample_weight, rng, incremental):
+        """Train ``net`` on checked data: one ``TrainConfig``, one ``Trainer``."""
+        if self.solver == "lbfgs":
             if incremental:
                 raise ValueError("partial_fit is only available for stochastic optimizers; "
-                                 f"solver={solver!r} is not stochastic.")
-            trainer = self._new_trainer(rng)
-            self.loss_ = trainer.fit_lbfgs(X, y, sample_weight, max_iter=self._p("max_iter"),
-                                           max_fun=self._p("max_fun"), tol=self._p("tol"))
+                                 f"solver={self.solver!r} is not stochastic.")
+            trainer = nn.Trainer(net, self._make_loss(),
+                                 self._train_config(X.shape[0], resolve_batch=False),
+                                 random_state=rng)
+            self.loss_ = trainer.fit_lbfgs(X, Y, sample_weight)
             self.n_iter_ = trainer.n_iter
             self.t_ = 0
             for stale in ("loss_curve_", "best_loss_", "validation_scores_",
                           "best_validation_score_"):
                 self.__dict__.pop(stale, None)  # as scikit-learn: lbfgs has no curve
-            self._trainer = trainer
-            return self
-        trainer = self._trainer
-        if trainer is None or not incremental and not self._p("warm_start"):
-            trainer = self._new_trainer(rng)
-            self._trainer = trainer
-        else:
-            trainer.rng = rng if not incremental else trainer.rng
+            self._optimizer = self._progress = None
+            self._random_state = rng
+            return
+        previous = self.__dict__.get("_progress")
+        continuing = previous is not None and (incremental or self.warm_start)
         validation = None
-        X_train, y_train, sw_train = X, y, sample_weight
-        if self._p("early_stopping"):
-            X_train, y_train, sw_train, validation = self._split_validation(X, y, sample_weight, rng)
-        n = X_train.shape[0]
-        bs = self._p("batch_size")
-        if bs == "auto":
-            bs = min(200, n)
-        elif bs > n:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                          "It is going to be clipped")
-        trainer.batch_size = int(np.clip(bs, 1, n))
-        if not incremental:
-            trainer.n_iter = 0
-        converged = trainer.fit_epochs(
-            X_train, y_train, sw_train, max_iter=self._p("max_iter"), incremental=incremental,
-            validation=validation, score=self._validation_score)
-        self._sync_from(trainer)
-        if not converged and not incremental and self.n_iter_ == self._p("max_iter"):
+        X_train, Y_train, sw_train = X, Y, sample_weight
+        if self.early_stopping:
+            X_train, Y_train, sw_train, validation = self._split_validation(
+                X, Y, sample_weight, rng)
+        config = self._train_config(X_train.shape[0])
+        if continuing:
+            # warm_start restarts the epoch count (scikit-learn's n_iter_);
+            # partial_fit continues it
+            progress = previous if incremental else dataclasses.replace(previous, n_iter=0)
+            optimizer, shuffle_rng = self._optimizer, (self._random_state if incremental
+                                                       else rng)
+        else:
+            progress, optimizer, shuffle_rng = None, None, rng
+        trainer = nn.Trainer(net, self._make_loss(), config, optimizer=optimizer,
+                             progress=progress, random_state=shuffle_rng)
+        converged = trainer.fit_epochs(X_train, Y_train, sw_train, incremental=incremental,
+                                       validation=validation, score=self._validation_score)
+        self._optimizer, self._progress, self._random_state = (
+            trainer.optimizer, trainer.progress, trainer.rng)
+        self._sync_from(trainer.progress)
+        if (not converged and not incremental and self.n_iter_ == config.max_iter
+                and config.n_iter_no_change is not None):
+            # (without a plateau rule, running all max_iter epochs is the plan)
             warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self._p('max_iter')}) reached "
+                f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
                 "and the optimization hasn't converged yet.", ConvergenceWarning)
-        return self
 
-    def _new_trainer(self, rng):
-        solver = self._p("solver")
-        return nn.Trainer(
-            self.network_, nn.get_loss(self._loss_name()),
-            None if solver == "lbfgs" else self._make_optimizer(),
-            alpha=self._p("alpha"), shuffle=self._p("shuffle"), tol=self._p("tol"),
-            n_iter_no_change=self._p("n_iter_no_change") if np.isfinite(self._p("n_iter_no_change")) else 2 ** 62,
-            early_stopping=self._p("early_stopping"), verbose=self._p("verbose"),
-            clip_norm=self._p("clip_norm"), random_state=rng)
-
-    def _sync_from(self, trainer):
-        self.n_iter_ = trainer.n_iter
-        self.t_ = trainer.t
-        self.loss_ = trainer.last_loss
-        self.loss_curve_ = trainer.loss_curve
-        self.best_loss_ = trainer.best_loss
-        self.validation_scores_ = trainer.validation_scores
-        self.best_validation_score_ = trainer.best_validation_score
+    def _sync_from(self, progress):
+        self.n_iter_ = progress.n_iter
+        self.t_ = progress.t
+        self.loss_ = progress.loss_curve[-1] if progress.loss_curve else None
+        self.loss_curve_ = progress.loss_curve
+        self.best_loss_ = progress.best_loss
+        self.validation_scores_ = progress.validation_scores
+        self.best_validation_score_ = progress.best_validation_score
 
     def _split_validation(self, X, y, sample_weight, rng):
         stratify = y if (self._is_classifier() and y.shape[1] == 1) else None
@@ -287,7 +270,7 @@ class BaseNetwork(BaseEstimator):
             stratify = y.argmax(axis=1)
         arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
         parts = train_test_split(*arrays, random_state=rng,
-                                 test_size=self._p("validation_fraction"), stratify=stratify)
+                                 test_size=self.validation_fraction, stratify=stratify)
         X_tr, X_val, y_tr, y_val = parts[:4]
         sw_tr, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
@@ -306,7 +289,7 @@ class BaseNetwork(BaseEstimator):
         class decisions only need the logits.
         """
         net = self.network_
-        loss = self._predict_loss() if link else None
+        loss = self._make_loss() if link else None
         n = X.shape[0]
         out = np.empty((n, self.n_outputs_), dtype=net.dtype)
         for start in range(0, n, PREDICT_CHUNK):
@@ -320,9 +303,6 @@ class BaseNetwork(BaseEstimator):
             else:
                 out[start:stop] = Z
         return out
-
-    def _predict_loss(self):
-        return nn.get_loss(self._loss_name())
 
     def _predict_X(self, X):
         if "network_" not in self.__dict__:
@@ -349,11 +329,23 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
     """Classification on top of ``BaseNetwork``: softmax for multiclass,
     logistic for binary and multilabel targets; labels of any type."""
 
-    def _loss_name(self):
-        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+    def _make_loss(self):
+        return (nn.SoftmaxCrossEntropy() if self.out_activation_ == "softmax"
+                else nn.BinaryLogLoss())
 
     def _init_factor(self):
-        return 2.0 if getattr(self, "activation", None) == "logistic" else 6.0
+        """Glorot bound factor of the output Dense (6, or 2 for logistic nets)."""
+        return 6.0
+
+    def _hidden_layers(self, sample_shape):
+        raise NotImplementedError
+
+    def _make_network(self, X, Y, rng):
+        net = self._dense_net(X.shape[1:], Y.shape[1], self._hidden_layers(X.shape[1:]), rng,
+                              self._init_factor())
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = 2 + sum(isinstance(l, nn.Dense) for l in net.layers[:-1])
+        return net
 
     def _check_y(self, y, n_samples, incremental, first_pass, classes):
         y = np.asarray(y) if not sp.issparse(y) else y.toarray()
@@ -370,13 +362,13 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if target.startswith("multilabel") else self.classes_)
             self.classes_ = self._label_binarizer.classes_
-        elif not hasattr(self, "classes_") or (not self._p("warm_start") and not incremental):
+        elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             seen = unique_labels(y)
-            if self._p("warm_start") and not incremental:
+            if self.warm_start and not incremental:
                 if set(seen) != set(self.classes_):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in the "
@@ -460,7 +452,15 @@ class NetworkRegressor(RegressorMixin, BaseNetwork):
     error, or exp output with Poisson loss; one or several targets."""
 
     def _loss_name(self):
-        return "poisson" if getattr(self, "loss", "squared_error") == "poisson" else "squared_error"
+        """``"squared_error"``; ``MLPRegressor`` also offers ``"poisson"``."""
+        return "squared_error"
+
+    def _make_loss(self):
+        return nn.get_loss(self._loss_name())
+
+    _init_factor = NetworkClassifier._init_factor
+    _hidden_layers = NetworkClassifier._hidden_layers
+    _make_network = NetworkClassifier._make_network
 
     @property
     def out_activation_(self):

@@ -5,6 +5,8 @@ arguments.  Messages name the problem and the expected shape.
 """
 import numpy as np
 
+from .nn._sequence import sequence_lengths  # the engine owns the NaN-padding rule
+
 
 def resolve_dtype(dtype):
     """The compute dtype from an estimator's ``dtype`` parameter."""
@@ -119,44 +121,6 @@ def check_images(estimator, X, input_shape=None, reset=True, dtype=np.float32):
 
 
 # -- sequences (RNN*, LSTMAutoencoder) ------------------------------------------
-
-def sequence_lengths(X):
-    """Valid length of each NaN-padded sequence of a batch ``X`` (n, T, F).
-
-    Trailing steps that are NaN in every feature are padding.  Returns
-    ``(lengths, pad)``: ``lengths`` an int32 array of shape (n,), ``pad`` the
-    boolean (n, T) mask of padded steps, or None when nothing is padded.
-
-    Raises ``ValueError`` for infinity, for NaN anywhere but trailing
-    all-NaN steps, and for a sequence with no valid step.
-    """
-    n, T = X.shape[0], X.shape[1]
-    nan = np.isnan(X)
-    if not nan.any():
-        if not np.isfinite(X).all():
-            raise ValueError("sequences contain infinity; only trailing all-NaN steps "
-                             "(padding) may be non-finite")
-        return np.full(n, T, dtype=np.int32), None
-    step_nan = nan.reshape(n, T, -1).all(axis=2)
-    # length = T minus the number of trailing all-NaN steps
-    valid_rev = ~step_nan[:, ::-1]
-    if not valid_rev.any(axis=1).all():
-        bad = int(np.flatnonzero(~valid_rev.any(axis=1))[0])
-        raise ValueError(f"sequence {bad} is all NaN: every sequence needs at least one "
-                         "valid step (NaN marks padding at the end)")
-    lengths = (T - np.argmax(valid_rev, axis=1)).astype(np.int32)
-    pad = np.arange(T)[None, :] >= lengths[:, None]
-    inside = nan.reshape(n, T, -1)[~pad]
-    if inside.any():
-        bad = int(np.flatnonzero(nan.reshape(n, T, -1).any(axis=2) & ~pad)[0] // T)
-        raise ValueError(
-            f"sequence {bad} has NaN inside its valid steps: NaN is only allowed as "
-            "padding, i.e. whole steps (all features NaN) at the end of a sequence")
-    if np.isinf(X).any():
-        raise ValueError("sequences contain infinity; only trailing all-NaN steps "
-                         "(padding) may be non-finite")
-    return lengths, pad
-
 
 def to_sequences(X, input_shape=None, n_step_features=None):
     """Reshape a validated numeric array into sequences of shape (n, T, F).

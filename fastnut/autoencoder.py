@@ -26,21 +26,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import nn
-from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver,
-                       train_params_doc)
+from ._network import PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver
 from ._validation import check_images, check_input_shape, check_sequences
-from .nn._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
-                              RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
-                              TimeDistributedDense)
+from .nn import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
+                 RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
+                 TimeDistributedDense)
 
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
-
-
-def _store(est, params):
-    """Store ``__init__`` arguments unchanged (scikit-learn's convention)."""
-    for k, v in params.items():
-        if k not in ("self", "__class__"):
-            setattr(est, k, v)
 
 
 def _init_factor(activation):
@@ -51,7 +43,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
     """fit / transform / inverse_transform / score_samples over ``BaseNetwork``.
 
     Families supply ``_encoder_decoder(sample_shape)`` (two lists of layers),
-    and, when their input is not tabular, ``_validate_input`` and ``_output_form``.
+    and, when their input is not tabular, ``_check_X`` and ``_output_form``.
     The reconstruction target is the checked input itself.
     """
 
@@ -62,64 +54,33 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         **TRAIN_CONSTRAINTS,
     }
 
-    # -- engine configuration ---------------------------------------------------------
-    def _loss_name(self):
-        return ("binary_log_loss" if getattr(self, "loss", None) == "binary_cross_entropy"
-                else "squared_error")
+    # -- the three hooks of BaseNetwork --------------------------------------------------
+    def _validate_fit(self, X, y, sample_weight, *, reset, incremental, classes=None):
+        """``(X, X, None)``: the reconstruction target is the checked input itself."""
+        X = self._check_X(X, reset)
+        self._check_range(X)
+        return X, X, None
+
+    def _make_network(self, X, Y, rng):
+        encoder, decoder = self._encoder_decoder(tuple(X.shape[1:]))
+        net = EncoderDecoder(encoder, decoder)
+        net.build(X.shape[1:], random_state=rng, dtype=self._compute_dtype())
+        return net
 
     def _make_loss(self):
-        if self._loss_name() == "binary_log_loss":
+        """The reconstruction loss by its name: ``SumSquaredError`` (summed over
+        features, NaN padding masked for sequences) or the binary cross-entropy."""
+        if self.loss == "binary_cross_entropy":
             return nn.BinaryLogLoss()
         return SumSquaredError(masked=self._masked)
 
-    def _new_trainer(self, rng):
-        trainer = super()._new_trainer(rng)
-        trainer.loss = self._make_loss()
-        return trainer
-
-    def _build(self, sample_shape, n_outputs, rng):
-        encoder, decoder = self._encoder_decoder(tuple(sample_shape))
-        net = EncoderDecoder(encoder, decoder)
-        net.build(sample_shape, random_state=rng, dtype=self._compute_dtype())
-        return net
-
-    def _check_X(self, X, reset):
-        # fit validates once (see _fit) and hands the base the checked array
-        if X is self.__dict__.get("_checked_input"):
-            return X
-        return self._validate_input(X, reset)
-
-    def _validate_input(self, X, reset):
-        """Validated, reshaped, C-contiguous input of the compute dtype."""
-        return BaseNetwork._check_X(self, X, reset)
-
-    def _check_y(self, y, n_samples, incremental, first_pass, classes):
-        # the target is the checked input itself (the same array)
-        self._check_range(y)
-        return y
-
     def _check_range(self, X):
-        if self._loss_name() == "binary_log_loss":
+        if isinstance(self._make_loss(), nn.BinaryLogLoss):
             lo, hi = np.nanmin(X), np.nanmax(X)
             if lo < 0 or hi > 1:
                 raise ValueError(
                     "loss='binary_cross_entropy' needs X in [0, 1] (e.g. scale it with "
                     f"MinMaxScaler); got values in [{lo:g}, {hi:g}]")
-
-    # -- fitting ------------------------------------------------------------------------
-    def _fit(self, X, y, incremental=False):
-        first_pass = not hasattr(self, "network_") or (
-            not self._p("warm_start") and not incremental)
-        X = self._validate_input(X, reset=first_pass)
-        self._checked_input = X
-        try:
-            super()._fit(X, X, incremental=incremental)
-        finally:
-            del self._checked_input
-        # the base's classifier/regressor bookkeeping means nothing for a transformer
-        for name in ("n_outputs_", "n_layers_"):
-            self.__dict__.pop(name, None)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -135,13 +96,13 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         -------
         self
         """
-        return self._fit(X, X)
+        return self._fit(X, None)
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """One epoch over ``X`` (continues training; builds the network on the first call)."""
-        return self._fit(X, X, incremental=True)
+        return self._fit(X, None, incremental=True)
 
     def _validation_score(self, X, y, sample_weight):
         return float(np.mean(self._score_checked(X, y)))
@@ -152,7 +113,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
             yield start, min(start + PREDICT_CHUNK, n)
 
     def _link(self, Z):
-        return nn.BinaryLogLoss().predict(Z) if self._loss_name() == "binary_log_loss" else Z
+        return self._make_loss().predict(Z)
 
     def _reconstruct_checked(self, X):
         net = self.network_
@@ -261,61 +222,6 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         return tags
 
 
-_TRAIN_DOC = "\n" + train_params_doc(
-    ("solver", "alpha", "batch_size", "learning_rate", "learning_rate_init", "power_t",
-     "max_iter", "shuffle", "random_state", "tol", "verbose", "warm_start", "momentum",
-     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1", "beta_2",
-     "epsilon", "n_iter_no_change", "max_fun", "clip_norm", "dtype"),
-    alpha={"default": "0.0", "text": "L2 penalty strength on the weights (divided by the batch size)."},
-    random_state={"text": "Initial weights, shuffling, validation split and noise."},
-    early_stopping={"text": "Hold out ``validation_fraction`` of the data and stop when its score\n"
-                            "(minus the mean reconstruction error) stalls; keep the best weights."},
-    dtype={"text": "Compute dtype (and dtype of the codes and reconstructions)."})
-
-_ATTRS_DOC = """
-    Attributes
-    ----------
-    network_ : fastnut.nn.EncoderDecoder
-        The trained network (``network_.encode``, ``network_.decode``).
-    loss_ : float
-        Training objective at the last epoch (reconstruction loss plus
-        penalties).
-    loss_curve_ : list of float
-    best_loss_ : float or None
-    validation_scores_ : list of float or None
-    best_validation_score_ : float or None
-    n_iter_ : int
-    t_ : int
-        Training samples seen.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-"""
-
-_DENSE_DOC = """
-    Parameters
-    ----------
-    n_components : int, default=2
-        Width of the code.
-    encoder_layer_sizes : tuple of int, default=(100,)
-        Hidden layers of the encoder, from the input to the code.
-    decoder_layer_sizes : tuple of int or None, default=None
-        Hidden layers of the decoder; ``None`` mirrors the encoder.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden-layer activation.
-    code_activation : {"identity", "relu", "tanh", "logistic"}, default=%(code)r
-        Activation of the code layer.
-    out_activation : {"identity", "logistic"}, default="identity"
-        Output activation; ``"logistic"`` for data in [0, 1].
-    loss : {"squared_error", "binary_cross_entropy"}, default="squared_error"
-        Reconstruction loss, summed over features and averaged over samples.
-        ``binary_cross_entropy`` needs ``out_activation="logistic"`` and ``X``
-        in [0, 1].
-    tied_weights : bool, default=False
-        Decoder weights are the transposed encoder weights (needs the
-        mirrored decoder).
-"""
-
-
 class _DenseAutoencoder(_BaseAutoencoder):
     _parameter_constraints = {
         **_BaseAutoencoder._parameter_constraints,
@@ -379,26 +285,117 @@ class _DenseAutoencoder(_BaseAutoencoder):
         return {}
 
 
-def _dense_init_doc(cls_doc, code="identity"):
-    return cls_doc + (_DENSE_DOC % {"code": code})
-
-
 class Autoencoder(_DenseAutoencoder):
-    __doc__ = _dense_init_doc("""Deep dense autoencoder (scikit-learn transformer).
+    r"""Deep dense autoencoder (scikit-learn transformer).
 
     The encoder maps ``X`` through ``encoder_layer_sizes`` to
     ``n_components`` code units; the decoder (mirrored by default) maps codes
     back.  Unlike PCA, the encoder and decoder are non-linear, so the code
     can follow curved structure in the data.
-""") + _TRAIN_DOC + _ATTRS_DOC + """
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the code.
+    encoder_layer_sizes : tuple of int, default=(100,)
+        Hidden layers of the encoder, from the input to the code.
+    decoder_layer_sizes : tuple of int or None, default=None
+        Hidden layers of the decoder; ``None`` mirrors the encoder.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden-layer activation.
+    code_activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
+        Activation of the code layer.
+    out_activation : {"identity", "logistic"}, default="identity"
+        Output activation; ``"logistic"`` for data in [0, 1].
+    loss : {"squared_error", "binary_cross_entropy"}, default="squared_error"
+        Reconstruction loss, summed over features and averaged over samples.
+        ``binary_cross_entropy`` needs ``out_activation="logistic"`` and ``X``
+        in [0, 1].
+    tied_weights : bool, default=False
+        Decoder weights are the transposed encoder weights (needs the
+        mirrored decoder).
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=0.0
+        L2 penalty strength on the weights (divided by the batch size).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling, validation split and noise.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its score
+        (minus the mean reconstruction error) stalls; keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    clip_norm : float or None, default=None
+        Rescale each batch's gradient to at most this global L2 norm;
+        None disables it.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype (and dtype of the codes and reconstructions).
+
+    Attributes
+    ----------
+    network_ : fastnut.nn.EncoderDecoder
+        The trained network (``network_.encode``, ``network_.decode``).
+    loss_ : float
+        Training objective at the last epoch (reconstruction loss plus
+        penalties).
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
     Notes
     -----
     Training minimises, over mini-batches of ``n`` rows,
 
     .. math::
 
-        L = \\frac{1}{2n}\\sum_i \\lVert x_i - g(f(x_i)) \\rVert^2
-            + \\frac{α}{2n} \\sum_l \\lVert W_l \\rVert_F^2
+        L = \frac{1}{2n}\sum_i \lVert x_i - g(f(x_i)) \rVert^2
+            + \frac{α}{2n} \sum_l \lVert W_l \rVert_F^2
 
     (or the binary cross-entropy summed over features).
 
@@ -422,14 +419,66 @@ class Autoencoder(_DenseAutoencoder):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, clip_norm=None,
+                 epsilon=1e-8, n_iter_no_change=None, max_fun=15000, clip_norm=None,
                  dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
 
 class SparseAutoencoder(_DenseAutoencoder):
-    __doc__ = _dense_init_doc("""Dense autoencoder with a sparsity penalty on the code.
-""", code="logistic") + """
+    r"""Dense autoencoder with a sparsity penalty on the code.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the code.
+    encoder_layer_sizes : tuple of int, default=(100,)
+        Hidden layers of the encoder, from the input to the code.
+    decoder_layer_sizes : tuple of int or None, default=None
+        Hidden layers of the decoder; ``None`` mirrors the encoder.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden-layer activation.
+    code_activation : {"identity", "relu", "tanh", "logistic"}, default="logistic"
+        Activation of the code layer.
+    out_activation : {"identity", "logistic"}, default="identity"
+        Output activation; ``"logistic"`` for data in [0, 1].
+    loss : {"squared_error", "binary_cross_entropy"}, default="squared_error"
+        Reconstruction loss, summed over features and averaged over samples.
+        ``binary_cross_entropy`` needs ``out_activation="logistic"`` and ``X``
+        in [0, 1].
+    tied_weights : bool, default=False
+        Decoder weights are the transposed encoder weights (needs the
+        mirrored decoder).
+
     sparsity : {"kl", "l1"}, default="kl"
         ``kl``: KL divergence between ``sparsity_target`` and each code
         unit's mean activation over the batch (needs
@@ -438,7 +487,80 @@ class SparseAutoencoder(_DenseAutoencoder):
         Target mean activation ``ρ`` (``sparsity="kl"``).
     sparsity_weight : float, default=0.1
         Weight ``β`` of the penalty.
-""" + _TRAIN_DOC + _ATTRS_DOC + """
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=0.0
+        L2 penalty strength on the weights (divided by the batch size).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling, validation split and noise.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its score
+        (minus the mean reconstruction error) stalls; keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    clip_norm : float or None, default=None
+        Rescale each batch's gradient to at most this global L2 norm;
+        None disables it.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype (and dtype of the codes and reconstructions).
+
+    Attributes
+    ----------
+    network_ : fastnut.nn.EncoderDecoder
+        The trained network (``network_.encode``, ``network_.decode``).
+    loss_ : float
+        Training objective at the last epoch (reconstruction loss plus
+        penalties).
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
     Notes
     -----
     Adds to the reconstruction loss of ``Autoencoder``, with codes ``h`` and
@@ -446,8 +568,8 @@ class SparseAutoencoder(_DenseAutoencoder):
 
     .. math::
 
-        β \\sum_j \\mathrm{KL}(ρ \\,\\|\\, ρ̂_j)
-        \\quad\\text{or}\\quad \\frac{β}{n}\\sum_{ij} |h_{ij}| .
+        β \sum_j \mathrm{KL}(ρ \,\|\, ρ̂_j)
+        \quad\text{or}\quad \frac{β}{n}\sum_{ij} |h_{ij}| .
 
     See ``fastnut.nn.SparsityPenalty`` for the gradients.
 
@@ -476,8 +598,41 @@ class SparseAutoencoder(_DenseAutoencoder):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+                 n_iter_no_change=None, max_fun=15000, clip_norm=None, dtype=np.float32):
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.sparsity = sparsity
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
     def _code_layers(self):
         if self.sparsity == "kl" and self.code_activation != "logistic":
@@ -488,14 +643,109 @@ class SparseAutoencoder(_DenseAutoencoder):
 
 
 class ContractiveAutoencoder(_DenseAutoencoder):
-    __doc__ = _dense_init_doc("""Dense autoencoder penalising the encoder's Jacobian.
+    """Dense autoencoder penalising the encoder's Jacobian.
 
     The penalty makes the code insensitive to small input changes, which
     keeps it to the directions along which the data varies.
-""", code="logistic").replace("default=(100,)", "default=()") + """
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the code.
+    encoder_layer_sizes : tuple of int, default=()
+        Hidden layers of the encoder, from the input to the code.
+    decoder_layer_sizes : tuple of int or None, default=None
+        Hidden layers of the decoder; ``None`` mirrors the encoder.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="logistic"
+        Hidden-layer activation.
+    code_activation : {"identity", "relu", "tanh", "logistic"}, default="logistic"
+        Activation of the code layer.
+    out_activation : {"identity", "logistic"}, default="identity"
+        Output activation; ``"logistic"`` for data in [0, 1].
+    loss : {"squared_error", "binary_cross_entropy"}, default="squared_error"
+        Reconstruction loss, summed over features and averaged over samples.
+        ``binary_cross_entropy`` needs ``out_activation="logistic"`` and ``X``
+        in [0, 1].
+    tied_weights : bool, default=False
+        Decoder weights are the transposed encoder weights (needs the
+        mirrored decoder).
+
     contractive_weight : float, default=0.1
         Weight ``λ`` of the penalty.
-""" + _TRAIN_DOC + _ATTRS_DOC + """
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=0.0
+        L2 penalty strength on the weights (divided by the batch size).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling, validation split and noise.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its score
+        (minus the mean reconstruction error) stalls; keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    clip_norm : float or None, default=None
+        Rescale each batch's gradient to at most this global L2 norm;
+        None disables it.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype (and dtype of the codes and reconstructions).
+
+    Attributes
+    ----------
+    network_ : fastnut.nn.EncoderDecoder
+        The trained network (``network_.encode``, ``network_.decode``).
+    loss_ : float
+        Training objective at the last epoch (reconstruction loss plus
+        penalties).
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
     Notes
     -----
     Adds ``(λ/n) Σ_i ‖∂f/∂x(x_i)‖_F²`` to the loss, ``f`` the whole encoder,
@@ -531,9 +781,40 @@ class ContractiveAutoencoder(_DenseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.contractive_weight = contractive_weight
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
     def _encoder_dense(self, units, activation):
         if len(self._sizes(self.encoder_layer_sizes, "encoder_layer_sizes")):
@@ -549,17 +830,112 @@ class ContractiveAutoencoder(_DenseAutoencoder):
 
 
 class DenoisingAutoencoder(_DenseAutoencoder):
-    __doc__ = _dense_init_doc("""Dense autoencoder trained to undo input corruption.
+    """Dense autoencoder trained to undo input corruption.
 
     Each training batch is corrupted afresh; the target is the clean batch.
     At inference nothing is corrupted: ``reconstruct`` (or
     ``inverse_transform(transform(X))``) denoises ``X``.
-""") + """
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the code.
+    encoder_layer_sizes : tuple of int, default=(100,)
+        Hidden layers of the encoder, from the input to the code.
+    decoder_layer_sizes : tuple of int or None, default=None
+        Hidden layers of the decoder; ``None`` mirrors the encoder.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden-layer activation.
+    code_activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
+        Activation of the code layer.
+    out_activation : {"identity", "logistic"}, default="identity"
+        Output activation; ``"logistic"`` for data in [0, 1].
+    loss : {"squared_error", "binary_cross_entropy"}, default="squared_error"
+        Reconstruction loss, summed over features and averaged over samples.
+        ``binary_cross_entropy`` needs ``out_activation="logistic"`` and ``X``
+        in [0, 1].
+    tied_weights : bool, default=False
+        Decoder weights are the transposed encoder weights (needs the
+        mirrored decoder).
+
     noise : {"gaussian", "masking"}, default="gaussian"
         ``gaussian`` adds ``noise_level · N(0, 1)``; ``masking`` zeroes each
         input value with probability ``noise_level``.
     noise_level : float, default=0.2
-""" + _TRAIN_DOC + _ATTRS_DOC + """
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=0.0
+        L2 penalty strength on the weights (divided by the batch size).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling, validation split and noise.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its score
+        (minus the mean reconstruction error) stalls; keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    clip_norm : float or None, default=None
+        Rescale each batch's gradient to at most this global L2 norm;
+        None disables it.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype (and dtype of the codes and reconstructions).
+
+    Attributes
+    ----------
+    network_ : fastnut.nn.EncoderDecoder
+        The trained network (``network_.encode``, ``network_.decode``).
+    loss_ : float
+        Training objective at the last epoch (reconstruction loss plus
+        penalties).
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
     Notes
     -----
     Minimises ``(1/2n) Σ_i ‖x_i - g(f(x̃_i))‖²`` with ``x̃`` the corrupted
@@ -589,9 +965,41 @@ class DenoisingAutoencoder(_DenseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.encoder_layer_sizes = encoder_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.noise = noise
+        self.noise_level = noise_level
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
     def _input_layers(self):
         return [Corruption(self.noise, self.noise_level)]
@@ -600,7 +1008,7 @@ class DenoisingAutoencoder(_DenseAutoencoder):
 # -- images -------------------------------------------------------------------------------
 
 class ConvAutoencoder(_BaseAutoencoder):
-    __doc__ = ("""Convolutional autoencoder on images (scikit-learn transformer).
+    """Convolutional autoencoder on images (scikit-learn transformer).
 
     Encoder: for each entry of ``filters``, a ``same``-padded convolution
     and a 2x2 max-pooling, then a dense layer to the ``n_components`` code.
@@ -624,7 +1032,80 @@ class ConvAutoencoder(_BaseAutoencoder):
         How flat rows ``(n, C*H*W)`` are read (one entry may be -1); when
         None, a square single-channel image.  3-D ``(n, H, W)`` and 4-D
         ``(n, C, H, W)`` input need no ``input_shape``.
-""" + _TRAIN_DOC + _ATTRS_DOC + """    image_shape_ : tuple (C, H, W)
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=0.0
+        L2 penalty strength on the weights (divided by the batch size).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling, validation split and noise.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its score
+        (minus the mean reconstruction error) stalls; keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    clip_norm : float or None, default=None
+        Rescale each batch's gradient to at most this global L2 norm;
+        None disables it.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype (and dtype of the codes and reconstructions).
+
+    Attributes
+    ----------
+    network_ : fastnut.nn.EncoderDecoder
+        The trained network (``network_.encode``, ``network_.decode``).
+    loss_ : float
+        Training objective at the last epoch (reconstruction loss plus
+        penalties).
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    image_shape_ : tuple (C, H, W)
         Shape of the training images.
 
     Notes
@@ -643,7 +1124,7 @@ class ConvAutoencoder(_BaseAutoencoder):
     ...                       random_state=0).fit(X)
     >>> cae.transform(X).shape, cae.inverse_transform(cae.transform(X[:2])).shape
     ((1797, 8), (2, 64))
-    """)
+    """
 
     _parameter_constraints = {
         **_BaseAutoencoder._parameter_constraints,
@@ -661,11 +1142,40 @@ class ConvAutoencoder(_BaseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.activation = activation
+        self.out_activation = out_activation
+        self.loss = loss
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
-    def _validate_input(self, X, reset):
+    def _check_X(self, X, reset):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         if self.input_shape is not None:
             check_input_shape(self.input_shape)
@@ -717,7 +1227,7 @@ class ConvAutoencoder(_BaseAutoencoder):
 # -- sequences --------------------------------------------------------------------------
 
 class LSTMAutoencoder(_BaseAutoencoder):
-    __doc__ = ("""Sequence-to-sequence LSTM autoencoder (scikit-learn transformer).
+    r"""Sequence-to-sequence LSTM autoencoder (scikit-learn transformer).
 
     An LSTM encoder reads each sequence; its final hidden state is the code.
     The decoder repeats the code over time, runs a second LSTM over it and
@@ -733,7 +1243,80 @@ class LSTMAutoencoder(_BaseAutoencoder):
         How flat rows split into steps: ``X`` of shape ``(n, T*F)`` is read
         as ``(n, T, F)``.  When None, 2-D ``X`` is ``(n, T)`` with one
         feature per step.
-""" + _TRAIN_DOC + _ATTRS_DOC + """    input_shape_ : tuple (n_steps, n_features)
+
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=0.0
+        L2 penalty strength on the weights (divided by the batch size).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Maximum number of epochs (iterations for lbfgs).
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, shuffling, validation split and noise.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its score
+        (minus the mean reconstruction error) stalls; keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    clip_norm : float or None, default=None
+        Rescale each batch's gradient to at most this global L2 norm;
+        None disables it.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype (and dtype of the codes and reconstructions).
+
+    Attributes
+    ----------
+    network_ : fastnut.nn.EncoderDecoder
+        The trained network (``network_.encode``, ``network_.decode``).
+    loss_ : float
+        Training objective at the last epoch (reconstruction loss plus
+        penalties).
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    input_shape_ : tuple (n_steps, n_features)
         Shape of the training sequences (after padding).
 
     Notes
@@ -745,7 +1328,7 @@ class LSTMAutoencoder(_BaseAutoencoder):
 
     .. math::
 
-        L = \\frac{1}{2n} \\sum_i \\sum_{t \\le T_i} \\lVert x_{it} - \\hat x_{it} \\rVert^2
+        L = \frac{1}{2n} \sum_i \sum_{t \le T_i} \lVert x_{it} - \hat x_{it} \rVert^2
 
     only covers valid steps, so padding changes nothing.  ``score_samples``
     averages over the valid steps of each sequence; ``inverse_transform``
@@ -762,7 +1345,7 @@ class LSTMAutoencoder(_BaseAutoencoder):
     (64, 4)
     >>> ae.inverse_transform(ae.transform(X)).shape
     (64, 20)
-    """)
+    """
 
     _masked = True
 
@@ -777,11 +1360,36 @@ class LSTMAutoencoder(_BaseAutoencoder):
                  learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
                  clip_norm=None, dtype=np.float32):
-        _store(self, locals())
+        self.n_components = n_components
+        self.decoder_hidden_size = decoder_hidden_size
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.clip_norm = clip_norm
+        self.dtype = dtype
 
-    def _validate_input(self, X, reset):
+    def _check_X(self, X, reset):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         X3 = check_sequences(self, X, input_shape=self.input_shape,
                              n_step_features=None if reset else self.input_shape_[1],
@@ -806,9 +1414,5 @@ class LSTMAutoencoder(_BaseAutoencoder):
     def _decode_steps(self):
         return self.input_shape_[0]
 
-    def _reconstruct_checked(self, X):
-        net = self.network_
-        out = np.empty(X.shape, dtype=net.dtype)
-        for a, b in self._chunks(X.shape[0]):
-            out[a:b] = net.forward(X[a:b], training=False)
-        return out
+    def _make_loss(self):
+        return SumSquaredError(masked=True)

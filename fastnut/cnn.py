@@ -11,72 +11,14 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor, train_params_doc
+from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
 from ._validation import check_images, check_input_shape
 from ._threads import blas_one_thread
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
-                "validation_fraction", "n_iter_no_change", "dtype")
-
-_CNN_PARAMS_DOC = """
-    Parameters
-    ----------
-    input_shape : tuple (C, H, W) or None, default=None
-        Shape of one image, needed when ``X`` comes flat as ``(n, C*H*W)``
-        (what a ``Pipeline`` with a scaler passes on).  One entry may be -1
-        and is inferred from the number of features, e.g. ``(1, 1, -1)``
-        reads each row as a one-pixel-high strip.  With ``None``, ``X`` of
-        shape ``(n, C, H, W)`` or ``(n, H, W)`` (one channel) gives the shape
-        itself, and flat ``X`` must have a square number of features (one
-        square channel); anything else is a ``ValueError``.
-    conv_layers : sequence of (filters, kernel_size), default=((32, 3), (64, 3))
-        One block per entry: ``Conv2D(filters, kernel_size, padding)`` ->
-        ``activation`` -> pooling.  ``kernel_size`` is an int or a pair.
-    pool : {"max", "avg"} or None, default="max"
-        Pooling after each convolution; None for none.
-    pool_size : int, default=2
-        Pooling window and stride.  A window larger than the feature map is
-        clipped to it (and skipped when that leaves 1x1), so small images
-        keep working.
-    padding : {"same", "valid"} or int, default="same"
-        Zero padding of every convolution.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Activation of the convolutions and of the dense head (ReLU is fused
-        into the convolution kernel).
-    hidden_layer_sizes : sequence of int, default=(128,)
-        Widths of the dense layers between the last block and the output.
-    dropout : float, default=0.0
-        Dropout rate before every dense layer (training only).
-""" + train_params_doc(
-    _TRAIN_NAMES, solver={"type": '{"adam", "sgd"}'},
-    max_iter={"text": "Maximum number of epochs."})
-
-_CNN_ATTRS_DOC = """
-    Attributes
-    ----------
-    image_shape_ : tuple (C, H, W)
-        Shape of one image, as resolved at fit time.
-    network_ : fastnut.nn.Sequential
-        The network; ``network_.layers[0].params["weight"]`` holds the first
-        layer's filters, shape ``(C_out, C, kh, kw)``.
-    loss_ : float
-    loss_curve_ : list of float
-        Training loss per epoch.
-    best_loss_ : float or None
-    validation_scores_ : list of float or None
-        Validation score per epoch with early stopping.
-    best_validation_score_ : float or None
-    n_iter_ : int
-    t_ : int
-        Number of training samples seen.
-    n_features_in_ : int
-        ``C*H*W``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-    n_outputs_ : int
-    n_layers_ : int
-"""
-
+                "validation_fraction", "n_iter_no_change", "momentum", "nesterovs_momentum",
+                "beta_1", "beta_2", "epsilon", "dtype")
 
 class _CNNMixin:
     _parameter_constraints = {
@@ -91,6 +33,10 @@ class _CNNMixin:
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k in _TRAIN_NAMES},
         "solver": [StrOptions({"sgd", "adam"})],
     }
+
+    #: training values this family does not expose (TrainConfig fields)
+    _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000,
+                           "clip_norm": None}
 
     def _check_X(self, X, reset):
         if reset:
@@ -166,43 +112,115 @@ class _CNNMixin:
         return tags
 
 
-def _init(self, input_shape, conv_layers, pool, pool_size, padding, activation,
-          hidden_layer_sizes, dropout, solver, alpha, batch_size, learning_rate_init, max_iter,
-          shuffle, random_state, tol, verbose, warm_start, early_stopping,
-          validation_fraction, n_iter_no_change, dtype):
-    self.input_shape = input_shape
-    self.conv_layers = conv_layers
-    self.pool = pool
-    self.pool_size = pool_size
-    self.padding = padding
-    self.activation = activation
-    self.hidden_layer_sizes = hidden_layer_sizes
-    self.dropout = dropout
-    self.solver = solver
-    self.alpha = alpha
-    self.batch_size = batch_size
-    self.learning_rate_init = learning_rate_init
-    self.max_iter = max_iter
-    self.shuffle = shuffle
-    self.random_state = random_state
-    self.tol = tol
-    self.verbose = verbose
-    self.warm_start = warm_start
-    self.early_stopping = early_stopping
-    self.validation_fraction = validation_fraction
-    self.n_iter_no_change = n_iter_no_change
-    self.dtype = dtype
-
 
 class CNNClassifier(_CNNMixin, NetworkClassifier):
-    __doc__ = ("""Convolutional neural network classifier.
+    """Convolutional neural network classifier.
 
     ``[Conv2D -> activation -> pooling] * len(conv_layers) -> Flatten ->
     dense head -> softmax`` (logistic output for binary and multilabel
     targets), trained on the log-loss with Adam or SGD.  ``X`` may be images
     ``(n, C, H, W)``, ``(n, H, W)``, or flat rows ``(n, C*H*W)`` with
     ``input_shape``; labels of any type.
-""" + _CNN_PARAMS_DOC + _CNN_ATTRS_DOC + """    classes_ : ndarray of shape (n_classes,)
+
+    Parameters
+    ----------
+    input_shape : tuple (C, H, W) or None, default=None
+        Shape of one image, needed when ``X`` comes flat as ``(n, C*H*W)``
+        (what a ``Pipeline`` with a scaler passes on).  One entry may be -1
+        and is inferred from the number of features, e.g. ``(1, 1, -1)``
+        reads each row as a one-pixel-high strip.  With ``None``, ``X`` of
+        shape ``(n, C, H, W)`` or ``(n, H, W)`` (one channel) gives the shape
+        itself, and flat ``X`` must have a square number of features (one
+        square channel); anything else is a ``ValueError``.
+    conv_layers : sequence of (filters, kernel_size), default=((32, 3), (64, 3))
+        One block per entry: ``Conv2D(filters, kernel_size, padding)`` ->
+        ``activation`` -> pooling.  ``kernel_size`` is an int or a pair.
+    pool : {"max", "avg"} or None, default="max"
+        Pooling after each convolution; None for none.
+    pool_size : int, default=2
+        Pooling window and stride.  A window larger than the feature map is
+        clipped to it (and skipped when that leaves 1x1), so small images
+        keep working.
+    padding : {"same", "valid"} or int, default="same"
+        Zero padding of every convolution.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the convolutions and of the dense head (ReLU is fused
+        into the convolution kernel).
+    hidden_layer_sizes : sequence of int, default=(128,)
+        Widths of the dense layers between the last block and the output.
+    dropout : float, default=0.0
+        Dropout rate before every dense layer (training only).
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=1e-4
+        L2 penalty strength on the weights (divided by the batch's
+        sample-weight sum).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, shuffling and the validation split.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score
+        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype.
+
+    Attributes
+    ----------
+    image_shape_ : tuple (C, H, W)
+        Shape of one image, as resolved at fit time.
+    network_ : fastnut.nn.Sequential
+        The network; ``network_.layers[0].params["weight"]`` holds the first
+        layer's filters, shape ``(C_out, C, kh, kw)``.
+    loss_ : float
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        Validation score per epoch with early stopping.
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Number of training samples seen.
+    n_features_in_ : int
+        ``C*H*W``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_outputs_ : int
+    n_layers_ : int
+    classes_ : ndarray of shape (n_classes,)
 
     See Also
     --------
@@ -216,28 +234,152 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
     >>> clf = CNNClassifier(input_shape=(1, 8, 8), random_state=0)
     >>> clf.fit(X[:1000] / 16, y[:1000]).score(X[1000:] / 16, y[1000:]) > 0.95
     True
-""")
+"""
 
     def __init__(self, input_shape=None, conv_layers=((32, 3), (64, 3)), *, pool="max",
                  pool_size=2, padding="same", activation="relu", hidden_layer_sizes=(128,),
                  dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
                  learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, dtype=np.float32):
-        _init(self, input_shape, conv_layers, pool, pool_size, padding, activation,
-              hidden_layer_sizes, dropout, solver, alpha, batch_size, learning_rate_init,
-              max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping,
-              validation_fraction, n_iter_no_change, dtype)
+                 validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
+                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 dtype=np.float32):
+        self.input_shape = input_shape
+        self.conv_layers = conv_layers
+        self.pool = pool
+        self.pool_size = pool_size
+        self.padding = padding
+        self.activation = activation
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype
 
 
 class CNNRegressor(_CNNMixin, NetworkRegressor):
-    __doc__ = ("""Convolutional neural network regressor.
+    """Convolutional neural network regressor.
 
     ``[Conv2D -> activation -> pooling] * len(conv_layers) -> Flatten ->
     dense head -> identity output``, trained on the squared error with Adam
     or SGD; one or several targets.  ``X`` may be images ``(n, C, H, W)``,
     ``(n, H, W)``, or flat rows ``(n, C*H*W)`` with ``input_shape``.
-""" + _CNN_PARAMS_DOC + _CNN_ATTRS_DOC + """
+
+    Parameters
+    ----------
+    input_shape : tuple (C, H, W) or None, default=None
+        Shape of one image, needed when ``X`` comes flat as ``(n, C*H*W)``
+        (what a ``Pipeline`` with a scaler passes on).  One entry may be -1
+        and is inferred from the number of features, e.g. ``(1, 1, -1)``
+        reads each row as a one-pixel-high strip.  With ``None``, ``X`` of
+        shape ``(n, C, H, W)`` or ``(n, H, W)`` (one channel) gives the shape
+        itself, and flat ``X`` must have a square number of features (one
+        square channel); anything else is a ``ValueError``.
+    conv_layers : sequence of (filters, kernel_size), default=((32, 3), (64, 3))
+        One block per entry: ``Conv2D(filters, kernel_size, padding)`` ->
+        ``activation`` -> pooling.  ``kernel_size`` is an int or a pair.
+    pool : {"max", "avg"} or None, default="max"
+        Pooling after each convolution; None for none.
+    pool_size : int, default=2
+        Pooling window and stride.  A window larger than the feature map is
+        clipped to it (and skipped when that leaves 1x1), so small images
+        keep working.
+    padding : {"same", "valid"} or int, default="same"
+        Zero padding of every convolution.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the convolutions and of the dense head (ReLU is fused
+        into the convolution kernel).
+    hidden_layer_sizes : sequence of int, default=(128,)
+        Widths of the dense layers between the last block and the output.
+    dropout : float, default=0.0
+        Dropout rate before every dense layer (training only).
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=1e-4
+        L2 penalty strength on the weights (divided by the batch's
+        sample-weight sum).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, shuffling and the validation split.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score
+        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype.
+
+    Attributes
+    ----------
+    image_shape_ : tuple (C, H, W)
+        Shape of one image, as resolved at fit time.
+    network_ : fastnut.nn.Sequential
+        The network; ``network_.layers[0].params["weight"]`` holds the first
+        layer's filters, shape ``(C_out, C, kh, kw)``.
+    loss_ : float
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        Validation score per epoch with early stopping.
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Number of training samples seen.
+    n_features_in_ : int
+        ``C*H*W``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_outputs_ : int
+    n_layers_ : int
+
     Examples
     --------
     >>> import numpy as np
@@ -249,15 +391,40 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
     ...                    random_state=0)
     >>> reg.fit(X, y).score(X, y) > 0.8
     True
-""")
+"""
 
     def __init__(self, input_shape=None, conv_layers=((32, 3), (64, 3)), *, pool="max",
                  pool_size=2, padding="same", activation="relu", hidden_layer_sizes=(128,),
                  dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
                  learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, dtype=np.float32):
-        _init(self, input_shape, conv_layers, pool, pool_size, padding, activation,
-              hidden_layer_sizes, dropout, solver, alpha, batch_size, learning_rate_init,
-              max_iter, shuffle, random_state, tol, verbose, warm_start, early_stopping,
-              validation_fraction, n_iter_no_change, dtype)
+                 validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
+                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 dtype=np.float32):
+        self.input_shape = input_shape
+        self.conv_layers = conv_layers
+        self.pool = pool
+        self.pool_size = pool_size
+        self.padding = padding
+        self.activation = activation
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype

@@ -795,7 +795,8 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 # -- DBNClassifier -------------------------------------------------------------------------
 _TRAIN_PARAMS = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                  "random_state", "tol", "verbose", "warm_start", "early_stopping",
-                 "validation_fraction", "n_iter_no_change", "dtype")
+                 "validation_fraction", "n_iter_no_change", "momentum", "nesterovs_momentum",
+                 "beta_1", "beta_2", "epsilon", "max_fun", "dtype")
 
 
 class DBNClassifier(NetworkClassifier):
@@ -851,7 +852,24 @@ class DBNClassifier(NetworkClassifier):
         Hold out ``validation_fraction`` of the rows during fine-tuning and
         keep the best weights.
     validation_fraction : float, default=0.1
+        Share of the rows held out for the validation score (with
+        ``early_stopping``).
     n_iter_no_change : int, default=10
+        Fine-tuning stops when the training loss (the validation score with
+        ``early_stopping``) has not improved by ``tol`` for more than this
+        many epochs.
+    momentum : float, default=0.9
+        Momentum of the fine-tuning updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment (``solver="adam"``).
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment (``solver="adam"``).
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term (``solver="adam"``).
+    max_fun : int, default=15000
+        Maximum loss evaluations (``solver="lbfgs"``).
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Compute dtype.
 
@@ -910,7 +928,9 @@ class DBNClassifier(NetworkClassifier):
                  rbm_weight_decay=1e-4, solver="adam", alpha=1e-4, batch_size="auto",
                  learning_rate_init=0.01, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, dtype=np.float32):
+                 validation_fraction=0.1, n_iter_no_change=10, momentum=0.9,
+                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 max_fun=15000, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.rbm_learning_rate = rbm_learning_rate
         self.rbm_n_iter = rbm_n_iter
@@ -932,21 +952,16 @@ class DBNClassifier(NetworkClassifier):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.max_fun = max_fun
         self.dtype = dtype
 
-    # the base validates X once; the first pass keeps it for pre-training in _build
-    def _check_X(self, X, reset):
-        X = super()._check_X(X, reset)
-        if reset:
-            self._pretrain_X = X
-        return X
-
-    def _fit(self, *args, **kwargs):
-        # (pre-training and fine-tuning run on one BLAS thread: the base's _fit)
-        try:
-            return super()._fit(*args, **kwargs)
-        finally:
-            self.__dict__.pop("_pretrain_X", None)
+    #: fine-tuning values this family does not expose (TrainConfig fields)
+    _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "clip_norm": None}
 
     def _init_factor(self):
         return 2.0
@@ -955,12 +970,14 @@ class DBNClassifier(NetworkClassifier):
         return [nn.Dense(size, activation="logistic", init_factor=2.0)
                 for size in _check_sizes(self.hidden_layer_sizes)]
 
-    def _build(self, sample_shape, n_outputs, rng):
-        net = super()._build(sample_shape, n_outputs, rng)
-        X = self.__dict__.pop("_pretrain_X", None)
+    def _make_network(self, X, Y, rng):
+        """The logistic MLP, its hidden layers pre-trained as RBMs on ``X``."""
+        net = super()._make_network(X, Y, rng)
         self.pretrained_coefs_ = []
-        if X is None or self.rbm_n_iter == 0:
+        if self.rbm_n_iter == 0:
             return net
+        if sp.issparse(X):
+            X = X.toarray()
         if _k.outside_unit_interval(X):
             X = np.clip(X, 0, 1)
         coefs, hb, _ = greedy_pretrain(

@@ -5,61 +5,13 @@
 defaults, fitted attributes and methods, with the network engine's BLAS
 GEMMs and fused kernels underneath.
 """
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor, train_params_doc
-
-_MLP_PARAMS_DOC = """
-    Parameters
-    ----------
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
-        Width of each hidden layer.
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-        Hidden-layer activation.
-""" + train_params_doc(
-    ("solver", "alpha", "batch_size", "learning_rate", "learning_rate_init", "power_t",
-     "max_iter", "shuffle", "random_state", "tol", "verbose", "warm_start", "momentum",
-     "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1", "beta_2",
-     "epsilon", "n_iter_no_change", "max_fun", "dtype"),
-    solver={"type": '{"lbfgs", "sgd", "adam"}'},
-    max_iter={"text": "Epochs for sgd/adam, iterations for lbfgs."},
-    dtype={"text": "Compute dtype. **fastnut differs from scikit-learn here**: it computes\n"
-                   "in float32 by default (about twice as fast; scikit-learn computes in\n"
-                   "the input's dtype, usually float64). ``dtype=np.float64`` reproduces\n"
-                   "scikit-learn's arithmetic and, with the same ``random_state``, its\n"
-                   "initial weights and training trajectory."})
-
-_MLP_ATTRS_DOC = """
-    Attributes
-    ----------
-    loss_ : float
-        Loss at the last epoch.
-    best_loss_ : float or None
-        Lowest training loss (None with early stopping).
-    loss_curve_ : list of float
-        Training loss per epoch (sgd/adam).
-    validation_scores_ : list of float or None
-        Validation score per epoch with early stopping.
-    best_validation_score_ : float or None
-    t_ : int
-        Number of training samples seen.
-    coefs_ : list of ndarray of shape (n_in, n_out)
-        Weights per layer (views of the network's parameters).
-    intercepts_ : list of ndarray of shape (n_out,)
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-    n_iter_ : int
-    n_layers_ : int
-    n_outputs_ : int
-    out_activation_ : str
-    network_ : fastnut.nn.Sequential
-        The underlying network (Dense layers with fused activations).
-"""
-
+from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
 
 class _MLPMixin:
     _accept_sparse = True
@@ -68,7 +20,13 @@ class _MLPMixin:
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k != "clip_norm"},
+        # scikit-learn's values only: None (no plateau rule) is not theirs
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {np.inf})],
     }
+
+    #: scikit-learn's MLPs have no gradient clipping
+    _FIXED_TRAIN_PARAMS = {"clip_norm": None}
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -114,12 +72,98 @@ class _MLPMixin:
 
 
 class MLPClassifier(_MLPMixin, NetworkClassifier):
-    __doc__ = ("""Multilayer perceptron classifier (drop-in for scikit-learn's).
+    """Multilayer perceptron classifier (drop-in for scikit-learn's).
 
     Optimises the log-loss with lbfgs, sgd or adam: softmax output for
     multiclass targets, logistic for binary and multilabel ones. Accepts
     dense or sparse CSR/CSC ``X`` and labels of any type.
-""" + _MLP_PARAMS_DOC + _MLP_ATTRS_DOC + """
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Width of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Hidden-layer activation.
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=1e-4
+        L2 penalty strength on the weights (divided by the batch's
+        sample-weight sum).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Epochs for sgd/adam, iterations for lbfgs.
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, shuffling and the validation split.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score
+        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int, default=10
+        Stop when the training loss (the validation score with
+        ``early_stopping``) has not improved by ``tol`` for more than this
+        many epochs.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype. **fastnut differs from scikit-learn here**: it computes
+        in float32 by default (about twice as fast; scikit-learn computes in
+        the input's dtype, usually float64). ``dtype=np.float64`` reproduces
+        scikit-learn's arithmetic and, with the same ``random_state``, its
+        initial weights and training trajectory.
+
+    Attributes
+    ----------
+    loss_ : float
+        Loss at the last epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    loss_curve_ : list of float
+        Training loss per epoch (sgd/adam).
+    validation_scores_ : list of float or None
+        Validation score per epoch with early stopping.
+    best_validation_score_ : float or None
+    t_ : int
+        Number of training samples seen.
+    coefs_ : list of ndarray of shape (n_in, n_out)
+        Weights per layer (views of the network's parameters).
+    intercepts_ : list of ndarray of shape (n_out,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_iter_ : int
+    n_layers_ : int
+    n_outputs_ : int
+    out_activation_ : str
+    network_ : fastnut.nn.Sequential
+        The underlying network (Dense layers with fused activations).
+
     classes_ : ndarray of shape (n_classes,)
 
     Examples
@@ -130,7 +174,7 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
     >>> clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=50, random_state=0)
     >>> clf.fit(X / 16, y).score(X / 16, y) > 0.95
     True
-""")
+"""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -166,7 +210,7 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
 
 
 class MLPRegressor(_MLPMixin, NetworkRegressor):
-    __doc__ = ("""Multilayer perceptron regressor (drop-in for scikit-learn's).
+    """Multilayer perceptron regressor (drop-in for scikit-learn's).
 
     Optimises the squared error (identity output) or, with
     ``loss="poisson"``, the half Poisson deviance (exp output). One or
@@ -175,7 +219,90 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
     Parameters
     ----------
     loss : {"squared_error", "poisson"}, default="squared_error"
-""" + _MLP_PARAMS_DOC.split("Parameters\n    ----------\n", 1)[1] + _MLP_ATTRS_DOC + """
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Width of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Hidden-layer activation.
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=1e-4
+        L2 penalty strength on the weights (divided by the batch's
+        sample-weight sum).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule for ``solver="sgd"``.
+    learning_rate_init : float, default=1e-3
+        Initial step size (sgd and adam).
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule, ``lr = lr_init / t**power_t``.
+    max_iter : int, default=200
+        Epochs for sgd/adam, iterations for lbfgs.
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, shuffling and the validation split.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score
+        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int, default=10
+        Stop when the training loss (the validation score with
+        ``early_stopping``) has not improved by ``tol`` for more than this
+        many epochs.
+    max_fun : int, default=15000
+        Maximum loss evaluations for lbfgs.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype. **fastnut differs from scikit-learn here**: it computes
+        in float32 by default (about twice as fast; scikit-learn computes in
+        the input's dtype, usually float64). ``dtype=np.float64`` reproduces
+        scikit-learn's arithmetic and, with the same ``random_state``, its
+        initial weights and training trajectory.
+
+    Attributes
+    ----------
+    loss_ : float
+        Loss at the last epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    loss_curve_ : list of float
+        Training loss per epoch (sgd/adam).
+    validation_scores_ : list of float or None
+        Validation score per epoch with early stopping.
+    best_validation_score_ : float or None
+    t_ : int
+        Number of training samples seen.
+    coefs_ : list of ndarray of shape (n_in, n_out)
+        Weights per layer (views of the network's parameters).
+    intercepts_ : list of ndarray of shape (n_out,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_iter_ : int
+    n_layers_ : int
+    n_outputs_ : int
+    out_activation_ : str
+    network_ : fastnut.nn.Sequential
+        The underlying network (Dense layers with fused activations).
+
     Examples
     --------
     >>> import numpy as np
@@ -184,12 +311,15 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
     >>> reg = MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs", random_state=0)
     >>> reg.fit(X, X.ravel() ** 2).score(X, X.ravel() ** 2) > 0.95
     True
-""")
+"""
 
     _parameter_constraints = {
         **_MLPMixin._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
+
+    def _loss_name(self):
+        return self.loss
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",

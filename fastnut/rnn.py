@@ -12,79 +12,15 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor, train_params_doc
+from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
 from ._validation import check_sequences
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
-                "validation_fraction", "n_iter_no_change", "clip_norm", "dtype")
+                "validation_fraction", "n_iter_no_change", "clip_norm", "momentum",
+                "nesterovs_momentum", "beta_1", "beta_2", "epsilon", "dtype")
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
-
-_RNN_PARAMS_DOC = """
-    Parameters
-    ----------
-    cell : {"lstm", "gru", "rnn"}, default="lstm"
-        Recurrent cell: LSTM, GRU, or the tanh (Elman) RNN.
-    hidden_size : int, default=64
-        State width of every recurrent layer.
-    num_layers : int, default=1
-        Stacked recurrent layers; all but the last pass every step's state on.
-    bidirectional : bool, default=False
-        Run every recurrent layer in both directions and concatenate them.
-    dropout : float, default=0.0
-        Dropout rate between stacked recurrent layers and before every dense
-        layer (training only).
-    hidden_layer_sizes : sequence of int, default=()
-        Widths of ReLU dense layers between the last recurrent layer and the
-        output.
-    input_shape : tuple (T, F) or None, default=None
-        Shape of one sequence, needed when ``X`` comes flat as ``(n, T*F)``
-        (what a ``Pipeline`` with a scaler passes on).  With ``None``, ``X``
-        of shape ``(n, T, F)`` gives the shape itself and 2-D ``X`` of shape
-        ``(n, T)`` is one feature per step.
-""" + train_params_doc(
-    _TRAIN_NAMES, solver={"type": '{"adam", "sgd"}'}, learning_rate_init={"default": "1e-2"},
-    max_iter={"text": "Maximum number of epochs."},
-    clip_norm={"default": "5.0", "text": "Rescale each batch's gradient to at most this global L2 norm\n"
-               "(recurrent nets are prone to exploding gradients); None disables it."}) + """
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding, skipped by the recurrent
-    layers (the state at each sequence's last valid step is what the head
-    sees; the reverse direction starts there).  NaN anywhere else, or
-    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
-    a trailing NaN is a padded step.
-"""
-
-_RNN_ATTRS_DOC = """
-    Attributes
-    ----------
-    sequence_shape_ : tuple (T, F)
-        Shape of the training sequences (after padding).  Prediction accepts
-        any number of steps ``T`` with the same ``F``.
-    network_ : fastnut.nn.Sequential
-        The network; ``network_.layers[0].params["weight_ih"]`` holds the
-        first layer's input weights in PyTorch's layout.
-    loss_ : float
-    loss_curve_ : list of float
-        Training loss per epoch.
-    best_loss_ : float or None
-    validation_scores_ : list of float or None
-        Validation score per epoch with early stopping.
-    best_validation_score_ : float or None
-    n_iter_ : int
-    t_ : int
-        Number of training samples seen.
-    n_features_in_ : int
-        ``T*F`` of the training sequences.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Only for 2-D input with string column names.
-    n_outputs_ : int
-    n_layers_ : int
-"""
-
 
 class _RNNMixin:
     _parameter_constraints = {
@@ -98,6 +34,9 @@ class _RNNMixin:
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k in _TRAIN_NAMES},
         "solver": [StrOptions({"sgd", "adam"})],
     }
+
+    #: training values this family does not expose (TrainConfig fields)
+    _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000}
 
     def _check_X(self, X, reset):
         if reset:
@@ -142,43 +81,122 @@ class _RNNMixin:
         return tags
 
 
-def _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
-          input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-          random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-          n_iter_no_change, clip_norm, dtype):
-    self.cell = cell
-    self.hidden_size = hidden_size
-    self.num_layers = num_layers
-    self.bidirectional = bidirectional
-    self.dropout = dropout
-    self.hidden_layer_sizes = hidden_layer_sizes
-    self.input_shape = input_shape
-    self.solver = solver
-    self.alpha = alpha
-    self.batch_size = batch_size
-    self.learning_rate_init = learning_rate_init
-    self.max_iter = max_iter
-    self.shuffle = shuffle
-    self.random_state = random_state
-    self.tol = tol
-    self.verbose = verbose
-    self.warm_start = warm_start
-    self.early_stopping = early_stopping
-    self.validation_fraction = validation_fraction
-    self.n_iter_no_change = n_iter_no_change
-    self.clip_norm = clip_norm
-    self.dtype = dtype
-
 
 class RNNClassifier(_RNNMixin, NetworkClassifier):
-    __doc__ = ("""Recurrent neural network classifier for sequences.
+    """Recurrent neural network classifier for sequences.
 
     ``[LSTM | GRU | RNN] * num_layers -> dense head -> softmax`` (logistic
     output for binary and multilabel targets), trained on the log-loss with
     Adam or SGD and gradient clipping.  ``X`` may be sequences ``(n, T, F)``,
     ``(n, T)`` (one feature per step), or flat rows ``(n, T*F)`` with
     ``input_shape``; variable lengths are NaN-padded at the end.
-""" + _RNN_PARAMS_DOC + _RNN_ATTRS_DOC + """    classes_ : ndarray of shape (n_classes,)
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell: LSTM, GRU, or the tanh (Elman) RNN.
+    hidden_size : int, default=64
+        State width of every recurrent layer.
+    num_layers : int, default=1
+        Stacked recurrent layers; all but the last pass every step's state on.
+    bidirectional : bool, default=False
+        Run every recurrent layer in both directions and concatenate them.
+    dropout : float, default=0.0
+        Dropout rate between stacked recurrent layers and before every dense
+        layer (training only).
+    hidden_layer_sizes : sequence of int, default=()
+        Widths of ReLU dense layers between the last recurrent layer and the
+        output.
+    input_shape : tuple (T, F) or None, default=None
+        Shape of one sequence, needed when ``X`` comes flat as ``(n, T*F)``
+        (what a ``Pipeline`` with a scaler passes on).  With ``None``, ``X``
+        of shape ``(n, T, F)`` gives the shape itself and 2-D ``X`` of shape
+        ``(n, T)`` is one feature per step.
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=1e-4
+        L2 penalty strength on the weights (divided by the batch's
+        sample-weight sum).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate_init : float, default=1e-2
+        Initial step size (sgd and adam).
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, shuffling and the validation split.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score
+        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    clip_norm : float or None, default=5.0
+        Rescale each batch's gradient to at most this global L2 norm
+        (recurrent nets are prone to exploding gradients); None disables it.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype.
+
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
+    Attributes
+    ----------
+    sequence_shape_ : tuple (T, F)
+        Shape of the training sequences (after padding).  Prediction accepts
+        any number of steps ``T`` with the same ``F``.
+    network_ : fastnut.nn.Sequential
+        The network; ``network_.layers[0].params["weight_ih"]`` holds the
+        first layer's input weights in PyTorch's layout.
+    loss_ : float
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        Validation score per epoch with early stopping.
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Number of training samples seen.
+    n_features_in_ : int
+        ``T*F`` of the training sequences.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only for 2-D input with string column names.
+    n_outputs_ : int
+    n_layers_ : int
+    classes_ : ndarray of shape (n_classes,)
 
     Examples
     --------
@@ -188,22 +206,46 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
     >>> clf = RNNClassifier(input_shape=(8, 8), max_iter=20, random_state=0)
     >>> clf.fit(X[::2] / 16, y[::2]).score(X[1::2] / 16, y[1::2]) > 0.9  # rows as steps
     True
-""")
+"""
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False,
                  dropout=0.0, hidden_layer_sizes=(), input_shape=None, *, solver="adam",
                  alpha=1e-4, batch_size="auto", learning_rate_init=1e-2, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 clip_norm=5.0, dtype=np.float32):
-        _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
-              input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-              random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-              n_iter_no_change, clip_norm, dtype)
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
+                 clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, dtype=np.float32):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_norm = clip_norm
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype
 
 
 class RNNRegressor(_RNNMixin, NetworkRegressor):
-    __doc__ = ("""Recurrent neural network regressor for sequences.
+    """Recurrent neural network regressor for sequences.
 
     ``[LSTM | GRU | RNN] * num_layers -> dense head -> identity output``,
     trained on the squared error with Adam or SGD and gradient clipping; one
@@ -211,7 +253,113 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
     window).  ``X`` may be sequences ``(n, T, F)``, ``(n, T)`` (one feature
     per step), or flat rows ``(n, T*F)`` with ``input_shape``; variable
     lengths are NaN-padded at the end.
-""" + _RNN_PARAMS_DOC + _RNN_ATTRS_DOC + """
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell: LSTM, GRU, or the tanh (Elman) RNN.
+    hidden_size : int, default=64
+        State width of every recurrent layer.
+    num_layers : int, default=1
+        Stacked recurrent layers; all but the last pass every step's state on.
+    bidirectional : bool, default=False
+        Run every recurrent layer in both directions and concatenate them.
+    dropout : float, default=0.0
+        Dropout rate between stacked recurrent layers and before every dense
+        layer (training only).
+    hidden_layer_sizes : sequence of int, default=()
+        Widths of ReLU dense layers between the last recurrent layer and the
+        output.
+    input_shape : tuple (T, F) or None, default=None
+        Shape of one sequence, needed when ``X`` comes flat as ``(n, T*F)``
+        (what a ``Pipeline`` with a scaler passes on).  With ``None``, ``X``
+        of shape ``(n, T, F)`` gives the shape itself and 2-D ``X`` of shape
+        ``(n, T)`` is one feature per step.
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer: Adam, stochastic gradient descent (with momentum) or
+        full-batch L-BFGS.
+    alpha : float, default=1e-4
+        L2 penalty strength on the weights (divided by the batch's
+        sample-weight sum).
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` when "auto".
+    learning_rate_init : float, default=1e-2
+        Initial step size (sgd and adam).
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the rows before every epoch (sgd and adam).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, shuffling and the validation split.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress
+        for ``n_iter_no_change``; gradient tolerance of lbfgs.
+    verbose : bool, default=False
+        One line per epoch: loss, validation score (with early stopping), seconds.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimizer state) at the next fit.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score
+        stalls for ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for ``early_stopping``.
+    n_iter_no_change : int or None, default=None
+        None runs all ``max_iter`` epochs (with ``early_stopping``, keeping the
+        best epoch's weights).  An int stops training when the training loss
+        (the validation score with ``early_stopping``) has not improved by
+        ``tol`` for more than this many epochs.  Deep and recurrent nets often
+        sit on a plateau for their first epochs, which such a rule mistakes for
+        convergence, hence no rule unless asked.
+    clip_norm : float or None, default=5.0
+        Rescale each batch's gradient to at most this global L2 norm
+        (recurrent nets are prone to exploding gradients); None disables it.
+    momentum : float, default=0.9
+        Momentum of the updates (``solver="sgd"``).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``solver="sgd"``).
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Compute dtype.
+
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
+    Attributes
+    ----------
+    sequence_shape_ : tuple (T, F)
+        Shape of the training sequences (after padding).  Prediction accepts
+        any number of steps ``T`` with the same ``F``.
+    network_ : fastnut.nn.Sequential
+        The network; ``network_.layers[0].params["weight_ih"]`` holds the
+        first layer's input weights in PyTorch's layout.
+    loss_ : float
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        Validation score per epoch with early stopping.
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Number of training samples seen.
+    n_features_in_ : int
+        ``T*F`` of the training sequences.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only for 2-D input with string column names.
+    n_outputs_ : int
+    n_layers_ : int
+
     Examples
     --------
     >>> import numpy as np
@@ -223,15 +371,39 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
     >>> reg = RNNRegressor(hidden_size=16, max_iter=30, random_state=0).fit(X[:900], y[:900])
     >>> reg.score(X[900:], y[900:]) > 0.9
     True
-""")
+"""
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False,
                  dropout=0.0, hidden_layer_sizes=(), input_shape=None, *, solver="adam",
                  alpha=1e-4, batch_size="auto", learning_rate_init=1e-2, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 clip_norm=5.0, dtype=np.float32):
-        _init(self, cell, hidden_size, num_layers, bidirectional, dropout, hidden_layer_sizes,
-              input_shape, solver, alpha, batch_size, learning_rate_init, max_iter, shuffle,
-              random_state, tol, verbose, warm_start, early_stopping, validation_fraction,
-              n_iter_no_change, clip_norm, dtype)
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
+                 clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, dtype=np.float32):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.input_shape = input_shape
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_norm = clip_norm
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.dtype = dtype

@@ -17,8 +17,8 @@ from threadpoolctl import threadpool_limits
 
 from fastnut import (Autoencoder, ContractiveAutoencoder, ConvAutoencoder,
                      DenoisingAutoencoder, LSTMAutoencoder, SparseAutoencoder, nn)
-from fastnut.nn._autoencoder import (ContractiveDense, ContractiveEncoder, RepeatSteps, Reshape,
-                                     SparsityPenalty, TimeDistributedDense)
+from fastnut.nn import (ContractiveDense, ContractiveEncoder, RepeatSteps, Reshape,
+                        SparsityPenalty, TimeDistributedDense)
 from tests._reference import autoencoder as ref
 from tests._reference.gradcheck import check_layer_gradients, numerical_gradient
 
@@ -47,14 +47,20 @@ def _fit_quiet(est, X):
 
 # -- exact gradients of the whole objective (loss + penalties) -----------------------------
 
+def _trainer_for(est, X):
+    """The trainer a fit of ``est`` on ``X`` would train with (its loss and config)."""
+    return nn.Trainer(est.network_, est._make_loss(), est._train_config(X.shape[0]),
+                      random_state=np.random.RandomState(0))
+
+
 def _check_objective_gradients(est, X, rtol=1e-5, atol=1e-8):
     """Fit one epoch in float64, then compare the trainer's gradients of
     loss + penalties with central differences of its value."""
     est.set_params(dtype=np.float64, max_iter=1, random_state=0)
     _fit_quiet(est, X)
     net = est.network_
-    trainer = est._new_trainer(np.random.RandomState(0))
     Xc = est._check_X(X, reset=False)
+    trainer = _trainer_for(est, Xc)
     trainer.loss_and_grad(Xc, Xc)
     analytic = {k: g.copy() for k, g in net.grads.items()}
     objective = lambda: trainer.loss_and_grad(Xc, Xc)  # noqa: E731
@@ -95,7 +101,7 @@ def test_penalties_are_part_of_the_training_objective():
         est.set_params(dtype=np.float64, max_iter=1, random_state=0)
         net = _fit_quiet(est, X).network_
         layer = next(l for l in net.layers if isinstance(l, layer_type))
-        trainer = est._new_trainer(np.random.RandomState(0))
+        trainer = _trainer_for(est, X)
         value = trainer.loss_and_grad(X, X)
         assert layer.penalty > 0
         recon = 0.5 * np.mean(np.sum((net.forward(X) - X) ** 2, axis=1))

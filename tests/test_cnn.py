@@ -22,13 +22,36 @@ def digits():
     return X / 16.0, y
 
 
+def test_plateau_rule_when_asked_reaches_098_on_digits(digits):
+    X, y = digits
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    clf = CNNClassifier(input_shape=(1, 8, 8), n_iter_no_change=10,
+                        random_state=0).fit(Xtr, ytr)
+    assert clf.score(Xte, yte) >= 0.98
+    assert clf.n_iter_ < clf.max_iter  # stopped on its own
+    assert len(clf.loss_curve_) == clf.n_iter_
+    assert clf.image_shape_ == (1, 8, 8) and clf.n_features_in_ == 64
+
+
+def test_default_runs_every_requested_epoch(digits):
+    # no loss-plateau stop unless asked (n_iter_no_change=None), and no
+    # ConvergenceWarning for doing what was asked
+    X, y = digits
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = CNNClassifier(input_shape=(1, 8, 8), conv_layers=((4, 3),), hidden_layer_sizes=(),
+                            tol=10.0, max_iter=12, random_state=0).fit(X[:200], y[:200])
+    assert clf.n_iter_ == 12 and len(clf.loss_curve_) == 12
+
+
+@pytest.mark.slow
 def test_defaults_reach_098_on_digits(digits):
     X, y = digits
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
     clf = CNNClassifier(input_shape=(1, 8, 8), random_state=0).fit(Xtr, ytr)
     assert clf.score(Xte, yte) >= 0.98
-    assert clf.n_iter_ < clf.max_iter  # stopped on its own
-    assert len(clf.loss_curve_) == clf.n_iter_
+    assert clf.n_iter_ == clf.max_iter  # every requested epoch
     assert clf.image_shape_ == (1, 8, 8) and clf.n_features_in_ == 64
 
 

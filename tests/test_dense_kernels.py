@@ -5,8 +5,7 @@ import pytest
 
 from fastnut import nn
 from fastnut._kernels import dense as _k
-from fastnut.nn._base import aligned_empty
-from fastnut.nn._layers import matmul
+from fastnut.nn._linalg import aligned_empty, matmul
 
 # shapes that exercise every path of the kernel: 64-wide panels, last
 # panels of 16/32/48/64 columns, full or zero-padded (masked stores), row

@@ -222,14 +222,13 @@ def test_folded_l2_epoch_loss_equals_unfolded_batch_losses():
     """fit_epochs folds the L2 term into the optimizer's pass; the recorded loss
     must equal what loss_and_grad computes with the penalty included."""
     X, y = _regression_problem()
-    tr = _trainer(alpha=0.5)
-    tr.shuffle = False
-    tr.batch_size = len(X)              # one batch: the epoch loss is that batch's
+    tr = _trainer(alpha=0.5, shuffle=False, batch_size=len(X), max_iter=1)
+    # (one batch: the epoch loss is that batch's)
     params0 = {k: v.copy() for k, v in tr.network.params.items()}
     ref = tr.loss_and_grad(X, y)        # unfolded: penalty included
     for k, v in tr.network.params.items():
         v[...] = params0[k]
-    tr.fit_epochs(X, y, max_iter=1)
+    tr.fit_epochs(X, y)
     np.testing.assert_allclose(tr.loss_curve[0], ref, rtol=1e-10)
 
 
@@ -256,14 +255,15 @@ def _regression_problem(seed=0, n=200):
 def _trainer(dtype=np.float64, **kw):
     net = nn.Sequential([nn.Dense(16, "tanh"), nn.Dense(1)])
     net.build((3,), random_state=0, dtype=dtype)
-    kw.setdefault("random_state", np.random.RandomState(0))
-    return nn.Trainer(net, nn.get_loss("squared_error"), nn.Adam(1e-2), batch_size=32, **kw)
+    kw = {"learning_rate_init": 1e-2, "batch_size": 32, **kw}
+    return nn.Trainer(net, nn.get_loss("squared_error"), nn.TrainConfig(**kw),
+                      random_state=np.random.RandomState(0))
 
 
 def test_trainer_reduces_loss_and_l2_gradient_is_exact():
     X, y = _regression_problem()
-    tr = _trainer(alpha=0.5)
-    tr.fit_epochs(X, y, max_iter=30)
+    tr = _trainer(alpha=0.5, max_iter=30)
+    tr.fit_epochs(X, y)
     assert tr.loss_curve[-1] < 0.1 * tr.loss_curve[0]
     # the penalised loss's gradient against finite differences of the value
     w = tr.network.params["0.weight"]
@@ -276,17 +276,17 @@ def test_trainer_reduces_loss_and_l2_gradient_is_exact():
 def test_trainer_divergence_is_an_error_and_restores_parameters():
     X, y = _regression_problem()
     y = y * 1e200
-    tr = _trainer()
+    tr = _trainer(max_iter=5)
     before = {k: v.copy() for k, v in tr.network.params.items()}
     with pytest.raises(nn.DivergenceError, match="training diverged"):
-        tr.fit_epochs(X, y, max_iter=5)
+        tr.fit_epochs(X, y)
     for k, v in tr.network.params.items():
         np.testing.assert_array_equal(v, before[k])
 
 
 def test_trainer_early_stopping_restores_best_weights():
     X, y = _regression_problem()
-    tr = _trainer(early_stopping=True, n_iter_no_change=2, tol=0.0)
+    tr = _trainer(early_stopping=True, n_iter_no_change=2, tol=0.0, max_iter=7)
     scores = iter([0.1, 0.9, 0.5, 0.4, 0.3, 0.2, 0.1])
     seen = {}
 
@@ -295,7 +295,7 @@ def test_trainer_early_stopping_restores_best_weights():
         seen[s] = {k: v.copy() for k, v in tr.network.params.items()}
         return s
 
-    tr.fit_epochs(X, y, max_iter=7, validation=(X, y, None), score=score)
+    tr.fit_epochs(X, y, validation=(X, y, None), score=score)
     assert tr.best_validation_score == 0.9
     assert tr.n_iter == 5  # stops once more than n_iter_no_change epochs made no progress
     for k, v in tr.network.params.items():
@@ -312,6 +312,6 @@ def test_trainer_clip_norm_bounds_the_gradient():
 
 def test_trainer_lbfgs_fits_linear_problem():
     X, y = _regression_problem()
-    tr = _trainer()
-    loss = tr.fit_lbfgs(X, y, max_iter=200)
+    tr = _trainer(solver="lbfgs", max_iter=200)
+    loss = tr.fit_lbfgs(X, y)
     assert loss < 1e-3

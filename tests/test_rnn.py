@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from fastnut import nn
-from fastnut._validation import sequence_lengths, to_sequences
+from fastnut._validation import to_sequences
+from fastnut.nn._sequence import sequence_lengths
 from fastnut.nn import _recurrent
 from tests._reference.gradcheck import numerical_gradient
 from tests._reference.rnn import layer_forward

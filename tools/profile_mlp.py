@@ -16,7 +16,8 @@ sys.path.insert(0, ".")
 from benchmarks.mlp import _data  # noqa: E402
 from fastnut import MLPClassifier  # noqa: E402
 from fastnut._kernels.dense import gather_rows  # noqa: E402
-from fastnut.nn._layers import matmul  # noqa: E402
+from fastnut import nn  # noqa: E402
+from fastnut.nn._linalg import matmul  # noqa: E402
 
 
 def op(label, fn, reps=200):
@@ -40,7 +41,8 @@ def main():
             pstats.Stats(pr).sort_stats("tottime").print_stats(25)
             return
         clf = MLPClassifier(**kw).fit(X[:1000], y[:1000])
-        tr = clf._trainer
+        tr = nn.Trainer(clf.network_, clf._make_loss(), clf._train_config(1000),
+                        optimizer=clf._optimizer)
         xb, yb = X[:128].copy(), np.eye(10, dtype=np.float32)[y[:128]]
         net = clf.network_
         op("loss_and_grad (fwd+bwd+loss)", lambda: tr.loss_and_grad(xb, yb))

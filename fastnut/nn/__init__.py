@@ -4,16 +4,17 @@ See ``fastnut/nn/_base.py`` for the layer contract (``build``, ``forward``,
 ``backward``, ``params``/``grads``).
 """
 from ._base import Layer
-from ._layers import Activation, Dense, Dropout, Flatten
+from ._layers import Activation, Dense, Flatten, Reshape
+from ._noise import Corruption, Dropout
 from ._sequential import Sequential
 from ._losses import (BinaryLogLoss, Loss, Poisson, SoftmaxCrossEntropy, SquaredError,
-                      get_loss)
+                      SumSquaredError, get_loss)
 from ._optimizers import SGD, Adam, Optimizer
-from ._trainer import DivergenceError, Trainer
+from ._trainer import DivergenceError, Progress, TrainConfig, Trainer
 from ._recurrent import GRU, LSTM, SimpleRNN
-from ._autoencoder import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
-                           RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
-                           TimeDistributedDense)
+from ._sequence import RepeatSteps, TimeDistributedDense
+from ._encoder_decoder import EncoderDecoder, TiedDense
+from ._penalties import ContractiveDense, ContractiveEncoder, SparsityPenalty
 from ._conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D, Upsample2D
 from ._normalization import BatchNorm1D, BatchNorm2D
 from ._conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, GlobalMaxPool1D, MaxPool1D

@@ -31,3 +31,28 @@ def logistic(Z, out=None):
     neg = Z < 0
     out[neg] = e[neg] * out[neg]
     return out
+
+
+def slope(name, Y, out):
+    """``act'(Z)`` from the activation's output ``Y = act(Z)`` into ``out``."""
+    if name == "logistic":
+        np.subtract(1.0, Y, out=out)
+        out *= Y
+    elif name == "tanh":
+        np.multiply(Y, Y, out=out)
+        np.subtract(1.0, out, out=out)
+    elif name == "relu":
+        np.greater(Y, 0, out=out, casting="unsafe")
+    else:
+        out.fill(1.0)
+    return out
+
+
+def slope_derivative(name, Y, S):
+    """``d act'(z) / dz`` from the output ``Y`` and the slope ``S = act'(z)``;
+    None for relu and identity (piecewise-constant slopes)."""
+    if name == "logistic":
+        return S * (1.0 - 2.0 * Y)
+    if name == "tanh":
+        return -2.0 * Y * S
+    return None

@@ -38,18 +38,7 @@ import threading
 import numpy as np
 from sklearn.utils import check_random_state
 
-
-def aligned_empty(shape, dtype, align=64):
-    """``np.empty`` starting on an ``align``-byte boundary (a cache line).
-
-    The GEMM kernel's vector stores into an output row that straddles cache
-    lines cost ~5% more; NumPy only promises 16 bytes.
-    """
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape, dtype=np.int64))
-    raw = np.empty(n * dtype.itemsize + align, np.uint8)
-    start = -raw.ctypes.data % align
-    return raw[start:start + n * dtype.itemsize].view(dtype).reshape(shape)
+from ._linalg import aligned_empty  # noqa: F401  (re-exported: the old home)
 
 
 class Layer:
@@ -59,6 +48,11 @@ class Layer:
     #: set by ``forward(X, training=True)``; its gradient is added by
     #: ``backward``, and ``nn.Trainer`` adds the value to the batch loss
     penalty = 0.0
+
+    #: attributes ``forward(X, training=True)`` keeps for ``backward`` (the
+    #: last batch, its outputs, masks): never pickled, since they hold
+    #: training rows, and dropped by ``clear_forward_state``
+    _forward_state = ("_X", "_Y", "_mask", "_idx")
 
     def __init__(self):
         self.params = {}
@@ -131,15 +125,29 @@ class Layer:
             buf = bufs[name] = aligned_empty(shape, self.dtype)
         return buf
 
+    def clear_forward_state(self):
+        """Forget what the last training ``forward`` kept for ``backward``.
+
+        Estimators call it at the end of ``fit``: a fitted model holds its
+        weights, not its last training batch.
+        """
+        for name in self._forward_state:
+            self.__dict__.pop(name, None)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_tls", None)  # scratch is never pickled
+        state.pop("grads", None)  # the last batch's gradients: recreated as zeros
+        for name in self._forward_state:
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state):
         state.setdefault("buffers", {})  # layers pickled before buffers existed
         self.__dict__.update(state)
         self._tls = threading.local()
+        if "grads" not in self.__dict__:
+            self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -192,6 +192,9 @@ class Conv1D(Layer):
     (8, 2, 3)
     """
 
+    #: what a training forward keeps for backward (never pickled)
+    _forward_state = ("_ctx",)
+
     def __init__(self, filters, kernel_size, stride=1, padding=0, dilation=1,
                  activation="identity", use_bias=True):
         super().__init__()
@@ -293,13 +296,11 @@ class Conv1D(Layer):
             _k1.conv1d_backward(*args)
         return dX if need_dx else None
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_ctx", None)
-        return state
 
 
 class _Pool1D(Layer):
+    _forward_state = ("_ctx",)
+
     def __init__(self, pool_size=2, stride=None, padding=0):
         super().__init__()
         self.pool_size = _int(pool_size, "pool_size", 1)
@@ -333,10 +334,6 @@ class _Pool1D(Layer):
         _, vout = _valid_outputs(self, lengths, self.pool_size, self.stride, 1, self.padding)
         return X, lengths, vout, pl, int(To)
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_ctx", None)
-        return state
 
 
 class MaxPool1D(_Pool1D):
@@ -414,14 +411,12 @@ class AvgPool1D(_Pool1D):
 
 
 class _GlobalPool1D(Layer):
+    _forward_state = ("_ctx",)
+
     def _build(self, input_shape, rng):
         T, C = _check_sequence_shape(self, input_shape)
         return (C,)
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_ctx", None)
-        return state
 
 
 class GlobalAvgPool1D(_GlobalPool1D):

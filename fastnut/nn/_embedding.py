@@ -54,6 +54,9 @@ class Embedding(Layer):
     [[False, False, True], [False, True, True]]
     """
 
+    #: what a training forward keeps for backward (never pickled)
+    _forward_state = ("_ctx",)
+
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None):
         super().__init__()
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
@@ -151,7 +154,3 @@ class Embedding(Layer):
                                _threads_for(dY))
         return None
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_ctx", None)
-        return state

@@ -1,31 +1,16 @@
-"""Core layers: Dense (with fused activation), Activation, Dropout, Flatten."""
+"""Core layers: Dense (with fused activation), Activation, Flatten, Reshape.
+
+``Dropout`` lives in ``_noise.py`` and is re-exported here so that models
+pickled by fastnut 0.1.0 (which name ``fastnut.nn._layers.Dropout``) load.
+"""
 import numpy as np
 
 from .._kernels import dense as _k
 from .._threads import n_threads
 from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
-
-
-_GEMM_KERNEL = _k.has_gemm_kernel()
-
-
-def matmul(A, B, out):
-    """``out[...] = A @ B`` for 2-D arrays; returns ``out``.
-
-    float32 goes through fastnut's GEMM kernel (``src_c/_gemm.h``, AVX-512),
-    where transposed views (``W.T``) cost nothing.  NumPy takes the rest: other
-    dtypes (float64 stays bit-for-bit what BLAS gives), other CPUs, and
-    products under 8 rows or 16 columns (a single sample, a 10-class output),
-    where BLAS's matrix-vector paths win.
-    """
-    if (_GEMM_KERNEL and out.dtype == A.dtype == B.dtype == np.float32
-            and out.shape[0] >= 8 and out.shape[1] >= 16 and out.flags.c_contiguous):
-        ta, tb = not A.flags.c_contiguous, not B.flags.c_contiguous
-        if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
-            _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, n_threads())
-            return out
-    return np.matmul(A, B, out=out)
+from ._linalg import matmul
+from ._noise import Dropout  # noqa: F401  (re-exported: the 0.1.0 home)
 
 
 class Dense(Layer):
@@ -48,7 +33,9 @@ class Dense(Layer):
     ``(out,)``.  Forward: one GEMM (``matmul``) into a reused buffer, then the fused
     bias+activation kernel.  Backward, with ``D = dL/dY * act'(Z)``:
     ``dW = Xᵀ D``, ``db = Σ_rows D``, ``dX = D Wᵀ``.  ``backward`` overwrites
-    ``dY`` with ``D``.
+    ``dY`` with ``D``.  Subclasses that add a term to the objective pass its
+    gradient to ``_backward(dY, extra_dz, extra_dw)`` instead of writing
+    their own backward pass.
     """
 
     def __init__(self, units, activation="identity", use_bias=True, init_factor=6.0):
@@ -97,13 +84,29 @@ class Dense(Layer):
             self._X, self._Y = X, Y
         return Y
 
-    def _backward(self, dY):
+    def _backward(self, dY, extra_dz=None, extra_dw=None):
+        """``dL/dX``; fills ``grads``.  The hook for penalties on this layer:
+
+        ``extra_dz`` (shape of the output) is added to ``dL/dZ`` after the
+        activation's slope is applied, ``extra_dw`` (shape of ``weight``) to
+        ``dL/dW``; both are extra terms of the training objective's gradient
+        (``nn.ContractiveDense``, ``nn.ContractiveEncoder``).  The bias
+        gradient and ``dL/dX`` include ``extra_dz``.  Every product goes
+        through ``matmul``, so a penalised layer runs the same GEMM kernel.
+        """
         D = dY
-        if self.use_bias:
+        if extra_dz is None and self.use_bias:
             _k.act_backward_bias(D, self._Y, self._act, self.grads["bias"])
-        elif self._act:
-            _k.act_backward(D, self._Y, self._act, n_threads())
+        else:
+            if self._act:
+                _k.act_backward(D, self._Y, self._act, n_threads())
+            if extra_dz is not None:
+                D += extra_dz
+            if self.use_bias:  # column sums: the identity slope leaves D as is
+                _k.act_backward_bias(D, self._Y, 0, self.grads["bias"])
         self._store_weight_grad(self._X, D)
+        if extra_dw is not None:
+            self.grads["weight"] += extra_dw
         if not self.needs_input_grad:
             return None
         dX = self._buffer("dX", self._X.shape)
@@ -143,48 +146,6 @@ class Activation(Layer):
         return dX
 
 
-class Dropout(Layer):
-    """Inverted dropout: at training time zero each unit with probability
-    ``rate`` and scale the rest by ``1 / (1 - rate)``; identity at inference.
-
-    The mask is drawn from the generator given to ``build`` (reseeded by the
-    trainer from ``random_state``), so training is reproducible.
-    """
-
-    def __init__(self, rate):
-        super().__init__()
-        self.rate = float(rate)
-        if not 0.0 <= self.rate < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
-
-    def get_config(self):
-        return {"rate": self.rate}
-
-    def _build(self, input_shape, rng):
-        self._rng = np.random.default_rng(rng.randint(2 ** 31))
-        return input_shape
-
-    def _forward(self, X, training=False):
-        if not training or self.rate == 0.0:
-            self._mask = None
-            return X
-        mask = self._buffer("mask", X.shape)
-        u = self._rng.random(X.shape, dtype=self.dtype)
-        np.greater_equal(u, self.rate, out=mask, casting="unsafe")
-        mask *= 1.0 / (1.0 - self.rate)
-        self._mask = mask
-        Y = self._buffer("Y", X.shape)
-        np.multiply(X, mask, out=Y)
-        return Y
-
-    def _backward(self, dY):
-        if self._mask is None:
-            return dY
-        dX = self._buffer("dX", dY.shape)
-        np.multiply(dY, self._mask, out=dX)
-        return dX
-
-
 class Flatten(Layer):
     """Reshape ``(n, d1, d2, ...)`` to ``(n, d1*d2*...)`` (a view, no copy)."""
 
@@ -195,4 +156,29 @@ class Flatten(Layer):
         return X.reshape(X.shape[0], -1)
 
     def _backward(self, dY):
+        return dY.reshape((dY.shape[0],) + self.input_shape)
+
+
+class Reshape(Layer):
+    """Reshape ``(n, *input_shape)`` to ``(n, *shape)`` (a view, no copy)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+
+    def get_config(self):
+        return {"shape": self.shape}
+
+    def _build(self, input_shape, rng):
+        if int(np.prod(input_shape)) != int(np.prod(self.shape)):
+            raise ValueError(f"Reshape to {self.shape} needs {int(np.prod(self.shape))} values "
+                             f"per sample; got per-sample shape {input_shape}")
+        return self.shape
+
+    def _forward(self, X, training=False):
+        return X.reshape((X.shape[0],) + self.shape)
+
+    def _backward(self, dY):
+        if not self.needs_input_grad:
+            return None
         return dY.reshape((dY.shape[0],) + self.input_shape)

@@ -110,6 +110,43 @@ class BinaryLogLoss(Loss):
                                  weights=sample_weight, axis=0).sum())
 
 
+class SumSquaredError(Loss):
+    """Reconstruction error ``0.5 · avg_w Σ_outputs (y - P)²``, identity link.
+
+    Unlike ``SquaredError`` (scikit-learn's MLP value, a mean over outputs)
+    the value is a sum over outputs, so value and gradient ``(P - y) w / Σw``
+    describe the same objective and penalties can be added to it exactly.
+
+    Parameters
+    ----------
+    masked : bool, default=False
+        Targets that are NaN (padded steps of NaN-padded sequences) are left
+        out of the value and get a zero gradient.
+    """
+    name = "sum_squared_error"
+
+    def __init__(self, masked=False):
+        self.masked = bool(masked)
+
+    def _diff(self, P, y, out):
+        np.subtract(P, y, out=out)
+        if self.masked:
+            out[np.isnan(y)] = 0.0  # from y: a NaN prediction must still show
+        return out
+
+    def value(self, P, y, sample_weight=None):
+        d = self._diff(P, y, np.empty_like(P))
+        per_sample = np.einsum("ij,ij->i", d.reshape(len(d), -1), d.reshape(len(d), -1))
+        return float(0.5 * np.average(per_sample, weights=sample_weight))
+
+    def gradient(self, P, y, sample_weight, weight_sum, out):
+        self._diff(P, y, out)
+        if sample_weight is not None:
+            out *= sample_weight.reshape((-1,) + (1,) * (out.ndim - 1))
+        out *= 1.0 / weight_sum
+        return out
+
+
 LOSSES = {cls.name: cls for cls in (SquaredError, Poisson, SoftmaxCrossEntropy, BinaryLogLoss)}
 
 

@@ -15,6 +15,8 @@ class _BatchNorm(Layer):
     """Shared machinery; subclasses say how a batch maps to the kernels' layouts."""
 
     _rows = True  # channels last (n, T, F) rows, or channels first (n, C, P) planes
+    #: what a training forward keeps for backward (never pickled)
+    _forward_state = ("_ctx",)
 
     def __init__(self, num_features=None, eps=1e-5, momentum=0.1, affine=True,
                  activation="identity"):
@@ -153,10 +155,6 @@ class _BatchNorm(Layer):
             _kn.planes_backward(dY3, X3, Y3, mu, k, mdy, cc, dX3, relu, nt)
         return dX3.reshape(dY.shape)
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_ctx", None)  # views of the last training batch
-        return state
 
 
 class BatchNorm1D(_BatchNorm):

@@ -21,8 +21,8 @@ import numpy as np
 
 from .._kernels import rnn as _k
 from .._threads import blas_one_thread, n_threads
-from .._validation import sequence_lengths
 from ._base import Layer
+from ._sequence import sequence_lengths
 
 _CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -32,6 +32,7 @@ class _Recurrent(Layer):
     """Shared machinery of SimpleRNN, LSTM and GRU (one code path, three cells)."""
 
     _cell = None
+    _forward_state = Layer._forward_state + ("_saved", "_ctx")
 
     def __init__(self, hidden_size, return_sequences=False, bidirectional=False):
         super().__init__()

@@ -54,6 +54,9 @@ class Residual(Layer):
     ['body.0.bias', 'body.0.weight', 'body.1.bias', 'body.1.weight', 'shortcut.weight']
     """
 
+    #: the padded steps of the last training batch (never pickled)
+    _forward_state = ("_pad",)
+
     def __init__(self, layers, shortcut=None):
         super().__init__()
         if isinstance(layers, Layer):
@@ -173,10 +176,11 @@ class Residual(Layer):
             dX[self._pad] = 0
         return dX
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_pad", None)
-        return state
+    def clear_forward_state(self):
+        super().clear_forward_state()
+        self.body.clear_forward_state()
+        if self.shortcut_layer is not None:
+            self.shortcut_layer.clear_forward_state()
 
     def __setstate__(self, state):
         super().__setstate__(state)

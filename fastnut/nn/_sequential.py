@@ -70,6 +70,11 @@ class Sequential(Layer):
                 return None
         return dY
 
+    def clear_forward_state(self):
+        super().clear_forward_state()
+        for layer in self.layers:
+            layer.clear_forward_state()
+
     def __setstate__(self, state):
         super().__setstate__(state)
         self._gather()  # re-link the dicts to the layers' arrays after unpickling

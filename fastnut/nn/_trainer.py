@@ -13,7 +13,13 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
+from dataclasses import dataclass, field
+from typing import Optional
+
+from sklearn.utils import check_random_state
+
 from .._kernels import dense as _dense
+from ._optimizers import SGD, Adam
 
 
 def _is_penalized(key):
@@ -35,6 +41,101 @@ class DivergenceError(ValueError):
     """Raised when the loss becomes NaN or infinite."""
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a network is trained, in one value.
+
+    Estimators build it from their constructor parameters (and their
+    family's visible fixed values) and hand it whole to ``Trainer``.
+
+    Parameters
+    ----------
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+    learning_rate_init : float, default=1e-3
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        SGD's schedule.
+    power_t : float, default=0.5
+        Exponent of SGD's ``invscaling`` schedule.
+    momentum : float, default=0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default=True
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decay rates and stability term.
+    alpha : float, default=0.0
+        L2 penalty: adds ``0.5 · alpha · Σ‖W‖² / Σw`` to each batch's loss.
+    batch_size : int, default=200
+        Rows per mini-batch (clipped to the training rows once, by the
+        estimator; the trainer uses it as given, the last batch may be shorter).
+    shuffle : bool, default=True
+    max_iter : int, default=200
+        Epochs (iterations for lbfgs).
+    max_fun : int, default=15000
+        Loss evaluations for lbfgs.
+    tol : float, default=1e-4
+    n_iter_no_change : int or None, default=10
+        Stop when the training loss (the validation score with
+        ``early_stopping``) has not improved by ``tol`` for more than this many
+        epochs; None never stops on a plateau (all ``max_iter`` epochs run,
+        and with ``early_stopping`` the best epoch's weights are kept).
+    early_stopping : bool, default=False
+    clip_norm : float or None, default=None
+        Rescale the gradient when its global L2 norm exceeds this.
+    verbose : bool, default=False
+    """
+    solver: str = "adam"
+    learning_rate_init: float = 1e-3
+    learning_rate: str = "constant"
+    power_t: float = 0.5
+    momentum: float = 0.9
+    nesterovs_momentum: bool = True
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    alpha: float = 0.0
+    batch_size: int = 200
+    shuffle: bool = True
+    max_iter: int = 200
+    max_fun: int = 15000
+    tol: float = 1e-4
+    n_iter_no_change: Optional[int] = 10
+    early_stopping: bool = False
+    clip_norm: Optional[float] = None
+    verbose: bool = False
+
+    def make_optimizer(self):
+        """A fresh optimizer for ``solver`` (None for lbfgs)."""
+        if self.solver == "sgd":
+            return SGD(self.learning_rate_init, self.learning_rate, self.momentum,
+                       self.nesterovs_momentum, self.power_t)
+        if self.solver == "adam":
+            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        if self.solver == "lbfgs":
+            return None
+        raise ValueError(f"unknown solver {self.solver!r}; expected 'adam', 'sgd' or 'lbfgs'")
+
+
+@dataclass
+class Progress:
+    """Where training stands: what ``warm_start`` and ``partial_fit`` continue.
+
+    ``best_params`` (early stopping only) are copies of the weights, never data.
+    """
+    n_iter: int = 0
+    t: int = 0
+    loss_curve: list = field(default_factory=list)
+    best_loss: Optional[float] = np.inf
+    validation_scores: Optional[list] = None
+    best_validation_score: Optional[float] = None
+    no_improvement_count: int = 0
+    best_params: Optional[dict] = None
+
+    @classmethod
+    def start(cls, early_stopping):
+        if early_stopping:
+            return cls(best_loss=None, validation_scores=[], best_validation_score=-np.inf)
+        return cls()
+
+
 class Trainer:
     """Mini-batch (or L-BFGS) training of ``network`` under ``loss``.
 
@@ -43,32 +144,41 @@ class Trainer:
     network : Layer
         Built network mapping inputs to raw outputs (no output link).
     loss : Loss
-    optimizer : Optimizer or None
-        ``None`` for L-BFGS.
-    alpha : float
-        L2 penalty: adds ``0.5 · alpha · Σ‖W‖² / Σw`` to each batch's loss.
-    clip_norm : float or None
-        Rescale the gradient when its global L2 norm exceeds this.
+    config : TrainConfig, default=TrainConfig()
+    optimizer : Optimizer or None, default=None
+        The optimizer to continue with (its moments, its learning rate);
+        None starts ``config.make_optimizer()``.
+    progress : Progress or None, default=None
+        The progress to continue from; None starts afresh.
+    random_state : int, RandomState instance or None, default=None
+        Shuffling.
+
+    A trainer is made for one call of ``fit_epochs`` or ``fit_lbfgs`` and is
+    not reconfigured afterwards: what carries over to the next call is
+    ``optimizer``, ``progress`` and ``rng``, which the caller passes to the
+    next trainer.
     """
 
-    def __init__(self, network, loss, optimizer, *, alpha=0.0, batch_size=200,
-                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 verbose=False, clip_norm=None, random_state=None):
-        self.network, self.loss, self.optimizer = network, loss, optimizer
-        self.alpha, self.batch_size, self.shuffle = float(alpha), int(batch_size), bool(shuffle)
-        self.tol, self.n_iter_no_change = float(tol), int(n_iter_no_change)
-        self.early_stopping, self.verbose = bool(early_stopping), verbose
-        self.clip_norm = clip_norm
-        self.rng = random_state
-        self.loss_curve = []
-        self.validation_scores = [] if early_stopping else None
-        self.best_loss = None if early_stopping else np.inf
-        self.best_validation_score = -np.inf if early_stopping else None
-        self.no_improvement_count = 0
-        self.n_iter = 0
-        self.t = 0
-        self.best_params = None
+    def __init__(self, network, loss, config=None, *, optimizer=None, progress=None,
+                 random_state=None):
+        config = TrainConfig() if config is None else config
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        self.network, self.loss, self.config = network, loss, config
+        self.optimizer = config.make_optimizer() if optimizer is None else optimizer
+        self.progress = Progress.start(config.early_stopping) if progress is None else progress
+        self.rng = check_random_state(random_state)
         network.needs_input_grad = False  # nobody needs dL/dX of the input
+
+    # progress, readable on the trainer
+    n_iter = property(lambda self: self.progress.n_iter)
+    t = property(lambda self: self.progress.t)
+    loss_curve = property(lambda self: self.progress.loss_curve)
+    best_loss = property(lambda self: self.progress.best_loss)
+    validation_scores = property(lambda self: self.progress.validation_scores)
+    best_validation_score = property(lambda self: self.progress.best_validation_score)
+    alpha = property(lambda self: self.config.alpha)
+    clip_norm = property(lambda self: self.config.clip_norm)
 
     # -- one batch ------------------------------------------------------------
     def loss_and_grad(self, X, y, sample_weight=None, fold_l2=False):
@@ -124,35 +234,36 @@ class Trainer:
         return state
 
     # -- epochs ---------------------------------------------------------------
-    def fit_epochs(self, X, y, sample_weight=None, *, max_iter=200, incremental=False,
-                   validation=None, score=None):
-        """Run up to ``max_iter`` epochs (one when ``incremental``).
+    def fit_epochs(self, X, y, sample_weight=None, *, incremental=False, validation=None,
+                   score=None):
+        """Run up to ``config.max_iter`` epochs (one when ``incremental``).
 
         ``validation`` is ``(X_val, y_val, sw_val)`` scored by ``score(X, y, sw)``
         (higher is better) after each epoch when early stopping is on.
         Returns True when training stopped by itself (converged).
         """
-        net = self.network
+        net, cfg, prog = self.network, self.config, self.progress
         n = X.shape[0]
-        bs = min(self.batch_size, n)
+        bs = max(1, int(cfg.batch_size))
+        patience = np.inf if cfg.n_iter_no_change is None else cfg.n_iter_no_change
         snapshot = {k: v.copy() for k, v in net.params.items()}
-        if self.early_stopping and self.best_params is None:
-            self.best_params = {k: v.copy() for k, v in net.params.items()}
+        if cfg.early_stopping and prog.best_params is None:
+            prog.best_params = {k: v.copy() for k, v in net.params.items()}
         idx = np.arange(n)
         xb = yb = None
         converged = False
-        for _ in range(max_iter):
+        for _ in range(cfg.max_iter):
             t0 = time.perf_counter()
-            if self.shuffle:
+            if cfg.shuffle:
                 self.rng.shuffle(idx)
             total = 0.0
             for start in range(0, n, bs):
                 stop = min(start + bs, n)
                 if sp.issparse(X):
-                    sel = idx[start:stop] if self.shuffle else slice(start, stop)
+                    sel = idx[start:stop] if cfg.shuffle else slice(start, stop)
                     Xb, Yb = X[sel].toarray(), y[sel]
                     swb = sample_weight[sel] if sample_weight is not None else None
-                elif self.shuffle:
+                elif cfg.shuffle:
                     sel = idx[start:stop]
                     if xb is None or xb.shape[0] != stop - start:
                         xb = np.empty((stop - start,) + X.shape[1:], X.dtype)
@@ -171,38 +282,38 @@ class Trainer:
                 if not np.isfinite(value):
                     self._restore(snapshot)
                     raise DivergenceError(
-                        f"The training loss became {value} at epoch {self.n_iter + 1}: "
+                        f"The training loss became {value} at epoch {prog.n_iter + 1}: "
                         "training diverged. Lower learning_rate_init, scale the inputs "
                         "(e.g. StandardScaler) or raise alpha. The parameters were "
                         "restored to their values before this call to fit."
                     )
                 sq = self.optimizer.update(net.params, net.grads, self.l2_coefs)
                 if self.l2_coefs:
-                    value += 0.5 * self.alpha * sq / self.weight_sum
+                    value += 0.5 * cfg.alpha * sq / self.weight_sum
                 total += value * (stop - start)
-            self.n_iter += 1
-            self.t += n
+            prog.n_iter += 1
+            prog.t += n
             epoch_loss = total / n
-            self.loss_curve.append(epoch_loss)
+            prog.loss_curve.append(epoch_loss)
             self._track_progress(validation, score)
-            if self.verbose:
-                line = f"Iteration {self.n_iter}, loss = {epoch_loss:.8f}"
-                if self.early_stopping:
-                    line += f", validation score = {self.validation_scores[-1]:.6f}"
+            if cfg.verbose:
+                line = f"Iteration {prog.n_iter}, loss = {epoch_loss:.8f}"
+                if cfg.early_stopping:
+                    line += f", validation score = {prog.validation_scores[-1]:.6f}"
                 print(line + f", time = {time.perf_counter() - t0:.3f}s", flush=True)
-            self.optimizer.iteration_ends(self.t)
-            if self.no_improvement_count > self.n_iter_no_change:
-                what = "Validation score" if self.early_stopping else "Training loss"
-                msg = (f"{what} did not improve more than tol={self.tol:f} for "
-                       f"{self.n_iter_no_change} consecutive epochs.")
-                if self.optimizer.trigger_stopping(msg, self.verbose):
+            self.optimizer.iteration_ends(prog.t)
+            if prog.no_improvement_count > patience:
+                what = "Validation score" if cfg.early_stopping else "Training loss"
+                msg = (f"{what} did not improve more than tol={cfg.tol:f} for "
+                       f"{cfg.n_iter_no_change} consecutive epochs.")
+                if self.optimizer.trigger_stopping(msg, cfg.verbose):
                     converged = True
                     break
-                self.no_improvement_count = 0
+                prog.no_improvement_count = 0
             if incremental:
                 break
-        if self.early_stopping:
-            self._restore(self.best_params)
+        if cfg.early_stopping:
+            self._restore(prog.best_params)
         return converged
 
     @property
@@ -210,37 +321,41 @@ class Trainer:
         return self.loss_curve[-1] if self.loss_curve else None
 
     def _track_progress(self, validation, score):
-        if self.early_stopping:
+        cfg, prog = self.config, self.progress
+        if cfg.early_stopping:
             s = float(score(*validation))
-            self.validation_scores.append(s)
-            if s < self.best_validation_score + self.tol:
-                self.no_improvement_count += 1
+            prog.validation_scores.append(s)
+            if s < prog.best_validation_score + cfg.tol:
+                prog.no_improvement_count += 1
             else:
-                self.no_improvement_count = 0
-            if s > self.best_validation_score:
-                self.best_validation_score = s
+                prog.no_improvement_count = 0
+            if s > prog.best_validation_score:
+                prog.best_validation_score = s
                 for k, v in self.network.params.items():
-                    self.best_params[k][...] = v
+                    prog.best_params[k][...] = v
         else:
-            last = self.loss_curve[-1]
-            if last > self.best_loss - self.tol:
-                self.no_improvement_count += 1
+            last = prog.loss_curve[-1]
+            if last > prog.best_loss - cfg.tol:
+                prog.no_improvement_count += 1
             else:
-                self.no_improvement_count = 0
-            if last < self.best_loss:
-                self.best_loss = last
+                prog.no_improvement_count = 0
+            if last < prog.best_loss:
+                prog.best_loss = last
 
     def _restore(self, saved):
         for k, v in self.network.params.items():
             v[...] = saved[k]
 
     # -- L-BFGS ---------------------------------------------------------------
-    def fit_lbfgs(self, X, y, sample_weight=None, *, max_iter=200, max_fun=15000, tol=1e-4):
-        """Full-batch L-BFGS-B over all parameters (in float64 for scipy).
+    def fit_lbfgs(self, X, y, sample_weight=None):
+        """Full-batch L-BFGS-B over all parameters (in float64 for scipy), up to
+        ``config.max_iter`` iterations and ``config.max_fun`` evaluations.
 
-        Returns the number of iterations and sets ``loss_curve`` to the final loss.
+        Returns the final loss; ``n_iter`` holds the iterations and the loss
+        curve is left empty (as scikit-learn's).
         """
-        net = self.network
+        net, cfg = self.network, self.config
+        max_iter, max_fun, tol = cfg.max_iter, cfg.max_fun, cfg.tol
         keys = list(net.params)
         sizes = [net.params[k].size for k in keys]
         offsets = np.cumsum([0] + sizes)
@@ -261,12 +376,12 @@ class Trainer:
             return value, grad
 
         theta0 = np.concatenate([net.params[k].reshape(-1) for k in keys]).astype(np.float64)
-        iprint = 1 if self.verbose else -1
+        iprint = 1 if cfg.verbose else -1
         res = scipy.optimize.minimize(
             fun, theta0, method="L-BFGS-B", jac=True,
             options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
         )
-        if self.verbose and iprint > 0:
+        if cfg.verbose and iprint > 0:
             print(f"L-BFGS: {res.nit} iterations, loss = {res.fun:.8f}, {res.message}")
         unpack(res.x)
         if not np.isfinite(res.fun):
@@ -281,6 +396,6 @@ class Trainer:
                 f"(status={res.status}): {res.message}. Increase max_iter or scale the data.",
                 ConvergenceWarning,
             )
-        self.n_iter = int(min(res.nit, max_iter))
-        self.loss_curve = []
+        self.progress.n_iter = int(min(res.nit, max_iter))
+        self.progress.loss_curve = []
         return float(res.fun)

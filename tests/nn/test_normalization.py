@@ -228,9 +228,9 @@ def test_trains_in_a_network():
     y = (X[:, 0] > 100).astype(np.int64)
     net = nn.Sequential([nn.BatchNorm1D(), nn.Dense(8, activation="relu"), nn.Dense(2)])
     net.build((4,), random_state=0)
-    trainer = nn.Trainer(net, nn.get_loss("log_loss"), nn.Adam(1e-2), batch_size=32,
-                         random_state=np.random.RandomState(0))
-    trainer.fit_epochs(X, np.eye(2, dtype=np.float32)[y], max_iter=30)
+    config = nn.TrainConfig(learning_rate_init=1e-2, batch_size=32, max_iter=30)
+    trainer = nn.Trainer(net, nn.get_loss("log_loss"), config, random_state=0)
+    trainer.fit_epochs(X, np.eye(2, dtype=np.float32)[y])
     acc = (net.forward(X).argmax(axis=1) == y).mean()
     assert acc > 0.95
     np.testing.assert_allclose(net.buffers["0.running_mean"], X.mean(axis=0), rtol=0.05)

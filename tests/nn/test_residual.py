@@ -80,9 +80,9 @@ def test_small_resnet_trains_inside_sequential_and_pickles():
     net.build((1, 8, 8), random_state=0)
     net.needs_input_grad = False
     assert "2.body.1.running_mean" in net.buffers and "4.shortcut.weight" in net.params
-    trainer = nn.Trainer(net, nn.get_loss("log_loss"), nn.Adam(1e-2), batch_size=16,
-                         random_state=np.random.RandomState(0))
-    trainer.fit_epochs(X, np.eye(2, dtype=np.float32)[y], max_iter=15)
+    config = nn.TrainConfig(learning_rate_init=1e-2, batch_size=16, max_iter=15)
+    trainer = nn.Trainer(net, nn.get_loss("log_loss"), config, random_state=0)
+    trainer.fit_epochs(X, np.eye(2, dtype=np.float32)[y])
     assert trainer.loss_curve[-1] < 0.5 * trainer.loss_curve[0]
     clone = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(clone.forward(X), net.forward(X))
@@ -123,3 +123,15 @@ def test_a_stack_of_the_new_layers_round_trips_through_pickle_and_skops():
         np.testing.assert_array_equal(clone.forward(ids), expect)
         for k, v in net.buffers.items():
             np.testing.assert_array_equal(clone.buffers[k], v)
+
+
+def test_clear_forward_state_reaches_every_new_layer():
+    net = nn.Sequential([nn.Embedding(9, 3), nn.Conv1D(4, 3, padding="same"),
+                         nn.BatchNorm1D(), nn.Residual([nn.Conv1D(4, 1)]), nn.AvgPool1D(2),
+                         nn.GlobalMaxPool1D(), nn.Dense(2)])
+    net.build((6,), random_state=0, dtype=np.float64)
+    net.forward(np.arange(12).reshape(2, 6) % 9, training=True)
+    assert hasattr(net.layers[1], "_ctx") and hasattr(net.layers[3], "_pad")
+    net.clear_forward_state()
+    leaves = net.layers + net.layers[3].body.layers
+    assert not any(hasattr(layer, name) for layer in leaves for name in ("_ctx", "_pad"))
