@@ -16,6 +16,10 @@ from ._sequence import RepeatSteps, TimeDistributedDense
 from ._encoder_decoder import EncoderDecoder, TiedDense
 from ._penalties import ContractiveDense, ContractiveEncoder, SparsityPenalty
 from ._conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D, Upsample2D
+from ._normalization import BatchNorm1D, BatchNorm2D
+from ._conv1d import AvgPool1D, Conv1D, GlobalAvgPool1D, GlobalMaxPool1D, MaxPool1D
+from ._embedding import Embedding
+from ._residual import Residual
 
 __all__ = [
     "Layer", "Dense", "Activation", "Dropout", "Flatten", "Sequential",
@@ -26,4 +30,6 @@ __all__ = [
     "Corruption",
     "RepeatSteps", "TimeDistributedDense", "Reshape", "SumSquaredError",
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Upsample2D",
+    "BatchNorm1D", "BatchNorm2D", "Residual", "Embedding",
+    "Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D",
 ]

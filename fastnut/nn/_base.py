@@ -9,6 +9,10 @@ batch forward and a gradient backward::
 
 ``params`` and ``grads`` are dicts of arrays with the same keys; optimizers
 update ``params`` in place (never rebind them), so views stay valid.
+``buffers`` is a dict of fitted state that is not trained by gradient (batch
+normalisation's ``running_mean``/``running_var``, PyTorch's buffers): layers
+update it in place during ``forward(..., training=True)``, it pickles with
+the layer, and optimizers never see it.
 Parameter names and layouts follow PyTorch (``docs/architecture.md``).
 
 Subclasses implement ``_build``, ``_forward`` and ``_backward``; ``forward``
@@ -53,6 +57,7 @@ class Layer:
     def __init__(self):
         self.params = {}
         self.grads = {}
+        self.buffers = {}
         self.input_shape = None
         self.output_shape = None
         self.dtype = None
@@ -138,6 +143,7 @@ class Layer:
         return state
 
     def __setstate__(self, state):
+        state.setdefault("buffers", {})  # layers pickled before buffers existed
         self.__dict__.update(state)
         self._tls = threading.local()
         if "grads" not in self.__dict__:

@@ -9,7 +9,8 @@ class Sequential(Layer):
 
     ``params`` / ``grads`` gather the layers' under keys ``"<index>.<name>"``
     (PyTorch's ``state_dict`` naming, e.g. ``"0.weight"``); the arrays are the
-    layers' own, so an optimizer updating them updates the layers.
+    layers' own, so an optimizer updating them updates the layers.  ``buffers``
+    gathers the layers' buffers the same way (``"1.running_mean"``).
     """
 
     def __init__(self, layers):
@@ -35,11 +36,13 @@ class Sequential(Layer):
         return shape
 
     def _gather(self):
-        self.params, self.grads = {}, {}
+        self.params, self.grads, self.buffers = {}, {}, {}
         for i, layer in enumerate(self.layers):
             for name, value in layer.params.items():
                 self.params[f"{i}.{name}"] = value
                 self.grads[f"{i}.{name}"] = layer.grads[name]
+            for name, value in getattr(layer, "buffers", {}).items():
+                self.buffers[f"{i}.{name}"] = value
 
     @property
     def needs_input_grad(self):
