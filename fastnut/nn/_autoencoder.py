@@ -32,7 +32,7 @@ import numpy as np
 from .._kernels import dense as _k
 from .._threads import n_threads
 from ._activations import ACTIVATION_CODES
-from ._base import Layer
+from ._base import Layer, chain_axes, check_batch
 from ._layers import Dense
 from ._losses import Loss
 from ._sequential import Sequential
@@ -87,6 +87,12 @@ class EncoderDecoder(Sequential):
 
     def encode(self, X, training=False):
         """Codes of ``X``: the encoder's output (an internal buffer)."""
+        if (X.__class__ is not np.ndarray or X.dtype != self.dtype
+                or not X.flags.c_contiguous or X.shape[1:] != self.input_shape):
+            X = self._check_input(X)
+        return self._encode(X, training)
+
+    def _encode(self, X, training=False):
         for layer in self.layers[:self.n_encoder_layers]:
             X = layer._forward(X, training=training)
         return X
@@ -94,6 +100,15 @@ class EncoderDecoder(Sequential):
     def decode(self, Z, training=False, n_steps=None):
         """Reconstructions of codes ``Z``; ``n_steps`` overrides the length
         sequence decoders repeat the code over."""
+        name = f"{type(self).__name__}.decode"
+        if self.input_shape is None:
+            raise RuntimeError(f"{name}: build the network first")
+        variable, anything, names = chain_axes(self.layers[self.n_encoder_layers:], True)
+        Z = check_batch(Z, self.code_shape, self.dtype, name, variable, anything, "codes",
+                        names)
+        return self._decode(Z, training, n_steps)
+
+    def _decode(self, Z, training=False, n_steps=None):
         for layer in self.layers[self.n_encoder_layers:]:
             if isinstance(layer, RepeatSteps):
                 Z = layer._forward(Z, training=training, n_steps=n_steps)
@@ -103,7 +118,7 @@ class EncoderDecoder(Sequential):
 
     def _forward(self, X, training=False):
         n_steps = X.shape[1] if X.ndim == 3 else None
-        return self.decode(self.encode(X, training), training, n_steps)
+        return self._decode(self._encode(X, training), training, n_steps)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -452,6 +467,8 @@ class SparsityPenalty(Layer):
     is ``P = (β/n) Σ_ij |h_ij|`` with gradient ``(β/n) sign(h_ij)``.
     """
 
+    elementwise = True
+
     def __init__(self, kind="kl", target=0.05, weight=0.1):
         super().__init__()
         if kind not in ("kl", "l1"):
@@ -513,6 +530,8 @@ class Corruption(Layer):
     Fresh noise is drawn for every batch from a generator seeded by
     ``build``'s ``random_state``, so training is reproducible.
     """
+
+    elementwise = True
 
     def __init__(self, kind="gaussian", level=0.1):
         super().__init__()
@@ -601,6 +620,9 @@ class TimeDistributedDense(Dense):
     Parameters as ``Dense``; ``weight (H, units)``, ``bias (units,)``.  The
     batch and time axes are merged into one GEMM.
     """
+
+    variable_axes = (0,)  # any number of steps T
+    axis_names = ("T",)
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 2:

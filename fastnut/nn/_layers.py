@@ -114,6 +114,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Element-wise activation ``Y = act(X)`` for inputs of any shape."""
 
+    elementwise = True
+
     def __init__(self, activation):
         super().__init__()
         self.activation = check_activation(activation)
@@ -150,6 +152,8 @@ class Dropout(Layer):
     The mask is drawn from the generator given to ``build`` (reseeded by the
     trainer from ``random_state``), so training is reproducible.
     """
+
+    elementwise = True
 
     def __init__(self, rate):
         super().__init__()
