@@ -61,7 +61,7 @@ cdef inline int _lo(int pad, int off, int s) noexcept nogil:
     cdef int a = pad - off
     if a <= 0:
         return 0
-    return (a + s - 1) // s
+    return (a - 1) // s + 1  # ceil(a / s); a + s - 1 would overflow for a huge stride
 
 
 cdef inline int _hi(int pad, int off, int s, int size, int out) noexcept nogil:

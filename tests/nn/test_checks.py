@@ -86,6 +86,22 @@ def test_huge_dilation_on_a_tiny_image(dilation):
                                                    X.shape), atol=1e-12)
 
 
+@pytest.mark.parametrize("padding", [1, 3, "same"])
+def test_huge_stride_with_padding(padding):
+    """A stride near 2**31 overflowed the first-valid-output computation (found by
+    tests/test_fuzz.py: a segfault in the forward pass)."""
+    layer = _built(nn.Conv2D(2, 3, stride=2 ** 31 - 1, padding=padding), (1, 5, 5), np.float64)
+    X = np.random.default_rng(2).standard_normal((2, 1, 5, 5))
+    Y = layer.forward(X, training=True)
+    Yr = ref.conv2d(X, layer.params["weight"], layer.params["bias"], layer.stride,
+                    (layer._ph, layer._pw), (1, 1), Y.shape[2:])
+    np.testing.assert_allclose(Y, Yr, atol=1e-12)
+    dX = layer.backward(np.ones_like(Y))
+    dXr = ref.conv2d_backward(X, layer.params["weight"], np.ones_like(Y), layer.stride,
+                              (layer._ph, layer._pw), (1, 1))[0]
+    np.testing.assert_allclose(dX, dXr, atol=1e-12)
+
+
 # -- build refuses what the kernels cannot index ---------------------------------
 
 @pytest.mark.parametrize("make,shape,match", [
