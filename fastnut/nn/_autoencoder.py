@@ -602,6 +602,8 @@ class RepeatSteps(Layer):
 
     def _forward(self, X, training=False, n_steps=None):
         T = self.n_steps if n_steps is None else int(n_steps)
+        if T < 1:
+            raise ValueError(f"RepeatSteps n_steps must be >= 1, got {n_steps!r}")
         Y = self._buffer("Y", (X.shape[0], T, X.shape[1]))
         np.copyto(Y, X[:, None, :])
         return Y
