@@ -74,7 +74,10 @@ def extensions():
             "kernels single-threaded (fastnut.openmp_enabled() will be False)."
         )
     # -fno-math-errno lets sqrt vectorise; results are unchanged (IEEE sqrt)
-    compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-fno-math-errno"]
+    # the debug build also turns the kernels' C preconditions on (asserts,
+    # FASTNUT_DEBUG checks in src_c/conv.pyx and pool.pyx)
+    compile_args = (["-O0", "-g", "-UNDEBUG", "-DFASTNUT_DEBUG=1"] if DEBUG
+                    else ["-O3", "-fno-math-errno"])
     link_args = []
     if have_omp:
         compile_args.append("-fopenmp")

@@ -64,12 +64,29 @@ cdef inline void _fwd_gemm(int M, int N, int K, const floating *A, int lda,
     gemm(False, False, M, N, K, 1, A, lda, B, ldb, 1 if beta else 0, C, ldc)
 
 
+cdef extern from *:
+    """
+    /* FASTNUT_DEBUG=1 builds (setup.py) define FASTNUT_DEBUG and undefine
+       NDEBUG: the helpers' preconditions abort with file and line there,
+       and cost nothing in the release build. */
+    #include <assert.h>
+    #ifdef FASTNUT_DEBUG
+    #define FASTNUT_DEBUG_BUILD 1
+    #else
+    #define FASTNUT_DEBUG_BUILD 0
+    #endif
+    #define fastnut_assert(cond) assert(cond)
+    """
+    const bint FASTNUT_DEBUG_BUILD
+    void fastnut_assert(bint cond) noexcept nogil
+
+
 cdef inline int _lo(int pad, int off, int s) noexcept nogil:
     """First output index o with o*s + off - pad >= 0."""
     cdef int a = pad - off
     if a <= 0:
         return 0
-    return (a + s - 1) // s
+    return (a - 1) // s + 1  # ceil(a / s); a + s - 1 would overflow for a huge stride
 
 
 cdef inline int _hi(int pad, int off, int s, int size, int out) noexcept nogil:
@@ -79,6 +96,30 @@ cdef inline int _hi(int pad, int off, int s, int size, int out) noexcept nogil:
         return 0
     a = a // s + 1
     return a if a < out else out
+
+
+cdef inline (int, int) _span(int pad, int off, int s, int size, int out) noexcept nogil:
+    """Output indices [lo, hi) whose tap at ``off`` lands inside the image.
+
+    Always ``0 <= lo <= hi <= out``: a tap whose every position falls in the
+    padding (a large dilation or padding on a small image) gives an empty
+    span.  Unclamped, ``lo`` could exceed ``out`` and the zero fill before the
+    span wrote past the row, into the next row or image of the column matrix.
+    """
+    cdef int lo = _lo(pad, off, s), hi = _hi(pad, off, s, size, out)
+    if lo > out:
+        lo = out
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+cdef inline void _check_taps(int ih, int H, int lo, int hi, int s, int off,
+                             int W) noexcept nogil:
+    """Debug build: the input row and the first/last input column read are inside."""
+    if FASTNUT_DEBUG_BUILD:
+        fastnut_assert(0 <= ih < H)
+        fastnut_assert(0 <= lo * s + off and (hi - 1) * s + off < W)
 
 
 cdef void _im2col(const floating *x, int C, int H, int W, int kh, int kw,
@@ -96,32 +137,28 @@ cdef void _im2col(const floating *x, int C, int H, int W, int kh, int kw,
     cdef const floating *src
     for c in range(C):
         for i in range(kh):
-            hlo = _lo(ph, i * dh, sh)
-            hhi = _hi(ph, i * dh, sh, H, Ho)
-            if hhi < hlo:
-                hhi = hlo
+            hlo, hhi = _span(ph, i * dh, sh, H, Ho)
             for j in range(kw):
                 row = col + ((c * kh + i) * kw + j) * ld
-                olo = _lo(pw, j * dw, sw)
-                ohi = _hi(pw, j * dw, sw, W, Wo)
-                if ohi < olo:
-                    ohi = olo
+                olo, ohi = _span(pw, j * dw, sw, W, Wo)
                 for oh in range(Ho):
                     dst = row + oh * Wo
                     if oh < hlo or oh >= hhi:
                         for ow in range(Wo):
                             dst[ow] = 0
                         continue
-                    ih = oh * sh + i * dh - ph
-                    src = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
                     for ow in range(olo):
                         dst[ow] = 0
-                    if sw == 1:
-                        for ow in range(ohi - olo):
-                            dst[olo + ow] = src[ow]
-                    else:
-                        for ow in range(ohi - olo):
-                            dst[olo + ow] = src[ow * sw]
+                    if ohi > olo:
+                        ih = oh * sh + i * dh - ph
+                        _check_taps(ih, H, olo, ohi, sw, j * dw - pw, W)
+                        src = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
+                        if sw == 1:
+                            for ow in range(ohi - olo):
+                                dst[olo + ow] = src[ow]
+                        else:
+                            for ow in range(ohi - olo):
+                                dst[olo + ow] = src[ow * sw]
                     for ow in range(ohi, Wo):
                         dst[ow] = 0
 
@@ -136,14 +173,15 @@ cdef void _col2im(const floating *col, int C, int H, int W, int kh, int kw,
     memset(x, 0, <Py_ssize_t> C * H * W * sizeof(floating))
     for c in range(C):
         for i in range(kh):
-            hlo = _lo(ph, i * dh, sh)
-            hhi = _hi(ph, i * dh, sh, H, Ho)
+            hlo, hhi = _span(ph, i * dh, sh, H, Ho)
             for j in range(kw):
                 row = col + ((c * kh + i) * kw + j) * ld
-                olo = _lo(pw, j * dw, sw)
-                ohi = _hi(pw, j * dw, sw, W, Wo)
+                olo, ohi = _span(pw, j * dw, sw, W, Wo)
+                if ohi == olo:
+                    continue
                 for oh in range(hlo, hhi):
                     ih = oh * sh + i * dh - ph
+                    _check_taps(ih, H, olo, ohi, sw, j * dw - pw, W)
                     iw0 = olo * sw + j * dw - pw
                     dst = x + (<Py_ssize_t> c * H + ih) * W + iw0
                     if sw == 1:
@@ -165,10 +203,7 @@ cdef void _rows(const floating *x, int C, int H, int W, int kw, int sw, int ph, 
     for c in range(C):
         for j in range(kw):
             row = R + (c * kw + j) * L
-            olo = _lo(pw, j * dw, sw)
-            ohi = _hi(pw, j * dw, sw, W, Wo)
-            if ohi < olo:
-                ohi = olo
+            olo, ohi = _span(pw, j * dw, sw, W, Wo)
             for r in range(Hr):
                 ih = r - ph
                 dst = row + r * Wo
@@ -176,15 +211,17 @@ cdef void _rows(const floating *x, int C, int H, int W, int kw, int sw, int ph, 
                     for ow in range(Wo):
                         dst[ow] = 0
                     continue
-                src = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
                 for ow in range(olo):
                     dst[ow] = 0
-                if sw == 1:
-                    for ow in range(ohi - olo):
-                        dst[olo + ow] = src[ow]
-                else:
-                    for ow in range(ohi - olo):
-                        dst[olo + ow] = src[ow * sw]
+                if ohi > olo:
+                    _check_taps(ih, H, olo, ohi, sw, j * dw - pw, W)
+                    src = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
+                    if sw == 1:
+                        for ow in range(ohi - olo):
+                            dst[olo + ow] = src[ow]
+                    else:
+                        for ow in range(ohi - olo):
+                            dst[olo + ow] = src[ow * sw]
                 for ow in range(ohi, Wo):
                     dst[ow] = 0
 
@@ -203,10 +240,12 @@ cdef void _rows_adj(const floating *R, int C, int H, int W, int kw, int sw, int 
     for c in range(C):
         for j in range(kw):
             row = R + (c * kw + j) * L
-            olo = _lo(pw, j * dw, sw)
-            ohi = _hi(pw, j * dw, sw, W, Wo)
+            olo, ohi = _span(pw, j * dw, sw, W, Wo)
+            if ohi == olo:
+                continue
             for r in range(rlo, rhi):
                 ih = r - ph
+                _check_taps(ih, H, olo, ohi, sw, j * dw - pw, W)
                 src = row + r * Wo + olo
                 dst = x + (<Py_ssize_t> c * H + ih) * W + olo * sw + j * dw - pw
                 if sw == 1:
@@ -228,7 +267,7 @@ cdef inline bint _use_rows(int C, int kw, int sh, Py_ssize_t P) noexcept nogil:
 
 
 cdef inline int _group(Py_ssize_t P, bint rows) noexcept nogil:
-    if rows or P >= GROUP_COLUMNS:
+    if rows or P >= GROUP_COLUMNS or P < 1:  # P < 1: refused by _check_conv
         return 1
     return <int> min(64, GROUP_COLUMNS // P)
 
@@ -250,6 +289,60 @@ def conv2d_plan(int C, int kh, int kw, int sh, int dh, int Co, int Ho, int Wo):
                 "acc": Co * K + Co + P, "wr": Co * K}
     return {"mode": "im2col", "nb": nb, "col": K * nb * P, "g": 2 * Co * nb * P,
             "acc": Co * K + Co + nb * P, "wr": 1}
+
+
+cdef enum:
+    INT_MAX_ = 2147483647
+
+
+cdef int _check_conv(str kernel, const Py_ssize_t *xs, const Py_ssize_t *ws, Py_ssize_t nbias,
+                     const Py_ssize_t *ys, int sh, int sw, int ph, int pw, int dh,
+                     int dw) except -1:
+    """Raise ValueError unless X (``xs``), the weight (``ws``), the bias and the
+    output or its gradient (``ys``) of a convolution agree.
+
+    The helpers index raw pointers with 32-bit ints and trust these relations;
+    checked here, in O(1), no shape mistake reaches them.
+    """
+    cdef Py_ssize_t n = xs[0], C = xs[1], H = xs[2], W = xs[3]
+    cdef Py_ssize_t Co = ws[0], kh = ws[2], kw = ws[3], Ho = ys[2], Wo = ys[3]
+    if min(sh, sw, dh, dw) < 1 or min(kh, kw) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"{kernel}: stride, dilation and kernel size must be >= 1 and "
+                         f"padding >= 0; got stride ({sh}, {sw}), dilation ({dh}, {dw}), "
+                         f"kernel ({kh}, {kw}), padding ({ph}, {pw})")
+    if ws[1] != C:
+        raise ValueError(f"{kernel}: the weight has {ws[1]} input channels, X has {C}")
+    if nbias != 0 and nbias != Co:
+        raise ValueError(f"{kernel}: bias has {nbias} values for {Co} filters")
+    if ys[0] != n or ys[1] != Co:
+        raise ValueError(f"{kernel}: the output (gradient) has shape "
+                         f"{(ys[0], ys[1], Ho, Wo)} for {n} images and {Co} filters")
+    # any output size is safe (the helpers clamp every tap to the image: the
+    # bottom/right padding is what the output size implies), but not an empty one
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{kernel}: empty output {Ho}x{Wo}")
+    if C * kh * kw * Co > INT_MAX_ or H * W > INT_MAX_ or \
+            (Ho + (kh - 1) * dh) * Wo * C * kw > INT_MAX_ or Ho * Wo * C * kh * kw > INT_MAX_:
+        raise ValueError(f"{kernel}: the sizes exceed the kernel's 32-bit indices")
+    return 0
+
+
+cdef int _check_shape(str kernel, str name, const Py_ssize_t *got, Py_ssize_t n0,
+                      Py_ssize_t n1, Py_ssize_t n2, Py_ssize_t n3) except -1:
+    """Raise ValueError unless got[:4] == (n0, n1, n2, n3)."""
+    if got[0] != n0 or got[1] != n1 or got[2] != n2 or got[3] != n3:
+        raise ValueError(f"{kernel}: {name} has shape {(got[0], got[1], got[2], got[3])}, "
+                         f"expected {(n0, n1, n2, n3)}")
+    return 0
+
+
+cdef int _check_scratch(str kernel, str name, Py_ssize_t rows, Py_ssize_t length,
+                        Py_ssize_t nt, Py_ssize_t need) except -1:
+    """Raise ValueError unless a scratch array of shape (rows, length) has room."""
+    if rows < nt or length < need:
+        raise ValueError(f"{kernel}: scratch {name} has shape {(rows, length)}, needs at "
+                         f"least {(nt, need)} (see conv2d_plan)")
+    return 0
 
 
 cdef inline void _bias_act(floating *y, const floating *b, int has_bias, int relu,
@@ -396,11 +489,18 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef int grp, ngroups, i0, m, t, r, b, c
     cdef const floating *colp
     cdef floating *tmp
-    if n == 0:
-        return
     if n_threads < 1:
         n_threads = 1
     ngroups = (n + nb - 1) // nb
+    _check_conv("conv2d_forward", X.shape, Wt.shape, bias.shape[0], Y.shape,
+                sh, sw, ph, pw, dh, dw)
+    plan = conv2d_plan(C, kh, kw, sh, dh, Co, Ho, Wo)
+    t = min(n_threads, ngroups) if ngroups > 0 else 1
+    _check_scratch("conv2d_forward", "col", col.shape[0], col.shape[1], t, plan["col"])
+    _check_scratch("conv2d_forward", "g", g.shape[0], g.shape[1], t, plan["g"])
+    _check_scratch("conv2d_forward", "wr", 1, wr.shape[0], 1, plan["wr"])
+    if n == 0:
+        return
     if rows:
         with nogil:
             _reorder_w(&Wt[0, 0, 0, 0], Co, C, kh, kw, &wr[0])
@@ -481,6 +581,18 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     nt = n_threads if n_threads < ngroups else ngroups
     if nt < 1:
         nt = 1
+    _check_conv("conv2d_backward", X.shape, Wt.shape, db.shape[0], dY.shape,
+                sh, sw, ph, pw, dh, dw)
+    _check_shape("conv2d_backward", "dW", dW.shape, Co, C, kh, kw)
+    if relu:
+        _check_shape("conv2d_backward", "Y", Y.shape, n, Co, Ho, Wo)
+    if need_dx:
+        _check_shape("conv2d_backward", "dX", dX.shape, n, C, H, W)
+    plan = conv2d_plan(C, kh, kw, sh, dh, Co, Ho, Wo)
+    _check_scratch("conv2d_backward", "col", col.shape[0], col.shape[1], nt, plan["col"])
+    _check_scratch("conv2d_backward", "g", g.shape[0], g.shape[1], nt, plan["g"])
+    _check_scratch("conv2d_backward", "acc", acc.shape[0], acc.shape[1], nt, plan["acc"])
+    _check_scratch("conv2d_backward", "wr", 1, wr.shape[0], 1, plan["wr"])
     with nogil:
         for t in range(nt):
             memset(&acc[t, 0], 0, (KW + Co) * sizeof(floating))

@@ -18,6 +18,60 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memset
 
+cdef enum:
+    INT_MAX_ = 2147483647
+
+
+cdef extern from *:
+    """
+    /* FASTNUT_DEBUG=1 builds (setup.py) define FASTNUT_DEBUG. */
+    #ifdef FASTNUT_DEBUG
+    #define FASTNUT_DEBUG_BUILD 1
+    #else
+    #define FASTNUT_DEBUG_BUILD 0
+    #endif
+    """
+    const bint FASTNUT_DEBUG_BUILD
+
+
+cdef int _check_planes(str kernel, const Py_ssize_t *xs, const Py_ssize_t *ys, int ynd,
+                       int kh, int kw, int sh, int sw, const Py_ssize_t *ids) except -1:
+    """Raise ValueError unless ``Y`` (shape ``ys``) is the window grid of ``X`` (``xs``).
+
+    The kernels walk raw pointers plane by plane with 32-bit in-plane
+    offsets: these O(1) checks are all that stands between a wrong shape and
+    an out-of-bounds access.  ``kh == 0`` means "global" (Y is (n, C)) and
+    ``kh < 0`` upsampling by ``(sh, sw)``; ``ids`` is the shape of the
+    argmax array (max pooling) or NULL.
+    """
+    cdef Py_ssize_t n = xs[0], C = xs[1], H = xs[2], W = xs[3], Ho, Wo
+    if kh == 0:
+        Ho = Wo = 1
+        ok = ys[0] == n and ys[1] == C
+        want = (n, C)
+    else:
+        if kh < 0:
+            if sh < 1 or sw < 1:
+                raise ValueError(f"{kernel}: upsampling factors must be >= 1, got ({sh}, {sw})")
+            Ho, Wo = H * sh, W * sw
+        else:
+            if min(kw, sh, sw) < 1 or kh > H or kw > W:
+                raise ValueError(f"{kernel}: window ({kh}, {kw}) with stride ({sh}, {sw}) "
+                                 f"does not fit {H}x{W} planes")
+            Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
+        ok = ys[0] == n and ys[1] == C and ys[2] == Ho and ys[3] == Wo
+        if ids != NULL:
+            ok = ok and ids[0] == n and ids[1] == C and ids[2] == Ho and ids[3] == Wo
+        want = (n, C, Ho, Wo)
+    if not ok:
+        got = tuple([ys[i] for i in range(ynd)])
+        raise ValueError(f"{kernel}: output (or argmax) shape {got} does not match "
+                         f"{want} for input {(n, C, H, W)}")
+    if Ho * Wo > INT_MAX_ or H * W > INT_MAX_:
+        raise ValueError(f"{kernel}: planes larger than 2**31 - 1 values are not supported")
+    return 0
+
+
 cdef extern from *:
     """
     /* Python builds extensions with -fwrapv, which stops gcc from
@@ -91,6 +145,7 @@ def maxpool2d_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
     cdef const floating *x
     cdef floating *y
     cdef int *ix
+    _check_planes("maxpool2d_forward", X.shape, Y.shape, 4, kh, kw, sh, sw, idx.shape)
     if nplanes == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
@@ -131,6 +186,15 @@ def maxpool2d_backward(const floating[:, :, :, ::1] dY,  # IN  (n, C, Ho, Wo)
     cdef floating *dx
     cdef const floating *dy
     cdef const int *ix
+    cdef Py_ssize_t k, HW = <Py_ssize_t> H * W
+    _check_planes("maxpool2d_backward", dX.shape, dY.shape, 4, kh, kw, sh, sw, idx.shape)
+    if FASTNUT_DEBUG_BUILD and not pool22:
+        # the scatter writes at dX[plane, idx]: every index must be in its plane
+        for plane in range(nplanes):
+            for q in range(Ho * Wo):
+                k = (&idx[0, 0, 0, 0])[plane * Ho * Wo + q]
+                if k < 0 or k >= HW:
+                    raise ValueError(f"maxpool2d_backward: idx {k} outside a {H}x{W} plane")
     if nplanes == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
@@ -159,6 +223,7 @@ def avgpool2d_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
     cdef floating s, inv = 1.0 / (kh * kw)
     cdef const floating *x
     cdef floating *y
+    _check_planes("avgpool2d_forward", X.shape, Y.shape, 4, kh, kw, sh, sw, NULL)
     if nplanes == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
@@ -185,6 +250,7 @@ def avgpool2d_backward(const floating[:, :, :, ::1] dY,  # IN  (n, C, Ho, Wo)
     cdef floating v, inv = 1.0 / (kh * kw)
     cdef floating *dx
     cdef const floating *dy
+    _check_planes("avgpool2d_backward", dX.shape, dY.shape, 4, kh, kw, sh, sw, NULL)
     if nplanes == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
@@ -209,7 +275,8 @@ def global_avgpool_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
     cdef int q
     cdef floating s, inv = 1.0 / (H * W)
     cdef const floating *x
-    if nplanes == 0:
+    _check_planes("global_avgpool_forward", X.shape, Y.shape, 2, 0, 0, 0, 0, NULL)
+    if nplanes == 0 or H * W == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
         x = &X[0, 0, 0, 0] + plane * H * W
@@ -228,7 +295,8 @@ def global_avgpool_backward(const floating[:, ::1] dY,  # IN  (n, C)
     cdef int q
     cdef floating v, inv = 1.0 / (H * W)
     cdef floating *dx
-    if nplanes == 0:
+    _check_planes("global_avgpool_backward", dX.shape, dY.shape, 2, 0, 0, 0, 0, NULL)
+    if nplanes == 0 or H * W == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
         dx = &dX[0, 0, 0, 0] + plane * H * W
@@ -247,6 +315,7 @@ def upsample_nearest_forward(const floating[:, :, :, ::1] X,  # IN  (n, C, H, W)
     cdef int oh, ow
     cdef const floating *x
     cdef floating *y
+    _check_planes("upsample_nearest_forward", X.shape, Y.shape, 4, -1, 0, sh, sw, NULL)
     if nplanes == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):
@@ -267,6 +336,7 @@ def upsample_nearest_backward(const floating[:, :, :, ::1] dY,  # IN  (n, C, H*s
     cdef int oh, ow
     cdef floating *dx
     cdef const floating *dy
+    _check_planes("upsample_nearest_backward", dX.shape, dY.shape, 4, -1, 0, sh, sw, NULL)
     if nplanes == 0:
         return
     for plane in prange(nplanes, nogil=True, schedule="static", num_threads=n_threads):

@@ -83,7 +83,7 @@ def test_flatten_roundtrip():
     layer = nn.Flatten()
     assert layer.build((2, 3, 4)) == (24,)
     X = np.arange(48.0).reshape(2, 2, 3, 4)
-    Y = layer.forward(X)
+    Y = layer.forward(X, training=True)
     assert Y.shape == (2, 24)
     assert layer.backward(Y).shape == X.shape
 

@@ -32,13 +32,97 @@ Conventions every layer follows:
   not store anything on ``self`` (only ``training=True`` keeps state).
 * Gradients are *sums* over the batch's loss terms as scaled by the loss
   (the loss divides by the batch size), never averaged again in a layer.
+
+Checks
+------
+``forward`` and ``backward`` check their argument before any kernel runs, so
+``_forward``/``_backward`` (and the compiled kernels behind them) may trust
+it.  ``forward(X)`` needs a built layer and converts ``X`` (any array-like of
+real numbers: lists, other dtypes, other memory layouts) to a C-contiguous
+array of the layer's dtype; sparse matrices, complex, object and string
+arrays are a ``TypeError``.  ``X.shape[1:]`` must equal ``input_shape``
+except on the axes a layer declares in ``variable_axes`` (a recurrent
+layer's time axis; ``build`` accepts None or -1 there), and a layer with
+``elementwise = True`` (activations, dropout, noise) takes any per-sample
+shape of the built rank.  Anything else is a ``ValueError`` that names the
+layer and the shape it expected.  ``backward(dY)`` needs a
+``forward(..., training=True)`` first (else ``RuntimeError``) and ``dY`` of
+exactly that call's output shape, batch included.  The per-call cost of a
+correct call is a few attribute lookups.
 """
 import threading
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ._linalg import aligned_empty  # noqa: F401  (re-exported: the old home)
+
+#: sizes the compiled kernels index with 32-bit ints
+INT32_MAX = 2 ** 31 - 1
+
+
+def _shape_text(shape, names=()):
+    """``(n, 3, 28, 28)``; a free axis (-1) shows its name from ``names`` or ``*``."""
+    names = tuple(names) + ("*",) * len(shape)
+    return "(" + ", ".join(["n"] + [names[a] if s < 0 else str(s)
+                                    for a, s in enumerate(shape)]) + ")"
+
+
+def chain_axes(layers, names=False):
+    """(variable_axes, elementwise) of a chain of layers as seen from its input
+    (and its ``axis_names`` too with ``names=True``).
+
+    Elementwise layers keep the shape, so the first layer that is not
+    elementwise decides; a chain of elementwise layers is elementwise.
+    """
+    for layer in layers:
+        if not layer.elementwise:
+            out = tuple(layer.variable_axes), False
+            return out + (tuple(layer.axis_names),) if names else out
+    return ((), True, ()) if names else ((), True)
+
+
+def as_batch(X, dtype, name, what="X"):
+    """``X`` as a C-contiguous ndarray of ``dtype``, or a TypeError naming the layer."""
+    if sp.issparse(X):
+        raise TypeError(f"{name} takes dense arrays; got a sparse {type(X).__name__} as "
+                        f"{what} (convert it with .toarray())")
+    if not isinstance(X, np.ndarray):
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} could not read {what} ({type(X).__name__}) as an array "
+                            f"of {np.dtype(dtype).name}: {exc}") from None
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} takes real numbers ({np.dtype(dtype).name}); got {what} of "
+                        f"dtype {X.dtype}")
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def check_batch(X, expected, dtype, name, variable=(), anything=False, what="X",
+                axis_names=()):
+    """``X`` converted by ``as_batch`` with per-sample shape ``expected``.
+
+    Sizes on the ``variable`` axes (and -1 entries of ``expected``) are free;
+    with ``anything`` only the rank is checked.  Raises ValueError naming the
+    layer ``name`` and the expected shape.
+    """
+    X = as_batch(X, dtype, name, what)
+    got = X.shape[1:]
+    ok = X.ndim == len(expected) + 1
+    if ok and not anything:
+        ok = all(g == e or e < 0 or axis in variable
+                 for axis, (g, e) in enumerate(zip(got, expected)))
+    if not ok:
+        shown = tuple(-1 if axis in variable else e for axis, e in enumerate(expected))
+        text = _shape_text(shown, axis_names)
+        if anything:
+            raise ValueError(f"{name} expects {what} with {len(expected) + 1} axes, like "
+                             f"{text}; got {X.shape}")
+        free = " (any size where * stands)" if "*" in text else ""
+        raise ValueError(f"{name} expects {what} of shape {text}{free}; got {X.shape}")
+    return X
 
 
 class Layer:
@@ -53,6 +137,18 @@ class Layer:
     #: last batch, its outputs, masks): never pickled, since they hold
     #: training rows, and dropped by ``clear_forward_state``
     _forward_state = ("_X", "_Y", "_mask", "_idx")
+
+    #: axes of the per-sample input shape whose size may differ from the
+    #: built ``input_shape`` (a recurrent layer's time axis: ``(0,)``)
+    variable_axes = ()
+
+    #: names of the per-sample axes for error messages (``("T",)``: a free
+    #: first axis shows as ``T``)
+    axis_names = ()
+
+    #: True for layers that take any per-sample shape of the built rank and
+    #: return the same shape (activations, dropout, noise, penalties)
+    elementwise = False
 
     def __init__(self):
         self.params = {}
@@ -70,12 +166,40 @@ class Layer:
 
         Returns the output shape without the batch axis.
         """
-        self.input_shape = tuple(int(s) for s in input_shape)
+        shape = self._parse_shape(input_shape)
+        self.input_shape = None  # unbuilt until _build succeeds
+        self._trained = None
         self.dtype = np.dtype(dtype)
-        self.output_shape = self._build(self.input_shape, check_random_state(random_state))
+        self.output_shape = self._build(shape, check_random_state(random_state))
+        self.input_shape = shape
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._tls = threading.local()
         return self.output_shape
+
+    def _parse_shape(self, input_shape):
+        """``input_shape`` as a tuple of ints; None or -1 (stored as -1) only on
+        the axes in ``variable_axes``."""
+        name = type(self).__name__
+        try:
+            raw = tuple(input_shape)
+        except TypeError:
+            raise TypeError(f"{name}.build takes the per-sample input shape as a tuple of "
+                            f"ints; got {input_shape!r}") from None
+        variable, anything = chain_axes([self])
+        shape = []
+        for axis, s in enumerate(raw):
+            if s is None or (isinstance(s, (int, np.integer)) and s == -1):
+                if not anything and axis not in variable:
+                    raise ValueError(f"{name} needs a fixed size on axis {axis + 1} of its "
+                                     f"input; got input_shape {raw}")
+                shape.append(-1)
+                continue
+            if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) \
+                    or not 0 <= s <= INT32_MAX:
+                raise ValueError(f"{name}.build: input_shape must hold sizes >= 0 (without "
+                                 f"the batch axis); got {raw}")
+            shape.append(int(s))
+        return tuple(shape)
 
     def _build(self, input_shape, rng):
         return input_shape
@@ -88,16 +212,46 @@ class Layer:
         instead of overriding it.  Composite layers (``Sequential``, encoder
         stacks) call their children's ``_forward`` directly: the arrays they
         pass on were made by the previous layer and need no second check.
+        See the module docstring for what is checked and converted.
         """
-        return self._forward(X, training=training, **kwargs)
+        if (X.__class__ is not np.ndarray or X.dtype != self.dtype
+                or not X.flags.c_contiguous or X.shape[1:] != self.input_shape):
+            X = self._check_input(X)
+        Y = self._forward(X, training=training, **kwargs)
+        if training:
+            self._trained = Y.shape
+        return Y
 
     def backward(self, dY):
         """dL/dX for the last ``forward(..., training=True)``; fills ``grads``.
 
         The checked entry point, like ``forward``; subclasses implement
-        ``_backward``.
+        ``_backward``.  ``dY`` must have the shape of that call's output.
         """
+        shape = self.__dict__.get("_trained")
+        if shape is None or dY.__class__ is not np.ndarray or dY.dtype != self.dtype \
+                or not dY.flags.c_contiguous or dY.shape != shape:
+            dY = self._check_grad(dY, shape)
         return self._backward(dY)
+
+    def _check_input(self, X):
+        """The slow path of ``forward``'s check: convert ``X`` or raise."""
+        name = type(self).__name__
+        if self.input_shape is None:
+            raise RuntimeError(f"{name} is not built: call build(input_shape) before forward")
+        variable, anything = chain_axes([self])
+        return check_batch(X, self.input_shape, self.dtype, name, variable, anything,
+                           axis_names=self.axis_names)
+
+    def _check_grad(self, dY, shape):
+        name = type(self).__name__
+        if shape is None:
+            raise RuntimeError(f"{name}.backward needs a forward(X, training=True) first")
+        dY = as_batch(dY, self.dtype, name, "dY")
+        if dY.shape != shape:
+            raise ValueError(f"{name}.backward expects dY of shape {shape}, the output of the "
+                             f"last forward(X, training=True); got {dY.shape}")
+        return dY
 
     def _forward(self, X, training=False):
         raise NotImplementedError
@@ -133,6 +287,7 @@ class Layer:
         """
         for name in self._forward_state:
             self.__dict__.pop(name, None)
+        self.__dict__.pop("_trained", None)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -140,6 +295,7 @@ class Layer:
         state.pop("grads", None)  # the last batch's gradients: recreated as zeros
         for name in self._forward_state:
             state.pop(name, None)
+        state.pop("_trained", None)  # neither is the last training call
         return state
 
     def __setstate__(self, state):

@@ -13,11 +13,11 @@ from .._kernels import dense as _kd
 from .._kernels import pool as _kp
 from .._threads import blas_one_thread, n_threads
 from ._activations import ACTIVATION_CODES, check_activation
-from ._base import Layer
+from ._base import INT32_MAX, Layer
 
 
 def _pair(value, name, minimum=1):
-    """An int or a pair of ints -> a tuple of two ints >= minimum."""
+    """An int or a pair of ints -> a tuple of two ints in [minimum, 2**31 - 1]."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
     else:
@@ -29,14 +29,30 @@ def _pair(value, name, minimum=1):
             raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(pair) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if max(pair) > INT32_MAX:
+        raise ValueError(f"{name} must be at most 2**31 - 1, got {value!r}")
     return pair
 
 
-def _check_image_shape(layer, input_shape):
-    if len(input_shape) != 3:
+def _check_sizes(layer, input_shape, **sizes):
+    """Refuse a geometry the kernels cannot index: every size they address
+    with a 32-bit int (per sample and per plane) must stay below 2**31."""
+    big = [f"{k.replace('_', ' ')} = {v:,}" for k, v in sizes.items() if v > INT32_MAX]
+    if big:
         raise ValueError(
-            f"{type(layer).__name__} expects inputs of shape (n, C, H, W); got per-sample "
-            f"shape {tuple(input_shape)}")
+            f"{layer!r} built for inputs of shape (C, H, W) = {tuple(input_shape)} would need "
+            f"{', '.join(big)}, more than the 2**31 - 1 values per sample the kernels "
+            "support (and far more memory than a batch can use); reduce the padding, "
+            "dilation, kernel or input size")
+
+
+def _check_image_shape(layer, input_shape):
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ValueError(
+            f"{type(layer).__name__} expects inputs of shape (n, C, H, W) with C, H, W >= 1; "
+            f"got per-sample shape {tuple(input_shape)}")
+    C, H, W = input_shape
+    _check_sizes(layer, input_shape, input_values=C * H * W)
     return input_shape
 
 
@@ -150,19 +166,30 @@ class Conv2D(Layer):
     def _build(self, input_shape, rng):
         C, H, W = _check_image_shape(self, input_shape)
         kh, kw = self.kernel_size
-        self._ph, self._pw, Ho, Wo = self._geometry(H, W)
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        ph, pw, Ho, Wo = self._geometry(H, W)
         if Ho < 1 or Wo < 1:
             raise ValueError(
                 f"Conv2D with kernel_size={self.kernel_size}, dilation={self.dilation}, "
                 f"padding={self.padding!r} does not fit inputs of shape (C, H, W) = "
                 f"{tuple(input_shape)}: the output would be {Ho}x{Wo}")
+        # what the kernels index with 32-bit ints (a huge dilation or padding
+        # on a small image must not wrap around or allocate absurd scratch)
+        _check_sizes(self, input_shape,
+                     padded_height=H + ph + (Ho - 1) * sh + (kh - 1) * dh + 1,
+                     padded_width=W + pw + (Wo - 1) * sw + (kw - 1) * dw + 1,
+                     weights=self.filters * C * kh * kw,
+                     outputs=self.filters * Ho * Wo)
+        plan = _kc.conv2d_plan(C, kh, kw, sh, dh, self.filters, Ho, Wo)
+        _check_sizes(self, input_shape, lowered_input=plan["col"],
+                     output_scratch=plan["g"], gradient_scratch=plan["acc"])
+        self._ph, self._pw = ph, pw
         fan_in = C * kh * kw
         bound = 1.0 / np.sqrt(fan_in)
         self.params["weight"] = rng.uniform(-bound, bound, (self.filters, C, kh, kw)).astype(self.dtype)
         if self.use_bias:
             self.params["bias"] = rng.uniform(-bound, bound, self.filters).astype(self.dtype)
-        self._plan = _kc.conv2d_plan(C, kh, kw, self.stride[0], self.dilation[0],
-                                     self.filters, Ho, Wo)
+        self._plan = plan
         self._act = ACTIVATION_CODES[self.activation]
         return (self.filters, Ho, Wo)
 
@@ -343,6 +370,7 @@ class Upsample2D(Layer):
 
     def _build(self, input_shape, rng):
         C, H, W = _check_image_shape(self, input_shape)
+        _check_sizes(self, input_shape, outputs=C * H * self.size[0] * W * self.size[1])
         return (C, H * self.size[0], W * self.size[1])
 
     def _forward(self, X, training=False):

@@ -192,6 +192,10 @@ class Conv1D(Layer):
     (8, 2, 3)
     """
 
+    variable_axes = (0,)  # any number of steps T
+    axis_names = ("T",)
+
+
     #: what a training forward keeps for backward (never pickled)
     _forward_state = ("_ctx",)
 
@@ -299,6 +303,10 @@ class Conv1D(Layer):
 
 
 class _Pool1D(Layer):
+
+    variable_axes = (0,)  # any number of steps T
+    axis_names = ("T",)
+
     _forward_state = ("_ctx",)
 
     def __init__(self, pool_size=2, stride=None, padding=0):
@@ -411,6 +419,10 @@ class AvgPool1D(_Pool1D):
 
 
 class _GlobalPool1D(Layer):
+
+    variable_axes = (0,)  # any number of steps T
+    axis_names = ("T",)
+
     _forward_state = ("_ctx",)
 
     def _build(self, input_shape, rng):

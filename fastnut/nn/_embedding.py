@@ -3,6 +3,7 @@
 The lookup and its gradient run in ``fastnut._kernels.embedding``.
 """
 import numpy as np
+import scipy.sparse as sp
 
 from .._kernels import embedding as _ke
 from ._base import Layer
@@ -54,6 +55,10 @@ class Embedding(Layer):
     [[False, False, True], [False, True, True]]
     """
 
+    variable_axes = (0,)  # any number of steps T
+    axis_names = ("T",)
+
+
     #: what a training forward keeps for backward (never pickled)
     _forward_state = ("_ctx",)
 
@@ -92,6 +97,19 @@ class Embedding(Layer):
             W[self._pad_row] = 0
         self.params["weight"] = W
         return (input_shape[0], self.embedding_dim)
+
+    def _check_input(self, X):
+        """Token ids keep their integer dtype (the base check would make them
+        floats); ``_ids`` checks their shape, range and padding."""
+        if self.input_shape is None:
+            raise RuntimeError("Embedding is not built: call build(input_shape) before forward")
+        if sp.issparse(X):
+            raise TypeError(f"Embedding takes dense arrays of token ids; got a sparse "
+                            f"{type(X).__name__} (convert it with .toarray())")
+        X = np.asarray(X)
+        if X.dtype.kind not in "iuf":
+            raise TypeError(f"Embedding expects integer token ids; got dtype {X.dtype}")
+        return X
 
     def _ids(self, X):
         """int64 ids (padded steps set to 0) and int32 lengths of a batch."""

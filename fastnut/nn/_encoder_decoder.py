@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from ._activations import ACTIVATION_CODES
+from ._base import chain_axes, check_batch
 from ._layers import Dense
 from ._linalg import matmul
 from ._sequence import RepeatSteps
@@ -66,6 +67,12 @@ class EncoderDecoder(Sequential):
 
     def encode(self, X, training=False):
         """Codes of ``X``: the encoder's output (an internal buffer)."""
+        if (X.__class__ is not np.ndarray or X.dtype != self.dtype
+                or not X.flags.c_contiguous or X.shape[1:] != self.input_shape):
+            X = self._check_input(X)
+        return self._encode(X, training)
+
+    def _encode(self, X, training=False):
         for layer in self.layers[:self.n_encoder_layers]:
             X = layer._forward(X, training=training)
         return X
@@ -73,6 +80,15 @@ class EncoderDecoder(Sequential):
     def decode(self, Z, training=False, n_steps=None):
         """Reconstructions of codes ``Z``; ``n_steps`` overrides the length
         sequence decoders repeat the code over."""
+        name = f"{type(self).__name__}.decode"
+        if self.input_shape is None:
+            raise RuntimeError(f"{name}: build the network first")
+        variable, anything, names = chain_axes(self.layers[self.n_encoder_layers:], True)
+        Z = check_batch(Z, self.code_shape, self.dtype, name, variable, anything, "codes",
+                        names)
+        return self._decode(Z, training, n_steps)
+
+    def _decode(self, Z, training=False, n_steps=None):
         for layer in self.layers[self.n_encoder_layers:]:
             if isinstance(layer, RepeatSteps):
                 Z = layer._forward(Z, training=training, n_steps=n_steps)
@@ -82,7 +98,7 @@ class EncoderDecoder(Sequential):
 
     def _forward(self, X, training=False):
         n_steps = X.shape[1] if X.ndim == 3 else None
-        return self.decode(self.encode(X, training), training, n_steps)
+        return self._decode(self._encode(X, training), training, n_steps)
 
     def __setstate__(self, state):
         super().__setstate__(state)

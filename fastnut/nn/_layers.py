@@ -117,6 +117,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Element-wise activation ``Y = act(X)`` for inputs of any shape."""
 
+    elementwise = True
+
     def __init__(self, activation):
         super().__init__()
         self.activation = check_activation(activation)

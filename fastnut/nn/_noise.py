@@ -17,6 +17,9 @@ class Dropout(Layer):
     trainer from ``random_state``), so training is reproducible.
     """
 
+    elementwise = True
+
+
     def __init__(self, rate):
         super().__init__()
         self.rate = float(rate)
@@ -64,6 +67,9 @@ class Corruption(Layer):
     Fresh noise is drawn for every batch from a generator seeded by
     ``build``'s ``random_state``, so training is reproducible.
     """
+
+    elementwise = True
+
 
     def __init__(self, kind="gaussian", level=0.1):
         super().__init__()

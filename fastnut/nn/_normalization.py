@@ -218,6 +218,14 @@ class BatchNorm1D(_BatchNorm):
     [0.0, 0.0, 0.0]
     """
 
+    @property
+    def variable_axes(self):
+        """(n, T, F) input takes any number of steps T; (n, F) input nothing free."""
+        return (0,) if self.input_shape is None or len(self.input_shape) == 2 else ()
+
+    axis_names = ("T",)
+
+
     _rows = True
 
     def _build(self, input_shape, rng):

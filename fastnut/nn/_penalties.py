@@ -54,6 +54,9 @@ class SparsityPenalty(Layer):
     is ``P = (β/n) Σ_ij |h_ij|`` with gradient ``(β/n) sign(h_ij)``.
     """
 
+    elementwise = True
+
+
     def __init__(self, kind="kl", target=0.05, weight=0.1):
         super().__init__()
         if kind not in ("kl", "l1"):

@@ -33,6 +33,8 @@ class _Recurrent(Layer):
 
     _cell = None
     _forward_state = Layer._forward_state + ("_saved", "_ctx")
+    variable_axes = (0,)  # any number of steps T
+    axis_names = ("T",)
 
     def __init__(self, hidden_size, return_sequences=False, bidirectional=False):
         super().__init__()
@@ -207,6 +209,10 @@ class _Recurrent(Layer):
         return Y
 
     def _backward(self, dY):
+        if getattr(self, "_saved", None) is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward needs a forward(X, training=True) first, one "
+                "per backward: the previous backward used the workspace it kept")
         X2, lengths, h0s, c0s, has_init, (n, T, F) = self._ctx
         H, nd = self.hidden_size, self._ndir
         GH = _GATES[self._cell] * H

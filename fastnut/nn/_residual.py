@@ -54,6 +54,16 @@ class Residual(Layer):
     ['body.0.bias', 'body.0.weight', 'body.1.bias', 'body.1.weight', 'shortcut.weight']
     """
 
+    @property
+    def variable_axes(self):
+        """The free input axes of the branch (a sequence branch's T)."""
+        return self.body.variable_axes
+
+    @property
+    def axis_names(self):
+        return self.body.axis_names
+
+
     #: the padded steps of the last training batch (never pickled)
     _forward_state = ("_pad",)
 

@@ -74,6 +74,8 @@ class RepeatSteps(Layer):
 
     def _forward(self, X, training=False, n_steps=None):
         T = self.n_steps if n_steps is None else int(n_steps)
+        if T < 1:
+            raise ValueError(f"RepeatSteps n_steps must be >= 1, got {n_steps!r}")
         Y = self._buffer("Y", (X.shape[0], T, X.shape[1]))
         np.copyto(Y, X[:, None, :])
         return Y
@@ -92,6 +94,9 @@ class TimeDistributedDense(Dense):
     Parameters as ``Dense``; ``weight (H, units)``, ``bias (units,)``.  The
     batch and time axes are merged into one GEMM.
     """
+
+    variable_axes = (0,)  # any number of steps T
+    axis_names = ("T",)
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 2:

@@ -1,7 +1,7 @@
 """Sequential: a chain of layers that is itself a layer."""
 from sklearn.utils import check_random_state
 
-from ._base import Layer
+from ._base import Layer, chain_axes
 
 
 class Sequential(Layer):
@@ -27,13 +27,26 @@ class Sequential(Layer):
         import numpy as np
         dtype = np.float32 if dtype is None else dtype
         rng = check_random_state(random_state)
-        shape = tuple(int(s) for s in input_shape)
-        self.input_shape, self.dtype = shape, np.dtype(dtype)
+        shape = first = self._parse_shape(input_shape)
+        self.input_shape, self._trained, self.dtype = None, None, np.dtype(dtype)
         for layer in self.layers:
             shape = layer.build(shape, random_state=rng, dtype=dtype)
-        self.output_shape = shape
+        self.input_shape, self.output_shape = first, shape
         self._gather()
         return shape
+
+    @property
+    def variable_axes(self):
+        """The free input axes of the first layer that is not elementwise."""
+        return chain_axes(self.layers)[0]
+
+    @property
+    def elementwise(self):
+        return chain_axes(self.layers)[1]
+
+    @property
+    def axis_names(self):
+        return chain_axes(self.layers, names=True)[2]
 
     def _gather(self):
         self.params, self.grads, self.buffers = {}, {}, {}

@@ -144,5 +144,5 @@ def test_errors():
         layer.forward(np.array([[1, np.nan, 2]]))
     with pytest.raises(ValueError, match=r"shape \(n, T\)"):
         layer.forward(np.zeros((2, 3, 1), np.int64))
-    with pytest.raises(ValueError, match="expects integer token ids; got dtype"):
+    with pytest.raises(TypeError, match="expects integer token ids; got dtype"):
         layer.forward(np.array([["a", "b", "c"]]))
