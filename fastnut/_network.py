@@ -34,7 +34,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
 from numbers import Integral, Real
 
 from . import nn
-from ._threads import blas_one_thread
+from ._threads import blas_single_thread, map_row_chunks
 from ._validation import resolve_dtype
 
 #: defaults of the training parameters a subclass may leave out of __init__
@@ -195,7 +195,7 @@ class BaseNetwork(BaseEstimator):
         # idle machine and lose 10-40x when another process holds a core
         # (every step waits for a descheduled thread), so training keeps BLAS
         # on one thread.  Prediction, with its large chunks, keeps the default.
-        with blas_one_thread():
+        with blas_single_thread():
             return self._fit_one_blas_thread(X, y, sample_weight, incremental, classes)
 
     def _fit_one_blas_thread(self, X, y, sample_weight, incremental, classes):
@@ -309,8 +309,8 @@ class BaseNetwork(BaseEstimator):
         loss = self._predict_loss() if link else None
         n = X.shape[0]
         out = np.empty((n, self.n_outputs_), dtype=net.dtype)
-        for start in range(0, n, PREDICT_CHUNK):
-            stop = min(start + PREDICT_CHUNK, n)
+
+        def chunk(start, stop):
             Xc = X[start:stop]
             if sp.issparse(Xc):
                 Xc = Xc.toarray()
@@ -319,6 +319,8 @@ class BaseNetwork(BaseEstimator):
                 loss.predict(Z, out=out[start:stop])
             else:
                 out[start:stop] = Z
+
+        map_row_chunks(chunk, n, PREDICT_CHUNK)  # the free cores take chunks
         return out
 
     def _predict_loss(self):

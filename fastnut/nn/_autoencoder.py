@@ -30,7 +30,7 @@ import threading
 import numpy as np
 
 from .._kernels import dense as _k
-from .._threads import n_threads
+from .._threads import threads_for
 from ._activations import ACTIVATION_CODES
 from ._base import Layer
 from ._layers import Dense
@@ -249,7 +249,7 @@ class ContractiveDense(Dense):
         lam_n = self.contractive_weight / self._X.shape[0]
         D = dY
         if self._act:
-            _k.act_backward(D, self._Y, self._act, n_threads())
+            _k.act_backward(D, self._Y, self._act, threads_for(D.size, "elementwise"))
         if self.activation in ("logistic", "tanh"):
             # dP/dz = lam/n * w_j * dg/dz, with dg/dz = g * (2(1-2h) | -4h)
             dg = self._buffer("dg", D.shape)
@@ -405,7 +405,7 @@ class ContractiveEncoder(Sequential):
         for l in range(L - 1, -1, -1):
             layer = layers[l]
             if layer._act:
-                _k.act_backward(D, layer._Y, layer._act, n_threads())
+                _k.act_backward(D, layer._Y, layer._act, threads_for(D.size, "elementwise"))
             if dz_extra[l] is not None:
                 D += dz_extra[l]
             np.matmul(layer._X.T, D, out=layer.grads["weight"])

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._kernels import dense as _k
-from .._threads import n_threads
+from .._threads import threads_for
 from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
 
@@ -23,7 +23,9 @@ def matmul(A, B, out):
             and out.shape[0] >= 8 and out.shape[1] >= 16 and out.flags.c_contiguous):
         ta, tb = not A.flags.c_contiguous, not B.flags.c_contiguous
         if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
-            _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, n_threads())
+            M, K, N = out.shape[0], A.shape[1], out.shape[1]
+            _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb,
+                     threads_for(M * N * K, "gemm", cap=M // 6))
             return out
     return np.matmul(A, B, out=out)
 
@@ -92,7 +94,7 @@ class Dense(Layer):
         matmul(X, self._kernel(), Y)
         b = self.params["bias"] if self.use_bias else self._empty
         if self.use_bias or self._act:
-            _k.bias_act_forward(Y, b, self._act, n_threads())
+            _k.bias_act_forward(Y, b, self._act, threads_for(Y.size, "elementwise"))
         if training:
             self._X, self._Y = X, Y
         return Y
@@ -102,7 +104,7 @@ class Dense(Layer):
         if self.use_bias:
             _k.act_backward_bias(D, self._Y, self._act, self.grads["bias"])
         elif self._act:
-            _k.act_backward(D, self._Y, self._act, n_threads())
+            _k.act_backward(D, self._Y, self._act, threads_for(D.size, "elementwise"))
         self._store_weight_grad(self._X, D)
         if not self.needs_input_grad:
             return None
@@ -128,7 +130,8 @@ class Activation(Layer):
     def _forward(self, X, training=False):
         Y = self._buffer("Y", X.shape)
         Y[...] = X
-        _k.bias_act_forward(self._flat(Y), self._empty(), self._act, n_threads())
+        _k.bias_act_forward(self._flat(Y), self._empty(), self._act,
+                            threads_for(Y.size, "elementwise"))
         if training:
             self._Y = Y
         return Y
@@ -139,7 +142,8 @@ class Activation(Layer):
     def _backward(self, dY):
         dX = self._buffer("dX", dY.shape)
         dX[...] = dY
-        _k.act_backward(self._flat(dX), self._flat(self._Y), self._act, n_threads())
+        _k.act_backward(self._flat(dX), self._flat(self._Y), self._act,
+                        threads_for(dX.size, "elementwise"))
         return dX
 
 
