@@ -265,9 +265,15 @@ _pool_lock = threading.Lock()
 
 
 def _reset_pool_after_fork():
-    global _pool, _pool_size
-    _pool, _pool_size = None, 0
-    _blas.__init__()
+    # the child has no pool threads, and no thread of its own inside the
+    # limiter: give BLAS back the settings a parent thread had saved
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+    if _blas.depth and _blas.saved is not None:
+        for (_, set_), old in zip(_blas.libs, _blas.saved):
+            if old is not None and old != 1:
+                set_(old)
+    _blas.lock, _blas.depth, _blas.saved = threading.Lock(), 0, None
 
 
 if hasattr(os, "register_at_fork"):

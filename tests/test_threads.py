@@ -252,3 +252,20 @@ def test_fit_and_predict_leave_blas_settings_alone():
     clf, X = _mlp(n=3000)
     clf.predict(X)
     assert {(i["filepath"], i["num_threads"]) for i in threadpool_info()} == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_inside_the_limiter_gets_blas_back():
+    if not _blas_threads():
+        pytest.skip("no BLAS library found by threadpoolctl")
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        with blas_single_thread():
+            q = ctx.Queue()
+            p = ctx.Process(target=lambda: q.put((_blas_threads(), _threads._blas.depth)))
+            p.start()
+            child = q.get(timeout=60)
+            p.join(60)
+    assert child == (before, 0)
