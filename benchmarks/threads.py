@@ -51,21 +51,32 @@ def _setting(cfg, torch):
             torch.set_num_threads(old)
 
 
+def _is_peer(name):
+    return name.startswith(("torch", "sklearn"))
+
+
 def _time(cases, torch, reps):
-    """{(case, cfg): [seconds per call, ...]} with the settings alternating."""
+    """{(case, cfg): [seconds per call, ...]} with the settings alternating.
+
+    fastnut's cases and the peers' run in separate passes: a peer's thread
+    pool keeps spinning for a while after its call and would slow down
+    whatever runs next.
+    """
     samples = {(k, c): [] for k in cases for c in CONFIGS}
-    for k, (fn, inner) in cases.items():  # warm-up: buffers, thread pools
-        for c in CONFIGS:
-            with _setting(c, torch):
-                fn()
-    for r in range(reps):
-        for c in (CONFIGS if r % 2 == 0 else CONFIGS[::-1]):
-            with _setting(c, torch):
-                for k, (fn, inner) in cases.items():
-                    t0 = perf()
-                    for _ in range(inner):
-                        fn()
-                    samples[(k, c)].append((perf() - t0) / inner)
+    for group in ([k for k in cases if not _is_peer(k)], [k for k in cases if _is_peer(k)]):
+        for k in group:  # warm-up: buffers, thread pools
+            for c in CONFIGS:
+                with _setting(c, torch):
+                    cases[k][0]()
+        for r in range(reps):
+            for c in (CONFIGS if r % 2 == 0 else CONFIGS[::-1]):
+                with _setting(c, torch):
+                    for k in group:
+                        fn, inner = cases[k]
+                        t0 = perf()
+                        for _ in range(inner):
+                            fn()
+                        samples[(k, c)].append((perf() - t0) / inner)
     return samples
 
 

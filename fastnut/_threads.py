@@ -23,9 +23,10 @@ Three things live here, and nowhere else:
 
 Why prediction is threaded by row chunks, not inside each layer
 ---------------------------------------------------------------
-Before this module, a large ``predict`` alternated two thread pools chunk
-after chunk: OpenBLAS's pthreads for each GEMM and fastnut's OpenMP team
-(libgomp) for each fused bias + activation pass.  Both pools busy-wait after
+Until this policy, a large ``predict`` alternated two thread pools chunk
+after chunk: OpenBLAS's pthreads for each GEMM (with AVX-512: for the
+10-column output layer) and fastnut's OpenMP team (libgomp) for each fused
+bias + activation pass (with AVX-512: also fastnut's GEMM, split by rows).  Both pools busy-wait after
 their work (libgomp spins ``GOMP_SPINCOUNT`` = 300,000 times, OpenBLAS polls
 its queue), so on a 2-core machine the spinning workers of one pool held the
 cores the other pool needed next, and every region's closing barrier waited
@@ -37,6 +38,8 @@ Row chunks have no barrier per layer, only one pool is ever awake, its
 workers sleep (a condition variable, not a spin) between calls, and chunks
 are claimed one at a time, so a worker the scheduler holds back delays the
 call by at most the chunk it has started, never by the chunks it has not.
+(scikit-learn's own copy of libgomp is loaded beside fastnut's, but runs no
+parallel region during a fastnut call: it is not part of the cause.)
 """
 import contextlib
 import os
