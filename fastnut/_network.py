@@ -52,7 +52,7 @@ from numbers import Integral, Real
 
 from . import nn
 from ._doc_link import DocLinkMixin
-from ._threads import blas_one_thread
+from ._threads import blas_single_thread, map_row_chunks
 from ._validation import resolve_dtype
 
 #: TrainConfig fields read from the estimator (or its _FIXED_TRAIN_PARAMS)
@@ -189,7 +189,7 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
         # idle machine and lose 10-40x when another process holds a core
         # (every step waits for a descheduled thread), so training keeps BLAS
         # on one thread.  Prediction, with its large chunks, keeps the default.
-        with blas_one_thread():
+        with blas_single_thread():
             first_pass = "network_" not in self.__dict__ or (
                 not self.warm_start and not incremental)
             if incremental and self.early_stopping:
@@ -293,8 +293,8 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
         loss = self._make_loss() if link else None
         n = X.shape[0]
         out = np.empty((n, self.n_outputs_), dtype=net.dtype)
-        for start in range(0, n, PREDICT_CHUNK):
-            stop = min(start + PREDICT_CHUNK, n)
+
+        def chunk(start, stop):
             Xc = X[start:stop]
             if sp.issparse(Xc):
                 Xc = Xc.toarray()
@@ -303,6 +303,8 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
                 loss.predict(Z, out=out[start:stop])
             else:
                 out[start:stop] = Z
+
+        map_row_chunks(chunk, n, PREDICT_CHUNK)  # the free cores take chunks
         return out
 
     def _predict_X(self, X):

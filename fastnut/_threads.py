@@ -1,70 +1,401 @@
-"""Thread count for fastnut's OpenMP kernels, resolved in Python.
+"""fastnut's thread policy, in one place.
 
-Kernels take ``n_threads`` as their last argument.  The default honours, in
-order: an active ``threadpoolctl.threadpool_limits(limits=k, user_api="openmp")``
-(or ``limits=k`` for all APIs), ``OMP_NUM_THREADS``, then the CPU count.
+Three things live here, and nowhere else:
+
+``THRESHOLDS`` and ``threads_for(work, kind)``
+    Whether a piece of work is worth more than one thread, and how many it
+    gets.  Kernels take ``n_threads`` at face value (their last argument);
+    every decision is made here, in Python, from the table below.
+
+``effective_n_threads()``
+    The threads fastnut may use at all, resolved as scikit-learn's OpenMP
+    estimators do (``sklearn.utils._openmp_helpers._openmp_effective_n_threads``):
+    an active ``threadpoolctl.threadpool_limits(k)`` (or
+    ``limits=k, user_api="openmp"``) in the calling thread, else
+    ``OMP_NUM_THREADS``, else the CPUs this process may run on (cgroup quotas
+    and affinity masks included, via ``joblib.cpu_count``).
+
+``blas_single_thread()`` and ``map_row_chunks(fn, n)``
+    The one BLAS limiter (re-entrant, shared by every thread of the process),
+    and the one way fastnut spreads a large prediction over cores: the rows
+    are cut into chunks, and each thread runs the *whole* computation (every
+    layer) on its chunk, with BLAS and the OpenMP kernels on one thread.
+
+Why prediction is threaded by row chunks, not inside each layer
+---------------------------------------------------------------
+Until this policy, a large ``predict`` alternated two thread pools chunk
+after chunk: OpenBLAS's pthreads for each GEMM (with AVX-512: for the
+10-column output layer) and fastnut's OpenMP team (libgomp) for each fused
+bias + activation pass (with AVX-512: also fastnut's GEMM, split by rows).  Both pools busy-wait after
+their work (libgomp spins ``GOMP_SPINCOUNT`` = 300,000 times, OpenBLAS polls
+its queue), so on a 2-core machine the spinning workers of one pool held the
+cores the other pool needed next, and every region's closing barrier waited
+for a thread the scheduler had not run: ``MLPClassifier((256, 128))
+.predict_proba`` on 100,000 x 784 float32 took 4-10 s with the default
+threads against 1.4-1.6 s on one thread (this 2-core EPYC, shared); a
+200-row batch 10-38 ms against 3-4 ms (BLAS threads on a small GEMM).
+Row chunks have no barrier per layer, only one pool is ever awake, its
+workers sleep (a condition variable, not a spin) between calls, and chunks
+are claimed one at a time, so a worker the scheduler holds back delays the
+call by at most the chunk it has started, never by the chunks it has not.
+(scikit-learn's own copy of libgomp is loaded beside fastnut's, but runs no
+parallel region during a fastnut call: it is not part of the cause.)
 """
 import contextlib
 import os
 import threading
+import time
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
 from ._kernels import _build_info
 
-_CPU_COUNT = os.cpu_count() or 1
+Threshold = namedtuple("Threshold", "min_work unit evidence")
+
+#: When one kernel call is worth more than one thread: ``threads_for(work,
+#: kind)`` gives one thread below ``min_work``.  The rule behind every entry:
+#: a parallel region must carry at least ~20 ms of one-core work, because its
+#: closing barrier waits for every thread, and on a machine whose cores are
+#: shared one of them is descheduled for a scheduler slice (milliseconds) at
+#: a time -- a stall of at most ~5-10% at that size.  The one-core rates are
+#: the best of 20 calls on this 2-core EPYC (AVX2, float32, shared with other
+#: jobs: load average 12-14 while measured).  Below these sizes -- every
+#: training mini-batch step of the benchmarks -- the kernels run on one
+#: thread: with 2 threads, LeNet training at batch 64 (3.2e8 FLOPs a
+#: convolution) ran 0.67x, an RBM epoch with BLAS threads 0.04x, PyTorch's
+#: own MLP, LeNet and LSTM training 0.06-0.16x of one thread on that machine
+#: (``python -m benchmarks threads``).  Prediction does not go through these:
+#: its rows are split into chunks (``map_row_chunks``), which has no barrier
+#: per layer.
+THRESHOLDS = {
+    "elementwise": Threshold(
+        1 << 26, "elements",
+        "fused bias + activation, its derivative and the Adam/SGD steps "
+        "(src_c/dense.pyx): 0.26 ns an element on one core, 2**26 = 17 ms"),
+    "gemm": Threshold(
+        1 << 30, "multiply-adds",
+        "fastnut's float32 GEMM (src_c/_gemm.h) splits the rows of C over "
+        "threads: at ~70 GFLOP/s a core, 2**30 multiply-adds = 31 ms (a "
+        "training product, 128 x 784 x 256 = 2.6e7, stays on one thread)"),
+    "conv": Threshold(
+        3e9, "FLOPs",
+        "a convolution call over its images (src_c/conv.pyx): 13.5 GFLOP/s "
+        "on one core for LeNet's second layer at batch 64 (3.2e8 FLOPs, 24 ms, "
+        "0.67x on 2 threads of the busy machine); 3e9 is ~25 ms on an idle "
+        "core"),
+    "pool": Threshold(
+        1 << 25, "input values",
+        "pooling, upsampling and a convolution's separate activation pass: "
+        "memory-bound, 0.46 ns a value on one core, 2**25 = 15 ms"),
+    "recurrent": Threshold(
+        1 << 20, "batch rows x gate width per step",
+        "an RNN time step (gate GEMM + cell update, src_c/rnn.pyx) ends in a "
+        "barrier: 33 ns per row x gate unit at h128 (543 us a step at batch "
+        "32), so a step needs 2**20 of them (~35 ms) and >= 16 rows a thread"),
+    "rbm": Threshold(
+        1 << 23, "elements per pass",
+        "the RBM kernels' sigmoid and sampling passes (src_c/rbm.pyx), "
+        "~2 ns an element with the exponential and the counter-based "
+        "generator: 2**23 = 17 ms; an epoch's passes are batch-sized"),
+    "bmu": Threshold(
+        1.4e9, "FLOPs (2 n units features)",
+        "the SOM's best-matching-unit search in fit: one OpenMP region per "
+        "epoch, one GEMM per block of samples (src_c/som.pyx block_rows) with "
+        "BLAS on one thread, a thread per block at most; at ~70 GFLOP/s 1.4e9 "
+        "is 20 ms (fit of 5,000 x 64 on 20 x 20, 2.6e8 a search, ran 0.53x on "
+        "2 threads of the busy machine); transform and predict use row chunks"),
+    "predict": Threshold(
+        2e-3, "seconds of work left after the first chunk",
+        "prediction by row chunks (map_row_chunks): the first chunk runs on "
+        "the calling thread and times the rest; below ~2 ms of work left, "
+        "waking a worker (~50 us) and sharing the GIL between chunks gain "
+        "nothing measurable; chunks are claimed one at a time, so a worker "
+        "the scheduler holds back costs at most the chunk it has started"),
+}
+
+_state = threading.local()  # .serial: inside a map_row_chunks chunk
+_cpus = None
 
 
-def n_threads(n_jobs=None):
-    """Number of OpenMP threads a kernel call should use.
+def _cpu_count():
+    global _cpus
+    if _cpus is None:
+        try:
+            from joblib import cpu_count  # cgroup quotas and affinity
+            _cpus = max(1, int(cpu_count()))
+        except Exception:  # pragma: no cover - joblib comes with scikit-learn
+            _cpus = os.cpu_count() or 1
+    return _cpus
+
+
+def effective_n_threads(n_jobs=None):
+    """Threads fastnut may use for one call, from the environment.
 
     Parameters
     ----------
     n_jobs : int or None, default=None
-        ``None`` means "what the environment allows"; a positive int is
-        capped by that; ``-1`` means all allowed threads.
+        ``None`` or ``-1``: all the environment allows; a positive int is
+        capped by that (the SOM's ``n_jobs`` parameter).
+
+    Returns
+    -------
+    n : int
+        1 without OpenMP; else ``omp_get_max_threads()`` of fastnut's OpenMP
+        runtime (it reflects ``OMP_NUM_THREADS`` and threadpoolctl's OpenMP
+        limits in this thread), capped by the usable CPUs.
     """
+    if n_jobs is not None and (n_jobs < -1 or n_jobs == 0):
+        raise ValueError(f"n_jobs must be a positive int, -1 or None; got {n_jobs!r}")
     if not _build_info.openmp_enabled():
         return 1
-    # omp_get_max_threads() reflects OMP_NUM_THREADS and threadpoolctl's
-    # openmp limit (threadpoolctl calls omp_set_num_threads on our libgomp)
-    allowed = max(1, int(_build_info.omp_max_threads()))
-    allowed = min(allowed, _CPU_COUNT)
+    allowed = max(1, min(int(_build_info.omp_max_threads()), _cpu_count()))
     if n_jobs is None or n_jobs == -1:
         return allowed
-    if n_jobs < -1 or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a positive int, -1 or None; got {n_jobs!r}")
     return min(int(n_jobs), allowed)
 
 
-_blas_lock = threading.Lock()
-_blas_state = {"controller": None, "depth": 0, "limiter": None}
+#: the former name, kept for callers that want the allowed count itself
+n_threads = effective_n_threads
+
+
+def threads_for(work, kind, n_jobs=None, cap=None):
+    """Threads a kernel call of ``work`` units of ``kind`` should get.
+
+    Parameters
+    ----------
+    work : int or float
+        Size of the call in the unit of ``THRESHOLDS[kind]``.
+    kind : str
+        A key of ``THRESHOLDS``.
+    n_jobs : int or None, default=None
+        See ``effective_n_threads``.
+    cap : int or None, default=None
+        At most this many (e.g. no more threads than images or blocks).
+
+    Returns
+    -------
+    n : int
+        1 below the threshold, inside a ``map_row_chunks`` chunk (the
+        chunks are the parallelism), or when the environment allows one;
+        else the allowed count, capped.
+    """
+    if getattr(_state, "serial", False) or work < THRESHOLDS[kind].min_work:
+        return 1
+    nt = effective_n_threads(n_jobs)
+    if cap is not None:
+        nt = min(nt, int(cap))
+    return max(1, nt)
+
+
+# -- the BLAS limiter -----------------------------------------------------------
+def _openblas_thread_count(lib):
+    """A reader of OpenBLAS's thread count.  Its ``blas_cpu_number`` variable
+    when exported (what ``openblas_get_num_threads`` returns: the function
+    costs ~30 us in scipy's OpenBLAS 0.3.30, as much as a one-sample
+    prediction), else the function."""
+    import ctypes
+    try:
+        var = ctypes.c_int.in_dll(lib.dynlib, "blas_cpu_number")
+    except ValueError:
+        return lib._get_symbol("openblas_get_num_threads")
+    return lambda: var.value
+
+
+class _BlasLimiter:
+    """Process-wide "BLAS on one thread" with a depth count (see blas_single_thread)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.libs = None    # [(get, set)] per BLAS library loaded in the process
+        self.saved = None
+
+    def _discover(self):
+        from threadpoolctl import ThreadpoolController
+        libs = []
+        for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+            get = set_ = None
+            if lib.internal_api == "openblas" and lib.threading_layer != "openmp":
+                # the C entry points themselves: threadpoolctl's set_num_threads
+                # silently ignores calls from a thread other than the first one
+                # that limited OpenBLAS, and the last thread to leave here may
+                # be another thread than the first one in
+                get = _openblas_thread_count(lib)
+                set_ = lib._get_symbol("openblas_set_num_threads")
+            if get is None or set_ is None:
+                get, set_ = lib.get_num_threads, lib.set_num_threads
+            libs.append((get, set_))
+        return libs
+
+    def enter(self):
+        with self.lock:
+            if self.depth == 0:
+                if self.libs is None:
+                    self.libs = self._discover()
+                self.saved = [get() for get, _ in self.libs]
+                for (_, set_), old in zip(self.libs, self.saved):
+                    if old != 1:
+                        set_(1)
+            self.depth += 1
+
+    def exit(self):
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                for (_, set_), old in zip(self.libs, self.saved):
+                    if old is not None and old != 1:
+                        set_(old)
+                self.saved = None
+
+
+_blas = _BlasLimiter()
 
 
 @contextlib.contextmanager
-def blas_one_thread():
-    """Keep BLAS single-threaded inside this context (re-entrant, thread-safe).
+def blas_single_thread():
+    """Keep BLAS on one thread inside this context (re-entrant, thread-safe).
 
-    Kernels that make many small GEMMs (a recurrent step, one image's
-    convolution, an RBM mini-batch) gain nothing from BLAS threads and lose
-    10-40x when another process holds a core: every call waits at a barrier
-    for a descheduled thread, and BLAS threads inside an OpenMP region
-    oversubscribe the cores.  The limit is process-wide, so concurrent callers
-    share it: the first thread in sets it, the last one out restores the
-    original setting.  Entering costs ~40 us (threadpoolctl), so wrap a whole
-    fit or predict call, not a step.
+    fastnut owns its parallelism: BLAS runs single-threaded inside every
+    ``fit`` and ``predict`` (inside OpenMP regions and row chunks it must; on
+    a mini-batch its threads gain ~15% on idle cores and lose 10-40x when
+    another process holds one).  The limit is process-wide, so concurrent
+    callers share one depth count: the first thread in saves the libraries'
+    settings and sets 1, the last one out (whichever thread it is) restores
+    them.  Entering and leaving cost a few microseconds.
     """
-    with _blas_lock:
-        st = _blas_state
-        if st["depth"] == 0:
-            if st["controller"] is None:
-                from threadpoolctl import ThreadpoolController
-                st["controller"] = ThreadpoolController()
-            st["limiter"] = st["controller"].limit(limits=1, user_api="blas")
-        st["depth"] += 1
+    _blas.enter()
     try:
         yield
     finally:
-        with _blas_lock:
-            st["depth"] -= 1
-            if st["depth"] == 0:
-                st["limiter"].restore_original_limits()
-                st["limiter"] = None
+        _blas.exit()
+
+
+#: the former name
+blas_one_thread = blas_single_thread
+
+
+# -- prediction by row chunks ---------------------------------------------------
+_pool = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _reset_pool_after_fork():
+    # the child has no pool threads, and no thread of its own inside the
+    # limiter: give BLAS back the settings a parent thread had saved
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+    if _blas.depth and _blas.saved is not None:
+        for (_, set_), old in zip(_blas.libs, _blas.saved):
+            if old is not None and old != 1:
+                set_(old)
+    _blas.lock, _blas.depth, _blas.saved = threading.Lock(), 0, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def _get_pool(n_workers):
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < n_workers:
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=n_workers,
+                                       thread_name_prefix="fastnut-rows")
+            _pool_size = n_workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def chunk_bounds(n, chunk=2048, min_chunk=256, min_chunks=4, align=1):
+    """Row ranges ``[(start, stop), ...]`` covering ``range(n)``.
+
+    At most ``chunk`` rows each (memory stays flat in ``n``), and from
+    ``min_chunks * min_chunk`` rows on at least ``min_chunks`` of them, so
+    two threads have work to share.  The cut depends on ``n`` only, never
+    on the thread count or the timing: a row's result is the same whichever
+    thread predicts its chunk.  Chunks start at multiples of ``align`` (a
+    kernel's own block size, so its blocks do not move).
+    """
+    if n <= 0:
+        return []
+    k = max(-(-n // chunk), min(min_chunks, n // min_chunk), 1)
+    size = -(-(-(-n // k)) // align) * align
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def map_row_chunks(fn, n, chunk=2048, n_jobs=None, align=1):
+    """Run ``fn(start, stop)`` over row chunks of ``range(n)``, on free cores.
+
+    The first chunk runs alone on the calling thread, before any other (it
+    may allocate the output), and is timed; when the rest
+    is worth it (``THRESHOLDS["predict"]``) and the environment allows more
+    than one thread, the remaining chunks are claimed one at a time by the
+    calling thread and ``threads - 1`` pooled workers.  Inside ``fn`` every
+    fastnut kernel gets one thread (``threads_for`` returns 1) and BLAS is
+    on one thread: the chunks are the only parallelism.  ``fn`` must write
+    its results into preallocated output rows; exceptions propagate.
+    ``n_jobs`` caps the threads (see ``effective_n_threads``), ``align`` is
+    passed to ``chunk_bounds``.
+    """
+    bounds = chunk_bounds(n, chunk, align=align)
+    if not bounds:
+        return
+    outer = getattr(_state, "serial", False)
+    with blas_single_thread():
+        _state.serial = True
+        try:
+            t0 = time.perf_counter()
+            fn(*bounds[0])
+            left = (time.perf_counter() - t0) * (len(bounds) - 1)
+        finally:
+            _state.serial = outer
+        nt = 1 if outer or len(bounds) < 2 else min(effective_n_threads(n_jobs),
+                                                     len(bounds) - 1)
+        if nt < 2 or left < THRESHOLDS["predict"].min_work:
+            _state.serial = True
+            try:
+                for a, b in bounds[1:]:
+                    fn(a, b)
+            finally:
+                _state.serial = outer
+            return
+        _run_shared(fn, bounds[1:], nt)
+
+
+def _run_shared(fn, bounds, nt):
+    nxt = iter(range(len(bounds)))
+    claim = threading.Lock()
+    errors = []
+
+    def work():
+        _state.serial = True
+        try:
+            while not errors:
+                with claim:
+                    i = next(nxt, None)
+                if i is None:
+                    return
+                try:
+                    fn(*bounds[i])
+                except BaseException as exc:  # re-raised in the caller
+                    errors.append(exc)
+                    return
+        finally:
+            _state.serial = False
+
+    pool = _get_pool(nt - 1)
+    futures = [pool.submit(work) for _ in range(nt - 1)]
+    outer = getattr(_state, "serial", False)
+    try:
+        work()
+    finally:
+        _state.serial = outer
+        for f in futures:
+            # a worker that has not started finds nothing left: never wait for it
+            if not f.cancel():
+                f.result()
+    if errors:
+        raise errors[0]

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import nn
 from ._network import PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver
+from ._threads import map_row_chunks
 from ._validation import check_images, check_input_shape, check_sequences
 from .nn import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
                  RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
@@ -108,18 +109,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         return float(np.mean(self._score_checked(X, y)))
 
     # -- inference ----------------------------------------------------------------------
-    def _chunks(self, n):
-        for start in range(0, n, PREDICT_CHUNK):
-            yield start, min(start + PREDICT_CHUNK, n)
-
     def _link(self, Z):
         return self._make_loss().predict(Z)
 
     def _reconstruct_checked(self, X):
         net = self.network_
         out = np.empty(X.shape, dtype=net.dtype)
-        for a, b in self._chunks(X.shape[0]):
+        def chunk(a, b):
             out[a:b] = self._link(net.forward(X[a:b], training=False))
+        map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
         return out
 
     def _score_checked(self, X, target=None):
@@ -147,8 +145,9 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         X = self._predict_X(X)
         net = self.network_
         out = np.empty((X.shape[0], self.n_components), dtype=net.dtype)
-        for a, b in self._chunks(X.shape[0]):
+        def chunk(a, b):
             out[a:b] = net.encode(X[a:b], training=False)
+        map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
         return out
 
     def inverse_transform(self, X):
@@ -170,13 +169,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
             raise ValueError(f"inverse_transform expects codes of shape (n, "
                              f"{self.n_components}); got {Z.shape}")
         net = self.network_
-        first = None
-        for a, b in self._chunks(Z.shape[0]):
+        first = []  # the output, allocated by the first chunk (it runs alone, first)
+
+        def chunk(a, b):
             R = self._link(net.decode(Z[a:b], training=False, n_steps=self._decode_steps()))
-            if first is None:
-                first = np.empty((Z.shape[0],) + R.shape[1:], dtype=net.dtype)
-            first[a:b] = R
-        return self._output_form(first)
+            if not first:
+                first.append(np.empty((Z.shape[0],) + R.shape[1:], dtype=net.dtype))
+            first[0][a:b] = R
+        map_row_chunks(chunk, Z.shape[0], PREDICT_CHUNK)
+        return self._output_form(first[0])
 
     def _decode_steps(self):
         return None
@@ -1416,3 +1417,11 @@ class LSTMAutoencoder(_BaseAutoencoder):
 
     def _make_loss(self):
         return SumSquaredError(masked=True)
+
+    def _reconstruct_checked(self, X):
+        net = self.network_
+        out = np.empty(X.shape, dtype=net.dtype)
+        def chunk(a, b):
+            out[a:b] = net.forward(X[a:b], training=False)
+        map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
+        return out

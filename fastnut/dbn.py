@@ -27,7 +27,7 @@ from ._doc_link import DocLinkMixin
 from ._kernels import rbm as _k
 from .nn._linalg import matmul
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
-from ._threads import n_threads as _n_threads
+from ._threads import map_row_chunks, threads_for
 from ._validation import resolve_dtype
 from .rbm import BernoulliRBM, _blas_limit, _clip_unit_interval, _seed_key
 
@@ -56,7 +56,7 @@ def _check_sizes(hidden_layer_sizes):
 def _propagate(H, W, b):
     """sigmoid(H @ W + b) with W of shape (n_in, n_out), through the fused kernel."""
     out = matmul(H, W)
-    _k.layer_conditional(out, b, out, 0, False, 0, 0, _n_threads())
+    _k.layer_conditional(out, b, out, 0, False, 0, 0, threads_for(out.size, "rbm"))
     return out
 
 
@@ -103,13 +103,13 @@ class _Sampler:
         """A (pre-activations, owned) -> (probabilities, samples)."""
         S = np.empty_like(A) if sample else A
         self.stream = _k.layer_conditional(A, b, S, 0, sample, self.key, self.stream,
-                                           _n_threads())
+                                           threads_for(A.size, "rbm"))
         return A, S
 
     def sample_probabilities(self, P):
         """A Bernoulli sample of the probabilities P (P is not modified)."""
         U = np.empty_like(P)
-        _k.random_uniform(U, self.key, self.stream, _n_threads())
+        _k.random_uniform(U, self.key, self.stream, threads_for(U.size, "rbm"))
         self.stream += P.shape[0]
         return (U < P).astype(P.dtype)
 
@@ -350,7 +350,7 @@ class DeepBeliefNetwork(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
             W = self.coefs_[-1] if i == L - 1 else self.generative_coefs_[i]
             A = matmul(V, W.T)
             _k.layer_conditional(A, self.generative_intercepts_[i], A, 0, False, 0, 0,
-                                 _n_threads())
+                                 threads_for(A.size, "rbm"))
             V = A
         return float(((V - X) ** 2).sum() / max(X.shape[0], 1))
 
@@ -366,10 +366,16 @@ class DeepBeliefNetwork(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1])
         """
         check_is_fitted(self)
-        H = self._check_X(X, reset=False)
-        for W, b in zip(self.coefs_, self.intercepts_):
-            H = _propagate(H, W, b)
-        return H
+        X = self._check_X(X, reset=False)
+        out = np.empty((X.shape[0], self.coefs_[-1].shape[1]), dtype=self.coefs_[-1].dtype)
+
+        def chunk(a, c):  # the whole up pass of a row chunk, on one thread
+            H = X[a:c]
+            for W, b in zip(self.coefs_, self.intercepts_):
+                H = _propagate(H, W, b)
+            out[a:c] = H
+        map_row_chunks(chunk, X.shape[0])
+        return out
 
     def inverse_transform(self, X):
         """Mean-field top-down pass from top-layer activations to the visible units.
@@ -392,7 +398,7 @@ class DeepBeliefNetwork(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
             W = self.coefs_[-1] if i == L - 1 else self.generative_coefs_[i]
             A = matmul(V, W.T)
             _k.layer_conditional(A, self.generative_intercepts_[i], A, 0, False, 0, 0,
-                                 _n_threads())
+                                 threads_for(A.size, "rbm"))
             V = A
         return V
 
@@ -428,7 +434,8 @@ class DeepBeliefNetwork(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
         H = np.empty((n_samples, W.shape[1]), dtype)
         P = np.empty_like(V)
         sampler.stream = _k.gibbs_chain(V, W, bh, bv, H, P, int(n_steps), 0, sampler.key,
-                                        sampler.stream, _n_threads())
+                                        sampler.stream,
+                                        threads_for(n_samples * max(W.shape), "rbm"))
         for i in reversed(range(len(self.coefs_) - 1)):
             V = sampler.bernoulli(matmul(V, self.generative_coefs_[i].T),
                                   self.generative_intercepts_[i])[1]
@@ -611,7 +618,7 @@ class DeepBoltzmannMachine(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transf
         L = len(self.coefs_)
         for l, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
             mu.append(_propagate(mu[-1], W * W.dtype.type(2) if l < L - 1 else W, b))
-        nt = _n_threads()
+        nt = threads_for(V.shape[0] * max(W.shape[1] for W in self.coefs_), "rbm")
         for _ in range(self.n_mean_field):
             for l in range(1, len(mu)):
                 A = self._layer_input(mu, l)
@@ -632,7 +639,8 @@ class DeepBoltzmannMachine(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transf
             return 0.0
         mu = self._mean_field(X)
         A = matmul(mu[1], self.coefs_[0].T)
-        _k.layer_conditional(A, self.intercept_visible_, A, 0, False, 0, 0, _n_threads())
+        _k.layer_conditional(A, self.intercept_visible_, A, 0, False, 0, 0,
+                             threads_for(A.size, "rbm"))
         return float(((A - X) ** 2).sum() / X.shape[0])
 
     # -- training ---------------------------------------------------------------
@@ -732,7 +740,13 @@ class DeepBoltzmannMachine(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transf
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1])
         """
         check_is_fitted(self)
-        return self._mean_field(self._check_X(X, reset=False))[-1]
+        X = self._check_X(X, reset=False)
+        out = np.empty((X.shape[0], self.coefs_[-1].shape[1]), dtype=self.coefs_[-1].dtype)
+
+        def chunk(a, c):  # rows are independent under mean field: one chunk per thread
+            out[a:c] = self._mean_field(X[a:c])[-1]
+        map_row_chunks(chunk, X.shape[0])
+        return out
 
     def posteriors(self, X):
         """Mean-field posteriors of every hidden layer.

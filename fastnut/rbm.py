@@ -6,7 +6,6 @@ hand each epoch's whole mini-batch loop to one ``nogil`` kernel call
 counter-based generator keyed by ``random_state``, so a fit gives the same
 parameters for any number of threads.
 """
-import contextlib
 import time
 from numbers import Integral, Real
 
@@ -24,7 +23,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 
 from ._doc_link import DocLinkMixin
 from ._kernels import rbm as _k
-from ._threads import blas_one_thread, n_threads as _n_threads
+from ._threads import blas_single_thread, map_row_chunks, threads_for
 from ._validation import resolve_dtype
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -48,15 +47,11 @@ def _batch_starts(n_samples, batch_size):
 
 
 def _blas_limit(n_rows):
-    """Context limiting BLAS to one thread when the kernel's products are skinny.
-
-    GEMMs with a few dozen rows run slower on several BLAS threads than on
-    one (thread start-up per call dominates); the kernel's own elementwise
-    work is spread with OpenMP instead.
-    """
-    if n_rows >= 128:
-        return contextlib.nullcontext()
-    return blas_one_thread()
+    """BLAS on one thread for a training run (any ``n_rows``): BLAS threads on
+    the epoch's mini-batch GEMMs made fit 24x slower with the machine's other
+    core busy (``python -m benchmarks threads``), and their results depend on
+    the BLAS thread count, where fit must give the same parameters for any."""
+    return blas_single_thread()
 
 
 def _clip_unit_interval(X, estimator_name):
@@ -169,7 +164,9 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             self._epochs(X, starts, monitor, Hcat, Vcat, Hs, n_epochs, name)
 
     def _epochs(self, X, starts, monitor, Hcat, Vcat, Hs, n_epochs, name):
-        nt = _n_threads()
+        # the kernel's widest elementwise pass decides for all its passes
+        rows = Hcat.shape[0]
+        nt = threads_for(rows * max(Hcat.shape[1], Vcat.shape[1]), "rbm")
         for _ in range(n_epochs):
             t0 = time.time()
             self._rng_stream = _k.fit_epoch(
@@ -269,13 +266,17 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def _mean_hiddens(self, X):
         out = np.empty((X.shape[0], self.components_.shape[0]), dtype=self.components_.dtype)
-        _k.hidden_probs(X, self._wt(), self.intercept_hidden_, out, _n_threads())
+        Wt, b = self._wt(), self.intercept_hidden_
+
+        def chunk(a, c):  # GEMM and sigmoid of a row chunk, on one thread
+            _k.hidden_probs(X[a:c], Wt, b, out[a:c], 1)
+        map_row_chunks(chunk, X.shape[0])
         return out
 
     def _mean_visibles(self, H):
         A = H @ self.components_
         _k.layer_conditional(A, self.intercept_visible_, A, self._visible_type, False,
-                             0, 0, _n_threads())
+                             0, 0, threads_for(A.size, "rbm"))
         return A
 
     def inverse_transform(self, X):
@@ -322,7 +323,8 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         scratch = np.empty((min(max(X.shape[0], 1), _FREE_ENERGY_CHUNK),
                             self.components_.shape[0]), dtype=self.components_.dtype)
         _k.free_energy(X, self._wt(), self.intercept_hidden_, self.intercept_visible_,
-                       scratch, out, self._visible_type != 0, _n_threads())
+                       scratch, out, self._visible_type != 0,
+                       threads_for(scratch.shape[0] * sum(self.components_.shape), "rbm"))
         return out
 
     def free_energy(self, X):
@@ -377,7 +379,8 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         P = np.empty_like(V)
         stream = _k.gibbs_chain(V, self._wt(), self.intercept_hidden_,
                                 self.intercept_visible_, H, P, int(n_steps),
-                                self._chain_visible_type, key, stream, _n_threads())
+                                self._chain_visible_type, key, stream,
+                                threads_for(n * max(self.components_.shape), "rbm"))
         return V, stream
 
     def _chain_output(self, V):
@@ -414,7 +417,7 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             key, stream = _seed_key(check_random_state(random_state)), 0
         V = np.zeros((n_samples, self.components_.shape[1]), dtype=self.components_.dtype)
         stream = _k.layer_conditional(V, self.intercept_visible_, V, self._chain_visible_type,
-                                      True, key, stream, _n_threads())
+                                      True, key, stream, threads_for(V.size, "rbm"))
         V, stream = self._run_chains(V, n_steps, key, stream)
         if random_state is None:
             self._rng_stream = stream
@@ -773,7 +776,7 @@ class GaussianBernoulliRBM(_BaseRBM):
         # gradient of the log-likelihood w.r.t. s = log sigma, in the model's units u:
         # dE/ds_i = -(u_i - b_i)^2 + u_i (h W)_i; data term minus model term
         W, b = self.components_, self.intercept_visible_
-        nt = _n_threads()
+        nt = threads_for(monitor.shape[0] * max(W.shape), "rbm")
 
         def stat(U, H):
             return ((U - b) ** 2 - U * (H @ W)).mean(axis=0, dtype=np.float64)

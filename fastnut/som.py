@@ -5,8 +5,6 @@ calls the Cython kernels of ``fastnut._kernels.som`` for every numeric step:
 best-matching-unit (BMU) search, batch-map accumulation and smoothing, and
 online updates.  Grid geometry comes from :mod:`fastnut._grid`.
 """
-import contextlib
-import threading
 import time
 from numbers import Integral, Real
 
@@ -16,12 +14,12 @@ from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin,
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
-from threadpoolctl import ThreadpoolController
 
 from ._doc_link import DocLinkMixin
 from ._grid import Grid
 from ._kernels import som as _som
-from ._threads import n_threads as _n_threads
+from ._threads import blas_single_thread as _blas_single_thread
+from ._threads import effective_n_threads, map_row_chunks, threads_for
 from ._validation import resolve_dtype
 
 __all__ = ["SelfOrganizingMap"]
@@ -33,38 +31,6 @@ _DECAYS = {"linear": 0, "exponential": 1}
 #: maps up to this many units smooth with a U x U neighbourhood matrix and a
 #: GEMM (fastest); larger ones look distances up per pair in O(U d) memory
 _DENSE_SMOOTH_MAX_UNITS = 2048
-
-_controller = None
-_limit_lock = threading.Lock()
-_limit_depth = 0
-_limiter = None
-
-
-@contextlib.contextmanager
-def _blas_single_thread():
-    """Keep BLAS on one thread while the kernels run.
-
-    The BMU search calls BLAS from inside OpenMP threads (one GEMM per block
-    of samples), so BLAS must not start threads of its own.  Calls from
-    several Python threads at once share one limit: the first to enter sets
-    it, the last to leave restores the original.
-    """
-    global _controller, _limit_depth, _limiter
-    with _limit_lock:
-        if _limit_depth == 0:
-            if _controller is None:
-                _controller = ThreadpoolController()
-            _limiter = _controller.limit(limits=1, user_api="blas")
-        _limit_depth += 1
-    try:
-        yield
-    finally:
-        with _limit_lock:
-            _limit_depth -= 1
-            if _limit_depth == 0:
-                _limiter.restore_original_limits()
-                _limiter = None
-
 
 class SelfOrganizingMap(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         BaseEstimator):
@@ -254,8 +220,10 @@ class SelfOrganizingMap(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
 
     def _threads(self, n_samples):
         """OpenMP threads for a BMU search over n_samples: no more than blocks."""
-        blocks = -(-n_samples // _som.block_rows(self.n_rows * self.n_cols))
-        return max(1, min(_n_threads(self.n_jobs), blocks))
+        U = self.n_rows * self.n_cols
+        blocks = -(-n_samples // _som.block_rows(U))
+        flops = 2.0 * n_samples * U * self.weights_.shape[-1]
+        return threads_for(flops, "bmu", self.n_jobs, cap=blocks)
 
     def _grid(self):
         return Grid(self.n_rows, self.n_cols, self.topology, self.periodic)
@@ -407,7 +375,8 @@ class SelfOrganizingMap(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
                 den = np.empty(U, dtype=np.float64)
             else:  # large map: O(U d) memory, classes looked up in the kernel
                 cells, width = grid.cells()
-                smooth_threads = _n_threads(self.n_jobs)
+                # O(U^2 d) per epoch for U > 2048 units: always worth the threads
+                smooth_threads = effective_n_threads(self.n_jobs)
         else:
             cells, width = grid.cells()
             class_sq = grid.class_sq_distances()
@@ -477,8 +446,10 @@ class SelfOrganizingMap(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
         bmu = np.empty(n, dtype=np.intp)
         second = np.empty(n, dtype=np.intp)
         dist = np.empty(n, dtype=np.float64)
-        with _blas_single_thread():
-            _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, self._threads(n))
+
+        def chunk(a, b):  # row chunks on the free cores, one thread each
+            _som.bmu_search(X[a:b], W, w_aux, metric, bmu[a:b], second[a:b], dist[a:b], 1)
+        map_row_chunks(chunk, n, 8 * _som.block_rows(U), self.n_jobs, align=_som.block_rows(U))
         return bmu, second, dist
 
     def predict(self, X):

@@ -3,8 +3,9 @@ bias + activation, its derivative, and the optimizers' parameter updates.
 
 Each is one pass over memory where NumPy would make three or four.  The loops
 live in ``_dense_math.h`` (restrict pointers, so they vectorise); this module
-splits the rows or elements over OpenMP threads when the array is large
-enough to pay for it.  Activation codes (shared with
+splits the rows or elements over the ``n_threads`` OpenMP threads it is
+given (whether an array is large enough to pay for threads is decided in
+Python: ``fastnut._threads.THRESHOLDS``).  Activation codes (shared with
 ``fastnut/nn/_activations.py``): 0 identity, 1 relu, 2 tanh, 3 logistic.
 """
 from cython cimport floating
@@ -42,15 +43,7 @@ cdef extern from "_dense_math.h" nogil:
                     double mu, int nesterov, double l2)
 
 cdef enum:
-    PAR_MIN = 262144   # elements below which threads cost more than they save
     CHUNK = 16384      # elements per parallel task of the 1-D loops
-    GEMM_PAR_MIN = 1 << 28  # multiply-adds (~1.7 ms of work) below which a product
-                            # stays on one thread: a thread barrier costs a
-                            # scheduler slice when another process holds a core
-
-#: the product size (multiply-adds) from which ``sgemm`` may split rows over
-#: threads: callers skip asking for a thread count below it
-GEMM_THREADS_FROM = GEMM_PAR_MIN
 
 
 def has_gemm_kernel():
@@ -74,8 +67,8 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     shape, so that a row's result never depends on the batch it comes in or
     its position there (a single-sample prediction equals the same row
     predicted in a batch); BLAS on a CPU without AVX2 + FMA.  Rows of C are
-    split over threads only for products of 2**28 multiply-adds or more (a
-    large prediction chunk); a training mini-batch stays on the calling thread.
+    split over ``n_threads`` threads in blocks of 6 (the caller decides how
+    many: ``THRESHOLDS["gemm"]`` in ``fastnut._threads``).
     """
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
@@ -105,9 +98,7 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     a_col = A.shape[1] if trans_a else 1
     b_row = 1 if trans_b else B.shape[1]
     b_col = B.shape[1] if trans_b else 1
-    if M * N * K < GEMM_PAR_MIN or M < 12:
-        n_threads = 1
-    n_threads = max(1, n_threads)
+    n_threads = max(1, min(n_threads, (M + 5) // 6))   # whole register blocks each
     rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6   # whole register blocks
     scratch = fastnut_sgemm_scratch(K)
     work = <float *> malloc(n_threads * scratch * sizeof(float))
@@ -216,10 +207,6 @@ def softmax_cross_entropy(const floating[:, ::1] Z,   # IN (n, k) logits
     return -total * scale
 
 
-cdef inline int _threads_for(Py_ssize_t size, int n_threads) noexcept nogil:
-    return 1 if size < PAR_MIN else n_threads
-
-
 def bias_act_forward(floating[:, ::1] Z,          # IN/OUT (n, m): pre-activation -> output
                      const floating[::1] bias,    # IN (m,) or empty for no bias
                      int act,
@@ -230,7 +217,6 @@ def bias_act_forward(floating[:, ::1] Z,          # IN/OUT (n, m): pre-activatio
     if n == 0 or m == 0:
         return
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
-    n_threads = _threads_for(n * m, n_threads)
     rows = max(1, CHUNK // m)
     n_blocks = (n + rows - 1) // rows
     with nogil:
@@ -250,7 +236,6 @@ def act_backward(floating[:, ::1] dY,         # IN/OUT (n, m): dL/dY -> dL/dZ
     cdef Py_ssize_t size = dY.shape[0] * dY.shape[1], i, start, n_blocks
     if act == 0 or size == 0:
         return
-    n_threads = _threads_for(size, n_threads)
     n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
         for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
@@ -301,7 +286,6 @@ def adam_update(floating[::1] param,       # IN/OUT
     cdef double ss = 0.0
     if size == 0:
         return 0.0
-    n_threads = _threads_for(size, n_threads)
     n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
         for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
@@ -330,7 +314,6 @@ def sgd_update(floating[::1] param,       # IN/OUT
     cdef double ss = 0.0
     if size == 0:
         return 0.0
-    n_threads = _threads_for(size, n_threads)
     n_blocks = (size + CHUNK - 1) // CHUNK
     with nogil:
         for i in prange(n_blocks, num_threads=n_threads, schedule="static"):

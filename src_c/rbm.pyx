@@ -95,10 +95,6 @@ cdef extern from *:
     int fastnut_outside01_d(const double *p, Py_ssize_t n) noexcept nogil
 
 
-cdef enum:
-    PAR_MIN_WORK = 32768  # below this many elements a parallel region costs more than it saves
-
-
 cdef inline floating _sigmoid(floating x) noexcept nogil:
     if floating is float:
         return fastnut_sigmoidf(x)
@@ -111,10 +107,6 @@ cdef inline double _softplus(double x) noexcept nogil:
     if x > 0:
         return x + log1p(exp(-x))
     return log1p(exp(x))
-
-
-cdef inline int _threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
-    return n_threads if work >= PAR_MIN_WORK else 1
 
 
 cdef inline void _bernoulli_row(const floating *p, floating *s, Py_ssize_t n,
@@ -146,7 +138,7 @@ cdef void _hidden_layer(floating *A, const floating *b, floating *S,
     cdef Py_ssize_t i, j
     cdef floating *a
     for i in prange(n_rows, schedule="static",
-                    num_threads=_threads_for(n_rows * n_cols, n_threads)):
+                    num_threads=n_threads):
         a = A + i * n_cols
         # two passes: the sigmoid vectorises (float32), the sampling cannot
         if floating is float:
@@ -175,7 +167,7 @@ cdef void _visible_layer(floating *A, const floating *b, floating *S,
         _hidden_layer(A, b, S, n_rows, n_cols, do_sample, key, stream, n_threads)
         return
     for i in prange(n_rows, schedule="static",
-                    num_threads=_threads_for(n_rows * n_cols, n_threads)):
+                    num_threads=n_threads):
         a = A + i * n_cols
         s = S + i * n_cols
         skey = stream_key(key, stream + i)
@@ -413,7 +405,7 @@ def free_energy(const floating[:, ::1] X,     # IN  (n, n_visible)
             gemm(False, False, c, n_hid, n_vis, <floating> 1.0, &X[s, 0], n_vis, &Wt[0, 0], n_hid,
                  <floating> 0.0, &scratch[0, 0], n_hid)
             for i in prange(c, schedule="static",
-                            num_threads=_threads_for(c * (n_hid + n_vis), n_threads)):
+                            num_threads=n_threads):
                 acc = 0.0
                 for j in range(n_hid):
                     acc = acc - _softplus(scratch[i, j] + bh[j])
@@ -458,7 +450,7 @@ def random_uniform(floating[:, ::1] out,      # OUT (n, m)
     cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i, j
     cdef uint64_t skey
     cdef floating dummy = 0
-    for i in prange(n, nogil=True, schedule="static", num_threads=_threads_for(n * m, n_threads)):
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         skey = stream_key(key, stream + i)
         for j in range(m):
             out[i, j] = uniform(skey, j, dummy)
@@ -469,7 +461,7 @@ def random_normal(double[:, ::1] out,         # OUT (n, m)
     """out[i, j] = the standard normal of (key, stream + i, j) used by Gaussian units."""
     cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i, j
     cdef uint64_t skey
-    for i in prange(n, nogil=True, schedule="static", num_threads=_threads_for(n * m, n_threads)):
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         skey = stream_key(key, stream + i)
         for j in range(m):
             out[i, j] = normal_double(skey, j)

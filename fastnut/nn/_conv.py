@@ -11,7 +11,7 @@ import numpy as np
 from .._kernels import conv as _kc
 from .._kernels import dense as _kd
 from .._kernels import pool as _kp
-from .._threads import blas_one_thread, n_threads
+from .._threads import blas_single_thread, threads_for
 from ._activations import ACTIVATION_CODES, check_activation
 from ._base import INT32_MAX, Layer
 
@@ -67,22 +67,10 @@ def _int_buffer(layer, name, shape):
     return buf
 
 
-#: pooling/upsampling use several threads only from this many input values on
-POOL_PARALLEL_MIN = 1 << 20
-
-
 def _threads_for(X):
-    """Threads for an element-wise pass over the batch X."""
-    if X.size < POOL_PARALLEL_MIN:
-        return 1
-    return max(1, min(n_threads(), X.shape[0]))
-
-
-#: a convolution call spreads its images over OpenMP threads only above this
-#: many FLOPs (~2 ms of work): below, thread start-up and barriers cost more
-#: than they save, and on a loaded machine far more (digits' default CNN, at
-#: 1e8 FLOPs per call, trained 2.6x slower on 2 threads of 2 busy cores)
-PARALLEL_MIN_FLOPS = 2e8
+    """Threads for a pooling/upsampling/activation pass over the batch X
+    (``THRESHOLDS["pool"]`` in ``fastnut._threads``): at most one per image."""
+    return threads_for(X.size, "pool", cap=X.shape[0])
 
 
 class Conv2D(Layer):
@@ -200,11 +188,10 @@ class Conv2D(Layer):
     def _conv_threads(self, n):
         """Threads for a batch of n images: 1 unless the call is big enough."""
         groups = -(-n // self._plan["nb"])
-        nt = max(1, min(n_threads(), groups))
         C = self.input_shape[0]
         flops = 2.0 * n * self.filters * C * self.kernel_size[0] * self.kernel_size[1] \
             * self.output_shape[1] * self.output_shape[2]
-        return nt if flops >= PARALLEL_MIN_FLOPS else 1
+        return threads_for(flops, "conv", cap=groups)
 
     def _forward(self, X, training=False):
         n = X.shape[0]
@@ -216,7 +203,7 @@ class Conv2D(Layer):
         b = self.params["bias"] if self.use_bias else self._buffer("nob", (0,))
         relu = self.activation == "relu"
         if nt > 1:
-            with blas_one_thread():
+            with blas_single_thread():
                 _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, *self._args(),
                                    relu, nt)
         else:
@@ -247,7 +234,7 @@ class Conv2D(Layer):
         args = (X, self.params["weight"], dY, self._Y if relu else dY, dX,
                 self.grads["weight"], db, col, g, acc, wr, *self._args(), relu, need_dx, nt)
         if nt > 1:
-            with blas_one_thread():
+            with blas_single_thread():
                 _kc.conv2d_backward(*args)
         else:
             _kc.conv2d_backward(*args)

@@ -26,11 +26,11 @@ import numpy as np
 
 from .._kernels import conv1d as _k1
 from .._kernels import dense as _kd
-from .._threads import blas_one_thread, n_threads
+from .._threads import blas_single_thread, threads_for
 from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
 # helpers that live elsewhere today (one place to update when they move)
-from ._conv import PARALLEL_MIN_FLOPS, _threads_for  # noqa: F401
+from ._conv import _threads_for  # noqa: F401
 
 _PAD_MODES = ("valid", "same", "causal")
 
@@ -239,7 +239,7 @@ class Conv1D(Layer):
         nb = int(max(1, min(n, CHUNK_VALUES // max(To * kc, 1))))
         chunks = -(-n // nb)
         flops = 2.0 * n * To * kc * self.filters
-        nt = max(1, min(n_threads(), chunks)) if flops >= PARALLEL_MIN_FLOPS else 1
+        nt = threads_for(flops, "conv", cap=chunks)
         return nb, nt
 
     def _forward(self, X, training=False):
@@ -261,7 +261,7 @@ class Conv1D(Layer):
         args = (X, self.params["weight"], b, lengths, vout, Y, col, wr, self.stride, pl,
                 self.dilation, nb, relu, nt)
         if nt > 1:
-            with blas_one_thread():
+            with blas_single_thread():
                 _k1.conv1d_forward(*args)
         else:
             _k1.conv1d_forward(*args)
@@ -294,7 +294,7 @@ class Conv1D(Layer):
         args = (X, self.params["weight"], dY, Y, lengths, vout, dX, self.grads["weight"], db,
                 col, g, acc, wr, self.stride, pl, self.dilation, nb, relu, need_dx, nt)
         if nt > 1:
-            with blas_one_thread():
+            with blas_single_thread():
                 _k1.conv1d_backward(*args)
         else:
             _k1.conv1d_backward(*args)

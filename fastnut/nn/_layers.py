@@ -6,7 +6,7 @@ pickled by fastnut 0.1.0 (which name ``fastnut.nn._layers.Dropout``) load.
 import numpy as np
 
 from .._kernels import dense as _k
-from .._threads import n_threads
+from .._threads import threads_for
 from ._activations import ACTIVATION_CODES, check_activation
 from ._base import Layer
 from ._linalg import matmul
@@ -79,7 +79,7 @@ class Dense(Layer):
         matmul(X, self._kernel(), Y)
         b = self.params["bias"] if self.use_bias else self._empty
         if self.use_bias or self._act:
-            _k.bias_act_forward(Y, b, self._act, n_threads())
+            _k.bias_act_forward(Y, b, self._act, threads_for(Y.size, "elementwise"))
         if training:
             self._X, self._Y = X, Y
         return Y
@@ -99,7 +99,7 @@ class Dense(Layer):
             _k.act_backward_bias(D, self._Y, self._act, self.grads["bias"])
         else:
             if self._act:
-                _k.act_backward(D, self._Y, self._act, n_threads())
+                _k.act_backward(D, self._Y, self._act, threads_for(D.size, "elementwise"))
             if extra_dz is not None:
                 D += extra_dz
             if self.use_bias:  # column sums: the identity slope leaves D as is
@@ -133,7 +133,8 @@ class Activation(Layer):
     def _forward(self, X, training=False):
         Y = self._buffer("Y", X.shape)
         Y[...] = X
-        _k.bias_act_forward(self._flat(Y), self._empty(), self._act, n_threads())
+        _k.bias_act_forward(self._flat(Y), self._empty(), self._act,
+                            threads_for(Y.size, "elementwise"))
         if training:
             self._Y = Y
         return Y
@@ -144,7 +145,8 @@ class Activation(Layer):
     def _backward(self, dY):
         dX = self._buffer("dX", dY.shape)
         dX[...] = dY
-        _k.act_backward(self._flat(dX), self._flat(self._Y), self._act, n_threads())
+        _k.act_backward(self._flat(dX), self._flat(self._Y), self._act,
+                        threads_for(dX.size, "elementwise"))
         return dX
 
 

@@ -2,10 +2,9 @@
 import numpy as np
 
 from .._kernels import dense as _k
-from .._threads import n_threads
+from .._threads import threads_for
 
 _GEMM_KERNEL = _k.has_gemm_kernel()
-_GEMM_THREADS_FROM = _k.GEMM_THREADS_FROM
 
 
 def aligned_empty(shape, dtype, align=64):
@@ -38,10 +37,8 @@ def matmul(A, B, out=None):
             and out.flags.c_contiguous):
         ta, tb = not A.flags.c_contiguous, not B.flags.c_contiguous
         if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
-            # below the threading threshold the thread count is not needed
-            # (asking costs about a microsecond, a single sample's product)
-            nt = (n_threads() if A.shape[0] * A.shape[1] * B.shape[1] >= _GEMM_THREADS_FROM
-                  else 1)
+            M, K, N = out.shape[0], A.shape[1], out.shape[1]
+            nt = threads_for(M * N * K, "gemm", cap=M // 6)
             _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, nt)
             return out
     return np.matmul(A, B, out=out)

@@ -6,7 +6,7 @@
 import numpy as np
 
 from .._kernels import dense as _k
-from .._threads import n_threads
+from .._threads import threads_for
 
 
 class Optimizer:
@@ -88,12 +88,11 @@ class SGD(Optimizer):
         self.velocity = None
 
     def update(self, params, grads, l2=None):
-        nt = n_threads()
         l2 = l2 or {}
         sq = 0.0
         for k, p, g, vel in self._flat(params, grads, ("velocity",)):
             s = _k.sgd_update(p, g, vel, self.learning_rate, self.momentum, self.nesterov,
-                              l2.get(k, 0.0), nt)
+                              l2.get(k, 0.0), threads_for(p.size, "elementwise"))
             if k in l2:
                 sq += s
         return sq
@@ -134,12 +133,11 @@ class Adam(Optimizer):
         lr_t = (self.learning_rate_init * np.sqrt(1 - self.beta_2 ** self.t)
                 / (1 - self.beta_1 ** self.t))
         self.learning_rate = lr_t
-        nt = n_threads()
         l2 = l2 or {}
         sq = 0.0
         for k, p, g, m, v in self._flat(params, grads, ("ms", "vs")):
             s = _k.adam_update(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon,
-                               l2.get(k, 0.0), nt)
+                               l2.get(k, 0.0), threads_for(p.size, "elementwise"))
             if k in l2:
                 sq += s
         return sq

@@ -20,7 +20,7 @@ padded steps and returns a zero input gradient there.  A NaN anywhere else is a
 import numpy as np
 
 from .._kernels import rnn as _k
-from .._threads import blas_one_thread, n_threads
+from .._threads import blas_single_thread, threads_for
 from ._base import Layer
 from ._sequence import sequence_lengths
 
@@ -183,7 +183,7 @@ class _Recurrent(Layer):
                 c[...] = c0s[d]
             else:
                 c = dummy
-            with blas_one_thread():
+            with blas_single_thread():
                 _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
                            p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
                            h, c, G, Hs, Cs, TC, training, keep_states, work, Bcat, A,
@@ -236,7 +236,7 @@ class _Recurrent(Layer):
                 dseq, dlast = dflat[:, d * H:(d + 1) * H], empty
             else:
                 dseq, dlast = empty, dY[:, d * H:(d + 1) * H]
-            with blas_one_thread():
+            with blas_single_thread():
                 _k.backward(cell, X2, self.params["weight_ih" + sfx],
                             self.params["weight_hh" + sfx], lengths, d == 1, h0s[d],
                             c0s[d], G, Hs, Cs, TC,
@@ -253,10 +253,8 @@ class _Recurrent(Layer):
 
     @staticmethod
     def _threads(n, GH):
-        # a step's gate pass is a few microseconds: an OpenMP barrier per step
-        # only pays off for large steps (and collapses on a busy machine)
-        nt = n_threads()
-        return nt if nt > 1 and n >= 16 * nt and n * GH >= 1 << 18 else 1
+        # THRESHOLDS["recurrent"] in fastnut._threads: large steps, >= 16 rows a thread
+        return threads_for(n * GH, "recurrent", cap=n // 16)
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -1,0 +1,271 @@
+"""fastnut's thread policy (fastnut/_threads.py): the thresholds, the thread
+count of a call, the one BLAS limiter and prediction by row chunks."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from fastnut import _threads
+from fastnut._threads import (THRESHOLDS, blas_single_thread, chunk_bounds,
+                              effective_n_threads, map_row_chunks, threads_for)
+
+
+def _blas_threads():
+    return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def _run(code, **env):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, **env}, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+# -- one limiter ------------------------------------------------------------------
+def test_every_module_uses_the_one_limiter():
+    from fastnut import rbm, som
+    from fastnut.nn import _conv, _recurrent
+    assert som._blas_single_thread is blas_single_thread
+    assert _conv.blas_single_thread is blas_single_thread
+    assert _recurrent.blas_single_thread is blas_single_thread
+    assert rbm.blas_single_thread is blas_single_thread
+
+
+@pytest.mark.parametrize("last_out", ["first_in", "second_in"])
+def test_interleaved_limiters_restore_blas_threads(last_out):
+    """A enters (saves N, sets 1), B enters, one leaves while the other is still
+    inside: BLAS must stay at 1 until the last one leaves, then be N again --
+    whichever thread leaves last (the two-limiter bug left BLAS at 1 for good)."""
+    if not _blas_threads():
+        pytest.skip("no BLAS library found by threadpoolctl")
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        assert before and all(n == 2 for n in before)
+        a_in, b_in, a_may_leave, b_may_leave = (threading.Event() for _ in range(4))
+        a_out, b_out = threading.Event(), threading.Event()
+        seen = {}
+        errors = []
+
+        def thread_a():
+            try:
+                with blas_single_thread():
+                    a_in.set()
+                    b_in.wait(10)
+                    a_may_leave.wait(10)
+                a_out.set()
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        def thread_b():
+            try:
+                a_in.wait(10)
+                with blas_single_thread():
+                    seen["b inside"] = _blas_threads()
+                    b_in.set()
+                    b_may_leave.wait(10)
+                b_out.set()
+            except BaseException as exc:  # pragma: no cover
+                errors.append(exc)
+
+        ta, tb = threading.Thread(target=thread_a), threading.Thread(target=thread_b)
+        ta.start()
+        tb.start()
+        assert b_in.wait(10)
+        seen["both inside"] = _blas_threads()
+        first, second = (a_may_leave, b_may_leave) if last_out == "second_in" else \
+            (b_may_leave, a_may_leave)
+        first_out = a_out if last_out == "second_in" else b_out
+        first.set()
+        assert first_out.wait(10)
+        seen["one left"] = _blas_threads()
+        second.set()
+        ta.join(10)
+        tb.join(10)
+        assert not errors
+        assert all(n == 1 for n in seen["b inside"])
+        assert all(n == 1 for n in seen["both inside"])
+        assert all(n == 1 for n in seen["one left"]), "BLAS restored while a thread was inside"
+        assert _blas_threads() == before, "BLAS not restored by the last thread out"
+    assert _blas_limiter_idle()
+
+
+def _blas_limiter_idle():
+    return _threads._blas.depth == 0
+
+
+def test_limiter_is_reentrant_and_survives_exceptions():
+    if not _blas_threads():
+        pytest.skip("no BLAS library found by threadpoolctl")
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        with pytest.raises(RuntimeError, match="inside"):
+            with blas_single_thread():
+                with blas_single_thread():
+                    assert all(n == 1 for n in _blas_threads())
+                assert all(n == 1 for n in _blas_threads())
+                raise RuntimeError("inside")
+        assert _blas_threads() == before
+    assert _blas_limiter_idle()
+
+
+# -- thread counts ----------------------------------------------------------------
+def test_every_threshold_says_what_it_measures():
+    for kind, t in THRESHOLDS.items():
+        assert t.min_work > 0 and t.unit and len(t.evidence) > 40, kind
+
+
+def test_threads_for_follows_the_table_and_the_environment():
+    allowed = effective_n_threads()
+    assert 1 <= allowed <= (os.cpu_count() or 1)
+    for kind, t in THRESHOLDS.items():
+        assert threads_for(t.min_work / 2, kind) == 1
+        assert threads_for(t.min_work, kind) == allowed
+        assert threads_for(t.min_work, kind, cap=1) == 1
+        assert threads_for(t.min_work, kind, n_jobs=1) == 1
+    with threadpool_limits(limits=1):
+        assert effective_n_threads() == 1
+        assert threads_for(1e30, "gemm") == 1
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert threads_for(1e30, "conv") == 1
+    with pytest.raises(KeyError):
+        threads_for(1, "no such kind")
+    with pytest.raises(ValueError, match="n_jobs must be a positive int"):
+        effective_n_threads(0)
+
+
+def test_omp_num_threads_is_honoured():
+    code = ("from fastnut._threads import effective_n_threads, threads_for;"
+            "print(effective_n_threads(), threads_for(1e30, 'gemm'))")
+    assert _run(code, OMP_NUM_THREADS="1") == "1 1"
+
+
+# -- row chunks -------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 255, 256, 1000, 1024, 2048, 2049, 8192, 100_000])
+def test_chunk_bounds_cover_the_rows_once(n):
+    b = chunk_bounds(n)
+    assert b[0][0] == 0 and b[-1][1] == n
+    assert all(s1 == t0 for (_, s1), (t0, _) in zip(b[:-1], b[1:]))
+    assert all(0 < stop - start <= 2048 for start, stop in b)
+    if n >= 4 * 256:
+        assert len(b) >= 4
+    assert chunk_bounds(n) == b  # depends on n only
+    assert chunk_bounds(0) == []
+
+
+def test_map_row_chunks_runs_each_chunk_once_with_one_kernel_thread():
+    n = 10_000
+    out = np.zeros(n)
+    inside = []
+
+    def fn(a, b):
+        inside.append(threads_for(1e30, "gemm"))
+        out[a:b] += np.arange(a, b)
+
+    map_row_chunks(fn, n)
+    np.testing.assert_array_equal(out, np.arange(n))
+    assert inside and set(inside) == {1}
+    assert threads_for(1e30, "gemm") == effective_n_threads()  # reset after the call
+    assert _blas_limiter_idle()
+
+
+def test_map_row_chunks_uses_a_second_thread_when_allowed():
+    if effective_n_threads() < 2:
+        pytest.skip("the environment allows one thread")
+    meet = threading.Barrier(2, timeout=30)
+    names = set()
+    blas_inside = []
+
+    def fn(a, b):
+        if a == 0:  # the first chunk runs alone and is timed: make it look expensive
+            threading.Event().wait(0.01)
+            return
+        names.add(threading.current_thread().name)
+        blas_inside.append(_blas_threads())
+        if len(names) < 2:
+            meet.wait()  # only passes once a second thread runs a chunk at the same time
+
+    map_row_chunks(fn, 8 * 256)
+    assert len(names) == 2
+    assert any(name.startswith("fastnut-rows") for name in names)
+    assert all(n == 1 for threads in blas_inside for n in threads)
+
+
+def test_map_row_chunks_stays_on_the_caller_under_a_limit():
+    names = set()
+
+    def fn(a, b):
+        threading.Event().wait(0.005)
+        names.add(threading.current_thread().name)
+
+    with threadpool_limits(limits=1):
+        map_row_chunks(fn, 8 * 256)
+    assert names == {threading.current_thread().name}
+
+
+def test_map_row_chunks_propagates_errors_and_nests_serially():
+    def bad(a, b):
+        threading.Event().wait(0.005)
+        if a > 0:
+            raise ValueError(f"chunk at {a}")
+
+    with pytest.raises(ValueError, match="chunk at"):
+        map_row_chunks(bad, 8 * 256)
+    assert _blas_limiter_idle()
+    inner_names = set()
+
+    def outer(a, b):
+        threading.Event().wait(0.005)
+        me = threading.current_thread().name
+        map_row_chunks(lambda c, d: inner_names.add((me, threading.current_thread().name)),
+                       4096)
+    map_row_chunks(outer, 8 * 256)
+    assert all(me == inner for me, inner in inner_names)  # no nested parallelism
+
+
+# -- estimators -------------------------------------------------------------------
+def _mlp(n_features=64, n=12_000, seed=0):
+    from fastnut import MLPClassifier
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_features)).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    clf = MLPClassifier((64, 32), max_iter=2, batch_size=256, random_state=0)
+    with pytest.warns(Warning):
+        clf.fit(X[:1000], y[:1000])
+    return clf, X
+
+
+def test_predictions_do_not_depend_on_the_thread_count():
+    clf, X = _mlp()
+    default = clf.predict_proba(X)
+    with threadpool_limits(limits=1):
+        one = clf.predict_proba(X)
+    np.testing.assert_array_equal(default, one)
+    assert _blas_limiter_idle()
+
+
+def test_fit_and_predict_leave_blas_settings_alone():
+    before = {(i["filepath"], i["num_threads"]) for i in threadpool_info()}
+    clf, X = _mlp(n=3000)
+    clf.predict(X)
+    assert {(i["filepath"], i["num_threads"]) for i in threadpool_info()} == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_inside_the_limiter_gets_blas_back():
+    if not _blas_threads():
+        pytest.skip("no BLAS library found by threadpoolctl")
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        with blas_single_thread():
+            q = ctx.Queue()
+            p = ctx.Process(target=lambda: q.put((_blas_threads(), _threads._blas.depth)))
+            p.start()
+            child = q.get(timeout=60)
+            p.join(60)
+    assert child == (before, 0)
