@@ -98,7 +98,6 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "reference_url": {"fastnut": None},
     "doc_module": ("fastnut",),
     "backreferences_dir": "api/generated/backreferences",
     "min_reported_time": 1,
