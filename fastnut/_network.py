@@ -42,6 +42,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
@@ -85,6 +86,9 @@ TRAIN_CONSTRAINTS = {
     "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
     "dtype": [Options(type, {np.float32, np.float64}), StrOptions({"float32", "float64"})],
 }
+
+#: constraint of the classifiers' ``class_weight`` parameter
+CLASS_WEIGHT_CONSTRAINT = {"class_weight": [dict, StrOptions({"balanced"}), None]}
 
 def _stochastic_solver(est):
     if est.solver not in ("sgd", "adam"):
@@ -328,6 +332,35 @@ class BaseNetwork(BaseEstimator):
 class NetworkClassifier(ClassifierMixin, BaseNetwork):
     """Classification on top of ``BaseNetwork``: softmax for multiclass,
     logistic for binary and multilabel targets; labels of any type."""
+
+    def _validate_fit(self, X, y, sample_weight, *, reset, incremental, classes=None):
+        """The supervised default, with ``class_weight`` multiplied into the weights."""
+        class_weight = getattr(self, "class_weight", None)
+        if incremental and isinstance(class_weight, str) and class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order to use "
+                "'balanced' weights, use compute_class_weight('balanced', classes=classes, "
+                "y=y). In place of y you can use a large enough sample of the full training "
+                "set target to properly estimate the class frequency distributions. Pass "
+                "the resulting weights as the class_weight parameter.")
+        X, Y, sample_weight = super()._validate_fit(
+            X, y, sample_weight, reset=reset, incremental=incremental, classes=classes)
+        if class_weight is not None:
+            w = self._class_sample_weight(class_weight, y, Y).astype(X.dtype, copy=False)
+            sample_weight = w if sample_weight is None else sample_weight * w
+        return X, Y, sample_weight
+
+    def _class_sample_weight(self, class_weight, y, Y):
+        """Per-row weights of ``class_weight`` (scikit-learn's semantics)."""
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            # one output per label: scikit-learn's multi-output rule (a list of dicts)
+            return compute_sample_weight(class_weight, Y)
+        labels = np.asarray(y).reshape(-1)
+        if isinstance(class_weight, str):
+            return compute_sample_weight(class_weight, labels)
+        # a dict weighs the labels of classes_ (partial_fit batches may lack some)
+        per_class = compute_class_weight(class_weight, classes=self.classes_, y=labels)
+        return per_class[np.searchsorted(self.classes_, labels)]
 
     def _make_loss(self):
         return (nn.SoftmaxCrossEntropy() if self.out_activation_ == "softmax"

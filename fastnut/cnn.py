@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
+                       NetworkRegressor)
 from ._validation import check_images, check_input_shape
 from ._threads import blas_one_thread
 
@@ -195,6 +196,12 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
         Adam's decay rate of the second moment.
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights ``{label: weight}`` (labels not listed weigh 1), or
+        ``"balanced"``: ``n_samples / (n_classes * np.bincount(y))``, as in
+        scikit-learn. Multiplied with ``sample_weight``, in training and in
+        the early-stopping validation score. ``partial_fit`` takes a dict, not
+        ``"balanced"`` (the class frequencies of one batch are not the data's).
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
 
@@ -236,6 +243,8 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
     True
 """
 
+    _parameter_constraints = {**_CNNMixin._parameter_constraints, **CLASS_WEIGHT_CONSTRAINT}
+
     def __init__(self, input_shape=None, conv_layers=((32, 3), (64, 3)), *, pool="max",
                  pool_size=2, padding="same", activation="relu", hidden_layer_sizes=(128,),
                  dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
@@ -243,7 +252,7 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 dtype=np.float32):
+                 class_weight=None, dtype=np.float32):
         self.input_shape = input_shape
         self.conv_layers = conv_layers
         self.pool = pool
@@ -270,6 +279,7 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.class_weight = class_weight
         self.dtype = dtype
 
 

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import nn
 from ._kernels import rbm as _k
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
+from ._network import CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier
 from ._threads import n_threads as _n_threads
 from ._validation import resolve_dtype
 from .rbm import BernoulliRBM, _blas_limit, _clip_unit_interval, _seed_key
@@ -870,6 +870,12 @@ class DBNClassifier(NetworkClassifier):
         Adam's numerical-stability term (``solver="adam"``).
     max_fun : int, default=15000
         Maximum loss evaluations (``solver="lbfgs"``).
+    class_weight : dict, "balanced" or None, default=None
+        Class weights ``{label: weight}`` (labels not listed weigh 1), or
+        ``"balanced"``: ``n_samples / (n_classes * np.bincount(y))``, as in
+        scikit-learn. Multiplied with ``sample_weight``, in training and in
+        the early-stopping validation score. ``partial_fit`` takes a dict, not
+        ``"balanced"`` (the class frequencies of one batch are not the data's).
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Compute dtype.
 
@@ -921,6 +927,7 @@ class DBNClassifier(NetworkClassifier):
         "rbm_momentum": [Interval(Real, 0, 1, closed="left")],
         "rbm_weight_decay": [Interval(Real, 0, None, closed="left")],
         **{name: TRAIN_CONSTRAINTS[name] for name in _TRAIN_PARAMS},
+        **CLASS_WEIGHT_CONSTRAINT,
     }
 
     def __init__(self, hidden_layer_sizes=(256,), *, rbm_learning_rate=0.06, rbm_n_iter=20,
@@ -930,7 +937,8 @@ class DBNClassifier(NetworkClassifier):
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 max_fun=15000, dtype=np.float32):
+                 max_fun=15000,
+                 class_weight=None, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.rbm_learning_rate = rbm_learning_rate
         self.rbm_n_iter = rbm_n_iter
@@ -958,6 +966,7 @@ class DBNClassifier(NetworkClassifier):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.max_fun = max_fun
+        self.class_weight = class_weight
         self.dtype = dtype
 
     #: fine-tuning values this family does not expose (TrainConfig fields)

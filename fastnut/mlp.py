@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
+                       NetworkRegressor)
 
 class _MLPMixin:
     _accept_sparse = True
@@ -132,6 +133,12 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
         many epochs.
     max_fun : int, default=15000
         Maximum loss evaluations for lbfgs.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights ``{label: weight}`` (labels not listed weigh 1), or
+        ``"balanced"``: ``n_samples / (n_classes * np.bincount(y))``, as in
+        scikit-learn. Multiplied with ``sample_weight``, in training and in
+        the early-stopping validation score. ``partial_fit`` takes a dict, not
+        ``"balanced"`` (the class frequencies of one batch are not the data's).
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype. **fastnut differs from scikit-learn here**: it computes
         in float32 by default (about twice as fast; scikit-learn computes in
@@ -176,13 +183,15 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
     True
 """
 
+    _parameter_constraints = {**_MLPMixin._parameter_constraints, **CLASS_WEIGHT_CONSTRAINT}
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float32):
+                 class_weight=None, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -206,6 +215,7 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.class_weight = class_weight
         self.dtype = dtype
 
 
