@@ -44,7 +44,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
                                       unique_labels)
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
@@ -85,6 +85,8 @@ TRAIN_CONSTRAINTS = {
     "max_fun": [Interval(Integral, 1, None, closed="left")],
     "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
     "dtype": [Options(type, {np.float32, np.float64}), StrOptions({"float32", "float64"})],
+    "lr_schedule": [HasMethods(["learning_rate_at"]), callable, None],
+    "callbacks": [list, tuple, None],
 }
 
 #: constraint of the classifiers' ``class_weight`` parameter
@@ -213,6 +215,19 @@ class BaseNetwork(BaseEstimator):
 
     def _train(self, net, X, Y, sample_weight, rng, incremental):
         """Train ``net`` on checked data: one ``TrainConfig``, one ``Trainer``."""
+        callbacks = list(self.callbacks or [])
+        if self.solver == "lbfgs" and (callbacks or self.lr_schedule is not None):
+            raise ValueError("lr_schedule and callbacks act per epoch: they need "
+                             f"solver='sgd' or 'adam', got solver={self.solver!r}.")
+        sgd_rule = getattr(self, "learning_rate", "constant")
+        if self.lr_schedule is not None and sgd_rule != "constant":
+            raise ValueError("lr_schedule replaces learning_rate's schedule: use "
+                             "learning_rate='constant' with an lr_schedule, got "
+                             f"learning_rate={sgd_rule!r}.")
+        for cb in callbacks:
+            if not hasattr(cb, "on_epoch_end"):
+                raise TypeError(f"callbacks takes objects with on_train_begin, on_epoch_end "
+                                f"and on_train_end (fastnut.callbacks), got {cb!r}")
         if self.solver == "lbfgs":
             if incremental:
                 raise ValueError("partial_fit is only available for stochastic optimizers; "
@@ -224,7 +239,7 @@ class BaseNetwork(BaseEstimator):
             self.n_iter_ = trainer.n_iter
             self.t_ = 0
             for stale in ("loss_curve_", "best_loss_", "validation_scores_",
-                          "best_validation_score_"):
+                          "best_validation_score_", "history_"):
                 self.__dict__.pop(stale, None)  # as scikit-learn: lbfgs has no curve
             self._optimizer = self._progress = None
             self._random_state = rng
@@ -247,11 +262,31 @@ class BaseNetwork(BaseEstimator):
             progress, optimizer, shuffle_rng = None, None, rng
         trainer = nn.Trainer(net, self._make_loss(), config, optimizer=optimizer,
                              progress=progress, random_state=shuffle_rng)
+
+        def sync():
+            self._optimizer, self._progress, self._random_state = (
+                trainer.optimizer, trainer.progress, trainer.rng)
+            self._sync_from(trainer.progress)
+
+        epoch_end = None
+        if callbacks:
+            def epoch_end(record):
+                # the estimator is whole at each epoch end: callbacks may
+                # predict with it, or save it and resume from the file
+                sync()
+                stop = False
+                for cb in callbacks:
+                    stop = bool(cb.on_epoch_end(self, record["epoch"], dict(record))) or stop
+                return stop
+
+            for cb in callbacks:
+                cb.on_train_begin(self)
         converged = trainer.fit_epochs(X_train, Y_train, sw_train, incremental=incremental,
-                                       validation=validation, score=self._validation_score)
-        self._optimizer, self._progress, self._random_state = (
-            trainer.optimizer, trainer.progress, trainer.rng)
-        self._sync_from(trainer.progress)
+                                       validation=validation, score=self._validation_score,
+                                       epoch_end=epoch_end)
+        sync()
+        for cb in callbacks:
+            cb.on_train_end(self)
         if (not converged and not incremental and self.n_iter_ == config.max_iter
                 and config.n_iter_no_change is not None):
             # (without a plateau rule, running all max_iter epochs is the plan)
@@ -267,6 +302,7 @@ class BaseNetwork(BaseEstimator):
         self.best_loss_ = progress.best_loss
         self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
+        self.history_ = progress.history
 
     def _split_validation(self, X, y, sample_weight, rng):
         stratify = y if (self._is_classifier() and y.shape[1] == 1) else None

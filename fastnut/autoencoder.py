@@ -368,6 +368,18 @@ class Autoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -420,7 +432,7 @@ class Autoencoder(_DenseAutoencoder):
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=None, max_fun=15000, clip_norm=None,
-                 dtype=np.float32):
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -451,6 +463,8 @@ class Autoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
 
@@ -541,6 +555,18 @@ class SparseAutoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -598,7 +624,8 @@ class SparseAutoencoder(_DenseAutoencoder):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=None, max_fun=15000, clip_norm=None, dtype=np.float32):
+                 n_iter_no_change=None, max_fun=15000, clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -632,6 +659,8 @@ class SparseAutoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _code_layers(self):
@@ -726,6 +755,18 @@ class ContractiveAutoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -782,7 +823,8 @@ class ContractiveAutoencoder(_DenseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -814,6 +856,8 @@ class ContractiveAutoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _encoder_dense(self, units, activation):
@@ -916,6 +960,18 @@ class DenoisingAutoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -966,7 +1022,8 @@ class DenoisingAutoencoder(_DenseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -999,6 +1056,8 @@ class DenoisingAutoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _input_layers(self):
@@ -1086,6 +1145,18 @@ class ConvAutoencoder(_BaseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -1143,7 +1214,8 @@ class ConvAutoencoder(_BaseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.filters = filters
         self.kernel_size = kernel_size
@@ -1173,6 +1245,8 @@ class ConvAutoencoder(_BaseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _check_X(self, X, reset):
@@ -1297,6 +1371,18 @@ class LSTMAutoencoder(_BaseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -1361,7 +1447,8 @@ class LSTMAutoencoder(_BaseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.decoder_hidden_size = decoder_hidden_size
         self.input_shape = input_shape
@@ -1387,6 +1474,8 @@ class LSTMAutoencoder(_BaseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _check_X(self, X, reset):

@@ -796,7 +796,8 @@ class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 _TRAIN_PARAMS = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                  "random_state", "tol", "verbose", "warm_start", "early_stopping",
                  "validation_fraction", "n_iter_no_change", "momentum", "nesterovs_momentum",
-                 "beta_1", "beta_2", "epsilon", "max_fun", "dtype")
+                 "beta_1", "beta_2", "epsilon", "max_fun", "dtype",
+                 "lr_schedule", "callbacks")
 
 
 class DBNClassifier(NetworkClassifier):
@@ -876,6 +877,18 @@ class DBNClassifier(NetworkClassifier):
         scikit-learn. Multiplied with ``sample_weight``, in training and in
         the early-stopping validation score. ``partial_fit`` takes a dict, not
         ``"balanced"`` (the class frequencies of one batch are not the data's).
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Compute dtype.
 
@@ -938,7 +951,8 @@ class DBNClassifier(NetworkClassifier):
                  validation_fraction=0.1, n_iter_no_change=10, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  max_fun=15000,
-                 class_weight=None, dtype=np.float32):
+                 class_weight=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.rbm_learning_rate = rbm_learning_rate
         self.rbm_n_iter = rbm_n_iter
@@ -967,6 +981,8 @@ class DBNClassifier(NetworkClassifier):
         self.epsilon = epsilon
         self.max_fun = max_fun
         self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     #: fine-tuning values this family does not expose (TrainConfig fields)

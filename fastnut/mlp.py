@@ -139,6 +139,18 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
         scikit-learn. Multiplied with ``sample_weight``, in training and in
         the early-stopping validation score. ``partial_fit`` takes a dict, not
         ``"balanced"`` (the class frequencies of one batch are not the data's).
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype. **fastnut differs from scikit-learn here**: it computes
         in float32 by default (about twice as fast; scikit-learn computes in
@@ -191,7 +203,8 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 class_weight=None, dtype=np.float32):
+                 class_weight=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -216,6 +229,8 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
 
@@ -281,6 +296,18 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
         many epochs.
     max_fun : int, default=15000
         Maximum loss evaluations for lbfgs.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype. **fastnut differs from scikit-learn here**: it computes
         in float32 by default (about twice as fast; scikit-learn computes in
@@ -337,7 +364,7 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float32):
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -362,4 +389,6 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype

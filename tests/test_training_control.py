@@ -102,3 +102,68 @@ def test_class_weight_rejects_bad_values():
     X, y = _imbalanced()
     with pytest.raises(ValueError, match="class_weight"):
         _small(MLPClassifier, class_weight="uniform").fit(X, y)
+
+
+# -- history_ -----------------------------------------------------------------------------
+from fastnut import (Autoencoder, CNNRegressor, ConvAutoencoder, ContractiveAutoencoder,  # noqa: E402
+                     DenoisingAutoencoder, LSTMAutoencoder, MLPRegressor, RNNRegressor,
+                     SparseAutoencoder)
+from fastnut.callbacks import Callback, CSVLogger, Checkpoint, EarlyStopping, ProgressBar  # noqa: E402
+from fastnut.schedules import CosineAnnealing, ReduceLROnPlateau, StepDecay  # noqa: E402
+
+
+def _any(Est, **kw):
+    """A tiny estimator of any network family and data for it."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 8)
+    y = (X[:, 0] > 0.5).astype(int)
+    base = dict(random_state=0, max_iter=4)
+    if Est in CLASSIFIERS:
+        return _small(Est, **kw), X, y
+    if Est is MLPRegressor:
+        base.update(hidden_layer_sizes=(5,))
+    elif Est is CNNRegressor:
+        base.update(input_shape=(1, 2, 4), conv_layers=((2, 2),), hidden_layer_sizes=())
+    elif Est is RNNRegressor:
+        base.update(hidden_size=3, input_shape=(4, 2), hidden_layer_sizes=())
+    elif Est is ConvAutoencoder:
+        base.update(n_components=2, input_shape=(1, 4, 2), filters=(2,), kernel_size=1)
+    elif Est is LSTMAutoencoder:
+        base.update(n_components=2, input_shape=(4, 2))
+    else:
+        base.update(n_components=2, encoder_layer_sizes=(4,))
+    base.update(kw)
+    return Est(**base), X, (X[:, 0] if Est in (MLPRegressor, CNNRegressor, RNNRegressor)
+                           else None)
+
+
+ALL = CLASSIFIERS + [MLPRegressor, CNNRegressor, RNNRegressor, Autoencoder, SparseAutoencoder,
+                     ContractiveAutoencoder, DenoisingAutoencoder, ConvAutoencoder,
+                     LSTMAutoencoder]
+
+
+@pytest.mark.parametrize("Est", ALL)
+def test_history_has_one_record_per_epoch(Est):
+    est, X, y = _any(Est)
+    est.fit(X, y)
+    h = est.history_
+    assert [r["epoch"] for r in h] == list(range(1, est.n_iter_ + 1))
+    assert [r["loss"] for r in h] == est.loss_curve_
+    assert all(r["validation_score"] is None and r["seconds"] >= 0 for r in h)
+    assert all(r["learning_rate"] == est.learning_rate_init for r in h)
+    # warm_start continues the history as it continues loss_curve_
+    est.set_params(warm_start=True, max_iter=2).fit(X, y)
+    assert [r["epoch"] for r in est.history_] == list(range(1, len(est.loss_curve_) + 1))
+
+
+def test_history_records_the_validation_score_and_sgd_rate():
+    X, y = _imbalanced(200)
+    est = _small(MLPClassifier, early_stopping=True, solver="sgd", learning_rate="invscaling",
+                 learning_rate_init=0.1, n_iter_no_change=50, max_iter=4).fit(X, y)
+    assert [r["validation_score"] for r in est.history_] == est.validation_scores_
+    # invscaling: the rate of epoch k is set after epoch k-1 from the samples seen
+    n_train = 180
+    expected = [0.1] + [0.1 / (k * n_train + 1) ** 0.5 for k in range(1, 4)]
+    np.testing.assert_allclose([r["learning_rate"] for r in est.history_], expected)
+    lbfgs = _small(MLPClassifier, solver="lbfgs").fit(X, y)
+    assert not hasattr(lbfgs, "history_")
