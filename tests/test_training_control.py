@@ -167,3 +167,94 @@ def test_history_records_the_validation_score_and_sgd_rate():
     np.testing.assert_allclose([r["learning_rate"] for r in est.history_], expected)
     lbfgs = _small(MLPClassifier, solver="lbfgs").fit(X, y)
     assert not hasattr(lbfgs, "history_")
+
+
+# -- learning-rate schedules --------------------------------------------------------------
+def _digits(n=300):
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    return X[:n] / 16.0, y[:n]
+
+
+@pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "adaptive"])
+def test_default_schedule_keeps_sklearn_learning_rate_exactly(learning_rate):
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+    X, y = _digits()
+    kw = dict(hidden_layer_sizes=(10,), solver="sgd", learning_rate=learning_rate,
+              learning_rate_init=0.2, max_iter=12, n_iter_no_change=2, random_state=0)
+    ours = MLPClassifier(dtype=np.float64, lr_schedule=None, **kw).fit(X, y)
+    ref = SkMLPClassifier(**kw).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
+    for a, b in zip(ours.coefs_, ref.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    plain = MLPClassifier(dtype=np.float64, **kw).fit(X, y)
+    for a, b in zip(ours.coefs_, plain.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_constant_schedule_equals_no_schedule(solver):
+    X, y = _digits()
+    kw = dict(hidden_layer_sizes=(10,), solver=solver, max_iter=4, random_state=0)
+    a = MLPClassifier(learning_rate_init=0.05, **kw).fit(X, y)
+    b = MLPClassifier(learning_rate_init=0.3, lr_schedule=lambda epoch: 0.05, **kw).fit(X, y)
+    for wa, wb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(wa, wb)
+    assert [r["learning_rate"] for r in b.history_] == [0.05] * 4
+
+
+def _rates(est):
+    return [r["learning_rate"] for r in est.history_]
+
+
+@pytest.mark.parametrize("Est", [MLPClassifier, CNNClassifier, RNNClassifier, DBNClassifier,
+                                 MLPRegressor, Autoencoder, LSTMAutoencoder])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_schedules_give_the_documented_rate_per_epoch(Est, solver):
+    est, X, y = _any(Est, solver=solver, max_iter=7, n_iter_no_change=100,
+                     learning_rate_init=0.01, lr_schedule=StepDecay(step_size=3, gamma=0.5))
+    est.fit(X, y)
+    assert _rates(est) == [0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.0025]
+    est.set_params(lr_schedule=CosineAnnealing(n_epochs=4, min_lr=0.001, warmup_epochs=2))
+    est.set_params(warm_start=False).fit(X, y)
+    expected = [0.005, 0.01] + [0.001 + 0.009 * (1 + np.cos(np.pi * e / 4)) / 2
+                                for e in range(5)]
+    np.testing.assert_allclose(_rates(est), expected, rtol=1e-12)
+    est.set_params(lr_schedule=lambda epoch: 0.02 / (1 + epoch)).fit(X, y)
+    np.testing.assert_allclose(_rates(est), [0.02 / (1 + e) for e in range(7)], rtol=1e-12)
+
+
+def test_reduce_on_plateau_rule():
+    losses = [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.8, 0.8]
+    history = [{"loss": v, "validation_score": None} for v in losses]
+    s = ReduceLROnPlateau(factor=0.5, patience=2, threshold=0.0)
+    rates = [s.learning_rate_at(e, 1.0, history) for e in range(len(losses))]
+    # more than 2 stalled epochs (3, 4, 5 after the best at 1) -> halved from epoch 5
+    assert rates == [1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
+    low = ReduceLROnPlateau(factor=0.5, patience=0, threshold=0.0, min_lr=0.3)
+    assert low.learning_rate_at(10, 1.0, history) == 0.3
+    with pytest.raises(ValueError, match="needs early_stopping=True"):
+        ReduceLROnPlateau(monitor="validation_score").learning_rate_at(3, 1.0, history)
+
+
+def test_reduce_on_plateau_on_the_validation_score():
+    X, y = _imbalanced(200)
+    s = ReduceLROnPlateau(monitor="validation_score", factor=0.5, patience=1)
+    est = _small(MLPClassifier, early_stopping=True, n_iter_no_change=1000, max_iter=15,
+                 learning_rate_init=0.01, lr_schedule=s).fit(X, y)
+    h = est.history_
+    assert _rates(est) == [s.learning_rate_at(e, 0.01, h) for e in range(len(h))]
+    assert min(_rates(est)) < 0.01  # the score plateaued on this small set
+
+
+def test_schedule_errors():
+    X, y = _imbalanced()
+    with pytest.raises(ValueError, match="lr_schedule replaces learning_rate's schedule"):
+        _small(MLPClassifier, solver="sgd", learning_rate="adaptive",
+               lr_schedule=StepDecay()).fit(X, y)
+    with pytest.raises(ValueError, match="need solver='sgd' or 'adam'"):
+        _small(MLPClassifier, solver="lbfgs", lr_schedule=StepDecay()).fit(X, y)
+    with pytest.raises(ValueError, match="a learning rate is a positive finite number"):
+        _small(MLPClassifier, lr_schedule=lambda e: 0.0).fit(X, y)
+    with pytest.raises(ValueError, match="gamma"):
+        StepDecay(gamma=-1).learning_rate_at(0, 0.1, [])
