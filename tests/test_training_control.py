@@ -258,3 +258,181 @@ def test_schedule_errors():
         _small(MLPClassifier, lr_schedule=lambda e: 0.0).fit(X, y)
     with pytest.raises(ValueError, match="gamma"):
         StepDecay(gamma=-1).learning_rate_at(0, 0.1, [])
+
+
+# -- callbacks ----------------------------------------------------------------------------
+class StopAt(Callback):
+    def __init__(self, epoch=3):
+        self.epoch = epoch
+
+    def on_train_begin(self, estimator):
+        self.calls_ = ["begin"]
+
+    def on_epoch_end(self, estimator, epoch, logs):
+        self.calls_.append(epoch)
+        assert logs == estimator.history_[-1]
+        return epoch == self.epoch
+
+    def on_train_end(self, estimator):
+        self.calls_.append("end")
+
+
+@pytest.mark.parametrize("Est", ALL)
+def test_a_callback_that_stops_at_epoch_3_stops_there(Est):
+    import warnings
+    est, X, y = _any(Est, max_iter=10, callbacks=[StopAt(3)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # stopped on purpose: no ConvergenceWarning
+        est.fit(X, y)
+    assert est.n_iter_ == 3 and len(est.history_) == 3 and len(est.loss_curve_) == 3
+    assert est.callbacks[0].calls_ == ["begin", 1, 2, 3, "end"]
+
+
+def test_callbacks_are_clone_and_pickle_safe():
+    import pickle
+    from sklearn.base import clone
+    X, y = _imbalanced()
+    est = _small(MLPClassifier, callbacks=[StopAt(2), EarlyStopping(patience=2)]).fit(X, y)
+    fresh = clone(est)
+    assert not hasattr(fresh.callbacks[0], "calls_")
+    assert fresh.callbacks[1].get_params() == est.callbacks[1].get_params()
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    with pytest.raises(TypeError, match="callbacks takes objects with on_train_begin"):
+        _small(MLPClassifier, callbacks=[print]).fit(X, y)
+
+
+class Recorder(Callback):
+    def on_train_begin(self, estimator):
+        self.weights_ = {}
+
+    def on_epoch_end(self, estimator, epoch, logs):
+        self.weights_[epoch] = [w.copy() for w in estimator.coefs_]
+        return False
+
+
+def test_early_stopping_on_the_loss_restores_the_best_weights():
+    X, y = _digits()
+    rec, stop = Recorder(), EarlyStopping(patience=2, min_delta=0.0)
+    # a large constant rate makes the loss bounce, so the last epoch is not the best
+    est = MLPClassifier(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=2.0,
+                        momentum=0.0, max_iter=40, n_iter_no_change=1000, random_state=0,
+                        callbacks=[rec, stop]).fit(X, y)
+    best = int(np.argmin(est.loss_curve_)) + 1
+    assert stop.best_epoch_ == best and stop.best_score_ == min(est.loss_curve_)
+    assert stop.stopped_epoch_ == est.n_iter_ < 40
+    assert est.n_iter_ - best == 2  # patience epochs after the best
+    for a, b in zip(est.coefs_, rec.weights_[best]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_on_a_scorer_of_a_held_out_set():
+    from sklearn.metrics import balanced_accuracy_score
+    X, y = _digits(400)
+    val = (X[300:], y[300:])
+    stop = EarlyStopping("balanced_accuracy", validation_data=val, patience=3)
+    rec = Recorder()
+    est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=60, learning_rate_init=0.01,
+                        n_iter_no_change=1000, random_state=0,
+                        callbacks=[rec, stop]).fit(X[:300], y[:300])
+    assert est.n_iter_ == stop.best_epoch_ + 3 < 60
+    assert stop.best_score_ == balanced_accuracy_score(val[1], est.predict(val[0]))
+    for a, b in zip(est.coefs_, rec.weights_[stop.best_epoch_]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="pass validation_data"):
+        _small(MLPClassifier, callbacks=[EarlyStopping("accuracy")]).fit(X, y)
+
+
+@pytest.mark.parametrize("fmt", ["pickle", "skops"])
+def test_checkpoint_files_load_and_predict(tmp_path, fmt):
+    import pickle
+    import skops.io
+    import fastnut
+    X, y = _digits()
+    path = str(tmp_path / "model-{epoch}.ckpt")
+    ck = Checkpoint(path, monitor=None, every=2, format=fmt)
+    kw = dict(hidden_layer_sizes=(10,), random_state=0, n_iter_no_change=1000)
+    MLPClassifier(max_iter=6, callbacks=[ck], **kw).fit(X, y)
+    assert [e for e, _ in ck.saved_] == [2, 4, 6]
+    if fmt == "pickle":
+        with open(ck.saved_[1][1], "rb") as f:
+            loaded = pickle.load(f)
+    else:
+        loaded = skops.io.load(ck.saved_[1][1], trusted=fastnut.skops_trusted_types())
+    four = MLPClassifier(max_iter=4, **kw).fit(X, y)  # the same first 4 epochs
+    np.testing.assert_array_equal(loaded.predict_proba(X), four.predict_proba(X))
+    assert loaded.n_iter_ == 4 and len(loaded.history_) == 4
+
+
+def test_checkpoint_keeps_the_best_epoch(tmp_path):
+    import pickle
+    X, y = _digits()
+    ck = Checkpoint(str(tmp_path / "best.pkl"))
+    est = MLPClassifier(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=2.0,
+                        momentum=0.0, max_iter=15, n_iter_no_change=1000, random_state=0,
+                        callbacks=[ck]).fit(X, y)
+    best = int(np.argmin(est.loss_curve_)) + 1
+    assert ck.saved_[-1] == (best, str(tmp_path / "best.pkl"))
+    with open(tmp_path / "best.pkl", "rb") as f:
+        assert pickle.load(f).loss_curve_[-1] == min(est.loss_curve_)
+
+
+@pytest.mark.parametrize("Est", [MLPClassifier, CNNClassifier, RNNRegressor, Autoencoder])
+def test_resume_from_a_checkpoint_equals_one_run(tmp_path, Est):
+    import pickle
+    X_kw = dict(lr_schedule=CosineAnnealing(n_epochs=6, warmup_epochs=1),
+                n_iter_no_change=1000)
+    # partial_fit: N epochs = N/2, save, load, N/2 (shuffling included)
+    one, X, y = _any(Est, **X_kw)
+    half, _, _ = _any(Est, callbacks=[Checkpoint(str(tmp_path / "p.pkl"), monitor=None,
+                                                 every=1)], **X_kw)
+    kwargs = {"classes": np.unique(y)} if Est in CLASSIFIERS else {}
+    for _ in range(6):
+        one.partial_fit(X, y, **kwargs) if y is not None else one.partial_fit(X)
+    for _ in range(3):
+        half.partial_fit(X, y, **kwargs) if y is not None else half.partial_fit(X)
+    with open(tmp_path / "p.pkl", "rb") as f:
+        resumed = pickle.load(f)
+    for _ in range(3):
+        resumed.partial_fit(X, y) if y is not None else resumed.partial_fit(X)
+    for a, b in zip(_weights(one), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert _rates(one) == _rates(resumed)
+    # warm_start: fit(max_iter=N) = fit(max_iter=N/2), save, load, warm_start fit(N/2);
+    # exact with shuffle=False (warm_start reseeds the shuffling from random_state,
+    # as scikit-learn's does, so with shuffle=True the epoch orders differ)
+    one, _, _ = _any(Est, max_iter=6, shuffle=False, **X_kw)
+    one.fit(X, y)
+    first, _, _ = _any(Est, max_iter=3, shuffle=False, callbacks=[
+        Checkpoint(str(tmp_path / "w.pkl"), monitor=None, every=3)], **X_kw)
+    first.fit(X, y)
+    with open(tmp_path / "w.pkl", "rb") as f:
+        resumed = pickle.load(f)
+    resumed.set_params(warm_start=True, callbacks=None).fit(X, y)
+    for a, b in zip(_weights(one), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert _rates(one) == _rates(resumed) and one.loss_curve_ == resumed.loss_curve_
+
+
+def test_progress_bar_plain_text_and_csv_logger(tmp_path):
+    import csv
+    import io
+    X, y = _imbalanced()
+    out = io.StringIO()
+    log = tmp_path / "h.csv"
+    est = _small(MLPClassifier, early_stopping=True, n_iter_no_change=100, max_iter=3,
+                 callbacks=[ProgressBar(use_tqdm=False, file=out), CSVLogger(str(log))])
+    est.fit(X, y)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("MLPClassifier epoch 1: loss=")
+    assert "validation_score=" in lines[0] and "lr=0.001" in lines[0]
+    with open(log) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    np.testing.assert_allclose([float(r["loss"]) for r in rows], est.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose([float(r["validation_score"]) for r in rows],
+                               est.validation_scores_)
+    # append=True continues the file across a warm start
+    est.set_params(warm_start=True, callbacks=[CSVLogger(str(log), append=True)]).fit(X, y)
+    with open(log) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3, 4, 5, 6]
