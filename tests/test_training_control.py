@@ -436,3 +436,13 @@ def test_progress_bar_plain_text_and_csv_logger(tmp_path):
     est.set_params(warm_start=True, callbacks=[CSVLogger(str(log), append=True)]).fit(X, y)
     with open(log) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_progress_bar_uses_tqdm_when_installed():
+    import io
+    pytest.importorskip("tqdm")
+    X, y = _imbalanced()
+    out = io.StringIO()
+    _small(MLPClassifier, max_iter=3, callbacks=[ProgressBar(file=out)]).fit(X, y)
+    text = out.getvalue()
+    assert "MLPClassifier" in text and "3/3" in text and "loss=" in text
