@@ -446,3 +446,18 @@ def test_progress_bar_uses_tqdm_when_installed():
     _small(MLPClassifier, max_iter=3, callbacks=[ProgressBar(file=out)]).fit(X, y)
     text = out.getvalue()
     assert "MLPClassifier" in text and "3/3" in text and "loss=" in text
+
+
+def test_class_weight_on_multilabel_and_string_labels():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    Y = (X[:, :3] > 0.3).astype(int)
+    a = _small(MLPClassifier, class_weight="balanced").fit(X, Y)
+    b = _small(MLPClassifier).fit(X, Y, sample_weight=compute_sample_weight("balanced", Y))
+    for wa, wb in zip(_weights(a), _weights(b)):
+        np.testing.assert_array_equal(wa, wb)
+    y = np.array(["a", "b", "c"])[rng.randint(0, 3, 60)]
+    c = _small(MLPClassifier, class_weight={"a": 2.0}).fit(X, y)
+    d = _small(MLPClassifier).fit(X, y, sample_weight=np.where(y == "a", 2.0, 1.0))
+    for wc, wd in zip(_weights(c), _weights(d)):
+        np.testing.assert_array_equal(wc, wd)
