@@ -95,7 +95,8 @@ class CosineAnnealing(Schedule):
         if epoch < self.warmup_epochs:
             return base_lr * (epoch + 1) / self.warmup_epochs
         e = min(epoch - self.warmup_epochs, self.n_epochs)
-        return self.min_lr + (base_lr - self.min_lr) * (1 + math.cos(math.pi * e / self.n_epochs)) / 2
+        cosine = (1 + math.cos(math.pi * e / self.n_epochs)) / 2
+        return self.min_lr + (base_lr - self.min_lr) * cosine
 
 
 class ReduceLROnPlateau(Schedule):
@@ -107,8 +108,9 @@ class ReduceLROnPlateau(Schedule):
     by more than ``threshold``.  After more than ``patience`` epochs in a row
     without one, the rate is multiplied by ``factor`` (not below ``min_lr``)
     and the count restarts (PyTorch's rule; the rate changes from the epoch
-    after the ``patience + 1``-th stalled one).  The rate is recomputed from ``history`` (a replay, linear
-    in the number of epochs), so it survives clone, pickle and resume.
+    after the ``patience + 1``-th stalled one).  The rate is recomputed from
+    ``history`` (a replay, linear in the number of epochs), so it survives
+    clone, pickle and resume.
 
     Parameters
     ----------

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 
-from fastnut import CNNClassifier, DBNClassifier, MLPClassifier, RNNClassifier
+from fastnut import (Autoencoder, CNNClassifier, CNNRegressor, ConvAutoencoder,
+                     ContractiveAutoencoder, DBNClassifier, DenoisingAutoencoder,
+                     LSTMAutoencoder, MLPClassifier, MLPRegressor, RNNClassifier, RNNRegressor,
+                     SparseAutoencoder)
+from fastnut.callbacks import Callback, CSVLogger, Checkpoint, EarlyStopping, ProgressBar
+from fastnut.schedules import CosineAnnealing, ReduceLROnPlateau, StepDecay
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -105,11 +110,6 @@ def test_class_weight_rejects_bad_values():
 
 
 # -- history_ -----------------------------------------------------------------------------
-from fastnut import (Autoencoder, CNNRegressor, ConvAutoencoder, ContractiveAutoencoder,  # noqa: E402
-                     DenoisingAutoencoder, LSTMAutoencoder, MLPRegressor, RNNRegressor,
-                     SparseAutoencoder)
-from fastnut.callbacks import Callback, CSVLogger, Checkpoint, EarlyStopping, ProgressBar  # noqa: E402
-from fastnut.schedules import CosineAnnealing, ReduceLROnPlateau, StepDecay  # noqa: E402
 
 
 def _any(Est, **kw):
