@@ -78,6 +78,8 @@ from ._persistence import skops_trusted_types  # noqa: E402
 
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
+from . import callbacks, schedules  # noqa: E402,F401
+from .neuralnet import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
 from .cnn import CNNClassifier, CNNRegressor  # noqa: E402
 from .rnn import RNNClassifier, RNNRegressor  # noqa: E402
@@ -106,6 +108,8 @@ __all__ = [
     "DenoisingAutoencoder",
     "ConvAutoencoder",
     "LSTMAutoencoder",
+    "NeuralNetClassifier",
+    "NeuralNetRegressor",
     "openmp_enabled",
     "skops_trusted_types",
 ]

@@ -42,8 +42,9 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
                                       unique_labels)
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
@@ -85,7 +86,12 @@ TRAIN_CONSTRAINTS = {
     "max_fun": [Interval(Integral, 1, None, closed="left")],
     "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
     "dtype": [Options(type, {np.float32, np.float64}), StrOptions({"float32", "float64"})],
+    "lr_schedule": [HasMethods(["learning_rate_at"]), callable, None],
+    "callbacks": [list, tuple, None],
 }
+
+#: constraint of the classifiers' ``class_weight`` parameter
+CLASS_WEIGHT_CONSTRAINT = {"class_weight": [dict, StrOptions({"balanced"}), None]}
 
 def _stochastic_solver(est):
     if est.solver not in ("sgd", "adam"):
@@ -210,6 +216,19 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
 
     def _train(self, net, X, Y, sample_weight, rng, incremental):
         """Train ``net`` on checked data: one ``TrainConfig``, one ``Trainer``."""
+        callbacks = list(self.callbacks or [])
+        if self.solver == "lbfgs" and (callbacks or self.lr_schedule is not None):
+            raise ValueError("lr_schedule and callbacks act per epoch: they need "
+                             f"solver='sgd' or 'adam', got solver={self.solver!r}.")
+        sgd_rule = getattr(self, "learning_rate", "constant")
+        if self.lr_schedule is not None and sgd_rule != "constant":
+            raise ValueError("lr_schedule replaces learning_rate's schedule: use "
+                             "learning_rate='constant' with an lr_schedule, got "
+                             f"learning_rate={sgd_rule!r}.")
+        for cb in callbacks:
+            if not hasattr(cb, "on_epoch_end"):
+                raise TypeError(f"callbacks takes objects with on_train_begin, on_epoch_end "
+                                f"and on_train_end (fastnut.callbacks), got {cb!r}")
         if self.solver == "lbfgs":
             if incremental:
                 raise ValueError("partial_fit is only available for stochastic optimizers; "
@@ -221,7 +240,7 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
             self.n_iter_ = trainer.n_iter
             self.t_ = 0
             for stale in ("loss_curve_", "best_loss_", "validation_scores_",
-                          "best_validation_score_"):
+                          "best_validation_score_", "history_"):
                 self.__dict__.pop(stale, None)  # as scikit-learn: lbfgs has no curve
             self._optimizer = self._progress = None
             self._random_state = rng
@@ -244,11 +263,31 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
             progress, optimizer, shuffle_rng = None, None, rng
         trainer = nn.Trainer(net, self._make_loss(), config, optimizer=optimizer,
                              progress=progress, random_state=shuffle_rng)
+
+        def sync():
+            self._optimizer, self._progress, self._random_state = (
+                trainer.optimizer, trainer.progress, trainer.rng)
+            self._sync_from(trainer.progress)
+
+        epoch_end = None
+        if callbacks:
+            def epoch_end(record):
+                # the estimator is whole at each epoch end: callbacks may
+                # predict with it, or save it and resume from the file
+                sync()
+                stop = False
+                for cb in callbacks:
+                    stop = bool(cb.on_epoch_end(self, record["epoch"], dict(record))) or stop
+                return stop
+
+            for cb in callbacks:
+                cb.on_train_begin(self)
         converged = trainer.fit_epochs(X_train, Y_train, sw_train, incremental=incremental,
-                                       validation=validation, score=self._validation_score)
-        self._optimizer, self._progress, self._random_state = (
-            trainer.optimizer, trainer.progress, trainer.rng)
-        self._sync_from(trainer.progress)
+                                       validation=validation, score=self._validation_score,
+                                       epoch_end=epoch_end)
+        sync()
+        for cb in callbacks:
+            cb.on_train_end(self)
         if (not converged and not incremental and self.n_iter_ == config.max_iter
                 and config.n_iter_no_change is not None):
             # (without a plateau rule, running all max_iter epochs is the plan)
@@ -264,6 +303,7 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
         self.best_loss_ = progress.best_loss
         self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
+        self.history_ = progress.history
 
     def _split_validation(self, X, y, sample_weight, rng):
         stratify = y if (self._is_classifier() and y.shape[1] == 1) else None
@@ -331,6 +371,35 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
 class NetworkClassifier(ClassifierMixin, BaseNetwork):
     """Classification on top of ``BaseNetwork``: softmax for multiclass,
     logistic for binary and multilabel targets; labels of any type."""
+
+    def _validate_fit(self, X, y, sample_weight, *, reset, incremental, classes=None):
+        """The supervised default, with ``class_weight`` multiplied into the weights."""
+        class_weight = getattr(self, "class_weight", None)
+        if incremental and isinstance(class_weight, str) and class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order to use "
+                "'balanced' weights, use compute_class_weight('balanced', classes=classes, "
+                "y=y). In place of y you can use a large enough sample of the full training "
+                "set target to properly estimate the class frequency distributions. Pass "
+                "the resulting weights as the class_weight parameter.")
+        X, Y, sample_weight = super()._validate_fit(
+            X, y, sample_weight, reset=reset, incremental=incremental, classes=classes)
+        if class_weight is not None:
+            w = self._class_sample_weight(class_weight, y, Y).astype(X.dtype, copy=False)
+            sample_weight = w if sample_weight is None else sample_weight * w
+        return X, Y, sample_weight
+
+    def _class_sample_weight(self, class_weight, y, Y):
+        """Per-row weights of ``class_weight`` (scikit-learn's semantics)."""
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            # one output per label: scikit-learn's multi-output rule (a list of dicts)
+            return compute_sample_weight(class_weight, Y)
+        labels = np.asarray(y).reshape(-1)
+        if isinstance(class_weight, str):
+            return compute_sample_weight(class_weight, labels)
+        # a dict weighs the labels of classes_ (partial_fit batches may lack some)
+        per_class = compute_class_weight(class_weight, classes=self.classes_, y=labels)
+        return per_class[np.searchsorted(self.classes_, labels)]
 
     def _make_loss(self):
         return (nn.SoftmaxCrossEntropy() if self.out_activation_ == "softmax"

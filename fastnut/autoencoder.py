@@ -369,6 +369,18 @@ class Autoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -421,7 +433,7 @@ class Autoencoder(_DenseAutoencoder):
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=None, max_fun=15000, clip_norm=None,
-                 dtype=np.float32):
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -452,6 +464,8 @@ class Autoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
 
@@ -542,6 +556,18 @@ class SparseAutoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -599,7 +625,8 @@ class SparseAutoencoder(_DenseAutoencoder):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=None, max_fun=15000, clip_norm=None, dtype=np.float32):
+                 n_iter_no_change=None, max_fun=15000, clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -633,6 +660,8 @@ class SparseAutoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _code_layers(self):
@@ -727,6 +756,18 @@ class ContractiveAutoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -783,7 +824,8 @@ class ContractiveAutoencoder(_DenseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -815,6 +857,8 @@ class ContractiveAutoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _encoder_dense(self, units, activation):
@@ -917,6 +961,18 @@ class DenoisingAutoencoder(_DenseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -967,7 +1023,8 @@ class DenoisingAutoencoder(_DenseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.encoder_layer_sizes = encoder_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -1000,6 +1057,8 @@ class DenoisingAutoencoder(_DenseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _input_layers(self):
@@ -1087,6 +1146,18 @@ class ConvAutoencoder(_BaseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -1144,7 +1215,8 @@ class ConvAutoencoder(_BaseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.filters = filters
         self.kernel_size = kernel_size
@@ -1174,6 +1246,8 @@ class ConvAutoencoder(_BaseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _check_X(self, X, reset):
@@ -1298,6 +1372,18 @@ class LSTMAutoencoder(_BaseAutoencoder):
     clip_norm : float or None, default=None
         Rescale each batch's gradient to at most this global L2 norm;
         None disables it.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype (and dtype of the codes and reconstructions).
 
@@ -1362,7 +1448,8 @@ class LSTMAutoencoder(_BaseAutoencoder):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=None, max_fun=15000,
-                 clip_norm=None, dtype=np.float32):
+                 clip_norm=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.n_components = n_components
         self.decoder_hidden_size = decoder_hidden_size
         self.input_shape = input_shape
@@ -1388,6 +1475,8 @@ class LSTMAutoencoder(_BaseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.clip_norm = clip_norm
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     def _check_X(self, X, reset):

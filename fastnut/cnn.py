@@ -11,14 +11,16 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
+                       NetworkRegressor)
 from ._validation import check_images, check_input_shape
 from ._threads import blas_one_thread
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
                 "validation_fraction", "n_iter_no_change", "momentum", "nesterovs_momentum",
-                "beta_1", "beta_2", "epsilon", "dtype")
+                "beta_1", "beta_2", "epsilon", "dtype",
+                "lr_schedule", "callbacks")
 
 class _CNNMixin:
     _parameter_constraints = {
@@ -195,6 +197,24 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
         Adam's decay rate of the second moment.
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights ``{label: weight}`` (labels not listed weigh 1), or
+        ``"balanced"``: ``n_samples / (n_classes * np.bincount(y))``, as in
+        scikit-learn. Multiplied with ``sample_weight``, in training and in
+        the early-stopping validation score. ``partial_fit`` takes a dict, not
+        ``"balanced"`` (the class frequencies of one batch are not the data's).
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
 
@@ -236,6 +256,8 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
     True
 """
 
+    _parameter_constraints = {**_CNNMixin._parameter_constraints, **CLASS_WEIGHT_CONSTRAINT}
+
     def __init__(self, input_shape=None, conv_layers=((32, 3), (64, 3)), *, pool="max",
                  pool_size=2, padding="same", activation="relu", hidden_layer_sizes=(128,),
                  dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
@@ -243,7 +265,8 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 dtype=np.float32):
+                 class_weight=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.input_shape = input_shape
         self.conv_layers = conv_layers
         self.pool = pool
@@ -270,6 +293,9 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
 
@@ -354,6 +380,18 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
         Adam's decay rate of the second moment.
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
 
@@ -400,7 +438,7 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 dtype=np.float32):
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.input_shape = input_shape
         self.conv_layers = conv_layers
         self.pool = pool
@@ -427,4 +465,6 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype

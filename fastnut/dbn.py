@@ -26,7 +26,7 @@ from . import nn
 from ._doc_link import DocLinkMixin
 from ._kernels import rbm as _k
 from .nn._linalg import matmul
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
+from ._network import CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier
 from ._threads import map_row_chunks, threads_for
 from ._validation import resolve_dtype
 from .rbm import BernoulliRBM, _blas_limit, _clip_unit_interval, _seed_key
@@ -814,7 +814,8 @@ class DeepBoltzmannMachine(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transf
 _TRAIN_PARAMS = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                  "random_state", "tol", "verbose", "warm_start", "early_stopping",
                  "validation_fraction", "n_iter_no_change", "momentum", "nesterovs_momentum",
-                 "beta_1", "beta_2", "epsilon", "max_fun", "dtype")
+                 "beta_1", "beta_2", "epsilon", "max_fun", "dtype",
+                 "lr_schedule", "callbacks")
 
 
 class DBNClassifier(NetworkClassifier):
@@ -888,6 +889,24 @@ class DBNClassifier(NetworkClassifier):
         Adam's numerical-stability term (``solver="adam"``).
     max_fun : int, default=15000
         Maximum loss evaluations (``solver="lbfgs"``).
+    class_weight : dict, "balanced" or None, default=None
+        Class weights ``{label: weight}`` (labels not listed weigh 1), or
+        ``"balanced"``: ``n_samples / (n_classes * np.bincount(y))``, as in
+        scikit-learn. Multiplied with ``sample_weight``, in training and in
+        the early-stopping validation score. ``partial_fit`` takes a dict, not
+        ``"balanced"`` (the class frequencies of one batch are not the data's).
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
         Compute dtype.
 
@@ -939,6 +958,7 @@ class DBNClassifier(NetworkClassifier):
         "rbm_momentum": [Interval(Real, 0, 1, closed="left")],
         "rbm_weight_decay": [Interval(Real, 0, None, closed="left")],
         **{name: TRAIN_CONSTRAINTS[name] for name in _TRAIN_PARAMS},
+        **CLASS_WEIGHT_CONSTRAINT,
     }
 
     def __init__(self, hidden_layer_sizes=(256,), *, rbm_learning_rate=0.06, rbm_n_iter=20,
@@ -948,7 +968,9 @@ class DBNClassifier(NetworkClassifier):
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 max_fun=15000, dtype=np.float32):
+                 max_fun=15000,
+                 class_weight=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.rbm_learning_rate = rbm_learning_rate
         self.rbm_n_iter = rbm_n_iter
@@ -976,6 +998,9 @@ class DBNClassifier(NetworkClassifier):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.max_fun = max_fun
+        self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
     #: fine-tuning values this family does not expose (TrainConfig fields)

@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
+                       NetworkRegressor)
 
 class _MLPMixin:
     _accept_sparse = True
@@ -132,6 +133,24 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
         many epochs.
     max_fun : int, default=15000
         Maximum loss evaluations for lbfgs.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights ``{label: weight}`` (labels not listed weigh 1), or
+        ``"balanced"``: ``n_samples / (n_classes * np.bincount(y))``, as in
+        scikit-learn. Multiplied with ``sample_weight``, in training and in
+        the early-stopping validation score. ``partial_fit`` takes a dict, not
+        ``"balanced"`` (the class frequencies of one batch are not the data's).
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype. **fastnut differs from scikit-learn here**: it computes
         in float32 by default (about twice as fast; scikit-learn computes in
@@ -176,13 +195,16 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
     True
 """
 
+    _parameter_constraints = {**_MLPMixin._parameter_constraints, **CLASS_WEIGHT_CONSTRAINT}
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float32):
+                 class_weight=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -206,6 +228,9 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
 
@@ -271,6 +296,18 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
         many epochs.
     max_fun : int, default=15000
         Maximum loss evaluations for lbfgs.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype. **fastnut differs from scikit-learn here**: it computes
         in float32 by default (about twice as fast; scikit-learn computes in
@@ -327,7 +364,7 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float32):
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -352,4 +389,6 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype

@@ -12,13 +12,15 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import nn
-from ._network import TRAIN_CONSTRAINTS, NetworkClassifier, NetworkRegressor
+from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
+                       NetworkRegressor)
 from ._validation import check_sequences
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
                 "validation_fraction", "n_iter_no_change", "clip_norm", "momentum",
-                "nesterovs_momentum", "beta_1", "beta_2", "epsilon", "dtype")
+                "nesterovs_momentum", "beta_1", "beta_2", "epsilon", "dtype",
+                "lr_schedule", "callbacks")
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
 
@@ -160,6 +162,24 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
         Adam's decay rate of the second moment.
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights ``{label: weight}`` (labels not listed weigh 1), or
+        ``"balanced"``: ``n_samples / (n_classes * np.bincount(y))``, as in
+        scikit-learn. Multiplied with ``sample_weight``, in training and in
+        the early-stopping validation score. ``partial_fit`` takes a dict, not
+        ``"balanced"`` (the class frequencies of one batch are not the data's).
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
 
@@ -208,13 +228,17 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
     True
 """
 
+    _parameter_constraints = {**_RNNMixin._parameter_constraints, **CLASS_WEIGHT_CONSTRAINT}
+
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False,
                  dropout=0.0, hidden_layer_sizes=(), input_shape=None, *, solver="adam",
                  alpha=1e-4, batch_size="auto", learning_rate_init=1e-2, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
                  clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, dtype=np.float32):
+                 beta_2=0.999, epsilon=1e-8,
+                 class_weight=None,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -241,6 +265,9 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype
 
 
@@ -323,6 +350,18 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
         Adam's decay rate of the second moment.
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
+    lr_schedule : Schedule, callable or None, default=None
+        Learning rate per epoch for sgd and adam: a ``fastnut.schedules``
+        object (``StepDecay``, ``CosineAnnealing``, ``ReduceLROnPlateau``) or
+        a callable ``epoch -> learning rate`` (epochs count from 0 over the
+        model's life). None keeps ``learning_rate_init`` (and SGD's
+        ``learning_rate`` rule where there is one). The rate of each epoch is
+        in ``history_``.
+    callbacks : list of Callback or None, default=None
+        Objects of ``fastnut.callbacks`` (``EarlyStopping``, ``Checkpoint``,
+        ``ProgressBar``, ``CSVLogger``) or your own, called at the start of
+        each ``fit``/``partial_fit``, after each epoch (returning True stops
+        training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
 
@@ -379,7 +418,8 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
                  clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, dtype=np.float32):
+                 beta_2=0.999, epsilon=1e-8,
+                 lr_schedule=None, callbacks=None, dtype=np.float32):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -406,4 +446,6 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.dtype = dtype

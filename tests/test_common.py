@@ -31,6 +31,8 @@ CHECK_PARAMS = {
     # 2-D X: every row is a sequence of one feature per step
     "RNNClassifier": dict(hidden_size=8, max_iter=50),
     "RNNRegressor": dict(cell="gru", hidden_size=8, max_iter=100, learning_rate_init=0.03),
+    "NeuralNetClassifier": dict(max_iter=100),
+    "NeuralNetRegressor": dict(max_iter=100),
 }
 
 

@@ -50,6 +50,15 @@ class Optimizer:
         """
         raise NotImplementedError
 
+    @property
+    def scheduled_rate(self):
+        """The rate a learning-rate schedule sets: the step size ``learning_rate``."""
+        return self.learning_rate
+
+    @scheduled_rate.setter
+    def scheduled_rate(self, value):
+        self.learning_rate = float(value)
+
     def iteration_ends(self, time_step):
         """Called after each epoch with the number of samples seen so far."""
 
@@ -127,6 +136,15 @@ class Adam(Optimizer):
         super().__init__(learning_rate_init)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self.ms = self.vs = None
+
+    @property
+    def scheduled_rate(self):
+        """Adam's ``η`` before bias correction (``learning_rate_init``)."""
+        return self.learning_rate_init
+
+    @scheduled_rate.setter
+    def scheduled_rate(self, value):
+        self.learning_rate_init = float(value)
 
     def update(self, params, grads, l2=None):
         self.t += 1

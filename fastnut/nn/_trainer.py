@@ -81,6 +81,13 @@ class TrainConfig:
     clip_norm : float or None, default=None
         Rescale the gradient when its global L2 norm exceeds this.
     verbose : bool, default=False
+    lr_schedule : Schedule, callable or None, default=None
+        The learning rate of each epoch (see ``fastnut.schedules``): a
+        ``Schedule`` is called as ``schedule(epoch, base_lr, history)``, any
+        other callable as ``f(epoch)`` (``epoch`` counts from 0 over all
+        epochs of the model, across ``warm_start``/``partial_fit`` calls).
+        It sets SGD's step size or Adam's ``η`` (before bias correction).
+        None leaves the optimizer's own rule (``learning_rate``) untouched.
     """
     solver: str = "adam"
     learning_rate_init: float = 1e-3
@@ -101,6 +108,7 @@ class TrainConfig:
     early_stopping: bool = False
     clip_norm: Optional[float] = None
     verbose: bool = False
+    lr_schedule: object = None
 
     def make_optimizer(self):
         """A fresh optimizer for ``solver`` (None for lbfgs)."""
@@ -128,6 +136,9 @@ class Progress:
     best_validation_score: Optional[float] = None
     no_improvement_count: int = 0
     best_params: Optional[dict] = None
+    #: one record per epoch: epoch (from 1), loss, validation_score,
+    #: learning_rate, seconds
+    history: list = field(default_factory=list)
 
     @classmethod
     def start(cls, early_stopping):
@@ -235,12 +246,15 @@ class Trainer:
 
     # -- epochs ---------------------------------------------------------------
     def fit_epochs(self, X, y, sample_weight=None, *, incremental=False, validation=None,
-                   score=None):
+                   score=None, epoch_end=None):
         """Run up to ``config.max_iter`` epochs (one when ``incremental``).
 
         ``validation`` is ``(X_val, y_val, sw_val)`` scored by ``score(X, y, sw)``
         (higher is better) after each epoch when early stopping is on.
-        Returns True when training stopped by itself (converged).
+        ``epoch_end(record)``, if given, is called after each epoch with its
+        ``progress.history`` record and stops training by returning True.
+        Returns True when training stopped by itself (converged, or stopped
+        by ``epoch_end``).
         """
         net, cfg, prog = self.network, self.config, self.progress
         n = X.shape[0]
@@ -254,6 +268,7 @@ class Trainer:
         converged = False
         for _ in range(cfg.max_iter):
             t0 = time.perf_counter()
+            lr = self._scheduled_rate()
             if cfg.shuffle:
                 self.rng.shuffle(idx)
             total = 0.0
@@ -301,20 +316,46 @@ class Trainer:
                 if cfg.early_stopping:
                     line += f", validation score = {prog.validation_scores[-1]:.6f}"
                 print(line + f", time = {time.perf_counter() - t0:.3f}s", flush=True)
+            prog.history.append({
+                "epoch": len(prog.history) + 1, "loss": epoch_loss,
+                "validation_score": (prog.validation_scores[-1] if cfg.early_stopping
+                                     else None),
+                "learning_rate": lr, "seconds": time.perf_counter() - t0})
             self.optimizer.iteration_ends(prog.t)
+            stop = False
             if prog.no_improvement_count > patience:
                 what = "Validation score" if cfg.early_stopping else "Training loss"
                 msg = (f"{what} did not improve more than tol={cfg.tol:f} for "
                        f"{cfg.n_iter_no_change} consecutive epochs.")
                 if self.optimizer.trigger_stopping(msg, cfg.verbose):
-                    converged = True
-                    break
-                prog.no_improvement_count = 0
-            if incremental:
+                    converged = stop = True
+                else:
+                    prog.no_improvement_count = 0
+            if epoch_end is not None and epoch_end(prog.history[-1]):
+                converged = stop = True
+            if stop or incremental:
                 break
         if cfg.early_stopping:
             self._restore(prog.best_params)
         return converged
+
+    def _scheduled_rate(self):
+        """Set this epoch's learning rate from ``config.lr_schedule``; return it."""
+        schedule = self.config.lr_schedule
+        if schedule is None:
+            return self.optimizer.scheduled_rate
+        epoch = len(self.progress.history)
+        if hasattr(schedule, "learning_rate_at"):
+            lr = schedule.learning_rate_at(epoch, self.config.learning_rate_init,
+                                           self.progress.history)
+        else:
+            lr = schedule(epoch)
+        lr = float(lr)
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr_schedule gave the learning rate {lr!r} for epoch {epoch}; "
+                             "a learning rate is a positive finite number.")
+        self.optimizer.scheduled_rate = lr
+        return lr
 
     @property
     def last_loss(self):
