@@ -51,6 +51,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
 from numbers import Integral, Real
 
 from . import nn
+from ._state import AtomicState
 from ._threads import blas_one_thread
 from ._validation import resolve_dtype
 
@@ -98,7 +99,7 @@ def _stochastic_solver(est):
 PREDICT_CHUNK = 2048
 
 
-class BaseNetwork(BaseEstimator):
+class BaseNetwork(AtomicState, BaseEstimator):
     """Shared fit / partial_fit / predict machinery (see the module docstring)."""
 
     _accept_sparse = False

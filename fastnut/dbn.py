@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import nn
+from ._state import AtomicState
 from ._kernels import rbm as _k
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
 from ._threads import n_threads as _n_threads
@@ -128,7 +129,7 @@ _RBM_CONSTRAINTS = {
 
 
 # -- DeepBeliefNetwork -------------------------------------------------------------------
-class DeepBeliefNetwork(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class DeepBeliefNetwork(AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Deep belief network: stacked Bernoulli RBMs trained greedily, layer by layer.
 
     Each RBM is trained on the mean activations of the one below (Hinton,
@@ -442,7 +443,7 @@ class DeepBeliefNetwork(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
 
 # -- DeepBoltzmannMachine ------------------------------------------------------------------
-class DeepBoltzmannMachine(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class DeepBoltzmannMachine(AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Deep Boltzmann machine: binary hidden layers trained jointly.
 
     Every layer is undirected, so the posterior over hidden layers has no

@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
+from ._state import AtomicState
 from ._kernels import rbm as _k
 from ._threads import blas_one_thread, n_threads as _n_threads
 from ._validation import resolve_dtype
@@ -73,7 +74,7 @@ def _seed_key(rng):
     return (hi << 32) | lo
 
 
-class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _BaseRBM(AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: validation, the epoch driver, sampling and scoring."""
 
     _visible_type = 0  # kernel unit type of the visible layer

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import ThreadpoolController
 
+from ._state import AtomicState
 from ._grid import Grid
 from ._kernels import som as _som
 from ._threads import n_threads as _n_threads
@@ -65,7 +66,7 @@ def _blas_single_thread():
                 _limiter = None
 
 
-class SelfOrganizingMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SelfOrganizingMap(AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Self-organizing map: a 2-D grid of prototypes fitted to the data.
 
     Every unit of an ``n_rows x n_cols`` grid holds a weight vector in input
