@@ -95,8 +95,40 @@ def _stochastic_solver(est):
     return True
 
 
+def _finite64(X):
+    try:
+        return bool(np.isfinite(np.asarray(X, dtype=np.float64)).all())
+    except (TypeError, ValueError):
+        return False
+
+
 #: rows per forward pass at prediction time: memory stays flat in n_samples
 PREDICT_CHUNK = 2048
+
+#: training rows a fitted network must map to finite outputs
+_PROBE_ROWS = 64
+
+
+def _check_finite_output(net, X):
+    """Raise ``DivergenceError`` when the trained ``net`` overflows on training rows.
+
+    A finite but huge loss (1e24, say) leaves weights that overflow float32 at
+    prediction time: the fit reports it instead of returning a model that
+    predicts inf.
+    """
+    probe = X[:_PROBE_ROWS]
+    if sp.issparse(probe):
+        probe = probe.toarray()
+    params_ok = all(np.isfinite(p).all() for p in net.params.values())
+    with np.errstate(over="ignore", invalid="ignore"):
+        out_ok = params_ok and np.isfinite(net.forward(probe, training=False)).all()
+    if not out_ok:
+        raise nn.DivergenceError(
+            "Solver produced non-finite parameter weights. The input data may contain "
+            "large values and need to be preprocessed. (Training diverged: the "
+            + ("weights are" if not params_ok else "network's outputs on training rows are")
+            + " no longer finite. Lower learning_rate_init, scale the inputs (e.g. "
+            "StandardScaler) or raise alpha.)")
 
 
 class BaseNetwork(AtomicState, BaseEstimator):
@@ -116,10 +148,22 @@ class BaseNetwork(AtomicState, BaseEstimator):
             X = np.ascontiguousarray(X, dtype=self.network_.dtype)
             if np.isfinite(X).all():
                 return X
-        return validate_data(
-            self, X, reset=reset, dtype=self._compute_dtype(), order="C",
-            accept_sparse=["csr"] if self._accept_sparse else False,
-        )
+        try:
+            return validate_data(
+                self, X, reset=reset, dtype=self._compute_dtype(), order="C",
+                accept_sparse=["csr"] if self._accept_sparse else False,
+            )
+        except ValueError as exc:
+            if reset and "too large for dtype('float32')" in str(exc) and _finite64(X):
+                # finite data that float32 cannot hold: scikit-learn (float64) fails
+                # in training with this message; say why here
+                raise ValueError(
+                    "Solver produced non-finite parameter weights. The input data may "
+                    "contain large values and need to be preprocessed. (X holds finite "
+                    "values beyond float32's range, about 3.4e38, and this model "
+                    "computes in float32: scale X, e.g. with StandardScaler, or use "
+                    "dtype='float64'.)") from exc
+            raise
 
     def _fast_path_ok(self, X):
         return (X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
@@ -218,6 +262,7 @@ class BaseNetwork(AtomicState, BaseEstimator):
                                  self._train_config(X.shape[0], resolve_batch=False),
                                  random_state=rng)
             self.loss_ = trainer.fit_lbfgs(X, Y, sample_weight)
+            _check_finite_output(net, X)
             self.n_iter_ = trainer.n_iter
             self.t_ = 0
             for stale in ("loss_curve_", "best_loss_", "validation_scores_",
@@ -246,11 +291,16 @@ class BaseNetwork(AtomicState, BaseEstimator):
                              progress=progress, random_state=shuffle_rng)
         converged = trainer.fit_epochs(X_train, Y_train, sw_train, incremental=incremental,
                                        validation=validation, score=self._validation_score)
+        _check_finite_output(net, X_train)
         self._optimizer, self._progress, self._random_state = (
             trainer.optimizer, trainer.progress, trainer.rng)
         self._sync_from(trainer.progress)
+        # the plateau rule as the user set it (n_iter_no_change=np.inf still warns,
+        # as scikit-learn's MLPs do; None means no rule)
+        plateau_rule = self.__dict__.get(
+            "n_iter_no_change", self._FIXED_TRAIN_PARAMS.get("n_iter_no_change"))
         if (not converged and not incremental and self.n_iter_ == config.max_iter
-                and config.n_iter_no_change is not None):
+                and plateau_rule is not None):
             # (without a plateau rule, running all max_iter epochs is the plan)
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
@@ -264,11 +314,17 @@ class BaseNetwork(AtomicState, BaseEstimator):
         self.best_loss_ = progress.best_loss
         self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
+        self._no_improvement_count = progress.no_improvement_count
 
     def _split_validation(self, X, y, sample_weight, rng):
-        stratify = y if (self._is_classifier() and y.shape[1] == 1) else None
-        if stratify is not None and self._label_binarizer.y_type_ == "multiclass":
-            stratify = y.argmax(axis=1)
+        stratify = None
+        if self._is_classifier():
+            # labels a too-small-class error can name: the user's for multiclass,
+            # the binary indicator (True/False, as scikit-learn's) for two classes
+            if self._label_binarizer.y_type_ == "multiclass":
+                stratify = self.classes_[y.argmax(axis=1)]
+            elif y.shape[1] == 1:
+                stratify = y.astype(bool)  # 2-D: train_test_split names rows 'True'/'False'
         arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
         parts = train_test_split(*arrays, random_state=rng,
                                  test_size=self.validation_fraction, stratify=stratify)
@@ -363,6 +419,11 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if target.startswith("multilabel") else self.classes_)
             self.classes_ = self._label_binarizer.classes_
+            if not target.startswith("multilabel"):
+                unknown = np.setdiff1d(unique_labels(y), self.classes_)
+                if len(unknown):
+                    raise ValueError(f"`y` has classes not in `classes`: {unknown}. "
+                                     f"`classes` has {self.classes_}.")
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)

@@ -194,8 +194,8 @@ class _BaseRBM(AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 pl = float(self._score(monitor).mean())
                 print(
                     f"[{type(self).__name__}] Iteration {self.n_iter_}, "
-                    f"pseudo-likelihood = {pl:.2f}, reconstruction error = {loss:.4f}, "
-                    f"time = {time.time() - t0:.2f}s"
+                    f"pseudo-likelihood = {pl:.2f}, time = {time.time() - t0:.2f}s, "
+                    f"reconstruction error = {loss:.4f}"
                 )
 
     def _after_epoch(self, X, monitor):
@@ -268,9 +268,25 @@ class _BaseRBM(AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         return self._mean_hiddens(X)
 
     def _mean_hiddens(self, X):
+        # also scikit-learn's private helper: takes what scikit-learn's takes (1-D,
+        # sparse, any layout or float dtype), converted before the kernel sees it
+        if sp.issparse(X):
+            X = X.toarray()
+        X = np.asarray(X)
+        one_d = X.ndim == 1
+        X = np.ascontiguousarray(X.reshape(1, -1) if one_d else X,
+                                 dtype=self.components_.dtype)
+        if X.ndim != 2 or X.shape[1] != self.components_.shape[1]:
+            raise ValueError(f"X has shape {X.shape}; {type(self).__name__} expects "
+                             f"(n_samples, {self.components_.shape[1]})")
         out = np.empty((X.shape[0], self.components_.shape[0]), dtype=self.components_.dtype)
         _k.hidden_probs(X, self._wt(), self.intercept_hidden_, out, _n_threads())
-        return out
+        return out[0] if one_d else out
+
+    def _sample_hiddens(self, v, rng):
+        """A sample of ``h ~ P(h | v)`` drawn from ``rng`` (scikit-learn's helper)."""
+        p = self._mean_hiddens(v)
+        return rng.uniform(size=p.shape) < p
 
     def _mean_visibles(self, H):
         A = H @ self.components_
