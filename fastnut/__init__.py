@@ -25,6 +25,8 @@ def openmp_enabled():
 
 
 from ._persistence import skops_trusted_types  # noqa: E402
+# the one exception of training that diverged (a ValueError), for every family
+from .nn import DivergenceError  # noqa: E402
 
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
@@ -58,4 +60,5 @@ __all__ = [
     "LSTMAutoencoder",
     "openmp_enabled",
     "skops_trusted_types",
+    "DivergenceError",
 ]

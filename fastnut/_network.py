@@ -109,6 +109,17 @@ PREDICT_CHUNK = 2048
 _PROBE_ROWS = 64
 
 
+def check_finite_prediction(est, Z, X):
+    """Raise a clear ``ValueError`` when a prediction overflowed (never return inf/NaN)."""
+    if not np.isfinite(Z).all():
+        raise ValueError(
+            f"{type(est).__name__}: the network's output for X is not finite: the input "
+            f"overflows {np.dtype(Z.dtype).name} arithmetic (largest |value| in X: "
+            f"{float(np.max(np.abs(X))) if X.size and not sp.issparse(X) else 'n/a'}). "
+            "Scale the inputs like the training data, e.g. with StandardScaler.")
+    return Z
+
+
 def _check_finite_output(net, X):
     """Raise ``DivergenceError`` when the trained ``net`` overflows on training rows.
 
@@ -339,11 +350,12 @@ class BaseNetwork(AtomicState, BaseEstimator):
         return isinstance(self, NetworkClassifier)
 
     # -- prediction -------------------------------------------------------------
-    def _forward_raw(self, X, link=True):
+    def _forward_raw(self, X, link=True, check=True):
         """Network output for checked ``X``, in chunks (memory flat in n_samples).
 
         ``link=False`` skips the loss's output link (softmax, logistic, exp):
-        class decisions only need the logits.
+        class decisions only need the logits.  ``check=True`` refuses an output
+        that overflowed (a clear ``ValueError`` instead of inf or NaN).
         """
         net = self.network_
         loss = self._make_loss() if link else None
@@ -354,7 +366,10 @@ class BaseNetwork(AtomicState, BaseEstimator):
             Xc = X[start:stop]
             if sp.issparse(Xc):
                 Xc = Xc.toarray()
-            Z = net.forward(Xc, training=False)
+            with np.errstate(over="ignore", invalid="ignore"):
+                Z = net.forward(Xc, training=False)
+            if check:
+                check_finite_prediction(self, Z, Xc)
             if link:
                 loss.predict(Z, out=out[start:stop])
             else:
@@ -472,13 +487,18 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _validation_score(self, X, y, sample_weight):
+        Z = self._forward_raw(X, link=False, check=False)
+        if not np.isfinite(Z).all():
+            return np.nan  # diverged weights score NaN (scikit-learn's rule)
         return accuracy_score(self._label_binarizer.inverse_transform(y),
-                              self._predict_checked(X), sample_weight=sample_weight)
+                              self._decisions(Z), sample_weight=sample_weight)
 
     def _predict_checked(self, X):
         # decisions from the logits: argmax of softmax(Z) is argmax of Z, and
         # logistic(Z) > 0.5 is Z > 0, so the link is never computed
-        Z = self._forward_raw(X, link=False)
+        return self._decisions(self._forward_raw(X, link=False))
+
+    def _decisions(self, Z):
         if self.out_activation_ == "softmax":
             return self.classes_[Z.argmax(axis=1)]
         positive = (Z > 0).astype(np.intp)
@@ -558,7 +578,11 @@ class NetworkRegressor(RegressorMixin, BaseNetwork):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _validation_score(self, X, y, sample_weight):
-        return r2_score(y, self._forward_raw(X), sample_weight=sample_weight)
+        with np.errstate(over="ignore", invalid="ignore"):
+            P = self._forward_raw(X, check=False)
+        if not np.isfinite(P).all():
+            return np.nan  # diverged weights score NaN (scikit-learn's rule)
+        return r2_score(y, P, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) or (n_samples, n_targets)."""

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import nn
 from ._state import AtomicState
+from .nn import DivergenceError
 from ._kernels import rbm as _k
 from ._network import TRAIN_CONSTRAINTS, NetworkClassifier
 from ._threads import n_threads as _n_threads
@@ -329,7 +330,7 @@ class DeepBeliefNetwork(AtomicState, ClassNamePrefixFeaturesOutMixin, Transforme
                 r[-1] += (lr / B) * (top_pos.sum(0) - top_neg.sum(0))
                 g[-1] += (lr / B) * (pen.sum(0) - neg_pen.sum(0))
             if not all(np.isfinite(W).all() for W in R + G):
-                raise FloatingPointError("up-down fine-tuning diverged; lower "
+                raise DivergenceError("up-down fine-tuning diverged; lower "
                                          "fine_tune_learning_rate")
             self.loss_curve_.append(self._reconstruction_error(monitor))
             if self.verbose:
@@ -709,7 +710,7 @@ class DeepBoltzmannMachine(AtomicState, ClassNamePrefixFeaturesOutMixin, Transfo
                     self._bias(l)[...] += vel_b[l]
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and all(np.isfinite(W).all() for W in self.coefs_)):
-                raise FloatingPointError("DeepBoltzmannMachine diverged; lower learning_rate "
+                raise DivergenceError("DeepBoltzmannMachine diverged; lower learning_rate "
                                          f"(now {self.learning_rate})")
             self.loss_curve_.append(loss)
             self.n_iter_ += 1

@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from ._state import AtomicState
+from .nn import DivergenceError
 from ._kernels import rbm as _k
 from ._threads import blas_one_thread, n_threads as _n_threads
 from ._validation import resolve_dtype
@@ -183,7 +184,7 @@ class _BaseRBM(AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self._after_epoch(X, monitor)
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and np.isfinite(self.components_).all()):
-                raise FloatingPointError(
+                raise DivergenceError(
                     f"{name} diverged (weights or reconstruction error no longer finite); "
                     f"lower learning_rate (now {self.learning_rate}) or momentum "
                     f"(now {self.momentum})."

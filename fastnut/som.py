@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from threadpoolctl import ThreadpoolController
 
 from ._state import AtomicState
+from .nn import DivergenceError
 from ._grid import Grid
 from ._kernels import som as _som
 from ._threads import n_threads as _n_threads
@@ -172,7 +173,7 @@ class SelfOrganizingMap(AtomicState, ClassNamePrefixFeaturesOutMixin, Transforme
     the metric.  The mexican hat's negative weights make little sense in
     batch mode; use it with ``algorithm="online"`` and a small learning rate
     (its negative lobe pushes units away from the samples, and large steps
-    diverge, which ``fit`` reports as a ``FloatingPointError``).
+    diverge, which ``fit`` reports as a ``fastnut.DivergenceError``, a ``ValueError``).
 
     Online step t (``p = t / (max_iter n)``): ``w_u += lr(p) h(r(b, u); sigma(p))
     (x - w_u)`` for the units within the cut-off only.
@@ -450,7 +451,7 @@ class SelfOrganizingMap(AtomicState, ClassNamePrefixFeaturesOutMixin, Transforme
                 hint = ("; the mexican hat's negative lobe pushes units away from "
                         "the samples, so it needs a small learning rate"
                         if self.neighborhood == "mexican_hat" else "")
-                raise FloatingPointError(
+                raise DivergenceError(
                     f"SelfOrganizingMap diverged at epoch {e + 1} (non-finite weights); "
                     f"lower learning_rate_start or scale the data{hint}")
             qes.append(qe)
