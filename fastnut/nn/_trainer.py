@@ -277,6 +277,9 @@ class Trainer:
                 else:
                     Xb, Yb = X[start:stop], y[start:stop]
                     swb = sample_weight[start:stop] if sample_weight is not None else None
+                if swb is not None and not swb.any():
+                    # a mini-batch of zero-weight rows carries no information: no step
+                    continue
                 with np.errstate(over="ignore", invalid="ignore"):
                     value = self.loss_and_grad(Xb, Yb, swb, fold_l2=True)
                 if not np.isfinite(value):
