@@ -426,6 +426,15 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
         if y.shape[0] != n_samples:
             raise ValueError(f"X and y have inconsistent numbers of samples: "
                              f"{n_samples} and {y.shape[0]}")
+        if y.dtype == object:
+            kinds = {type(v).__name__ for v in y.ravel()
+                     if not isinstance(v, (str, bytes))} | (
+                {"str"} if any(isinstance(v, (str, bytes)) for v in y.ravel()) else set())
+            if "str" in kinds and len(kinds) > 1:
+                raise ValueError(
+                    f"y mixes string labels with labels of type "
+                    f"{', '.join(sorted(kinds - {'str'}))}: labels must be all strings or "
+                    "all numbers (convert them, e.g. y.astype(str)).")
         target = type_of_target(y, input_name="y")
         if target not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(f"Unknown label type: {target}. {type(self).__name__} takes "

@@ -31,6 +31,8 @@ import functools
 
 from sklearn.utils._available_if import _AvailableIfDescriptor
 
+from ._validation import refuse_zero_columns
+
 #: methods that (re)fit: run on a twin, committed when they return
 FIT_METHODS = ("fit", "partial_fit", "fit_transform", "fit_predict")
 #: methods that continue the fitted state (their twin gets copies of it)
@@ -67,6 +69,8 @@ def _view(est):
 def _staged(method, incremental):
     @functools.wraps(method)
     def fit_on_twin(self, *args, **kwargs):
+        if args:
+            refuse_zero_columns(self, args[0])
         deep = incremental or bool(self.__dict__.get("warm_start", False))
         twin = _twin(self, deep)
         result = method(twin, *args, **kwargs)
@@ -80,6 +84,8 @@ def _staged(method, incremental):
 def _snapshot(method):
     @functools.wraps(method)
     def read_view(self, *args, **kwargs):
+        if args:
+            refuse_zero_columns(self, args[0])
         return method(_view(self), *args, **kwargs)
 
     read_view._fastnut_state = True
