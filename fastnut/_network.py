@@ -120,7 +120,7 @@ def check_finite_prediction(est, Z, X):
     return Z
 
 
-def _check_finite_output(net, X):
+def _check_finite_output(net, X, forward=True):
     """Raise ``DivergenceError`` when the trained ``net`` overflows on training rows.
 
     A finite but huge loss (1e24, say) leaves weights that overflow float32 at
@@ -131,8 +131,10 @@ def _check_finite_output(net, X):
     if sp.issparse(probe):
         probe = probe.toarray()
     params_ok = all(np.isfinite(p).all() for p in net.params.values())
-    with np.errstate(over="ignore", invalid="ignore"):
-        out_ok = params_ok and np.isfinite(net.forward(probe, training=False)).all()
+    out_ok = params_ok
+    if params_ok and forward:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out_ok = bool(np.isfinite(net.forward(probe, training=False)).all())
     if not out_ok:
         raise nn.DivergenceError(
             "Solver produced non-finite parameter weights. The input data may contain "
@@ -302,7 +304,8 @@ class BaseNetwork(AtomicState, BaseEstimator):
                              progress=progress, random_state=shuffle_rng)
         converged = trainer.fit_epochs(X_train, Y_train, sw_train, incremental=incremental,
                                        validation=validation, score=self._validation_score)
-        _check_finite_output(net, X_train)
+        # (partial_fit: weights only, a forward pass would cost a third of a small call)
+        _check_finite_output(net, X_train, forward=not incremental)
         self._optimizer, self._progress, self._random_state = (
             trainer.optimizer, trainer.progress, trainer.rng)
         self._sync_from(trainer.progress)
@@ -366,8 +369,7 @@ class BaseNetwork(AtomicState, BaseEstimator):
             Xc = X[start:stop]
             if sp.issparse(Xc):
                 Xc = Xc.toarray()
-            with np.errstate(over="ignore", invalid="ignore"):
-                Z = net.forward(Xc, training=False)
+            Z = net.forward(Xc, training=False)
             if check:
                 check_finite_prediction(self, Z, Xc)
             if link:
