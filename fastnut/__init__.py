@@ -75,6 +75,8 @@ def openmp_enabled():
 
 
 from ._persistence import skops_trusted_types  # noqa: E402
+# the one exception of training that diverged (a ValueError), for every family
+from .nn import DivergenceError  # noqa: E402
 
 # Public estimators, one import line per family (each family adds its own).
 from .mlp import MLPClassifier, MLPRegressor  # noqa: E402
@@ -112,4 +114,5 @@ __all__ = [
     "NeuralNetRegressor",
     "openmp_enabled",
     "skops_trusted_types",
+    "DivergenceError",
 ]

@@ -53,6 +53,7 @@ from numbers import Integral, Real
 
 from . import nn
 from ._doc_link import DocLinkMixin
+from ._state import AtomicState
 from ._threads import blas_single_thread, map_row_chunks
 from ._validation import resolve_dtype
 
@@ -101,11 +102,56 @@ def _stochastic_solver(est):
     return True
 
 
+def _finite64(X):
+    try:
+        return bool(np.isfinite(np.asarray(X, dtype=np.float64)).all())
+    except (TypeError, ValueError):
+        return False
+
+
 #: rows per forward pass at prediction time: memory stays flat in n_samples
 PREDICT_CHUNK = 2048
 
+#: training rows a fitted network must map to finite outputs
+_PROBE_ROWS = 64
 
-class BaseNetwork(DocLinkMixin, BaseEstimator):
+
+def check_finite_prediction(est, Z, X):
+    """Raise a clear ``ValueError`` when a prediction overflowed (never return inf/NaN)."""
+    if not np.isfinite(Z).all():
+        raise ValueError(
+            f"{type(est).__name__}: the network's output for X is not finite: the input "
+            f"overflows {np.dtype(Z.dtype).name} arithmetic (largest |value| in X: "
+            f"{float(np.max(np.abs(X))) if X.size and not sp.issparse(X) else 'n/a'}). "
+            "Scale the inputs like the training data, e.g. with StandardScaler.")
+    return Z
+
+
+def _check_finite_output(net, X, forward=True):
+    """Raise ``DivergenceError`` when the trained ``net`` overflows on training rows.
+
+    A finite but huge loss (1e24, say) leaves weights that overflow float32 at
+    prediction time: the fit reports it instead of returning a model that
+    predicts inf.
+    """
+    probe = X[:_PROBE_ROWS]
+    if sp.issparse(probe):
+        probe = probe.toarray()
+    params_ok = all(np.isfinite(p).all() for p in net.params.values())
+    out_ok = params_ok
+    if params_ok and forward:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out_ok = bool(np.isfinite(net.forward(probe, training=False)).all())
+    if not out_ok:
+        raise nn.DivergenceError(
+            "Solver produced non-finite parameter weights. The input data may contain "
+            "large values and need to be preprocessed. (Training diverged: the "
+            + ("weights are" if not params_ok else "network's outputs on training rows are")
+            + " no longer finite. Lower learning_rate_init, scale the inputs (e.g. "
+            "StandardScaler) or raise alpha.)")
+
+
+class BaseNetwork(DocLinkMixin, AtomicState, BaseEstimator):
     """Shared fit / partial_fit / predict machinery (see the module docstring)."""
 
     _accept_sparse = False
@@ -122,10 +168,22 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
             X = np.ascontiguousarray(X, dtype=self.network_.dtype)
             if np.isfinite(X).all():
                 return X
-        return validate_data(
-            self, X, reset=reset, dtype=self._compute_dtype(), order="C",
-            accept_sparse=["csr"] if self._accept_sparse else False,
-        )
+        try:
+            return validate_data(
+                self, X, reset=reset, dtype=self._compute_dtype(), order="C",
+                accept_sparse=["csr"] if self._accept_sparse else False,
+            )
+        except ValueError as exc:
+            if reset and "too large for dtype('float32')" in str(exc) and _finite64(X):
+                # finite data that float32 cannot hold: scikit-learn (float64) fails
+                # in training with this message; say why here
+                raise ValueError(
+                    "Solver produced non-finite parameter weights. The input data may "
+                    "contain large values and need to be preprocessed. (X holds finite "
+                    "values beyond float32's range, about 3.4e38, and this model "
+                    "computes in float32: scale X, e.g. with StandardScaler, or use "
+                    "dtype='float64'.)") from exc
+            raise
 
     def _fast_path_ok(self, X):
         return (X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
@@ -237,6 +295,7 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
                                  self._train_config(X.shape[0], resolve_batch=False),
                                  random_state=rng)
             self.loss_ = trainer.fit_lbfgs(X, Y, sample_weight)
+            _check_finite_output(net, X)
             self.n_iter_ = trainer.n_iter
             self.t_ = 0
             for stale in ("loss_curve_", "best_loss_", "validation_scores_",
@@ -285,11 +344,17 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
         converged = trainer.fit_epochs(X_train, Y_train, sw_train, incremental=incremental,
                                        validation=validation, score=self._validation_score,
                                        epoch_end=epoch_end)
+        # (partial_fit: weights only, a forward pass would cost a third of a small call)
+        _check_finite_output(net, X_train, forward=not incremental)
         sync()
         for cb in callbacks:
             cb.on_train_end(self)
+        # the plateau rule as the user set it (n_iter_no_change=np.inf still warns,
+        # as scikit-learn's MLPs do; None means no rule)
+        plateau_rule = self.__dict__.get(
+            "n_iter_no_change", self._FIXED_TRAIN_PARAMS.get("n_iter_no_change"))
         if (not converged and not incremental and self.n_iter_ == config.max_iter
-                and config.n_iter_no_change is not None):
+                and plateau_rule is not None):
             # (without a plateau rule, running all max_iter epochs is the plan)
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
@@ -304,11 +369,17 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
         self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
         self.history_ = progress.history
+        self._no_improvement_count = progress.no_improvement_count
 
     def _split_validation(self, X, y, sample_weight, rng):
-        stratify = y if (self._is_classifier() and y.shape[1] == 1) else None
-        if stratify is not None and self._label_binarizer.y_type_ == "multiclass":
-            stratify = y.argmax(axis=1)
+        stratify = None
+        if self._is_classifier():
+            # labels a too-small-class error can name: the user's for multiclass,
+            # the binary indicator (True/False, as scikit-learn's) for two classes
+            if self._label_binarizer.y_type_ == "multiclass":
+                stratify = self.classes_[y.argmax(axis=1)]
+            elif y.shape[1] == 1:
+                stratify = y.astype(bool)  # 2-D: train_test_split names rows 'True'/'False'
         arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
         parts = train_test_split(*arrays, random_state=rng,
                                  test_size=self.validation_fraction, stratify=stratify)
@@ -323,11 +394,12 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
         return isinstance(self, NetworkClassifier)
 
     # -- prediction -------------------------------------------------------------
-    def _forward_raw(self, X, link=True):
+    def _forward_raw(self, X, link=True, check=True):
         """Network output for checked ``X``, in chunks (memory flat in n_samples).
 
         ``link=False`` skips the loss's output link (softmax, logistic, exp):
-        class decisions only need the logits.
+        class decisions only need the logits.  ``check=True`` refuses an output
+        that overflowed (a clear ``ValueError`` instead of inf or NaN).
         """
         net = self.network_
         loss = self._make_loss() if link else None
@@ -339,6 +411,8 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
             if sp.issparse(Xc):
                 Xc = Xc.toarray()
             Z = net.forward(Xc, training=False)
+            if check:
+                check_finite_prediction(self, Z, Xc)
             if link:
                 loss.predict(Z, out=out[start:stop])
             else:
@@ -426,6 +500,15 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
         if y.shape[0] != n_samples:
             raise ValueError(f"X and y have inconsistent numbers of samples: "
                              f"{n_samples} and {y.shape[0]}")
+        if y.dtype == object:
+            kinds = {type(v).__name__ for v in y.ravel()
+                     if not isinstance(v, (str, bytes))} | (
+                {"str"} if any(isinstance(v, (str, bytes)) for v in y.ravel()) else set())
+            if "str" in kinds and len(kinds) > 1:
+                raise ValueError(
+                    f"y mixes string labels with labels of type "
+                    f"{', '.join(sorted(kinds - {'str'}))}: labels must be all strings or "
+                    "all numbers (convert them, e.g. y.astype(str)).")
         target = type_of_target(y, input_name="y")
         if target not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(f"Unknown label type: {target}. {type(self).__name__} takes "
@@ -434,6 +517,11 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if target.startswith("multilabel") else self.classes_)
             self.classes_ = self._label_binarizer.classes_
+            if not target.startswith("multilabel"):
+                unknown = np.setdiff1d(unique_labels(y), self.classes_)
+                if len(unknown):
+                    raise ValueError(f"`y` has classes not in `classes`: {unknown}. "
+                                     f"`classes` has {self.classes_}.")
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
@@ -482,13 +570,18 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _validation_score(self, X, y, sample_weight):
+        Z = self._forward_raw(X, link=False, check=False)
+        if not np.isfinite(Z).all():
+            return np.nan  # diverged weights score NaN (scikit-learn's rule)
         return accuracy_score(self._label_binarizer.inverse_transform(y),
-                              self._predict_checked(X), sample_weight=sample_weight)
+                              self._decisions(Z), sample_weight=sample_weight)
 
     def _predict_checked(self, X):
         # decisions from the logits: argmax of softmax(Z) is argmax of Z, and
         # logistic(Z) > 0.5 is Z > 0, so the link is never computed
-        Z = self._forward_raw(X, link=False)
+        return self._decisions(self._forward_raw(X, link=False))
+
+    def _decisions(self, Z):
         if self.out_activation_ == "softmax":
             return self.classes_[Z.argmax(axis=1)]
         positive = (Z > 0).astype(np.intp)
@@ -568,7 +661,11 @@ class NetworkRegressor(RegressorMixin, BaseNetwork):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _validation_score(self, X, y, sample_weight):
-        return r2_score(y, self._forward_raw(X), sample_weight=sample_weight)
+        with np.errstate(over="ignore", invalid="ignore"):
+            P = self._forward_raw(X, check=False)
+        if not np.isfinite(P).all():
+            return np.nan  # diverged weights score NaN (scikit-learn's rule)
+        return r2_score(y, P, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) or (n_samples, n_targets)."""

@@ -221,3 +221,14 @@ def check_sequences(estimator, X, input_shape=None, n_step_features=None, reset=
     X3 = to_sequences(X, input_shape, n_step_features)
     sequence_lengths(X3)  # NaN only as trailing padding, no infinity
     return np.ascontiguousarray(X3)
+
+
+def refuse_zero_columns(estimator, X):
+    """A clear error for a 2-D container without columns (a frame with no columns
+    otherwise fails deep in the conversion with "at least one array or dtype is
+    required")."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and not isinstance(X, np.ndarray) and len(shape) == 2 \
+            and shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={tuple(shape)}) while a "
+                         f"minimum of 1 is required by {type(estimator).__name__}.")

@@ -26,7 +26,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import nn
-from ._network import PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver
+from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver,
+                       check_finite_prediction)
 from ._threads import map_row_chunks
 from ._validation import check_images, check_input_shape, check_sequences
 from .nn import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
@@ -106,23 +107,27 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         return self._fit(X, None, incremental=True)
 
     def _validation_score(self, X, y, sample_weight):
-        return float(np.mean(self._score_checked(X, y)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.mean(self._score_checked(X, y, check=False)))
 
     # -- inference ----------------------------------------------------------------------
     def _link(self, Z):
         return self._make_loss().predict(Z)
 
-    def _reconstruct_checked(self, X):
+    def _reconstruct_checked(self, X, check=True):
         net = self.network_
         out = np.empty(X.shape, dtype=net.dtype)
         def chunk(a, b):
-            out[a:b] = self._link(net.forward(X[a:b], training=False))
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[a:b] = self._link(net.forward(X[a:b], training=False))
+            if check:
+                check_finite_prediction(self, out[a:b], X[a:b])
         map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
         return out
 
-    def _score_checked(self, X, target=None):
+    def _score_checked(self, X, target=None, check=True):
         """Minus the mean squared reconstruction error of each row of checked ``X``."""
-        R = self._reconstruct_checked(X)
+        R = self._reconstruct_checked(X, check)
         target = X if target is None else target
         D = (R - target).reshape(X.shape[0], -1)
         if self._masked:
@@ -146,7 +151,9 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         net = self.network_
         out = np.empty((X.shape[0], self.n_components), dtype=net.dtype)
         def chunk(a, b):
-            out[a:b] = net.encode(X[a:b], training=False)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[a:b] = net.encode(X[a:b], training=False)
+            check_finite_prediction(self, out[a:b], X[a:b])
         map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
         return out
 
@@ -1506,11 +1513,3 @@ class LSTMAutoencoder(_BaseAutoencoder):
 
     def _make_loss(self):
         return SumSquaredError(masked=True)
-
-    def _reconstruct_checked(self, X):
-        net = self.network_
-        out = np.empty(X.shape, dtype=net.dtype)
-        def chunk(a, b):
-            out[a:b] = net.forward(X[a:b], training=False)
-        map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
-        return out

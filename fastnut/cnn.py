@@ -51,11 +51,11 @@ class _CNNMixin:
             self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         return np.ascontiguousarray(X)
 
-    def _forward_raw(self, X, link=True):
+    def _forward_raw(self, X, link=True, check=True):
         # many small GEMMs (one image group each): BLAS threads only spin
         # (training is on one BLAS thread already, in the base class)
         with blas_one_thread():
-            return super()._forward_raw(X, link)
+            return super()._forward_raw(X, link, check)
 
     def _blocks(self):
         blocks = []

@@ -24,6 +24,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import nn
 from ._doc_link import DocLinkMixin
+from ._state import AtomicState
+from .nn import DivergenceError
 from ._kernels import rbm as _k
 from .nn._linalg import matmul
 from ._network import CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier
@@ -130,7 +132,7 @@ _RBM_CONSTRAINTS = {
 
 
 # -- DeepBeliefNetwork -------------------------------------------------------------------
-class DeepBeliefNetwork(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         BaseEstimator):
     """Deep belief network: stacked Bernoulli RBMs trained greedily, layer by layer.
 
@@ -331,7 +333,7 @@ class DeepBeliefNetwork(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
                 r[-1] += (lr / B) * (top_pos.sum(0) - top_neg.sum(0))
                 g[-1] += (lr / B) * (pen.sum(0) - neg_pen.sum(0))
             if not all(np.isfinite(W).all() for W in R + G):
-                raise FloatingPointError("up-down fine-tuning diverged; lower "
+                raise DivergenceError("up-down fine-tuning diverged; lower "
                                          "fine_tune_learning_rate")
             self.loss_curve_.append(self._reconstruction_error(monitor))
             if self.verbose:
@@ -452,7 +454,7 @@ class DeepBeliefNetwork(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
 
 
 # -- DeepBoltzmannMachine ------------------------------------------------------------------
-class DeepBoltzmannMachine(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                            BaseEstimator):
     """Deep Boltzmann machine: binary hidden layers trained jointly.
 
@@ -720,7 +722,7 @@ class DeepBoltzmannMachine(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transf
                     self._bias(l)[...] += vel_b[l]
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and all(np.isfinite(W).all() for W in self.coefs_)):
-                raise FloatingPointError("DeepBoltzmannMachine diverged; lower learning_rate "
+                raise DivergenceError("DeepBoltzmannMachine diverged; lower learning_rate "
                                          f"(now {self.learning_rate})")
             self.loss_curve_.append(loss)
             self.n_iter_ += 1

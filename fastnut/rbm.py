@@ -22,6 +22,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from ._doc_link import DocLinkMixin
+from ._state import AtomicState
+from .nn import DivergenceError
 from ._kernels import rbm as _k
 from ._threads import blas_single_thread, map_row_chunks, threads_for
 from ._validation import resolve_dtype
@@ -69,7 +71,7 @@ def _seed_key(rng):
     return (hi << 32) | lo
 
 
-class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: validation, the epoch driver, sampling and scoring."""
 
     _visible_type = 0  # kernel unit type of the visible layer
@@ -180,7 +182,7 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             self._after_epoch(X, monitor)
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and np.isfinite(self.components_).all()):
-                raise FloatingPointError(
+                raise DivergenceError(
                     f"{name} diverged (weights or reconstruction error no longer finite); "
                     f"lower learning_rate (now {self.learning_rate}) or momentum "
                     f"(now {self.momentum})."
@@ -191,8 +193,8 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 pl = float(self._score(monitor).mean())
                 print(
                     f"[{type(self).__name__}] Iteration {self.n_iter_}, "
-                    f"pseudo-likelihood = {pl:.2f}, reconstruction error = {loss:.4f}, "
-                    f"time = {time.time() - t0:.2f}s"
+                    f"pseudo-likelihood = {pl:.2f}, time = {time.time() - t0:.2f}s, "
+                    f"reconstruction error = {loss:.4f}"
                 )
 
     def _after_epoch(self, X, monitor):
@@ -265,13 +267,29 @@ class _BaseRBM(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return self._mean_hiddens(X)
 
     def _mean_hiddens(self, X):
+        # also scikit-learn's private helper: takes what scikit-learn's takes (1-D,
+        # sparse, any layout or float dtype), converted before the kernel sees it
+        if sp.issparse(X):
+            X = X.toarray()
+        X = np.asarray(X)
+        one_d = X.ndim == 1
+        X = np.ascontiguousarray(X.reshape(1, -1) if one_d else X,
+                                 dtype=self.components_.dtype)
+        if X.ndim != 2 or X.shape[1] != self.components_.shape[1]:
+            raise ValueError(f"X has shape {X.shape}; {type(self).__name__} expects "
+                             f"(n_samples, {self.components_.shape[1]})")
         out = np.empty((X.shape[0], self.components_.shape[0]), dtype=self.components_.dtype)
         Wt, b = self._wt(), self.intercept_hidden_
 
         def chunk(a, c):  # GEMM and sigmoid of a row chunk, on one thread
             _k.hidden_probs(X[a:c], Wt, b, out[a:c], 1)
         map_row_chunks(chunk, X.shape[0])
-        return out
+        return out[0] if one_d else out
+
+    def _sample_hiddens(self, v, rng):
+        """A sample of ``h ~ P(h | v)`` drawn from ``rng`` (scikit-learn's helper)."""
+        p = self._mean_hiddens(v)
+        return rng.uniform(size=p.shape) < p
 
     def _mean_visibles(self, H):
         A = H @ self.components_

@@ -16,6 +16,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._doc_link import DocLinkMixin
+from ._state import AtomicState
+from .nn import DivergenceError
 from ._grid import Grid
 from ._kernels import som as _som
 from ._threads import blas_single_thread as _blas_single_thread
@@ -32,7 +34,7 @@ _DECAYS = {"linear": 0, "exponential": 1}
 #: GEMM (fastest); larger ones look distances up per pair in O(U d) memory
 _DENSE_SMOOTH_MAX_UNITS = 2048
 
-class SelfOrganizingMap(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         BaseEstimator):
     """Self-organizing map: a 2-D grid of prototypes fitted to the data.
 
@@ -139,7 +141,7 @@ class SelfOrganizingMap(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
     the metric.  The mexican hat's negative weights make little sense in
     batch mode; use it with ``algorithm="online"`` and a small learning rate
     (its negative lobe pushes units away from the samples, and large steps
-    diverge, which ``fit`` reports as a ``FloatingPointError``).
+    diverge, which ``fit`` reports as a ``fastnut.DivergenceError``, a ``ValueError``).
 
     Online step t (``p = t / (max_iter n)``): ``w_u += lr(p) h(r(b, u); sigma(p))
     (x - w_u)`` for the units within the cut-off only.
@@ -420,7 +422,7 @@ class SelfOrganizingMap(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
                 hint = ("; the mexican hat's negative lobe pushes units away from "
                         "the samples, so it needs a small learning rate"
                         if self.neighborhood == "mexican_hat" else "")
-                raise FloatingPointError(
+                raise DivergenceError(
                     f"SelfOrganizingMap diverged at epoch {e + 1} (non-finite weights); "
                     f"lower learning_rate_start or scale the data{hint}")
             qes.append(qe)

@@ -6,6 +6,7 @@ from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import scipy.sparse as sp
 from sklearn.datasets import load_digits, make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -323,4 +324,13 @@ def test_divergence_is_a_clear_error_and_weights_kept():
                        max_iter=20, random_state=0)
     with pytest.raises(ValueError, match="diverged"):
         reg.fit(X, y)
-    assert all(np.isfinite(c).all() for c in reg.coefs_)
+    # a failed first fit leaves the estimator unfitted ...
+    with pytest.raises(NotFittedError):
+        reg.predict(X)
+    # ... and a failed refit keeps the previous, finite weights
+    reg.set_params(learning_rate_init=1e-3).fit(X, X[:, 0])
+    before = [c.copy() for c in reg.coefs_]
+    with pytest.raises(ValueError, match="diverged"):
+        reg.set_params(learning_rate_init=10.0).fit(X, y)
+    for c, b in zip(reg.coefs_, before):
+        np.testing.assert_array_equal(c, b)

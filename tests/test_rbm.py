@@ -3,6 +3,8 @@ import pickle
 
 import numpy as np
 import pytest
+
+import fastnut
 from threadpoolctl import threadpool_limits
 
 from fastnut._kernels import rbm as K
@@ -376,7 +378,7 @@ def test_bad_input_and_clipping():
 
 def test_divergence_is_an_error_not_nan():
     X = np.random.RandomState(0).normal(size=(50, 4)) * 1e3
-    with pytest.raises(FloatingPointError, match="learning_rate"):
+    with pytest.raises(fastnut.DivergenceError, match="learning_rate"):
         GaussianBernoulliRBM(n_components=3, learning_rate=1e3, standardize=False,
                              random_state=0).fit(X)
 

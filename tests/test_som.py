@@ -5,6 +5,8 @@ import contextlib
 
 import numpy as np
 import pytest
+
+import fastnut
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 
@@ -447,7 +449,7 @@ def test_concurrent_predict_matches_serial(digits):
 def test_divergence_is_an_error(digits):
     som = SelfOrganizingMap(4, 4, algorithm="online", neighborhood="bubble",
                             learning_rate_start=1e3, learning_rate_end=1e3, max_iter=2)
-    with pytest.raises(FloatingPointError, match="diverged"):
+    with pytest.raises(fastnut.DivergenceError, match="diverged"):
         som.fit(digits * 1e3)
 
 

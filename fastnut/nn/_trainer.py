@@ -292,15 +292,32 @@ class Trainer:
                 else:
                     Xb, Yb = X[start:stop], y[start:stop]
                     swb = sample_weight[start:stop] if sample_weight is not None else None
+                if swb is not None and not swb.any():
+                    # a mini-batch of zero-weight rows carries no information: no step
+                    continue
                 with np.errstate(over="ignore", invalid="ignore"):
                     value = self.loss_and_grad(Xb, Yb, swb, fold_l2=True)
                 if not np.isfinite(value):
+                    if cfg.early_stopping and np.isfinite(prog.best_validation_score):
+                        # as scikit-learn: the epoch scores NaN, the best weights by
+                        # validation score are kept, a grid search carries on
+                        prog.validation_scores.append(float("nan"))
+                        warnings.warn(
+                            f"The training loss became {value} at epoch {prog.n_iter + 1}: "
+                            "training diverged, stopped; the weights of the best "
+                            "validation score are kept. Lower learning_rate_init, scale "
+                            "the inputs (e.g. StandardScaler) or raise alpha.",
+                            ConvergenceWarning)
+                        self._restore(prog.best_params)
+                        return False
                     self._restore(snapshot)
                     raise DivergenceError(
-                        f"The training loss became {value} at epoch {prog.n_iter + 1}: "
-                        "training diverged. Lower learning_rate_init, scale the inputs "
-                        "(e.g. StandardScaler) or raise alpha. The parameters were "
-                        "restored to their values before this call to fit."
+                        "Solver produced non-finite parameter weights. The input data may "
+                        "contain large values and need to be preprocessed. (The training "
+                        f"loss became {value} at epoch {prog.n_iter + 1}: training "
+                        "diverged. Lower learning_rate_init, scale the inputs (e.g. "
+                        "StandardScaler) or raise alpha. The parameters were restored to "
+                        "their values before this call to fit.)"
                     )
                 sq = self.optimizer.update(net.params, net.grads, self.l2_coefs)
                 if self.l2_coefs:
