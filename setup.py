@@ -237,7 +237,11 @@ class BuildExt(build_ext):
         import Cython
         import scipy
 
-        exts = self.distribution.ext_modules
+        # finalize_options can run more than once (editable installs): the
+        # extensions already holding their C are done
+        done = [ext for ext in self.distribution.ext_modules
+                if not any(s.endswith(".pyx") for s in ext.sources)]
+        exts = [ext for ext in self.distribution.ext_modules if ext not in done]
         build_dir = "build-debug" if DEBUG else "build"
         stamp = os.path.join(build_dir, "src_c", "fastnut-cython-inputs")
         key = f"Cython {Cython.__version__}, scipy {scipy.__version__}, debug={DEBUG}"
@@ -259,7 +263,7 @@ class BuildExt(build_ext):
             os.makedirs(os.path.dirname(stamp), exist_ok=True)
             with open(stamp, "w") as f:
                 f.write(key + "\n")
-        self.distribution.ext_modules = sorted(stale + kept, key=lambda e: e.name)
+        self.distribution.ext_modules = sorted(done + stale + kept, key=lambda e: e.name)
 
     @staticmethod
     def _c_file(ext):
