@@ -443,6 +443,8 @@ EST_PARAMS = {
     "DenoisingAutoencoder": dict(encoder_layer_sizes=(3,), max_iter=2),
     "ConvAutoencoder": dict(input_shape=(1, 1, -1), filters=(2,), max_iter=2),
     "LSTMAutoencoder": dict(n_components=2, max_iter=2),
+    "NeuralNetClassifier": dict(module=[nn.Dense(4, "relu")], max_iter=3),
+    "NeuralNetRegressor": dict(module=[nn.Dense(4, "relu")], max_iter=3),
 }
 
 METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples",
