@@ -9,15 +9,21 @@ fastnut model and on a scikit-learn ``Pipeline`` that contains one.
 
 What each estimator exports
 ---------------------------
-* ``MLPClassifier``, ``CNNClassifier``, ``RNNClassifier``, ``DBNClassifier``:
-  outputs ``label`` (``predict``) and ``probabilities`` (``predict_proba``).
+* ``MLPClassifier``, ``CNNClassifier``, ``RNNClassifier``, ``DBNClassifier``,
+  ``NeuralNetClassifier``: outputs ``label`` (``predict``) and ``probabilities`` (``predict_proba``).
   As for scikit-learn's classifiers in skl2onnx, single-label models wrap
   the probabilities in a ``ZipMap`` (a list of dicts) unless the option
   ``zipmap=False`` is given; :func:`to_onnx` gives it.  Multilabel models
   output the 0/1 indicator matrix and the per-label probabilities.
-* ``MLPRegressor``, ``CNNRegressor``, ``RNNRegressor``: ``variable`` of shape
-  ``(n, n_outputs)`` (identity or, with ``loss="poisson"``, exp output),
-  as skl2onnx does for scikit-learn's regressors.
+* ``MLPRegressor``, ``CNNRegressor``, ``RNNRegressor``, ``NeuralNetRegressor``:
+  ``variable`` of shape ``(n, n_outputs)`` (identity or, with
+  ``loss="poisson"``, exp output), as skl2onnx does for scikit-learn's
+  regressors.
+* ``NeuralNetClassifier`` / ``NeuralNetRegressor`` export whatever ``module``
+  they were trained with, layer by layer (below), followed by the link of
+  their loss.  A custom ``nn.Loss`` other than the default one of the target
+  (``SoftmaxCrossEntropy``/``BinaryLogLoss``, ``SquaredError``/``Poisson``)
+  is refused at conversion time: its ``predict`` has no ONNX form here.
 * The autoencoders: ``transform`` (the codes); with the option
   ``inverse=True`` the graph is ``inverse_transform`` (codes in,
   reconstructions out, in the form of the training input).
@@ -52,6 +58,21 @@ returns the name of its output.  A new layer type is one function::
 
 Lookup follows the class's MRO, so a subclass that computes what its base
 computes at inference (``ContractiveDense``) needs no entry of its own.
+The layers of ``fastnut.nn`` all have one: ``Dense``, ``TiedDense``,
+``TimeDistributedDense``, ``Activation``, ``Dropout``/``Corruption``
+(identity), ``Flatten``, ``Reshape``, ``Conv2D``, ``MaxPool2D``,
+``AvgPool2D``, ``GlobalAvgPool2D``, ``Upsample2D``, ``RepeatSteps``, ``LSTM``,
+``GRU``, ``SimpleRNN``, ``BatchNorm1D``/``BatchNorm2D`` (ONNX
+``BatchNormalization`` with the running statistics, i.e. inference mode),
+``Residual`` (branch + identity or projection, ``Add``), ``Conv1D``,
+``MaxPool1D``, ``AvgPool1D``, ``GlobalAvgPool1D``, ``GlobalMaxPool1D`` and
+``Embedding`` (``Gather``).  The sequence layers keep fastnut's NaN padding
+in the graph: they read each sequence's length from the NaN pattern (or from
+the earlier sequence layer), treat padded steps as zeros (convolution) or as
+absent (pooling, averages over valid steps only), write NaN at the output
+steps past a sequence's new length, and ``Embedding`` turns trailing padding
+ids (and NaN) into NaN steps; so a padded sequence gets what it gets alone.
+
 :func:`network_to_onnx` exports a bare built network (``nn.Sequential``)
 the same way, without an estimator around it.
 
