@@ -137,6 +137,11 @@ CLASSIFIER_CASES = {
     "neuralnet-embedding-lstm": lambda: (
         fastnut.NeuralNetClassifier([nn.Embedding(10, 4, padding_idx=0), nn.LSTM(3)],
                                     max_iter=3, random_state=0), _token_ids(), _classes(30, 3)),
+    "neuralnet-int-ids-embedding-conv1d-gmp": lambda: (
+        fastnut.NeuralNetClassifier([nn.Embedding(10, 4, padding_idx=0),
+                                     nn.Conv1D(3, 2, padding="same"), nn.GlobalMaxPool1D()],
+                                    max_iter=3, random_state=0),
+        _token_ids().astype(np.int64), _classes(30, 2)),
 }
 
 
@@ -184,7 +189,16 @@ REGRESSOR_CASES = {
         fastnut.NeuralNetRegressor([nn.Embedding(10, 3, padding_idx=0), nn.GRU(3)],
                                    max_iter=3, random_state=0), _token_ids(),
         rng(3).normal(size=30)),
+    "neuralnet-callable-residual": lambda: (
+        fastnut.NeuralNetRegressor(_residual_module, module__width=5, max_iter=3,
+                                   random_state=0), _tab(), rng(3).normal(size=(40, 2))),
 }
+
+
+def _residual_module(input_shape, n_outputs, random_state, width=3):
+    """A callable module whose network is one Residual block (not a Sequential)."""
+    return nn.Residual([nn.Dense(width, activation="relu"), nn.Dense(n_outputs)],
+                       shortcut="projection")
 
 
 @pytest.mark.parametrize("case", REGRESSOR_CASES)
@@ -391,6 +405,19 @@ def test_sequence_layers_on_nan_padded_sequences(padding, stride, dilation):
             for Xb in batches(X):
                 (Y,) = run(onx, Xb)
                 np.testing.assert_allclose(Y, net.forward(Xb), equal_nan=True, **TOL)
+
+
+@pytest.mark.parametrize("opset", [13, 15])
+def test_sequence_layers_in_older_opsets(opset):
+    net = nn.Sequential([nn.Conv1D(4, 3, padding="same", stride=2),
+                         nn.BatchNorm1D(activation="relu"), nn.MaxPool1D(2, padding=1),
+                         nn.AvgPool1D(2, stride=1), nn.GlobalMaxPool1D(), nn.Dense(2)])
+    net.build((11, 3), random_state=0)
+    _with_running_stats(net)
+    X = _padded(n=6, T=11, seed=3)
+    X[:, :6] = np.nan_to_num(X[:, :6], nan=0.5)  # lengths 6..11: long enough for the pools
+    (Y,) = run(fonnx.network_to_onnx(net, target_opset=opset), X)
+    np.testing.assert_allclose(Y, net.forward(X), **TOL)
 
 
 def test_sequence_layers_after_a_recurrent_layer():
