@@ -10,7 +10,8 @@ fastnut model and on a scikit-learn ``Pipeline`` that contains one.
 What each estimator exports
 ---------------------------
 * ``MLPClassifier``, ``CNNClassifier``, ``RNNClassifier``, ``DBNClassifier``,
-  ``NeuralNetClassifier``: outputs ``label`` (``predict``) and ``probabilities`` (``predict_proba``).
+  ``NeuralNetClassifier``: outputs ``label`` (``predict``) and
+  ``probabilities`` (``predict_proba``).
   As for scikit-learn's classifiers in skl2onnx, single-label models wrap
   the probabilities in a ``ZipMap`` (a list of dicts) unless the option
   ``zipmap=False`` is given; :func:`to_onnx` gives it.  Multilabel models
@@ -476,7 +477,10 @@ def _out_lengths(g, lengths, k, s, d, padding):
         return None
     e = d * (k - 1) + 1
     L = g.cast(lengths, TensorProto.INT64)
-    c = lambda v: g.const(np.array(v, np.int64))  # noqa: E731
+
+    def c(v):
+        return g.const(np.array(v, np.int64))
+
     if padding in ("same", "causal"):
         out = g.op("Div", g.op("Add", L, c(s - 1)), c(s))
     else:
