@@ -9,15 +9,22 @@ fastnut model and on a scikit-learn ``Pipeline`` that contains one.
 
 What each estimator exports
 ---------------------------
-* ``MLPClassifier``, ``CNNClassifier``, ``RNNClassifier``, ``DBNClassifier``:
-  outputs ``label`` (``predict``) and ``probabilities`` (``predict_proba``).
+* ``MLPClassifier``, ``CNNClassifier``, ``RNNClassifier``, ``DBNClassifier``,
+  ``NeuralNetClassifier``: outputs ``label`` (``predict``) and
+  ``probabilities`` (``predict_proba``).
   As for scikit-learn's classifiers in skl2onnx, single-label models wrap
   the probabilities in a ``ZipMap`` (a list of dicts) unless the option
   ``zipmap=False`` is given; :func:`to_onnx` gives it.  Multilabel models
   output the 0/1 indicator matrix and the per-label probabilities.
-* ``MLPRegressor``, ``CNNRegressor``, ``RNNRegressor``: ``variable`` of shape
-  ``(n, n_outputs)`` (identity or, with ``loss="poisson"``, exp output),
-  as skl2onnx does for scikit-learn's regressors.
+* ``MLPRegressor``, ``CNNRegressor``, ``RNNRegressor``, ``NeuralNetRegressor``:
+  ``variable`` of shape ``(n, n_outputs)`` (identity or, with
+  ``loss="poisson"``, exp output), as skl2onnx does for scikit-learn's
+  regressors.
+* ``NeuralNetClassifier`` / ``NeuralNetRegressor`` export whatever ``module``
+  they were trained with, layer by layer (below), followed by the link of
+  their loss.  A custom ``nn.Loss`` other than the default one of the target
+  (``SoftmaxCrossEntropy``/``BinaryLogLoss``, ``SquaredError``/``Poisson``)
+  is refused at conversion time: its ``predict`` has no ONNX form here.
 * The autoencoders: ``transform`` (the codes); with the option
   ``inverse=True`` the graph is ``inverse_transform`` (codes in,
   reconstructions out, in the form of the training input).
@@ -52,6 +59,21 @@ returns the name of its output.  A new layer type is one function::
 
 Lookup follows the class's MRO, so a subclass that computes what its base
 computes at inference (``ContractiveDense``) needs no entry of its own.
+The layers of ``fastnut.nn`` all have one: ``Dense``, ``TiedDense``,
+``TimeDistributedDense``, ``Activation``, ``Dropout``/``Corruption``
+(identity), ``Flatten``, ``Reshape``, ``Conv2D``, ``MaxPool2D``,
+``AvgPool2D``, ``GlobalAvgPool2D``, ``Upsample2D``, ``RepeatSteps``, ``LSTM``,
+``GRU``, ``SimpleRNN``, ``BatchNorm1D``/``BatchNorm2D`` (ONNX
+``BatchNormalization`` with the running statistics, i.e. inference mode),
+``Residual`` (branch + identity or projection, ``Add``), ``Conv1D``,
+``MaxPool1D``, ``AvgPool1D``, ``GlobalAvgPool1D``, ``GlobalMaxPool1D`` and
+``Embedding`` (``Gather``).  The sequence layers keep fastnut's NaN padding
+in the graph: they read each sequence's length from the NaN pattern (or from
+the earlier sequence layer), treat padded steps as zeros (convolution) or as
+absent (pooling, averages over valid steps only), write NaN at the output
+steps past a sequence's new length, and ``Embedding`` turns trailing padding
+ids (and NaN) into NaN steps; so a padded sequence gets what it gets alone.
+
 :func:`network_to_onnx` exports a bare built network (``nn.Sequential``)
 the same way, without an estimator around it.
 
@@ -78,8 +100,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import (Autoencoder, BernoulliRBM, CNNClassifier, CNNRegressor, ContractiveAutoencoder,
                ConvAutoencoder, DBNClassifier, DeepBeliefNetwork, DeepBoltzmannMachine,
                DenoisingAutoencoder, GaussianBernoulliRBM, LSTMAutoencoder, MLPClassifier,
-               MLPRegressor, RNNClassifier, RNNRegressor, SelfOrganizingMap, SparseAutoencoder,
-               nn)
+               MLPRegressor, NeuralNetClassifier, NeuralNetRegressor, RNNClassifier,
+               RNNRegressor, SelfOrganizingMap, SparseAutoencoder, nn)
 
 __all__ = ["to_onnx", "network_to_onnx", "register_layer", "LAYER_EMITTERS", "Graph",
            "CLASSIFIERS",
@@ -88,8 +110,8 @@ __all__ = ["to_onnx", "network_to_onnx", "register_layer", "LAYER_EMITTERS", "Gr
 #: the lowest main-domain opset the converters emit for
 MIN_OPSET = 13
 
-CLASSIFIERS = (MLPClassifier, CNNClassifier, RNNClassifier, DBNClassifier)
-REGRESSORS = (MLPRegressor, CNNRegressor, RNNRegressor)
+CLASSIFIERS = (MLPClassifier, CNNClassifier, RNNClassifier, DBNClassifier, NeuralNetClassifier)
+REGRESSORS = (MLPRegressor, CNNRegressor, RNNRegressor, NeuralNetRegressor)
 AUTOENCODERS = (Autoencoder, SparseAutoencoder, ContractiveAutoencoder,
                 DenoisingAutoencoder, ConvAutoencoder, LSTMAutoencoder)
 _RBMS = (BernoulliRBM, GaussianBernoulliRBM)
@@ -379,9 +401,11 @@ def _emit_recurrent(g, layer, x, ctx):
         return np.concatenate([a[k * H:(k + 1) * H] for k in order], axis=0)
 
     lengths = ctx.get("lengths")
-    if lengths is None:  # the first recurrent layer reads the NaN-padded input
+    if lengths is None:  # the first sequence layer reads the NaN-padded input
         lengths, x = sequence_lengths(g, x)
         ctx["lengths"] = lengths
+    elif lengths is not False:  # lengths of an earlier sequence layer; NaN steps to 0
+        x = g.op("Where", g.op("IsNaN", x), g.const(np.zeros((), g.dtype)), x)
     W, R, B = [], [], []
     for sfx in ("", "_reverse")[:nd]:
         p = layer.params
@@ -405,6 +429,194 @@ def _emit_recurrent(g, layer, x, ctx):
     # final states (nd, n, H) -> (n, nd*H): forward at the last valid step,
     # reverse after running back from it to step 0
     return g.reshape(g.op("Transpose", Y_h, perm=[1, 0, 2]), [-1, nd * H])
+
+
+# -- normalisation, residual blocks, 1-D convolution and pooling, embeddings -------------
+#
+# Sequence layers keep fastnut's NaN-padding semantics in the graph: each one
+# takes the lengths of its input's sequences from ``ctx["lengths"]`` (set by an
+# earlier sequence layer) or computes them from the NaN pattern, reads padded
+# steps as zeros (convolution) or as absent (pooling), writes NaN at the output
+# steps past each sequence's new length and leaves that length in ``ctx``.
+
+def _nan(g):
+    return g.const(np.array(np.nan, g.dtype), hint="nan")
+
+
+def _seq_lengths(g, x, ctx):
+    """(lengths int32 (n,) or None when nothing is padded, ``x`` with NaN set to 0)."""
+    lengths = ctx.get("lengths")
+    if lengths is False:
+        return None, x
+    if lengths is None:
+        lengths, clean = sequence_lengths(g, x)
+        ctx["lengths"] = lengths
+        return lengths, clean
+    return lengths, g.op("Where", g.op("IsNaN", x), g.const(np.zeros((), g.dtype)), x)
+
+
+def _step_mask(g, x, lengths):
+    """bool (n, T): step ``t`` of ``x`` (steps on axis 1) is before ``lengths``."""
+    T = g.op("Squeeze", g.op("Gather", g.op("Shape", x), g.ints([1]), axis=0), g.ints([0]))
+    steps = g.op("Range", g.const(np.array(0, np.int64)), T, g.const(np.array(1, np.int64)))
+    return g.op("Less", g.unsqueeze(steps, [0]),
+                g.unsqueeze(g.cast(lengths, TensorProto.INT64), [1]))
+
+
+def _mask_steps(g, y, lengths, ctx):
+    """``y`` (n, T, F) with NaN at the steps past ``lengths``; ``ctx`` takes them."""
+    if lengths is None:
+        return y
+    ctx["lengths"] = lengths
+    return g.op("Where", g.unsqueeze(_step_mask(g, y, lengths), [2]), y, _nan(g))
+
+
+def _out_lengths(g, lengths, k, s, d, padding):
+    """Valid output steps per sequence, as ``fastnut.nn._conv1d._geometry``."""
+    if lengths is None:
+        return None
+    e = d * (k - 1) + 1
+    L = g.cast(lengths, TensorProto.INT64)
+
+    def c(v):
+        return g.const(np.array(v, np.int64))
+
+    if padding in ("same", "causal"):
+        out = g.op("Div", g.op("Add", L, c(s - 1)), c(s))
+    else:
+        p = 0 if padding == "valid" else padding
+        out = g.op("Add", g.op("Div", g.op("Add", L, c(2 * p - e)), c(s)), c(1))
+    return g.cast(out, TensorProto.INT32)
+
+
+def _pads_1d(k, d, padding):
+    """ONNX ``pads`` (begin, end) giving fastnut's output length for any T."""
+    e = d * (k - 1) + 1
+    if padding == "same":
+        left = (e - 1) // 2
+        return [left, e - 1 - left]
+    if padding == "causal":
+        return [e - 1, 0]
+    p = 0 if padding == "valid" else padding
+    return [p, p]
+
+
+def _channels_first(g, x):
+    return g.op("Transpose", x, perm=[0, 2, 1])
+
+
+@register_layer(nn.BatchNorm1D, nn.BatchNorm2D)
+def _emit_batchnorm(g, layer, x, ctx):
+    C = layer._C if hasattr(layer, "_C") else len(layer.buffers["running_mean"])
+    scale = layer.params["weight"] if layer.affine else np.ones(C, layer.dtype)
+    bias = layer.params["bias"] if layer.affine else np.zeros(C, layer.dtype)
+    inputs = [g.const(scale, hint="scale"), g.const(bias, hint="B"),
+              g.const(layer.buffers["running_mean"], hint="mean"),
+              g.const(layer.buffers["running_var"], hint="var")]
+    seq = isinstance(layer, nn.BatchNorm1D) and len(layer.input_shape) == 2
+    y = g.op("BatchNormalization", _channels_first(g, x) if seq else x, *inputs,
+             epsilon=layer.eps)
+    if seq:
+        y = _channels_first(g, y)
+    if layer.activation == "relu":  # padded (NaN) steps stay NaN, as the fused kernel
+        y = g.op("Where", g.op("IsNaN", y), y, g.op("Relu", y))
+    return y
+
+
+@register_layer(nn.Residual)
+def _emit_residual(g, layer, x, ctx):
+    body_ctx = dict(ctx)
+    yb = emit_layer(g, layer.body, x, body_ctx)
+    ys = x if layer.shortcut_layer is None else emit_layer(g, layer.shortcut_layer, x,
+                                                           dict(ctx))
+    ctx.update(body_ctx)
+    return g.op("Add", yb, ys)
+
+
+@register_layer(nn.Conv1D)
+def _emit_conv1d(g, layer, x, ctx):
+    lengths, clean = _seq_lengths(g, x, ctx)
+    inputs = [_channels_first(g, clean), g.const(layer.params["weight"], hint="W")]
+    if "bias" in layer.params:
+        inputs.append(g.const(layer.params["bias"], hint="b"))
+    k, s, d = layer.kernel_size, layer.stride, layer.dilation
+    y = g.op("Conv", *inputs, kernel_shape=[k], strides=[s], dilations=[d],
+             pads=_pads_1d(k, d, layer.padding))
+    y = g.activation(_channels_first(g, y), layer.activation)
+    return _mask_steps(g, y, _out_lengths(g, lengths, k, s, d, layer.padding), ctx)
+
+
+@register_layer(nn.MaxPool1D)
+def _emit_maxpool1d(g, layer, x, ctx):
+    lengths, _ = _seq_lengths(g, x, ctx)
+    if lengths is not None:  # padded steps are absent: -inf never wins a window
+        x = g.op("Where", g.unsqueeze(_step_mask(g, x, lengths), [2]), x,
+                 g.const(np.array(-np.inf, g.dtype)))
+    k, s = layer.pool_size, layer.stride
+    y = g.op("MaxPool", _channels_first(g, x), kernel_shape=[k], strides=[s],
+             pads=_pads_1d(k, 1, layer.padding))
+    return _mask_steps(g, _channels_first(g, y),
+                       _out_lengths(g, lengths, k, s, 1, layer.padding), ctx)
+
+
+@register_layer(nn.AvgPool1D)
+def _emit_avgpool1d(g, layer, x, ctx):
+    lengths, clean = _seq_lengths(g, x, ctx)
+    k, s = layer.pool_size, layer.stride
+    attrs = dict(kernel_shape=[k], strides=[s], pads=_pads_1d(k, 1, layer.padding))
+    if lengths is None:
+        y = g.op("AveragePool", _channels_first(g, x), count_include_pad=0, **attrs)
+        return _channels_first(g, y)
+    # mean over the window's valid steps: pooled sum / pooled count of valid steps
+    valid = g.unsqueeze(g.cast(_step_mask(g, x, lengths)), [1])          # (n, 1, T)
+    total = g.op("AveragePool", _channels_first(g, clean), count_include_pad=1, **attrs)
+    count = g.op("AveragePool", valid, count_include_pad=1, **attrs)
+    y = _channels_first(g, g.op("Div", total, count))
+    return _mask_steps(g, y, _out_lengths(g, lengths, k, s, 1, layer.padding), ctx)
+
+
+@register_layer(nn.GlobalAvgPool1D)
+def _emit_global_avgpool1d(g, layer, x, ctx):
+    lengths, clean = _seq_lengths(g, x, ctx)
+    ctx["lengths"] = False  # the output is a vector
+    if lengths is None:
+        return g.reduce("ReduceMean", x, [1])
+    total = g.reduce("ReduceSum", clean, [1])
+    return g.op("Div", total, g.unsqueeze(g.cast(lengths), [1]))
+
+
+@register_layer(nn.GlobalMaxPool1D)
+def _emit_global_maxpool1d(g, layer, x, ctx):
+    lengths, _ = _seq_lengths(g, x, ctx)
+    ctx["lengths"] = False
+    if lengths is not None:
+        x = g.op("Where", g.unsqueeze(_step_mask(g, x, lengths), [2]), x,
+                 g.const(np.array(-np.inf, g.dtype)))
+    return g.reduce("ReduceMax", x, [1])
+
+
+@register_layer(nn.Embedding)
+def _emit_embedding(g, layer, x, ctx):
+    """Gather of the ids; trailing padding ids (and NaN) become NaN steps."""
+    W = g.const(layer.params["weight"], hint="embedding")
+    pr = layer._pad_row
+    if g.dtype.kind == "f":
+        x = g.cast(x)  # ids as floats (what a checked estimator input carries)
+    nan = g.op("IsNaN", x)
+    ids = g.cast(g.op("Where", nan, g.const(np.zeros((), g.dtype)), x), TensorProto.INT64)
+    padstep = nan if pr < 0 else g.op("Or", nan, g.op("Equal", ids, g.ints(pr)))
+    # length = position of the last non-padding step (as sequence_lengths)
+    valid = g.op("Not", padstep)
+    ones = g.op("Expand", g.const(np.ones((), np.int64)), g.op("Shape", ids))
+    position = g.op("CumSum", ones, g.const(np.array(1, np.int64)))
+    last = g.reduce("ReduceMax", g.op("Mul", g.cast(valid, TensorProto.INT64), position), [1])
+    lengths = g.cast(last, TensorProto.INT32)
+    inside = g.op("Less", g.op("Sub", position, g.const(np.array(1, np.int64))),
+                  g.unsqueeze(last, [1]))
+    ids = g.op("Where", inside, ids, g.const(np.zeros((), np.int64)))
+    y = g.op("Gather", W, ids, axis=0)                                   # (n, T, D)
+    ctx["lengths"] = lengths
+    return g.op("Where", g.unsqueeze(inside, [2]), y, _nan(g))
 
 
 # -- estimator inputs --------------------------------------------------------------------
@@ -434,6 +646,28 @@ def _network_input(g, model, x):
     if isinstance(model, LSTMAutoencoder):
         return g.reshape(x, [0, -1, model.input_shape_[1]])
     return x
+
+
+def _check_link(model):
+    """The graph applies the link of the estimator's own loss (softmax, logistic,
+    identity, exp); a ``NeuralNet*`` model trained with another ``nn.Loss``
+    predicts through that loss's ``predict``, which has no ONNX form here."""
+    if not isinstance(model, (NeuralNetClassifier, NeuralNetRegressor)):
+        return
+    loss = model.loss
+    if loss is None or isinstance(loss, str):
+        return
+    if isinstance(model, NeuralNetClassifier):
+        expected = (nn.SoftmaxCrossEntropy if model.out_activation_ == "softmax"
+                    else nn.BinaryLogLoss)
+    else:
+        expected = type(nn.get_loss("poisson" if model.out_activation_ == "exp"
+                                    else "squared_error"))
+    if type(loss) is not expected:
+        raise NotImplementedError(
+            f"fastnut.onnx cannot export {type(model).__name__} with loss="
+            f"{type(loss).__name__}: its predictions go through that loss's predict; the "
+            f"converter knows the links of {expected.__name__} only")
 
 
 def _first_dim(operator):
@@ -475,8 +709,9 @@ def _shape_classifier(operator):
 def _convert_classifier(scope, operator, container):
     model = operator.raw_operator
     g = Graph(scope, container, _network_dtype(model))
-    Z = emit_layers(g, model.network_.layers,
-                    _network_input(g, model, operator.inputs[0].full_name))
+    _check_link(model)
+    Z = emit_layer(g, model.network_, _network_input(g, model, operator.inputs[0].full_name),
+                   {})
     label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
     classes = np.asarray(model.classes_)
     if model.out_activation_ == "softmax":
@@ -523,8 +758,9 @@ def _shape_regressor(operator):
 def _convert_regressor(scope, operator, container):
     model = operator.raw_operator
     g = Graph(scope, container, _network_dtype(model))
-    Z = emit_layers(g, model.network_.layers,
-                    _network_input(g, model, operator.inputs[0].full_name))
+    _check_link(model)
+    Z = emit_layer(g, model.network_, _network_input(g, model, operator.inputs[0].full_name),
+                   {})
     out = operator.outputs[0].full_name
     if model.out_activation_ == "exp":
         g.op("Exp", Z, outputs=[out])

@@ -71,6 +71,15 @@ def _padded(n=20, T=7, F=3, seed=0):
     return X
 
 
+def _token_ids(n=30, T=6, seed=0):
+    """Float token ids 1..9 (what a checked estimator input carries), some
+    sequences ending in runs of the padding id 0, one with a 0 inside."""
+    X = rng(seed).integers(1, 10, (n, T)).astype(np.float32)
+    X[:5, 4:] = 0
+    X[5, 2] = 0
+    return X
+
+
 def _classes(n, k, seed=1):
     y = np.arange(n) % k
     rng(seed).shuffle(y)
@@ -111,6 +120,28 @@ CLASSIFIER_CASES = {
     "dbn-classifier": lambda: (
         fastnut.DBNClassifier((6, 5), rbm_n_iter=2, max_iter=3, random_state=0),
         rng(0).random((40, 6)).astype(np.float32), _classes(40, 3)),
+    "neuralnet-default": lambda: (
+        fastnut.NeuralNetClassifier(module__hidden_layer_sizes=(6,), max_iter=3,
+                                    random_state=0), _tab(), _classes(40, 3)),
+    "neuralnet-conv1d-batchnorm-gap": lambda: (
+        fastnut.NeuralNetClassifier(
+            [nn.Reshape((4, 3)), nn.Conv1D(4, 3, padding="same", stride=2),
+             nn.BatchNorm1D(activation="relu"), nn.GlobalAvgPool1D()],
+            max_iter=3, random_state=0), _tab(d=12), _classes(40, 3)),
+    "neuralnet-conv2d-batchnorm-residual-binary": lambda: (
+        fastnut.NeuralNetClassifier(
+            [nn.Reshape((3, 2, 2)), nn.Conv2D(4, 3, padding=1), nn.BatchNorm2D(activation="relu"),
+             nn.Residual([nn.Conv2D(4, 3, padding=1), nn.BatchNorm2D()]),
+             nn.Residual([nn.Conv2D(2, 1)], shortcut="projection"), nn.Flatten()],
+            max_iter=3, random_state=0), _tab(d=12), _classes(40, 2)),
+    "neuralnet-embedding-lstm": lambda: (
+        fastnut.NeuralNetClassifier([nn.Embedding(10, 4, padding_idx=0), nn.LSTM(3)],
+                                    max_iter=3, random_state=0), _token_ids(), _classes(30, 3)),
+    "neuralnet-int-ids-embedding-conv1d-gmp": lambda: (
+        fastnut.NeuralNetClassifier([nn.Embedding(10, 4, padding_idx=0),
+                                     nn.Conv1D(3, 2, padding="same"), nn.GlobalMaxPool1D()],
+                                    max_iter=3, random_state=0),
+        _token_ids().astype(np.int64), _classes(30, 2)),
 }
 
 
@@ -146,7 +177,28 @@ REGRESSOR_CASES = {
         fastnut.RNNRegressor("gru", hidden_size=3, num_layers=2, input_shape=(7, 3),
                              max_iter=2, random_state=0),
         _padded().reshape(20, -1), rng(3).normal(size=(20, 2))),
+    "neuralnet-default": lambda: (
+        fastnut.NeuralNetRegressor(module__hidden_layer_sizes=(5,), max_iter=3, random_state=0),
+        _tab(), rng(3).normal(size=(40, 2))),
+    "neuralnet-poisson-conv1d-pools": lambda: (
+        fastnut.NeuralNetRegressor(
+            [nn.Reshape((6, 2)), nn.Conv1D(3, 2, padding="causal", dilation=2),
+             nn.MaxPool1D(2), nn.AvgPool1D(2, stride=1, padding=1), nn.GlobalMaxPool1D()],
+            loss="poisson", max_iter=3, random_state=0), _tab(d=12), rng(3).poisson(2.0, 40)),
+    "neuralnet-embedding-gru": lambda: (
+        fastnut.NeuralNetRegressor([nn.Embedding(10, 3, padding_idx=0), nn.GRU(3)],
+                                   max_iter=3, random_state=0), _token_ids(),
+        rng(3).normal(size=30)),
+    "neuralnet-callable-residual": lambda: (
+        fastnut.NeuralNetRegressor(_residual_module, module__width=5, max_iter=3,
+                                   random_state=0), _tab(), rng(3).normal(size=(40, 2))),
 }
+
+
+def _residual_module(input_shape, n_outputs, random_state, width=3):
+    """A callable module whose network is one Residual block (not a Sequential)."""
+    return nn.Residual([nn.Dense(width, activation="relu"), nn.Dense(n_outputs)],
+                       shortcut="projection")
 
 
 @pytest.mark.parametrize("case", REGRESSOR_CASES)
@@ -297,6 +349,134 @@ def test_network_to_onnx_layers_stride_dilation_padding():
     for Xb in batches(X):
         (Y,) = run(onx, Xb)
         np.testing.assert_allclose(Y, net.forward(Xb), **TOL)
+
+
+def _with_running_stats(net, seed=0):
+    """Non-trivial running statistics in every BatchNorm layer of ``net``."""
+    r = rng(seed)
+    for layer in _walk(net):
+        if isinstance(layer, (nn.BatchNorm1D, nn.BatchNorm2D)):
+            C = len(layer.buffers["running_mean"])
+            layer.buffers["running_mean"][:] = r.normal(size=C)
+            layer.buffers["running_var"][:] = r.random(C) + 0.5
+            if layer.affine:
+                layer.params["weight"][:] = r.normal(size=C)
+                layer.params["bias"][:] = r.normal(size=C)
+    return net
+
+
+def _walk(layer):
+    yield layer
+    for child in getattr(layer, "layers", ()):
+        yield from _walk(child)
+    if isinstance(layer, nn.Residual):
+        yield from _walk(layer.body)
+        if layer.shortcut_layer is not None:
+            yield from _walk(layer.shortcut_layer)
+
+
+SEQUENCE_PADDINGS = ["same", "valid", "causal", 1]
+
+
+@pytest.mark.parametrize("padding", SEQUENCE_PADDINGS)
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2), (3, 1)])
+def test_sequence_layers_on_nan_padded_sequences(padding, stride, dilation):
+    """Conv1D, BatchNorm1D, 1-D pooling and Residual keep fastnut's masking:
+    padded steps never reach valid outputs, outputs past a sequence's end are
+    NaN, global pooling covers the valid steps only."""
+    X = _padded(n=6, T=11, seed=1)
+    X[1, 5:] = np.nan  # length 5: short for the widest windows but enough
+    for pool in (nn.MaxPool1D(2), nn.AvgPool1D(3, stride=2, padding=1),
+                 nn.AvgPool1D(2, padding="same"), nn.MaxPool1D(3, stride=1, padding="causal")):
+        for head in (nn.GlobalMaxPool1D(), nn.GlobalAvgPool1D(), None):
+            layers = [nn.Conv1D(4, 3, padding=padding, stride=stride, dilation=dilation,
+                                activation="relu"),
+                      nn.BatchNorm1D(activation="relu"), pool,
+                      nn.Residual([nn.Conv1D(5, 1)], shortcut="projection")]
+            net = nn.Sequential(layers + ([head] if head is not None else []))
+            try:
+                net.build((11, 3), random_state=0)
+                ref = net.forward(X)
+            except ValueError as exc:  # windows fastnut refuses for the short sequences
+                assert "too short" in str(exc)
+                continue
+            _with_running_stats(net)
+            onx = fonnx.network_to_onnx(net)
+            for Xb in batches(X):
+                (Y,) = run(onx, Xb)
+                np.testing.assert_allclose(Y, net.forward(Xb), equal_nan=True, **TOL)
+
+
+@pytest.mark.parametrize("opset", [13, 15])
+def test_sequence_layers_in_older_opsets(opset):
+    net = nn.Sequential([nn.Conv1D(4, 3, padding="same", stride=2),
+                         nn.BatchNorm1D(activation="relu"), nn.MaxPool1D(2, padding=1),
+                         nn.AvgPool1D(2, stride=1), nn.GlobalMaxPool1D(), nn.Dense(2)])
+    net.build((11, 3), random_state=0)
+    _with_running_stats(net)
+    X = _padded(n=6, T=11, seed=3)
+    X[:, :6] = np.nan_to_num(X[:, :6], nan=0.5)  # lengths 6..11: long enough for the pools
+    (Y,) = run(fonnx.network_to_onnx(net, target_opset=opset), X)
+    np.testing.assert_allclose(Y, net.forward(X), **TOL)
+
+
+def test_sequence_layers_after_a_recurrent_layer():
+    """Lengths travel from an LSTM (zeros at padded steps) to Conv1D and pooling."""
+    net = nn.Sequential([nn.Conv1D(4, 3, padding="same"), nn.AvgPool1D(2),
+                         nn.LSTM(3, return_sequences=True), nn.Conv1D(2, 2, padding="causal"),
+                         nn.GlobalAvgPool1D(), nn.Dense(2)])
+    net.build((11, 3), random_state=0)
+    X = _padded(n=6, T=11, seed=2)
+    onx = fonnx.network_to_onnx(net)
+    for Xb in batches(X):
+        (Y,) = run(onx, Xb)
+        np.testing.assert_allclose(Y, net.forward(Xb), **TOL)
+
+
+def test_embedding_padding_ids_and_nan_become_nan_steps():
+    ids = rng(0).integers(1, 10, (5, 6)).astype(np.float32)
+    ids[0, 3:] = 0        # trailing padding ids
+    ids[1, 5:] = np.nan   # trailing NaN
+    ids[2, 2] = 0         # a padding id inside: an ordinary (zero) step
+    ids[3, 4] = 0
+    ids[3, 5] = np.nan    # padding id then NaN: both padding
+    emb = nn.Embedding(10, 4, padding_idx=0)
+    emb.build((6,), random_state=0)
+    (Y,) = run(fonnx.network_to_onnx(emb), ids)
+    np.testing.assert_allclose(Y, emb.forward(ids), equal_nan=True, **TOL)
+    assert np.isnan(Y[0, 3:]).all() and not np.isnan(Y[2]).any()
+    net = nn.Sequential([nn.Embedding(10, 4), nn.Conv1D(3, 2, padding="same"),
+                         nn.GlobalAvgPool1D()])
+    net.build((6,), random_state=0)
+    (Y,) = run(fonnx.network_to_onnx(net), ids)
+    np.testing.assert_allclose(Y, net.forward(ids), **TOL)
+
+
+def test_batchnorm2d_and_residual_inference_with_running_stats():
+    """BatchNorm2D uses its running statistics (affine or not, fused ReLU);
+    Residual adds an identity or a strided projection shortcut."""
+    net = nn.Sequential([
+        nn.Conv2D(3, 3, padding=1), nn.BatchNorm2D(activation="relu"),
+        nn.Residual([nn.Conv2D(3, 3, padding=1), nn.BatchNorm2D(affine=False)]),
+        nn.Residual([nn.Conv2D(4, 3, stride=2, padding=1)], shortcut="projection"),
+        nn.GlobalAvgPool2D(), nn.BatchNorm1D(), nn.Dense(2)])
+    net.build((2, 7, 6), random_state=0)
+    _with_running_stats(net)
+    onx = fonnx.network_to_onnx(net)
+    for Xb in batches(_images(5, (2, 7, 6))):
+        (Y,) = run(onx, Xb)
+        np.testing.assert_allclose(Y, net.forward(Xb), **TOL)
+
+
+def test_neuralnet_with_a_custom_loss_is_refused():
+    class MyLoss(nn.SoftmaxCrossEntropy):
+        pass
+
+    X, y = _tab(), _classes(40, 3)
+    clf = fit(fastnut.NeuralNetClassifier([nn.Dense(4)], loss=MyLoss(), max_iter=2,
+                                          random_state=0), X, y)
+    with pytest.raises(NotImplementedError, match="loss=MyLoss"):
+        fonnx.to_onnx(clf, X[:1])
 
 
 def test_unknown_layer_is_a_clear_error():
