@@ -22,7 +22,8 @@ early-stopping split, one ``nn.TrainConfig`` built from the constructor
 parameters (``_train_config``) and one ``nn.Trainer`` per call.  What carries
 over to ``warm_start`` and ``partial_fit`` calls is the optimizer, the
 training progress and the shuffling generator (``_optimizer``,
-``_progress``, ``_random_state``), never data.
+``_progress``, ``_random_state``; the generator's state is also in
+``_progress.rng_state``, from which ``warm_start`` resumes it), never data.
 
 Every ``TrainConfig`` field is either a constructor parameter of the family
 (so ``get_params()`` shows it) or a value in the family's
@@ -112,6 +113,13 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
 
     #: TrainConfig fields this family does not expose, with the value it trains with
     _FIXED_TRAIN_PARAMS = {}
+
+    #: True: scikit-learn's MLP scheme (each epoch shuffles the previous epoch's
+    #: order; a warm_start fit starts a new optimizer and re-seeds the shuffling
+    #: from random_state).  False: each epoch draws a fresh permutation and a
+    #: warm_start fit continues the optimizer and the previous fit's generator
+    #: (``_progress.rng_state``): N/2 + N/2 epochs equal N, across a save too
+    _SKLEARN_WARM_START = False
 
     # -- hooks ------------------------------------------------------------------
     def _check_X(self, X, reset):
@@ -254,15 +262,17 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
                 X, Y, sample_weight, rng)
         config = self._train_config(X_train.shape[0])
         if continuing:
-            # warm_start restarts the epoch count (scikit-learn's n_iter_);
-            # partial_fit continues it
+            # warm_start restarts the epoch count (scikit-learn's n_iter_) and
+            # runs max_iter more epochs; partial_fit continues it
             progress = previous if incremental else dataclasses.replace(previous, n_iter=0)
-            optimizer, shuffle_rng = self._optimizer, (self._random_state if incremental
-                                                       else rng)
+            optimizer = (None if self._SKLEARN_WARM_START and not incremental
+                         else self._optimizer)
+            shuffle_rng = self._continued_shuffle_rng(previous, rng, incremental)
         else:
             progress, optimizer, shuffle_rng = None, None, rng
         trainer = nn.Trainer(net, self._make_loss(), config, optimizer=optimizer,
-                             progress=progress, random_state=shuffle_rng)
+                             progress=progress, random_state=shuffle_rng,
+                             fresh_shuffles=not self._SKLEARN_WARM_START)
 
         def sync():
             self._optimizer, self._progress, self._random_state = (
@@ -294,6 +304,24 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
                 "and the optimization hasn't converged yet.", ConvergenceWarning)
+
+    def _continued_shuffle_rng(self, progress, rng, incremental):
+        """The shuffling generator a continued fit draws from.
+
+        ``partial_fit`` continues ``_random_state``.  ``warm_start`` continues
+        the stream saved in ``progress.rng_state`` (so N epochs in one fit
+        equal N/2 + N/2 across a save and load), unless the family re-seeds
+        from ``random_state`` as scikit-learn's MLP does
+        (``_SKLEARN_WARM_START``).
+        """
+        if incremental:
+            return self._random_state
+        state = getattr(progress, "rng_state", None)
+        if self._SKLEARN_WARM_START or state is None:
+            return rng
+        resumed = np.random.RandomState()
+        resumed.set_state(state)
+        return resumed
 
     def _sync_from(self, progress):
         self.n_iter_ = progress.n_iter

@@ -341,7 +341,9 @@ class Autoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -528,7 +530,9 @@ class SparseAutoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -728,7 +732,9 @@ class ContractiveAutoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -933,7 +939,9 @@ class DenoisingAutoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -1118,7 +1126,9 @@ class ConvAutoencoder(_BaseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -1344,7 +1354,9 @@ class LSTMAutoencoder(_BaseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True

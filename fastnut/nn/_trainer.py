@@ -139,6 +139,11 @@ class Progress:
     #: one record per epoch: epoch (from 1), loss, validation_score,
     #: learning_rate, seconds
     history: list = field(default_factory=list)
+    #: the shuffling generator's state after the last epoch, kept by a trainer
+    #: with ``fresh_shuffles=True`` (``RandomState.get_state(legacy=False)``:
+    #: builtins and one array, so it pickles and skops-loads); an estimator's
+    #: ``warm_start`` resumes the stream from it
+    rng_state: Optional[dict] = None
 
     @classmethod
     def start(cls, early_stopping):
@@ -163,6 +168,12 @@ class Trainer:
         The progress to continue from; None starts afresh.
     random_state : int, RandomState instance or None, default=None
         Shuffling.
+    fresh_shuffles : bool, default=False
+        True: each epoch's row order is a fresh permutation of the rows, so
+        it depends only on the generator's state, which is kept in
+        ``progress.rng_state``: training resumed from it continues exactly.
+        False: each epoch shuffles the previous epoch's order (scikit-learn's
+        MLP scheme; the order restarts from the identity at each call).
 
     A trainer is made for one call of ``fit_epochs`` or ``fit_lbfgs`` and is
     not reconfigured afterwards: what carries over to the next call is
@@ -171,7 +182,7 @@ class Trainer:
     """
 
     def __init__(self, network, loss, config=None, *, optimizer=None, progress=None,
-                 random_state=None):
+                 random_state=None, fresh_shuffles=False):
         config = TrainConfig() if config is None else config
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -179,6 +190,7 @@ class Trainer:
         self.optimizer = config.make_optimizer() if optimizer is None else optimizer
         self.progress = Progress.start(config.early_stopping) if progress is None else progress
         self.rng = check_random_state(random_state)
+        self.fresh_shuffles = fresh_shuffles
         network.needs_input_grad = False  # nobody needs dL/dX of the input
 
     # progress, readable on the trainer
@@ -270,6 +282,8 @@ class Trainer:
             t0 = time.perf_counter()
             lr = self._scheduled_rate()
             if cfg.shuffle:
+                if self.fresh_shuffles:
+                    idx[:] = np.arange(n)
                 self.rng.shuffle(idx)
             total = 0.0
             for start in range(0, n, bs):
@@ -321,6 +335,8 @@ class Trainer:
                 "validation_score": (prog.validation_scores[-1] if cfg.early_stopping
                                      else None),
                 "learning_rate": lr, "seconds": time.perf_counter() - t0})
+            if self.fresh_shuffles:
+                prog.rng_state = self.rng.get_state(legacy=False)
             self.optimizer.iteration_ends(prog.t)
             stop = False
             if prog.no_improvement_count > patience:
