@@ -22,8 +22,8 @@ early-stopping split, one ``nn.TrainConfig`` built from the constructor
 parameters (``_train_config``) and one ``nn.Trainer`` per call.  What carries
 over to ``warm_start`` and ``partial_fit`` calls is the optimizer, the
 training progress and the shuffling generator (``_optimizer``,
-``_progress``, ``_random_state``; the generator's state is also in
-``_progress.rng_state``, from which ``warm_start`` resumes it), never data.
+``_progress``, ``_random_state``; where the row order stands is in
+``_progress.shuffle_order``, from which ``warm_start`` resumes it), never data.
 
 Every ``TrainConfig`` field is either a constructor parameter of the family
 (so ``get_params()`` shows it) or a value in the family's
@@ -114,11 +114,11 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
     #: TrainConfig fields this family does not expose, with the value it trains with
     _FIXED_TRAIN_PARAMS = {}
 
-    #: True: scikit-learn's MLP scheme (each epoch shuffles the previous epoch's
-    #: order; a warm_start fit starts a new optimizer and re-seeds the shuffling
-    #: from random_state).  False: each epoch draws a fresh permutation and a
-    #: warm_start fit continues the optimizer and the previous fit's generator
-    #: (``_progress.rng_state``): N/2 + N/2 epochs equal N, across a save too
+    #: True: scikit-learn's MLP warm_start (a new optimizer, the shuffling
+    #: re-seeded from random_state).  False: a warm_start fit continues the
+    #: optimizer, the row order and the shuffling generator of the previous
+    #: fit (``_progress.shuffle_order``): N/2 + N/2 epochs equal N, across a
+    #: save and load too
     _SKLEARN_WARM_START = False
 
     # -- hooks ------------------------------------------------------------------
@@ -267,12 +267,14 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
             progress = previous if incremental else dataclasses.replace(previous, n_iter=0)
             optimizer = (None if self._SKLEARN_WARM_START and not incremental
                          else self._optimizer)
-            shuffle_rng = self._continued_shuffle_rng(previous, rng, incremental)
+            # (warm_start: the trainer resumes the shuffling from progress
+            # unless _SKLEARN_WARM_START; partial_fit continues the generator)
+            shuffle_rng = self._random_state if incremental else rng
         else:
             progress, optimizer, shuffle_rng = None, None, rng
         trainer = nn.Trainer(net, self._make_loss(), config, optimizer=optimizer,
                              progress=progress, random_state=shuffle_rng,
-                             fresh_shuffles=not self._SKLEARN_WARM_START)
+                             resumable_shuffles=not self._SKLEARN_WARM_START)
 
         def sync():
             self._optimizer, self._progress, self._random_state = (
@@ -304,24 +306,6 @@ class BaseNetwork(DocLinkMixin, BaseEstimator):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
                 "and the optimization hasn't converged yet.", ConvergenceWarning)
-
-    def _continued_shuffle_rng(self, progress, rng, incremental):
-        """The shuffling generator a continued fit draws from.
-
-        ``partial_fit`` continues ``_random_state``.  ``warm_start`` continues
-        the stream saved in ``progress.rng_state`` (so N epochs in one fit
-        equal N/2 + N/2 across a save and load), unless the family re-seeds
-        from ``random_state`` as scikit-learn's MLP does
-        (``_SKLEARN_WARM_START``).
-        """
-        if incremental:
-            return self._random_state
-        state = getattr(progress, "rng_state", None)
-        if self._SKLEARN_WARM_START or state is None:
-            return rng
-        resumed = np.random.RandomState()
-        resumed.set_state(state)
-        return resumed
 
     def _sync_from(self, progress):
         self.n_iter_ = progress.n_iter
