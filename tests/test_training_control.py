@@ -513,7 +513,12 @@ def test_warm_start_resume_continues_the_shuffling_and_noise(tmp_path, Est, fmt,
     for a, b in zip(_weights(one), _weights(first), strict=True):
         np.testing.assert_array_equal(a, b)
     # the test has teeth: scikit-learn's warm_start (a new optimizer, the shuffling
-    # re-seeded from random_state: what the MLP drop-ins do) gives other weights
+    # re-seeded from random_state: what the MLP drop-ins do) gives other weights,
+    # and so does the optimizer continued but the row order restarted
+    restarted = _load(path, fmt)
+    restarted._progress.shuffle_order = None
+    restarted.set_params(warm_start=True, callbacks=None).fit(X, y)
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(one), _weights(restarted)))
     monkeypatch.setattr(type(one), "_SKLEARN_WARM_START", True)
     reseeded = _load(path, fmt)
     reseeded.set_params(warm_start=True, callbacks=None).fit(X, y)
