@@ -22,7 +22,8 @@ early-stopping split, one ``nn.TrainConfig`` built from the constructor
 parameters (``_train_config``) and one ``nn.Trainer`` per call.  What carries
 over to ``warm_start`` and ``partial_fit`` calls is the optimizer, the
 training progress and the shuffling generator (``_optimizer``,
-``_progress``, ``_random_state``), never data.
+``_progress``, ``_random_state``; where the row order stands is in
+``_progress.shuffle_order``, from which ``warm_start`` resumes it), never data.
 
 Every ``TrainConfig`` field is either a constructor parameter of the family
 (so ``get_params()`` shows it) or a value in the family's
@@ -158,6 +159,13 @@ class BaseNetwork(DocLinkMixin, AtomicState, BaseEstimator):
 
     #: TrainConfig fields this family does not expose, with the value it trains with
     _FIXED_TRAIN_PARAMS = {}
+
+    #: True: scikit-learn's MLP warm_start (a new optimizer, the shuffling
+    #: re-seeded from random_state).  False: a warm_start fit continues the
+    #: optimizer, the row order and the shuffling generator of the previous
+    #: fit (``_progress.shuffle_order``): N/2 + N/2 epochs equal N, across a
+    #: save and load too
+    _SKLEARN_WARM_START = False
 
     # -- hooks ------------------------------------------------------------------
     def _check_X(self, X, reset):
@@ -313,15 +321,19 @@ class BaseNetwork(DocLinkMixin, AtomicState, BaseEstimator):
                 X, Y, sample_weight, rng)
         config = self._train_config(X_train.shape[0])
         if continuing:
-            # warm_start restarts the epoch count (scikit-learn's n_iter_);
-            # partial_fit continues it
+            # warm_start restarts the epoch count (scikit-learn's n_iter_) and
+            # runs max_iter more epochs; partial_fit continues it
             progress = previous if incremental else dataclasses.replace(previous, n_iter=0)
-            optimizer, shuffle_rng = self._optimizer, (self._random_state if incremental
-                                                       else rng)
+            optimizer = (None if self._SKLEARN_WARM_START and not incremental
+                         else self._optimizer)
+            # (warm_start: the trainer resumes the shuffling from progress
+            # unless _SKLEARN_WARM_START; partial_fit continues the generator)
+            shuffle_rng = self._random_state if incremental else rng
         else:
             progress, optimizer, shuffle_rng = None, None, rng
         trainer = nn.Trainer(net, self._make_loss(), config, optimizer=optimizer,
-                             progress=progress, random_state=shuffle_rng)
+                             progress=progress, random_state=shuffle_rng,
+                             resumable_shuffles=not self._SKLEARN_WARM_START)
 
         def sync():
             self._optimizer, self._progress, self._random_state = (

@@ -348,7 +348,9 @@ class Autoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -535,7 +537,9 @@ class SparseAutoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -735,7 +739,9 @@ class ContractiveAutoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -940,7 +946,9 @@ class DenoisingAutoencoder(_DenseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -1125,7 +1133,9 @@ class ConvAutoencoder(_BaseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -1351,7 +1361,9 @@ class LSTMAutoencoder(_BaseAutoencoder):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True

@@ -174,7 +174,9 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score
         stalls for ``n_iter_no_change`` epochs, and keep the best weights.
@@ -357,7 +359,9 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score
         stalls for ``n_iter_no_change`` epochs, and keep the best weights.

@@ -868,7 +868,9 @@ class DBNClassifier(NetworkClassifier):
     verbose : bool, default=False
         Per-epoch lines of the RBMs and of fine-tuning.
     warm_start : bool, default=False
-        Continue fine-tuning the fitted network (no new pre-training).
+        Continue fine-tuning the fitted network (no new pre-training), with
+        its optimizer state and shuffling stream, for ``max_iter`` more
+        epochs: two warm-started halves equal one run, also across a save.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows during fine-tuning and
         keep the best weights.

@@ -29,6 +29,10 @@ class _MLPMixin:
     #: scikit-learn's MLPs have no gradient clipping
     _FIXED_TRAIN_PARAMS = {"clip_norm": None}
 
+    #: as scikit-learn's: each warm_start fit starts a new optimizer and re-seeds
+    #: the shuffling from random_state
+    _SKLEARN_WARM_START = True
+
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         if not hasattr(sizes, "__iter__"):
@@ -111,7 +115,12 @@ class MLPClassifier(_MLPMixin, NetworkClassifier):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights at the next fit, for ``max_iter``
+        more epochs. As in scikit-learn, each such fit starts a new optimizer
+        (Adam's moments, SGD's velocities and adaptive rate) and re-seeds the
+        row shuffling from ``random_state``, so two warm-started halves are
+        not one run; exact resume (also from a checkpoint file) is
+        ``partial_fit``.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
@@ -274,7 +283,12 @@ class MLPRegressor(_MLPMixin, NetworkRegressor):
     verbose : bool, default=False
         One line per epoch: loss, validation score (with early stopping), seconds.
     warm_start : bool, default=False
-        Continue from the fitted weights (and optimizer state) at the next fit.
+        Continue from the fitted weights at the next fit, for ``max_iter``
+        more epochs. As in scikit-learn, each such fit starts a new optimizer
+        (Adam's moments, SGD's velocities and adaptive rate) and re-seeds the
+        row shuffling from ``random_state``, so two warm-started halves are
+        not one run; exact resume (also from a checkpoint file) is
+        ``partial_fit``.
     momentum : float, default=0.9
         Momentum of the updates (``solver="sgd"``).
     nesterovs_momentum : bool, default=True

@@ -141,7 +141,9 @@ class NeuralNetClassifier(_NeuralNetMixin, NetworkClassifier):
     verbose : bool, default=False
         One line per epoch.
     warm_start : bool, default=False
-        Continue from the previous fit's weights and optimizer.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         SGD momentum.
     nesterovs_momentum : bool, default=True
@@ -300,7 +302,9 @@ class NeuralNetRegressor(_NeuralNetMixin, NetworkRegressor):
     verbose : bool, default=False
         One line per epoch.
     warm_start : bool, default=False
-        Continue from the previous fit's weights and optimizer.
+        Continue from the fitted weights, optimizer state and random streams
+        (shuffling, noise) at the next fit, for ``max_iter`` more epochs: two
+        warm-started halves equal one run, also across a save and load.
     momentum : float, default=0.9
         SGD momentum.
     nesterovs_momentum : bool, default=True

@@ -7,8 +7,8 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 
 from fastnut import (Autoencoder, CNNClassifier, CNNRegressor, ConvAutoencoder,
                      ContractiveAutoencoder, DBNClassifier, DenoisingAutoencoder,
-                     LSTMAutoencoder, MLPClassifier, MLPRegressor, RNNClassifier, RNNRegressor,
-                     SparseAutoencoder)
+                     LSTMAutoencoder, MLPClassifier, MLPRegressor, NeuralNetClassifier,
+                     RNNClassifier, RNNRegressor, SparseAutoencoder, nn)
 from fastnut.callbacks import Callback, CSVLogger, Checkpoint, EarlyStopping, ProgressBar
 from fastnut.schedules import CosineAnnealing, ReduceLROnPlateau, StepDecay
 
@@ -399,8 +399,11 @@ def test_resume_from_a_checkpoint_equals_one_run(tmp_path, Est):
         np.testing.assert_array_equal(a, b)
     assert _rates(one) == _rates(resumed)
     # warm_start: fit(max_iter=N) = fit(max_iter=N/2), save, load, warm_start fit(N/2);
-    # exact with shuffle=False (warm_start reseeds the shuffling from random_state,
-    # as scikit-learn's does, so with shuffle=True the epoch orders differ)
+    # not for the MLP drop-ins, whose warm_start is scikit-learn's (a new optimizer,
+    # the shuffling re-seeded: test_mlp_warm_start_is_sklearns); with shuffle=True
+    # and noise layers in the test below
+    if Est is MLPClassifier:
+        return
     one, _, _ = _any(Est, max_iter=6, shuffle=False, **X_kw)
     one.fit(X, y)
     first, _, _ = _any(Est, max_iter=3, shuffle=False, callbacks=[
@@ -461,3 +464,84 @@ def test_class_weight_on_multilabel_and_string_labels():
     d = _small(MLPClassifier).fit(X, y, sample_weight=np.where(y == "a", 2.0, 1.0))
     for wc, wd in zip(_weights(c), _weights(d)):
         np.testing.assert_array_equal(wc, wd)
+
+
+def _resumable(Est, **kw):
+    """A tiny estimator whose epochs draw from every random stream it has."""
+    if Est is NeuralNetClassifier:
+        # a Dropout layer: the module's noise stream has to continue too
+        est = NeuralNetClassifier([nn.Dense(6, activation="relu"), nn.Dropout(0.3)],
+                                  random_state=0, dtype=np.float64, **kw)
+        X = np.random.RandomState(0).rand(40, 8)
+        return est, X, (X[:, 0] > 0.5).astype(int)
+    if Est is DenoisingAutoencoder:
+        kw = dict(noise="masking", noise_level=0.3, **kw)
+    return _any(Est, **kw)
+
+
+def _load(path, fmt):
+    import pickle
+    import skops.io
+    import fastnut
+    if fmt == "skops":
+        return skops.io.load(path, trusted=fastnut.skops_trusted_types())
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+@pytest.mark.parametrize("fmt", ["pickle", "skops"])
+@pytest.mark.parametrize("Est", [CNNClassifier, RNNRegressor, Autoencoder,
+                                 DenoisingAutoencoder, DBNClassifier, NeuralNetClassifier])
+def test_warm_start_resume_continues_the_shuffling_and_noise(tmp_path, Est, fmt, monkeypatch):
+    # shuffle=True and mini-batches (the row order matters), noise layers drawing per
+    # batch: fit(max_iter=6) = fit(max_iter=3), Checkpoint, load, warm_start fit(3 more)
+    kw = dict(shuffle=True, batch_size=8, n_iter_no_change=1000)
+    one, X, y = _resumable(Est, max_iter=6, **kw)
+    one.fit(X, y)
+    path = str(tmp_path / f"half.{fmt}")
+    first, _, _ = _resumable(Est, max_iter=3, callbacks=[
+        Checkpoint(path, monitor=None, every=3, format=fmt)], **kw)
+    first.fit(X, y)
+    resumed = _load(path, fmt)
+    assert resumed.n_iter_ == 3
+    resumed.set_params(warm_start=True, callbacks=None).fit(X, y)
+    for a, b in zip(_weights(one), _weights(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert one.loss_curve_ == resumed.loss_curve_ and resumed.n_iter_ == 3
+    # and in one process, without a file
+    first.set_params(warm_start=True, callbacks=None).fit(X, y)
+    for a, b in zip(_weights(one), _weights(first), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the test has teeth: scikit-learn's warm_start (a new optimizer, the shuffling
+    # re-seeded from random_state: what the MLP drop-ins do) gives other weights,
+    # and so does the optimizer continued but the row order restarted
+    restarted = _load(path, fmt)
+    restarted._progress.shuffle_order = None
+    restarted.set_params(warm_start=True, callbacks=None).fit(X, y)
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(one), _weights(restarted)))
+    monkeypatch.setattr(type(one), "_SKLEARN_WARM_START", True)
+    reseeded = _load(path, fmt)
+    reseeded.set_params(warm_start=True, callbacks=None).fit(X, y)
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(one), _weights(reseeded)))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_mlp_warm_start_is_sklearns(Est, solver):
+    # the drop-ins keep scikit-learn's warm_start: each fit starts a new optimizer and
+    # shuffles from random_state (exact resume is partial_fit, tested above)
+    from sklearn import neural_network
+    X, y = _digits()
+    if Est is MLPRegressor:
+        y = y / 10.0
+    kw = dict(hidden_layer_sizes=(8,), random_state=0, max_iter=3, batch_size=50,
+              warm_start=True, n_iter_no_change=1000, solver=solver)
+    ours = Est(dtype=np.float64, **kw)
+    ref = getattr(neural_network, Est.__name__)(**kw)
+    for _ in range(3):
+        ours.fit(X, y)
+        ref.fit(X, y)
+        for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
+        assert ours.n_iter_ == ref.n_iter_ and ours.t_ == ref.t_

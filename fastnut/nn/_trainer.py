@@ -139,6 +139,12 @@ class Progress:
     #: one record per epoch: epoch (from 1), loss, validation_score,
     #: learning_rate, seconds
     history: list = field(default_factory=list)
+    #: where the row order stands, kept by a trainer with
+    #: ``resumable_shuffles=True``: ``{"origin": the shuffling generator's
+    #: state (RandomState.get_state(legacy=False)) when the order was the
+    #: identity, "n": rows, "count": shuffles since}``; builtins and one small
+    #: array, so it pickles and skops-loads, and O(1) in the number of rows
+    shuffle_order: Optional[dict] = None
 
     @classmethod
     def start(cls, early_stopping):
@@ -163,6 +169,14 @@ class Trainer:
         The progress to continue from; None starts afresh.
     random_state : int, RandomState instance or None, default=None
         Shuffling.
+    resumable_shuffles : bool, default=False
+        Each epoch shuffles the previous epoch's order (scikit-learn's
+        scheme); each ``fit_epochs`` call starts from the identity order and
+        the generator as given. True: the trainer also keeps in
+        ``progress.shuffle_order`` where the order stands, and a
+        non-incremental ``fit_epochs`` continuing a progress that has it
+        rebuilds the order and the generator from it (replaying the
+        shuffles) instead: successive calls then shuffle as one call would.
 
     A trainer is made for one call of ``fit_epochs`` or ``fit_lbfgs`` and is
     not reconfigured afterwards: what carries over to the next call is
@@ -171,7 +185,7 @@ class Trainer:
     """
 
     def __init__(self, network, loss, config=None, *, optimizer=None, progress=None,
-                 random_state=None):
+                 random_state=None, resumable_shuffles=False):
         config = TrainConfig() if config is None else config
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -179,6 +193,7 @@ class Trainer:
         self.optimizer = config.make_optimizer() if optimizer is None else optimizer
         self.progress = Progress.start(config.early_stopping) if progress is None else progress
         self.rng = check_random_state(random_state)
+        self.resumable_shuffles = resumable_shuffles
         network.needs_input_grad = False  # nobody needs dL/dX of the input
 
     # progress, readable on the trainer
@@ -264,13 +279,19 @@ class Trainer:
         if cfg.early_stopping and prog.best_params is None:
             prog.best_params = {k: v.copy() for k, v in net.params.items()}
         idx = np.arange(n)
+        order = None  # the resumable order, once shuffling starts
         xb = yb = None
         converged = False
         for _ in range(cfg.max_iter):
             t0 = time.perf_counter()
             lr = self._scheduled_rate()
             if cfg.shuffle:
+                if self.resumable_shuffles and order is None:
+                    idx = order = self._resume_order(n, incremental)
                 self.rng.shuffle(idx)
+                if order is not None:
+                    rec = prog.shuffle_order
+                    prog.shuffle_order = dict(rec, count=rec["count"] + 1)
             total = 0.0
             for start in range(0, n, bs):
                 stop = min(start + bs, n)
@@ -355,6 +376,22 @@ class Trainer:
         if cfg.early_stopping:
             self._restore(prog.best_params)
         return converged
+
+    def _resume_order(self, n, incremental):
+        """The row order to shuffle next (``resumable_shuffles``); may replace ``rng``."""
+        prog = self.progress
+        rec = prog.shuffle_order
+        if rec is not None and not incremental:
+            rng = np.random.RandomState()
+            rng.set_state(rec["origin"])
+            idx = np.arange(rec["n"])
+            for _ in range(rec["count"]):
+                rng.shuffle(idx)
+            self.rng = rng
+            if rec["n"] == n:
+                return idx
+        prog.shuffle_order = {"origin": self.rng.get_state(legacy=False), "n": n, "count": 0}
+        return np.arange(n)
 
     def _scheduled_rate(self):
         """Set this epoch's learning rate from ``config.lr_schedule``; return it."""
