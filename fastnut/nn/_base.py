@@ -230,7 +230,7 @@ class Layer:
         """
         shape = self.__dict__.get("_trained")
         if shape is None or dY.__class__ is not np.ndarray or dY.dtype != self.dtype \
-                or not dY.flags.c_contiguous or dY.shape != shape:
+                or not dY.flags.c_contiguous or not dY.flags.writeable or dY.shape != shape:
             dY = self._check_grad(dY, shape)
         return self._backward(dY)
 
@@ -248,6 +248,8 @@ class Layer:
         if shape is None:
             raise RuntimeError(f"{name}.backward needs a forward(X, training=True) first")
         dY = as_batch(dY, self.dtype, name, "dY")
+        if not dY.flags.writeable:  # layers may work on the gradient in place
+            dY = dY.copy()
         if dY.shape != shape:
             raise ValueError(f"{name}.backward expects dY of shape {shape}, the output of the "
                              f"last forward(X, training=True); got {dY.shape}")

@@ -28,7 +28,7 @@ from .._kernels import conv1d as _k1
 from .._kernels import dense as _kd
 from .._threads import blas_single_thread, threads_for
 from ._activations import ACTIVATION_CODES, check_activation
-from ._base import Layer
+from ._base import INT32_MAX, Layer
 # helpers that live elsewhere today (one place to update when they move)
 from ._conv import _threads_for  # noqa: F401
 
@@ -220,6 +220,15 @@ class Conv1D(Layer):
 
     def _build(self, input_shape, rng):
         T, C = _check_sequence_shape(self, input_shape)
+        k = self.kernel_size
+        # the kernels index with 32-bit ints: refuse what they cannot address
+        # (and a weight of 2**31 values) before anything is allocated
+        if (max(k, self.stride, self.dilation) > INT32_MAX or self.filters * C * k > INT32_MAX
+                or (k - 1) * self.dilation + 1 > INT32_MAX):
+            raise ValueError(
+                f"Conv1D with filters={self.filters}, kernel_size={k}, stride={self.stride}, "
+                f"dilation={self.dilation} on {C} input features is beyond the kernels' "
+                f"32-bit sizes (at most {INT32_MAX:,} values per array and per span)")
         _, To = self._geom(T)
         if To < 1:
             raise ValueError(
@@ -326,6 +335,10 @@ class _Pool1D(Layer):
 
     def _build(self, input_shape, rng):
         T, C = _check_sequence_shape(self, input_shape)
+        if max(self.pool_size, self.stride) > INT32_MAX:
+            raise ValueError(
+                f"{type(self).__name__} with pool_size={self.pool_size}, stride={self.stride} "
+                f"is beyond the kernels' 32-bit sizes (at most {INT32_MAX:,})")
         _, To = self._geom(T)
         if To < 1:
             raise ValueError(f"{type(self).__name__} with pool_size={self.pool_size} does not "

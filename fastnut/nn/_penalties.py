@@ -155,7 +155,8 @@ class ContractiveDense(Dense):
             G = self._buffer("G", (self.units,))
             np.sum(S, axis=0, out=G)
             self._wsq, self._g, self._G = wsq, S, G
-            self.penalty = self.contractive_weight / X.shape[0] * float(np.dot(G, wsq))
+            self.penalty = (self.contractive_weight / max(X.shape[0], 1)
+                            * float(np.dot(G, wsq)))
         return Y
 
     _forward_state = Dense._forward_state + ("_wsq", "_g", "_G")
@@ -259,7 +260,8 @@ class ContractiveEncoder(Sequential):
         Q = P.reshape(-1, C.shape[0])
         QC = _mm(Q, C)
         self._outs, self._slopes, self._As, self._Ps, self._QC = outs, S, As, Ps, QC
-        self._penalty = lam / n * float(np.dot(QC.reshape(-1), Q.reshape(-1)))
+        # (an empty batch has no penalty: max(n, 1) keeps 0/0 out)
+        self._penalty = lam / max(n, 1) * float(np.dot(QC.reshape(-1), Q.reshape(-1)))
         return X
 
     _forward_state = ("_outs", "_slopes", "_As", "_Ps", "_QC")
@@ -273,7 +275,7 @@ class ContractiveEncoder(Sequential):
         layers = self.layers
         n = dY.shape[0]
         L = len(layers)
-        lam_n = self.contractive_weight / n
+        lam_n = self.contractive_weight / max(n, 1)
         W = [layer.params["weight"] for layer in layers]
         S = self._slopes
         # reverse pass through the Jacobian product: extra dL/dz_l and dL/dW_l
