@@ -205,7 +205,9 @@ class BaseNetwork(DocLinkMixin, AtomicState, BaseEstimator):
         X = self._check_X(X, reset=reset)
         Y = self._check_y(y, X.shape[0], incremental, reset, classes)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            # (integer token ids as X: the weights still take the compute dtype)
+            dtype = X.dtype if X.dtype.kind == "f" else self._compute_dtype()
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
         return X, Y, sample_weight
 
     def _make_network(self, X, Y, rng):
