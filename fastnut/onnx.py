@@ -42,8 +42,12 @@ input to it, as fastnut's own validation does.  Images may come as
 ``(n, T, F)``, ``(n, T)`` or flat ``(n, T*F)``, with any number of steps
 ``T`` and trailing all-NaN steps as padding: the graph computes each
 sequence's length from the NaN pattern and hands it to the ONNX recurrent
-operators as ``sequence_lens``.  (:func:`to_onnx` leaves ``T`` free when the
-sample is 3-D; ``skl2onnx.to_onnx`` fixes every axis but the first to the
+operators as ``sequence_lens``.  ``RNNClassifier``/``RNNRegressor`` with
+``vocab_size`` take token ids ``(n, T)`` (int64 or float, trailing 0 as
+padding) through ``Embedding``'s ``Gather``; with ``output="sequence"``
+(one output per step) they are refused with a ``NotImplementedError`` that
+points to :func:`network_to_onnx` for the per-step raw outputs.  (:func:`to_onnx` leaves ``T`` free when the
+sample is 3-D or the model takes token ids; ``skl2onnx.to_onnx`` fixes every axis but the first to the
 sample's unless given ``initial_types``.)
 
 Network layers
@@ -642,6 +646,8 @@ def _network_input(g, model, x):
     if isinstance(model, (CNNClassifier, CNNRegressor, ConvAutoencoder)):
         return g.reshape(x, [-1, *model.image_shape_])
     if isinstance(model, (RNNClassifier, RNNRegressor)):
+        if "vocab_size_" in model.__dict__:  # token ids (n, T): the Embedding reads them
+            return x
         return g.reshape(x, [0, -1, model.sequence_shape_[1]])
     if isinstance(model, LSTMAutoencoder):
         return g.reshape(x, [0, -1, model.input_shape_[1]])
@@ -668,6 +674,18 @@ def _check_link(model):
             f"fastnut.onnx cannot export {type(model).__name__} with loss="
             f"{type(loss).__name__}: its predictions go through that loss's predict; the "
             f"converter knows the links of {expected.__name__} only")
+
+
+def _check_per_sample_output(model):
+    """Per-step outputs (``output="sequence"``) have no converter here: refuse clearly."""
+    if isinstance(model, (RNNClassifier, RNNRegressor)) and isinstance(
+            model.network_.layers[-1], nn.TimeDistributedDense):
+        raise NotImplementedError(
+            f"fastnut.onnx cannot export {type(model).__name__} with output='sequence' (one "
+            "output per step): its labels mark padded steps with NaN/None, which an ONNX "
+            "tensor of labels cannot hold. Export the network instead, "
+            "fastnut.onnx.network_to_onnx(model.network_), for the per-step raw outputs "
+            "(equal to model.network_.forward(X) at the valid steps).")
 
 
 def _first_dim(operator):
@@ -697,6 +715,7 @@ def _parse_classifier(scope, model, inputs, custom_parsers=None):
 
 def _shape_classifier(operator):
     model = operator.raw_operator
+    _check_per_sample_output(model)
     N = _first_dim(operator)
     n_classes = len(model.classes_)
     if _is_multilabel(model):
@@ -751,6 +770,7 @@ def _parse_single(names):
 
 def _shape_regressor(operator):
     model = operator.raw_operator
+    _check_per_sample_output(model)
     operator.outputs[0].type = _tensor_type(_network_dtype(model))(
         [_first_dim(operator), model.n_outputs_])
 
@@ -1010,6 +1030,9 @@ def to_onnx(model, X_sample, path=None, *, inverse=False, target_opset=None):
         raise ValueError(f"X_sample must have a batch axis and at least one more; got shape "
                          f"{X_sample.shape}")
     dims = [None] * (X_sample.ndim - 1) + [int(X_sample.shape[-1])]  # (n, T, F): any T
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    if isinstance(first, (RNNClassifier, RNNRegressor)) and "vocab_size_" in first.__dict__:
+        dims = [None, None]  # token ids (n, T): any T
     if X_sample.ndim == 4:
         dims = [None, *map(int, X_sample.shape[1:])]
     initial = [("X", _input_type(X_sample.dtype)(dims))]
