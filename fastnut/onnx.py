@@ -39,16 +39,17 @@ What each estimator exports
 The graph computes in the model's dtype (float32 by default) and casts its
 input to it, as fastnut's own validation does.  Images may come as
 ``(n, C, H, W)``, ``(n, H, W)`` or flat ``(n, C*H*W)``; sequences as
-``(n, T, F)``, ``(n, T)`` or flat ``(n, T*F)``, with any number of steps
-``T`` and trailing all-NaN steps as padding: the graph computes each
-sequence's length from the NaN pattern and hands it to the ONNX recurrent
-operators as ``sequence_lens``.  ``RNNClassifier``/``RNNRegressor`` with
-``vocab_size`` take token ids ``(n, T)`` (int64 or float, trailing 0 as
-padding) through ``Embedding``'s ``Gather``; with ``output="sequence"``
-(one output per step) they are refused with a ``NotImplementedError`` that
-points to :func:`network_to_onnx` for the per-step raw outputs.  (:func:`to_onnx` leaves ``T`` free when the
-sample is 3-D or the model takes token ids; ``skl2onnx.to_onnx`` fixes every axis but the first to the
-sample's unless given ``initial_types``.)
+``(n, T, F)``, ``(n, T)`` or flat ``(n, T*F)``, with any number of steps ``T``
+and trailing all-NaN steps as padding: the graph computes each sequence's
+length from the NaN pattern and hands it to the ONNX recurrent operators as
+``sequence_lens``. ``RNNClassifier``/``RNNRegressor`` with ``vocab_size`` take
+token ids ``(n, T)`` (int64 or float, trailing 0 as padding) through
+``Embedding``'s ``Gather``; with ``output="sequence"`` (one output per step)
+they are refused with a ``NotImplementedError`` that points to
+:func:`network_to_onnx` for the per-step raw outputs. (:func:`to_onnx` leaves
+``T`` free when the sample is 3-D or the model takes token ids;
+``skl2onnx.to_onnx`` fixes every axis but the first to the sample's unless
+given ``initial_types``.)
 
 Network layers
 --------------
