@@ -164,3 +164,22 @@ def test_tokenizer_errors_and_inputs():
     assert pickle.loads(pickle.dumps(tok)).vocabulary_ == tok.vocabulary_
     with pytest.raises(ValueError, match="min_df"):
         SequenceTokenizer(min_df=0).fit(["a"])
+
+
+def test_tokenizer_is_a_scikit_learn_transformer():
+    """What scikit-learn's common checks would test, for a transformer of text
+    (they skip estimators without 2-D numeric input)."""
+    from sklearn.exceptions import NotFittedError
+    docs = ["a b c", "b c", "c d e f"]
+    tok = SequenceTokenizer(max_len=3)
+    with pytest.raises(NotFittedError):
+        tok.transform(docs)
+    twin = clone(tok).set_params(min_df=2)
+    assert twin.get_params()["min_df"] == 2 and tok.get_params()["min_df"] == 1
+    first = tok.fit_transform(docs)
+    np.testing.assert_array_equal(tok.fit(docs).transform(docs), first)  # idempotent
+    np.testing.assert_array_equal(tok.transform(docs[::-1]), first[::-1])
+    frame = clone(tok).set_output(transform="pandas").fit_transform(docs)
+    assert list(frame.columns) == ["sequencetokenizer0", "sequencetokenizer1",
+                                   "sequencetokenizer2"]
+    assert tok.__sklearn_tags__().input_tags.string
