@@ -28,6 +28,9 @@ def test_tagging_running_sum_learns():
     np.testing.assert_array_equal(pred[valid], clf.classes_[P[valid].argmax(axis=1)])
     np.testing.assert_allclose(np.exp(clf.predict_log_proba(Xt[:3]))[valid[:3]],
                                P[:3][valid[:3]], rtol=1e-6)
+    # a padded sequence gets the per-step outputs it gets alone
+    L = int((~np.isnan(Xt[0])).sum())
+    np.testing.assert_array_equal(clf.predict_proba(Xt[:1, :L, None]), P[:1, :L])
 
 
 def test_next_value_regression_on_a_sine():
@@ -171,3 +174,19 @@ def test_sequence_output_errors():
         RNNRegressor(output="sequence", max_iter=1).fit(X, y[:, :5])
     with pytest.raises(ValueError, match="output"):
         RNNRegressor(output="steps").fit(X, y)
+
+
+@pytest.mark.parametrize("Est", [RNNClassifier, RNNRegressor])
+def test_inputs_unchanged_and_same_seed_same_model(Est):
+    X, y, _ = running_sum_tags(40, seed=10)
+    X0, y0 = X.copy(), y.copy()
+    kw = dict(hidden_size=4, max_iter=2, output="sequence", random_state=3)
+    a = Est(**kw).fit(X, y)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    b = Est(**kw).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.n_outputs_ == (1 if Est is RNNClassifier else 1)
+    warm = Est(**kw, warm_start=True).fit(X, y)
+    warm.fit(X, y)
+    assert warm.n_iter_ == 2 and len(warm.loss_curve_) == 4
