@@ -236,6 +236,10 @@ class RNNClassifier(SequenceClassifierMixin, _RNNMixin, NetworkClassifier):
     sequence_shape_ : tuple (T, F)
         Shape of the training sequences (after padding).  Prediction accepts
         any number of steps ``T`` with the same ``F``.
+    vocab_size_ : int
+        Only with ``vocab_size``: the number of token ids the embedding has
+        (``vocab_size``, or what ``"auto"`` found); ``sequence_shape_`` is
+        then ``(T,)`` and ``n_features_in_`` is ``T``.
     network_ : fastnut.nn.Sequential
         The network; ``network_.layers[0].params["weight_ih"]`` holds the
         first layer's input weights in PyTorch's layout.
@@ -453,6 +457,10 @@ class RNNRegressor(SequenceEstimatorMixin, _RNNMixin, NetworkRegressor):
     sequence_shape_ : tuple (T, F)
         Shape of the training sequences (after padding).  Prediction accepts
         any number of steps ``T`` with the same ``F``.
+    vocab_size_ : int
+        Only with ``vocab_size``: the number of token ids the embedding has
+        (``vocab_size``, or what ``"auto"`` found); ``sequence_shape_`` is
+        then ``(T,)`` and ``n_features_in_`` is ``T``.
     network_ : fastnut.nn.Sequential
         The network; ``network_.layers[0].params["weight_ih"]`` holds the
         first layer's input weights in PyTorch's layout.
