@@ -113,7 +113,12 @@ class SequenceTokenizer(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
         if isinstance(X, (str, bytes)):
             raise ValueError("SequenceTokenizer expects an iterable of documents (strings); "
                              "got a single string: wrap it in a list")
-        arr = np.asarray(X, dtype=object) if not isinstance(X, np.ndarray) else X
+        if not isinstance(X, np.ndarray):
+            if not hasattr(X, "__len__"):  # a generator of documents
+                X = list(X)
+            arr = np.asarray(X, dtype=object)
+        else:
+            arr = X
         if arr.ndim == 2 and arr.shape[1] == 1:  # one text column (ColumnTransformer)
             arr = arr[:, 0]
         if arr.ndim != 1:

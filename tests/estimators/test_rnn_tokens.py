@@ -161,6 +161,7 @@ def test_tokenizer_errors_and_inputs():
         SequenceTokenizer(token_pattern=r"(a)(b)").fit(["ab"])
     tok = SequenceTokenizer().fit(np.array([["a b"], ["c"]], dtype=object))  # one column
     np.testing.assert_array_equal(tok.transform([b"c a"]), [[4, 2]])
+    np.testing.assert_array_equal(tok.transform(d for d in ["c", "a b"]), [[4, 0], [2, 3]])
     assert pickle.loads(pickle.dumps(tok)).vocabulary_ == tok.vocabulary_
     with pytest.raises(ValueError, match="min_df"):
         SequenceTokenizer(min_df=0).fit(["a"])
