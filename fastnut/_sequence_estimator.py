@@ -2,11 +2,15 @@
 
 A sequence estimator family (``RNNClassifier``/``RNNRegressor``; any family
 whose body maps ``(n, T, F)`` sequences to features) gets two options from
-:class:`SequenceEstimatorMixin`, placed first among its bases::
+:class:`SequenceEstimatorMixin` (:class:`SequenceClassifierMixin` for
+classifiers, with ``predict_proba``), placed first among its bases::
 
-    class RNNClassifier(SequenceEstimatorMixin, _RNNMixin, NetworkClassifier): ...
+    class RNNClassifier(SequenceClassifierMixin, _RNNMixin, NetworkClassifier): ...
+    class RNNRegressor(SequenceEstimatorMixin, _RNNMixin, NetworkRegressor): ...
 
-with the constructor parameters of :data:`SEQUENCE_CONSTRAINTS`:
+with the constructor parameters of :data:`SEQUENCE_CONSTRAINTS` (merge it
+into ``_parameter_constraints``; ``__init__`` stores ``vocab_size=None``,
+``embedding_dim=32``, ``output="last"``):
 
 ``vocab_size`` (None, an int ``V >= 2``, or ``"auto"``) and ``embedding_dim``
     ``X`` is integer token ids of shape ``(n, T)``; the network starts with
@@ -22,7 +26,9 @@ with the constructor parameters of :data:`SEQUENCE_CONSTRAINTS`:
     trained with ``nn.MaskedStepLoss`` so that missing targets and padded
     steps are left out of the loss and of ``score``.
 
-The family supplies what it already has: ``_check_X`` for numeric
+The family (a ``NetworkClassifier``/``NetworkRegressor`` subclass, whose
+``_init_factor``, ``_compute_dtype`` and training loop the mixin uses)
+supplies what it already has: ``_check_X`` for numeric
 sequences, and ``_hidden_layers(sample_shape)``, the body from
 ``(T, F)`` sequences (``sample_shape``; ``(T, embedding_dim)`` after an
 embedding) to features; with ``self.output == "sequence"`` the body must keep
