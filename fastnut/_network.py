@@ -443,16 +443,6 @@ class BaseNetwork(DocLinkMixin, AtomicState, BaseEstimator):
         tags.input_tags.sparse = self._accept_sparse
         return tags
 
-    def _common_check_xfails(self):
-        """Common checks that cannot hold as written, with the reason."""
-        if self._compute_dtype() == np.float32:
-            why = ("float32 compute: weighted and repeated-row fits agree to ~1e-7 "
-                   "relative, the check asks 1e-7 absolute; the equivalence is tested in "
-                   "float64 in the family's own tests")
-            return {"check_sample_weight_equivalence_on_dense_data": why,
-                    "check_sample_weight_equivalence_on_sparse_data": why}
-        return {}
-
 
 class NetworkClassifier(ClassifierMixin, BaseNetwork):
     """Classification on top of ``BaseNetwork``: softmax for multiclass,

@@ -289,9 +289,6 @@ class _DenseAutoencoder(_BaseAutoencoder):
                        for u, a in zip(dec_sizes + [n_features], acts)]
         return encoder, decoder
 
-    def _common_check_xfails(self):
-        return {}
-
 
 class Autoencoder(_DenseAutoencoder):
     r"""Deep dense autoencoder (scikit-learn transformer).

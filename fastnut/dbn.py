@@ -1038,9 +1038,3 @@ class DBNClassifier(NetworkClassifier):
             layer.params["bias"][...] = b
         self.pretrained_coefs_ = coefs
         return net
-
-    def _common_check_xfails(self):
-        why = ("greedy RBM pre-training is unsupervised and unweighted: a weighted fit and "
-               "a fit on repeated rows pre-train on different data")
-        return {**super()._common_check_xfails(),
-                "check_sample_weight_equivalence_on_dense_data": why}
