@@ -185,15 +185,6 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
 
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding, skipped by the recurrent
-    layers (the state at each sequence's last valid step is what the head
-    sees; the reverse direction starts there).  NaN anywhere else, or
-    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
-    a trailing NaN is a padded step.
-
     Attributes
     ----------
     sequence_shape_ : tuple (T, F)
@@ -220,12 +211,22 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
     n_layers_ : int
     classes_ : ndarray of shape (n_classes,)
 
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
     >>> from fastnut import RNNClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = RNNClassifier(input_shape=(8, 8), max_iter=20, random_state=0)
+    >>> clf = RNNClassifier(input_shape=(8, 8), hidden_size=16, batch_size=20,
+    ...                     learning_rate_init=1e-2, max_iter=10, random_state=0)
     >>> clf.fit(X[::2] / 16, y[::2]).score(X[1::2] / 16, y[1::2]) > 0.9  # rows as steps
     True
 """
@@ -369,15 +370,6 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
 
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding, skipped by the recurrent
-    layers (the state at each sequence's last valid step is what the head
-    sees; the reverse direction starts there).  NaN anywhere else, or
-    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
-    a trailing NaN is a padded step.
-
     Attributes
     ----------
     sequence_shape_ : tuple (T, F)
@@ -403,6 +395,15 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
     n_outputs_ : int
     n_layers_ : int
 
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
     Examples
     --------
     >>> import numpy as np
@@ -411,7 +412,7 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
     >>> series = np.sin(t) + 0.5 * np.sin(0.31 * t)
     >>> X = np.lib.stride_tricks.sliding_window_view(series[:-1], 20)  # (n, 20) windows
     >>> y = series[20:]                                               # the next value
-    >>> reg = RNNRegressor(hidden_size=16, max_iter=30, random_state=0).fit(X[:900], y[:900])
+    >>> reg = RNNRegressor(hidden_size=16, max_iter=10, random_state=0).fit(X[:900], y[:900])
     >>> reg.score(X[900:], y[900:]) > 0.9
     True
 """

@@ -55,6 +55,11 @@ class RepeatSteps(Layer):
 
     ``forward(X, n_steps=T)`` overrides the built length (a sequence
     decoder reconstructs inputs of any length).  Backward sums over time.
+
+    Parameters
+    ----------
+    n_steps : int
+        The number of steps ``T`` of the output, at least 1.
     """
 
     def __init__(self, n_steps):
@@ -91,8 +96,19 @@ class RepeatSteps(Layer):
 class TimeDistributedDense(Dense):
     """The same ``Dense`` applied at every step: ``(n, T, H) -> (n, T, units)``.
 
-    Parameters as ``Dense``; ``weight (H, units)``, ``bias (units,)``.  The
-    batch and time axes are merged into one GEMM.
+    ``weight (H, units)``, ``bias (units,)``.  The batch and time axes are
+    merged into one GEMM.
+
+    Parameters
+    ----------
+    units : int
+        Output width at every step.
+    activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
+        Applied in the same pass as the bias.
+    use_bias : bool, default=True
+        Add a learned bias ``params["bias"]``.
+    init_factor : float, default=6.0
+        Glorot-uniform bound factor, as for ``Dense``.
     """
 
     variable_axes = (0,)  # any number of steps T
