@@ -26,9 +26,10 @@ from ._validation import resolve_dtype
 
 __all__ = ["SelfOrganizingMap"]
 
-_METRICS = {"euclidean": 0, "cosine": 1, "manhattan": 2}
-_NEIGHBORHOODS = {"gaussian": 0, "bubble": 1, "mexican_hat": 2, "triangle": 3}
-_DECAYS = {"linear": 0, "exponential": 1}
+# name -> kernel code, from the kernel's enums
+_METRICS = {code.name.lower(): int(code) for code in _som.Metric}
+_NEIGHBORHOODS = {code.name.lower(): int(code) for code in _som.Neighborhood}
+_DECAYS = {code.name.lower(): int(code) for code in _som.Decay}
 
 #: maps up to this many units smooth with a U x U neighbourhood matrix and a
 #: GEMM (fastest); larger ones look distances up per pair in O(U d) memory

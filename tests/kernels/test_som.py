@@ -8,8 +8,8 @@ from fastnut._grid import Grid
 from fastnut._kernels import som as K
 from tests._reference import som as ref
 
-METRIC = {"euclidean": 0, "cosine": 1, "manhattan": 2}
-KIND = {"gaussian": 0, "bubble": 1, "mexican_hat": 2, "triangle": 3}
+METRIC = {code.name.lower(): int(code) for code in K.Metric}
+KIND = {code.name.lower(): int(code) for code in K.Neighborhood}
 
 
 def run_bmu(X, W, metric, n_threads=1):
