@@ -70,7 +70,13 @@ except ImportError as exc:  # pragma: no cover - only hit on a broken install
 
 
 def openmp_enabled():
-    """Whether fastnut's kernels were compiled with OpenMP support."""
+    """Tell whether fastnut's kernels were compiled with OpenMP support.
+
+    Returns
+    -------
+    bool
+        ``True`` when the kernels run their parallel loops on several threads.
+    """
     return _build_info.openmp_enabled()
 
 

@@ -202,35 +202,6 @@ class RNNClassifier(SequenceClassifierMixin, _RNNMixin, NetworkClassifier):
         final state.  ``"sequence"``: one output per step (tagging, per-step
         regression), see Notes.
 
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding, skipped by the recurrent
-    layers (the state at each sequence's last valid step is what the head
-    sees; the reverse direction starts there).  NaN anywhere else, or
-    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
-    a trailing NaN is a padded step.
-
-    Token input (``vocab_size`` set): ``X`` holds integer ids, as ints or as
-    floats without fractional part; padding is id 0 at the end of a
-    sequence, and a padded sequence gets exactly the prediction it gets
-    alone.  NaN, fractional values, negative ids, ids ``>= vocab_size`` and
-    all-padding sequences are a ``ValueError``; strings a ``TypeError``
-    (``SequenceTokenizer`` turns text into ids).  Prediction accepts any
-    number of steps ``T``.
-
-    With ``output="sequence"``, ``y`` has shape ``(n, T)``: one label per
-    step of ``X``.  A missing label is NaN (float ``y``) or None (object
-    ``y``); labels at padded steps of ``X`` are ignored whatever they hold.
-    The loss is the mean log-loss over the counted steps
-    (``nn.MaskedStepLoss``).  ``predict`` returns ``(n, T)`` labels, with
-    NaN at padded steps in a float array when the classes are numbers or
-    booleans, and None in an object array otherwise (either is a valid
-    ``y``); ``predict_proba`` returns ``(n, T, n_classes)``, NaN at padded
-    steps; ``score`` is the accuracy over the counted steps, each weighted
-    by its sequence's ``sample_weight``.  ``class_weight`` is not available
-    in this mode.
-
     Attributes
     ----------
     sequence_shape_ : tuple (T, F)
@@ -261,12 +232,42 @@ class RNNClassifier(SequenceClassifierMixin, _RNNMixin, NetworkClassifier):
     n_layers_ : int
     classes_ : ndarray of shape (n_classes,)
 
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
+    Token input (``vocab_size`` set): ``X`` holds integer ids, as ints or as
+    floats without fractional part; padding is id 0 at the end of a
+    sequence, and a padded sequence gets exactly the prediction it gets
+    alone.  NaN, fractional values, negative ids, ids ``>= vocab_size`` and
+    all-padding sequences are a ``ValueError``; strings a ``TypeError``
+    (``SequenceTokenizer`` turns text into ids).  Prediction accepts any
+    number of steps ``T``.
+
+    With ``output="sequence"``, ``y`` has shape ``(n, T)``: one label per
+    step of ``X``.  A missing label is NaN (float ``y``) or None (object
+    ``y``); labels at padded steps of ``X`` are ignored whatever they hold.
+    The loss is the mean log-loss over the counted steps
+    (``nn.MaskedStepLoss``).  ``predict`` returns ``(n, T)`` labels, with
+    NaN at padded steps in a float array when the classes are numbers or
+    booleans, and None in an object array otherwise (either is a valid
+    ``y``); ``predict_proba`` returns ``(n, T, n_classes)``, NaN at padded
+    steps; ``score`` is the accuracy over the counted steps, each weighted
+    by its sequence's ``sample_weight``.  ``class_weight`` is not available
+    in this mode.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
     >>> from fastnut import RNNClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = RNNClassifier(input_shape=(8, 8), max_iter=20, random_state=0)
+    >>> clf = RNNClassifier(input_shape=(8, 8), hidden_size=16, batch_size=20,
+    ...                     learning_rate_init=1e-2, max_iter=10, random_state=0)
     >>> clf.fit(X[::2] / 16, y[::2]).score(X[1::2] / 16, y[1::2]) > 0.9  # rows as steps
     True
 """
@@ -427,31 +428,6 @@ class RNNRegressor(SequenceEstimatorMixin, _RNNMixin, NetworkRegressor):
         final state.  ``"sequence"``: one output per step (tagging, per-step
         regression), see Notes.
 
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding, skipped by the recurrent
-    layers (the state at each sequence's last valid step is what the head
-    sees; the reverse direction starts there).  NaN anywhere else, or
-    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
-    a trailing NaN is a padded step.
-
-    Token input (``vocab_size`` set): ``X`` holds integer ids, as ints or as
-    floats without fractional part; padding is id 0 at the end of a
-    sequence, and a padded sequence gets exactly the prediction it gets
-    alone.  NaN, fractional values, negative ids, ids ``>= vocab_size`` and
-    all-padding sequences are a ``ValueError``; strings a ``TypeError``
-    (``SequenceTokenizer`` turns text into ids).  Prediction accepts any
-    number of steps ``T``.
-
-    With ``output="sequence"``, ``y`` has shape ``(n, T)`` or ``(n, T, k)``:
-    values per step of ``X``, NaN where missing (each value on its own);
-    targets at padded steps of ``X`` are ignored.  The loss is half the mean
-    squared error over the present values (``nn.MaskedStepLoss``).
-    ``predict`` returns the shape of ``y`` (``(n, T)`` for one target) with
-    NaN at padded steps, and ``score`` is R² over the present values (per
-    target, averaged), each weighted by its sequence's ``sample_weight``.
-
     Attributes
     ----------
     sequence_shape_ : tuple (T, F)
@@ -481,6 +457,31 @@ class RNNRegressor(SequenceEstimatorMixin, _RNNMixin, NetworkRegressor):
     n_outputs_ : int
     n_layers_ : int
 
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
+    Token input (``vocab_size`` set): ``X`` holds integer ids, as ints or as
+    floats without fractional part; padding is id 0 at the end of a
+    sequence, and a padded sequence gets exactly the prediction it gets
+    alone.  NaN, fractional values, negative ids, ids ``>= vocab_size`` and
+    all-padding sequences are a ``ValueError``; strings a ``TypeError``
+    (``SequenceTokenizer`` turns text into ids).  Prediction accepts any
+    number of steps ``T``.
+
+    With ``output="sequence"``, ``y`` has shape ``(n, T)`` or ``(n, T, k)``:
+    values per step of ``X``, NaN where missing (each value on its own);
+    targets at padded steps of ``X`` are ignored.  The loss is half the mean
+    squared error over the present values (``nn.MaskedStepLoss``).
+    ``predict`` returns the shape of ``y`` (``(n, T)`` for one target) with
+    NaN at padded steps, and ``score`` is R² over the present values (per
+    target, averaged), each weighted by its sequence's ``sample_weight``.
+
     Examples
     --------
     >>> import numpy as np
@@ -489,7 +490,7 @@ class RNNRegressor(SequenceEstimatorMixin, _RNNMixin, NetworkRegressor):
     >>> series = np.sin(t) + 0.5 * np.sin(0.31 * t)
     >>> X = np.lib.stride_tricks.sliding_window_view(series[:-1], 20)  # (n, 20) windows
     >>> y = series[20:]                                               # the next value
-    >>> reg = RNNRegressor(hidden_size=16, max_iter=30, random_state=0).fit(X[:900], y[:900])
+    >>> reg = RNNRegressor(hidden_size=16, max_iter=10, random_state=0).fit(X[:900], y[:900])
     >>> reg.score(X[900:], y[900:]) > 0.9
     True
 """

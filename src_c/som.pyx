@@ -27,18 +27,19 @@ from libc.string cimport memcpy
 
 from _blas cimport gemm, gemv
 
-cdef enum:
+# codes shared with Python (fastnut/som.py reads them from these enums)
+cpdef enum Metric:
     EUCLIDEAN = 0
     COSINE = 1
     MANHATTAN = 2
 
-cdef enum:
+cpdef enum Neighborhood:
     GAUSSIAN = 0
     BUBBLE = 1
     MEXICAN_HAT = 2
     TRIANGLE = 3
 
-cdef enum:
+cpdef enum Decay:
     LINEAR = 0
     EXPONENTIAL = 1
 

@@ -62,6 +62,11 @@ class RepeatSteps(Layer):
 
     ``forward(X, n_steps=T)`` overrides the built length (a sequence
     decoder reconstructs inputs of any length).  Backward sums over time.
+
+    Parameters
+    ----------
+    n_steps : int
+        The number of steps ``T`` of the output, at least 1.
     """
 
     def __init__(self, n_steps):
@@ -114,9 +119,16 @@ def padded_steps(X):
 class TimeDistributedDense(Dense):
     """The same ``Dense`` applied at every step: ``(n, T, H) -> (n, T, units)``.
 
-    Parameters as ``Dense`` (``units``, ``activation``, ``use_bias``,
-    ``init_factor``), plus:
-
+    Parameters
+    ----------
+    units : int
+        Output width at every step.
+    activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
+        Applied in the same pass as the bias.
+    use_bias : bool, default=True
+        Add a learned bias ``params["bias"]``.
+    init_factor : float, default=6.0
+        Glorot-uniform bound factor, as for ``Dense``.
     padding_value : float, default=nan
         The output at padded input steps.  NaN (the padding marker) lets the
         layers after this one skip those steps too; a number (e.g. 0) suits

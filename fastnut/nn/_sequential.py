@@ -11,6 +11,11 @@ class Sequential(Layer):
     (PyTorch's ``state_dict`` naming, e.g. ``"0.weight"``); the arrays are the
     layers' own, so an optimizer updating them updates the layers.  ``buffers``
     gathers the layers' buffers the same way (``"1.running_mean"``).
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The layers, in the order they run.
     """
 
     def __init__(self, layers):
