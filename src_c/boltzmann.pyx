@@ -138,6 +138,33 @@ cdef extern from *:
         _mm256_storeu_ps(c + j, t0); _mm256_storeu_ps(c + j + 8, t1);
         _mm256_storeu_ps(c + j + 16, t2); _mm256_storeu_ps(c + j + 24, t3);
     }
+    /* the same for 64 columns (8 independent add chains: the adds' latency is hidden) */
+    FASTNUT_BZ_AVX2 static inline void fastnut_bz_panel64_sum(Py_ssize_t j, Py_ssize_t K,
+            const int *idx, Py_ssize_t nsel, const float *W, Py_ssize_t ldw, float *c,
+            int beta) {
+        Py_ssize_t s = 0, k0, kend, v;
+        int have = beta;
+        __m256 a[8], t[8];
+        for (v = 0; v < 8; v++)
+            t[v] = beta ? _mm256_loadu_ps(c + j + 8 * v) : _mm256_setzero_ps();
+        for (k0 = 0; k0 < K && s < nsel; k0 += FASTNUT_KC) {
+            const float *w_;
+            kend = k0 + FASTNUT_KC;
+            if (!(idx[s] < kend)) continue;
+            w_ = W + (ptrdiff_t) idx[s] * ldw + j;
+            for (v = 0; v < 8; v++) a[v] = _mm256_loadu_ps(w_ + 8 * v);
+            s++;
+            while (s < nsel && idx[s] < kend) {
+                w_ = W + (ptrdiff_t) idx[s] * ldw + j;
+                for (v = 0; v < 8; v++) a[v] = _mm256_add_ps(a[v], _mm256_loadu_ps(w_ + 8 * v));
+                s++;
+            }
+            if (have) for (v = 0; v < 8; v++) t[v] = _mm256_add_ps(t[v], a[v]);
+            else for (v = 0; v < 8; v++) t[v] = a[v];
+            have = 1;
+        }
+        for (v = 0; v < 8; v++) _mm256_storeu_ps(c + j + 8 * v, t[v]);
+    }
     /* the same for one column j */
     static inline void fastnut_bz_column_sum(Py_ssize_t j, Py_ssize_t K, const int *idx,
             Py_ssize_t nsel, const float *W, Py_ssize_t ldw, float *c, int beta) {
@@ -184,7 +211,12 @@ cdef extern from *:
         Py_ssize_t i, j;
         const int *ix;
         (void) X; (void) ldx;
-        for (j = 0; j + 32 <= N; j += 32)
+        for (j = 0; j + 64 <= N; j += 64)
+            for (i = 0; i < M; i++) {
+                ix = idx + i * (K + 1) + 1;
+                fastnut_bz_panel64_sum(j, K, ix, ix[-1], W, ldw, C + i * ldc, beta);
+            }
+        for (; j + 32 <= N; j += 32)
             for (i = 0; i < M; i++) {
                 ix = idx + i * (K + 1) + 1;
                 fastnut_bz_panel_sum(j, K, ix, ix[-1], W, ldw, C + i * ldc, beta);
@@ -211,7 +243,9 @@ cdef extern from *:
             }
             if (nsel) {
                 Py_ssize_t j;
-                for (j = 0; j + 32 <= N; j += 32)
+                for (j = 0; j + 64 <= N; j += 64)
+                    fastnut_bz_panel64_sum(j, R, idx, nsel, D, ldd, C + a * ldc, 1);
+                for (; j + 32 <= N; j += 32)
                     fastnut_bz_panel_sum(j, R, idx, nsel, D, ldd, C + a * ldc, 1);
                 for (; j < N; j++)
                     fastnut_bz_column_sum(j, R, idx, nsel, D, ldd, C + a * ldc, 1);
@@ -272,15 +306,16 @@ cdef inline void _mm_bin(bint binary, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
 
     Binary and sparse enough (float32), the product adds the rows of B its
     ones select (``fastnut_bz_binary_mm``): the same numbers as fastnut's GEMM,
-    so the choice never shows in the results.  Sparse enough: under 40% ones
-    for up to 16 rows, 20% above (measured on 784 x 256 weights; fastnut's GEMM
-    reuses each weight for several rows, the row sums cannot).
+    so the choice never shows in the results.  Sparse enough: up to 50% ones
+    for up to 16 rows, 25% above (measured on 784 x 256 weights: 1.5-1.7x at 10
+    rows and 25-50%, 1.15x at 100 rows and 25%; fastnut's GEMM reuses each
+    weight for several rows, the row sums cannot).
     """
     cdef Py_ssize_t ones
     if floating is float:
         if binary and work != NULL and (beta == 0 or beta == 1) and M > 0 and K > 0:
             ones = fastnut_bz_index(M, K, A, lda, _blk(work))
-            if ones * 5 <= M * K * (1 if M > 16 else 2):
+            if ones * (4 if M > 16 else 2) <= M * K:
                 fastnut_bz_binary_mm(M, N, K, A, lda, B, ldb, C, ldc, beta != 0, _blk(work))
                 return
     _mm(False, False, M, N, K, <floating> 1, A, lda, B, ldb, beta, C, ldc, work)

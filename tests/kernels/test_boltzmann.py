@@ -233,3 +233,50 @@ def test_sampler_matches_twin(dtype):
     np.testing.assert_array_equal(s.sample_probabilities(P),
                                   (t.uniform(6, 9, dtype) < P).astype(dtype))
     assert s.stream == t.stream == 16
+
+
+# -- the binary products: fastnut's GEMM's numbers, bit for bit ---------------------------
+needs_gemm_kernel = pytest.mark.skipif(
+    not __import__("fastnut._kernels.dense", fromlist=["x"]).has_gemm_kernel(),
+    reason="the binary products run beside fastnut's GEMM kernel (AVX2 + FMA)")
+
+
+@needs_gemm_kernel
+@pytest.mark.parametrize("M, K, N", [(1, 5, 3), (10, 784, 256), (7, 129, 97), (33, 300, 130),
+                                     (4, 128, 64), (12, 257, 31)])
+@pytest.mark.parametrize("density", [0.0, 0.3, 1.0])
+def test_binary_products_equal_fastnut_gemm(M, K, N, density):
+    from fastnut._kernels import dense as KD
+    rng = np.random.RandomState(M + K + N)
+    X = (rng.rand(M, K) < density).astype(np.float32)
+    W = rng.normal(size=(K, N)).astype(np.float32)
+    want = np.empty((M, N), np.float32)
+    KD.sgemm(X, W, want, False, False, 1)
+    got = np.full((M, N), np.nan, np.float32)
+    KB.binary_matmul(X, W, got, False)
+    np.testing.assert_array_equal(got, want)
+    # + C: fastnut's GEMM with beta adds block by block to C
+    C0 = rng.normal(size=(M, N)).astype(np.float32)
+    got = C0.copy()
+    KB.binary_matmul(X, W, got, True)
+    np.testing.assert_array_equal(got, _sgemm_acc(X, W, C0, trans_a=False))
+    # C += A^T D with A of zeros and ones
+    D_ = rng.normal(size=(M, N)).astype(np.float32)
+    A = (rng.rand(M, K) < density).astype(np.float32)
+    C1 = rng.normal(size=(K, N)).astype(np.float32)
+    got = C1.copy()
+    KB.binary_tmatmul_add(A, D_, got)
+    np.testing.assert_array_equal(got, _sgemm_acc(A, D_, C1, trans_a=True))
+
+
+def _sgemm_acc(A, B, C0, trans_a):
+    """C0 + op(A) B in fastnut's GEMM's order: depth blocks of 128, each summed from zero
+    (one FMA chain: exact adds for an operand of zeros and ones), added to C in order."""
+    opA = A.T if trans_a else A
+    C = C0.copy()
+    for k0 in range(0, opA.shape[1], 128):
+        blk = np.zeros_like(C)
+        for k in range(k0, min(k0 + 128, opA.shape[1])):
+            blk += opA[:, k:k + 1] * B[k]
+        C += blk
+    return C
