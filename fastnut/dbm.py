@@ -223,6 +223,7 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
         Returns
         -------
         self : object
+            The fitted model.
         """
         sizes = check_layer_sizes(self.hidden_layer_sizes)
         X = self._check_X(X, reset=True)
@@ -275,6 +276,7 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
         Returns
         -------
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            The top layer's mean-field posterior.
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
