@@ -20,7 +20,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import nn
 from ._doc_link import DocLinkMixin
@@ -30,20 +30,36 @@ from ._kernels import rbm as _k
 from .nn._linalg import matmul
 from ._network import CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier
 from ._threads import map_row_chunks, threads_for
-from ._validation import resolve_dtype
+from ._validation import model_rows, predict_dtypes, resolve_dtype
 from .rbm import BernoulliRBM, _blas_limit, _clip_unit_interval, _seed_key
 
 __all__ = ["DeepBeliefNetwork", "DBNClassifier", "DeepBoltzmannMachine"]
 
 
 # -- shared helpers ---------------------------------------------------------------
-def _check_unit_interval_X(est, X, reset, dtype):
-    """Validated dense C-contiguous X in ``dtype``, clipped to [0, 1] on a copy if needed."""
+def _check_unit_interval_X(est, X, reset, dtype, predict=False):
+    """Validated dense C-contiguous X in ``dtype``, clipped to [0, 1] on a copy if needed.
+
+    ``predict=True``: only validated (float32 / float64 kept, sparse kept), for
+    ``_unit_rows`` to convert, check and clip one row chunk at a time.
+    """
+    if predict:
+        return validate_data(est, X, accept_sparse="csr", dtype=predict_dtypes(dtype),
+                             reset=False, ensure_all_finite=False)
     X = validate_data(est, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset,
                       ensure_all_finite=False)   # checked with the range, in one pass
     if sp.issparse(X):
         X = np.ascontiguousarray(X.toarray())
     return _clip_unit_interval(X, type(est).__name__)
+
+
+def _unit_rows(est, Xc, dtype):
+    """A row chunk of ``_check_unit_interval_X(..., predict=True)`` output as fit sees X."""
+    if sp.issparse(Xc):
+        Xc = Xc.toarray()
+    with np.errstate(over="ignore"):
+        Xc = np.ascontiguousarray(Xc, dtype=dtype)
+    return _clip_unit_interval(Xc, type(est).__name__)
 
 
 def _check_sizes(hidden_layer_sizes):
@@ -255,9 +271,9 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
     def _n_features_out(self):
         return self.coefs_[-1].shape[1]
 
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, predict=False):
         dtype = resolve_dtype(self.dtype) if reset else self.coefs_[0].dtype
-        return _check_unit_interval_X(self, X, reset, dtype)
+        return _check_unit_interval_X(self, X, reset, dtype, predict)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -368,11 +384,12 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1])
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        out = np.empty((X.shape[0], self.coefs_[-1].shape[1]), dtype=self.coefs_[-1].dtype)
+        X = self._check_X(X, reset=False, predict=True)
+        dtype = self.coefs_[0].dtype
+        out = np.empty((X.shape[0], self.coefs_[-1].shape[1]), dtype=dtype)
 
         def chunk(a, c):  # the whole up pass of a row chunk, on one thread
-            H = X[a:c]
+            H = _unit_rows(self, X[a:c], dtype)
             for W, b in zip(self.coefs_, self.intercepts_):
                 H = _propagate(H, W, b)
             out[a:c] = H
@@ -391,18 +408,28 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         V : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        V = np.ascontiguousarray(X, dtype=self.coefs_[0].dtype)
-        if V.ndim != 2 or V.shape[1] != self.coefs_[-1].shape[1]:
+        dtype = self.coefs_[0].dtype
+        # as transform takes X: 2-D, at least one row, dense or sparse, finite (NaN,
+        # infinity and complex values are refused), converted a row chunk at a time
+        H = check_array(X, accept_sparse="csr", dtype=predict_dtypes(dtype),
+                        ensure_all_finite=False, input_name="X", estimator=self)
+        if H.shape[1] != self.coefs_[-1].shape[1]:
             raise ValueError(f"inverse_transform expects shape (n_samples, "
-                             f"{self.coefs_[-1].shape[1]}), got {np.shape(X)}")
+                             f"{self.coefs_[-1].shape[1]}), got {H.shape}")
+        out = np.empty((H.shape[0], self.coefs_[0].shape[0]), dtype=dtype)
         L = len(self.coefs_)
-        for i in reversed(range(L)):
-            W = self.coefs_[-1] if i == L - 1 else self.generative_coefs_[i]
-            A = matmul(V, W.T)
-            _k.layer_conditional(A, self.generative_intercepts_[i], A, 0, False, 0, 0,
-                                 threads_for(A.size, "rbm"))
-            V = A
-        return V
+
+        def chunk(a, c):  # the whole top-down pass of a row chunk, on one thread
+            V = model_rows(self, H[a:c], dtype)
+            for i in reversed(range(L)):
+                W = self.coefs_[-1] if i == L - 1 else self.generative_coefs_[i]
+                A = matmul(V, W.T)
+                _k.layer_conditional(A, self.generative_intercepts_[i], A, 0, False, 0, 0,
+                                     threads_for(A.size, "rbm"))
+                V = A
+            out[a:c] = V
+        map_row_chunks(chunk, H.shape[0])
+        return out
 
     def sample(self, n_samples=1, n_steps=1000, random_state=None):
         """Generate visible vectors: Gibbs sampling in the top RBM, then a top-down pass.
@@ -594,9 +621,9 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
     def _n_features_out(self):
         return self.coefs_[-1].shape[1]
 
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, predict=False):
         dtype = resolve_dtype(self.dtype) if reset else self.coefs_[0].dtype
-        return _check_unit_interval_X(self, X, reset, dtype)
+        return _check_unit_interval_X(self, X, reset, dtype, predict)
 
     # -- inference ----------------------------------------------------------
     def _layer_input(self, states, l):
@@ -742,11 +769,12 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1])
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        out = np.empty((X.shape[0], self.coefs_[-1].shape[1]), dtype=self.coefs_[-1].dtype)
+        X = self._check_X(X, reset=False, predict=True)
+        dtype = self.coefs_[0].dtype
+        out = np.empty((X.shape[0], self.coefs_[-1].shape[1]), dtype=dtype)
 
         def chunk(a, c):  # rows are independent under mean field: one chunk per thread
-            out[a:c] = self._mean_field(X[a:c])[-1]
+            out[a:c] = self._mean_field(_unit_rows(self, X[a:c], dtype))[-1]
         map_row_chunks(chunk, X.shape[0])
         return out
 
@@ -763,7 +791,15 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
             One per hidden layer, bottom first.
         """
         check_is_fitted(self)
-        return self._mean_field(self._check_X(X, reset=False))[1:]
+        X = self._check_X(X, reset=False, predict=True)
+        dtype = self.coefs_[0].dtype
+        out = [np.empty((X.shape[0], W.shape[1]), dtype=dtype) for W in self.coefs_]
+
+        def chunk(a, c):  # rows are independent under mean field: one chunk per thread
+            for o, m in zip(out, self._mean_field(_unit_rows(self, X[a:c], dtype))[1:]):
+                o[a:c] = m
+        map_row_chunks(chunk, X.shape[0])
+        return out
 
     def sample(self, n_samples=1, n_steps=1000, random_state=None):
         """Generate visible vectors by Gibbs sampling of the whole model.
