@@ -1,7 +1,7 @@
 """Run fastnut's benchmarks against its peers: ``python -m benchmarks [family ...]``.
 
-Families: gemm, mlp, cnn, rnn, som, rbm, dbn, autoencoder, onnx, conv1d, batchnorm, threads
-(default: all that exist).
+Families: gemm, mlp, cnn, rnn, som, rbm, dbn, autoencoder, onnx, conv1d, batchnorm, threads,
+memory (default: all that exist).
 Options: ``--record`` appends the figures to benchmarks/RESULTS.md;
 ``--quick`` shrinks the workloads for a smoke run.
 Everything runs on one thread (BLAS, OpenMP and torch), peers in the same
@@ -15,7 +15,7 @@ import sys
 from ._common import fmt_row, gemm_peak, record
 
 FAMILIES = ["gemm", "mlp", "cnn", "rnn", "som", "rbm", "dbn", "autoencoder", "onnx", "conv1d",
-            "batchnorm", "threads"]
+            "batchnorm", "threads", "memory"]
 
 
 def main(argv=None):

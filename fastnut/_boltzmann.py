@@ -25,14 +25,16 @@ import time
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _assert_all_finite
+from sklearn.utils.validation import _assert_all_finite, validate_data
 
 from ._kernels import boltzmann as _kb
 from ._kernels import rbm as _k
 from ._threads import blas_single_thread, map_row_chunks, threads_for
 from .nn import DivergenceError
 from .nn._linalg import matmul
+from ._validation import predict_dtypes
 
 #: rows used for the per-epoch reconstruction error
 MONITOR_ROWS = 1000
@@ -73,6 +75,32 @@ def clip_unit_interval(X, estimator_name):
         _assert_all_finite(X, input_name="X", estimator_name=estimator_name)
         X = np.clip(X, 0, 1)
     return X
+
+
+def check_unit_interval_X(est, X, reset, dtype, predict=False):
+    """Validated dense C-contiguous X in ``dtype``, clipped to [0, 1] on a copy if needed.
+
+    ``predict=True``: only validated (float32 / float64 kept, sparse kept), for
+    :func:`unit_rows` to convert, check and clip one row chunk at a time, so
+    prediction memory stays flat in the number of rows.
+    """
+    if predict:
+        return validate_data(est, X, accept_sparse="csr", dtype=predict_dtypes(dtype),
+                             reset=False, ensure_all_finite=False)
+    X = validate_data(est, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset,
+                      ensure_all_finite=False)   # checked with the range, in one pass
+    if sp.issparse(X):
+        X = np.ascontiguousarray(X.toarray())
+    return clip_unit_interval(X, type(est).__name__)
+
+
+def unit_rows(est, Xc, dtype):
+    """A row chunk of ``check_unit_interval_X(..., predict=True)`` output as fit sees X."""
+    if sp.issparse(Xc):
+        Xc = Xc.toarray()
+    with np.errstate(over="ignore"):
+        Xc = np.ascontiguousarray(Xc, dtype=dtype)
+    return clip_unit_interval(Xc, type(est).__name__)
 
 
 def check_layer_sizes(hidden_layer_sizes):
@@ -151,6 +179,21 @@ def rbm_scratch(starts, n_chains, n_visible, n_hidden, dtype):
             np.empty((rows, n_hidden), dtype))
 
 
+#: multiply-adds of one ``fit_epoch`` call (~30-100 ms on one core): an epoch is
+#: cut into calls over consecutive batches of about this size, so that Ctrl-C
+#: lands between them; the random stream and the updates carry over unchanged
+_EPOCH_CALL_WORK = 1 << 28
+
+
+def _batch_groups(starts, chains, n_vis, n_hid, k):
+    """Batch boundaries of each ``fit_epoch`` call: slices of ``starts``."""
+    n_batches = len(starts) - 1
+    rows = int(np.max(np.diff(starts))) + chains if n_batches else 1
+    per_batch = max(1, (k + 2) * rows * n_vis * n_hid)
+    step = max(1, _EPOCH_CALL_WORK // per_batch)
+    return [starts[g:g + step + 1] for g in range(0, max(n_batches, 1), step)]
+
+
 def rbm_epoch(X, starts, Wt, bh, bv, VW, Vh, Vv, chains, scratch, *, learning_rate,
               momentum, weight_decay, k, persistent, visible_type, input_scales=(1.0, 1.0),
               key, stream):
@@ -163,10 +206,13 @@ def rbm_epoch(X, starts, Wt, bh, bv, VW, Vh, Vv, chains, scratch, *, learning_ra
     Hcat, Vcat, Hs = scratch
     nt = threads_for(Hcat.shape[0] * max(Hcat.shape[1], Vcat.shape[1]), "rbm")
     hs, vs = input_scales
-    return _k.fit_epoch(X, starts, Wt, bh, bv, VW, Vh, Vv, chains, Hcat, Vcat, Hs,
-                        float(learning_rate), float(momentum), float(weight_decay), int(k),
-                        bool(persistent), int(visible_type), float(hs), float(vs),
-                        key, stream, nt)
+    for group in _batch_groups(starts, chains.shape[0], Wt.shape[0], Wt.shape[1], int(k)):
+        # one kernel call per group of batches: Ctrl-C is honoured between them
+        stream = _k.fit_epoch(X, group, Wt, bh, bv, VW, Vh, Vv, chains, Hcat, Vcat, Hs,
+                              float(learning_rate), float(momentum), float(weight_decay),
+                              int(k), bool(persistent), int(visible_type), float(hs),
+                              float(vs), key, stream, nt)
+    return stream
 
 
 def rbm_reconstruction_error(X, Wt, bh, bv):
@@ -251,12 +297,16 @@ def greedy_pretrain(X, sizes, *, learning_rate, batch_size, n_iter, k, method, m
 
 
 # -- deep belief network ------------------------------------------------------------
-def dbn_up(X, coefs, intercepts):
-    """Mean activations of the top layer (recognition weights), row chunks in parallel."""
+def dbn_up(X, coefs, intercepts, rows=None):
+    """Mean activations of the top layer (recognition weights), row chunks in parallel.
+
+    ``rows(X_chunk)``, if given, turns a chunk of X into the model's input
+    (conversion and checks one chunk at a time).
+    """
     out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=coefs[-1].dtype)
 
     def chunk(a, c):  # the whole up pass of a row chunk, on one thread
-        H = X[a:c]
+        H = X[a:c] if rows is None else rows(X[a:c])
         for W, b in zip(coefs, intercepts):
             H = propagate(H, W, b)
         out[a:c] = H

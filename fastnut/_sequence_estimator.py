@@ -232,11 +232,11 @@ class SequenceEstimatorMixin:
         return self.output == "sequence"
 
     # -- input ------------------------------------------------------------------
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, predict=False):
         if not self._token_input(fitted=not reset):
             if reset:
                 self.__dict__.pop("vocab_size_", None)
-            return super()._check_X(X, reset)
+            return super()._check_X(X, reset, predict=predict)
         if reset:
             if getattr(self, "input_shape", None) is not None:
                 raise ValueError("input_shape describes numeric sequences; with vocab_size "
@@ -251,6 +251,13 @@ class SequenceEstimatorMixin:
             self.sequence_shape_ = (int(ids.shape[1]),)
             return ids
         return check_tokens(X, self.vocab_size_, auto=self.vocab_size == "auto")
+
+    def _model_rows(self, Xc):
+        """A row chunk of checked prediction input: token ids go to the embedding as
+        they are (``check_tokens`` checked them); numbers as the base converts them."""
+        if self._token_input(fitted=True):
+            return np.ascontiguousarray(Xc)
+        return super()._model_rows(Xc)
 
     # -- network ----------------------------------------------------------------
     def _make_network(self, X, Y, rng):
@@ -380,7 +387,7 @@ class SequenceEstimatorMixin:
         out = np.empty((n, T, self.n_outputs_), dtype=net.dtype)
 
         def chunk(start, stop):
-            Xc = X[start:stop]
+            Xc = self._model_rows(X[start:stop])
             Z = net.forward(Xc, training=False)
             if check:
                 check_finite_prediction(self, Z, Xc)

@@ -365,6 +365,25 @@ def map_row_chunks(fn, n, chunk=2048, n_jobs=None, align=1):
         _run_shared(fn, bounds[1:], nt)
 
 
+class _Cancelled(BaseException):
+    """Raised in a worker's chunk when the call it belongs to has already failed."""
+
+
+def raise_if_cancelled():
+    """Stop a long chunk early when its ``map_row_chunks`` call has failed.
+
+    A chunk that runs many compiled calls (an RNN over a long sequence) calls
+    this between them: when another chunk of the same call has raised -- a
+    ``KeyboardInterrupt`` in the calling thread, say -- the worker stops at
+    once instead of finishing its chunk, so Ctrl-C ends a threaded prediction
+    as soon as one compiled call returns.  A no-op outside worker chunks (the
+    calling thread gets the interrupt itself).
+    """
+    errors = getattr(_state, "errors", None)
+    if errors:
+        raise _Cancelled()
+
+
 def _run_shared(fn, bounds, nt):
     nxt = iter(range(len(bounds)))
     claim = threading.Lock()
@@ -372,6 +391,7 @@ def _run_shared(fn, bounds, nt):
 
     def work():
         _state.serial = True
+        _state.errors = errors
         try:
             while not errors:
                 with claim:
@@ -385,14 +405,19 @@ def _run_shared(fn, bounds, nt):
                     return
         finally:
             _state.serial = False
+            _state.errors = None
 
     pool = _get_pool(nt - 1)
     futures = [pool.submit(work) for _ in range(nt - 1)]
     outer = getattr(_state, "serial", False)
+    outer_errors = getattr(_state, "errors", None)
     try:
         work()
+    except BaseException as exc:  # an interrupt between chunks: the workers stop too
+        errors.append(exc)
     finally:
         _state.serial = outer
+        _state.errors = outer_errors
         for f in futures:
             # a worker that has not started finds nothing left: never wait for it
             if not f.cancel():

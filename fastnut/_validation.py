@@ -17,6 +17,40 @@ def resolve_dtype(dtype):
     return dt
 
 
+# -- prediction input, converted a row chunk at a time ----------------------------
+
+def predict_dtypes(dtype):
+    """``validate_data``'s ``dtype`` for prediction input.
+
+    float32 and float64 arrays are kept as given (not converted whole): the
+    predict paths convert them one row chunk at a time (:func:`model_rows`),
+    so float64 input to a float32 model costs one chunk, not one copy of X.
+    Any other dtype is converted to the model's ``dtype``.
+    """
+    dtype = np.dtype(dtype)
+    return [dtype, np.dtype(np.float64 if dtype == np.float32 else np.float32)]
+
+
+def model_rows(estimator, X, dtype, allow_nan=False):
+    """A row chunk of prediction input as the model computes on it.
+
+    Dense, C-contiguous, in the model's ``dtype`` (a copy only when needed),
+    checked finite with scikit-learn's message (NaN allowed with
+    ``allow_nan``: the padding of sequences).  A float64 value beyond
+    float32's range is reported as "a value too large for dtype('float32')".
+    """
+    import scipy.sparse as sp
+    from sklearn.utils.validation import _assert_all_finite
+
+    if sp.issparse(X):
+        X = X.toarray()
+    with np.errstate(over="ignore"):
+        X = np.ascontiguousarray(X, dtype=dtype)
+    _assert_all_finite(X, allow_nan=allow_nan, input_name="X",
+                       estimator_name=type(estimator).__name__)
+    return X
+
+
 # -- images (CNN*, ConvAutoencoder) -------------------------------------------
 
 def image_shape(n_features, input_shape=None):
@@ -70,7 +104,8 @@ def check_input_shape(input_shape):
     return shape
 
 
-def check_images(estimator, X, input_shape=None, reset=True, dtype=np.float32):
+def check_images(estimator, X, input_shape=None, reset=True, dtype=np.float32,
+                 ensure_all_finite=True):
     """Validate image input and return it as a C-contiguous ``(n, C, H, W)`` array.
 
     Parameters
@@ -86,7 +121,9 @@ def check_images(estimator, X, input_shape=None, reset=True, dtype=np.float32):
         At predict time, pass the fitted shape.
     reset : bool
         True at fit time.
-    dtype : float32 or float64
+    dtype : float32 or float64, or a list of dtypes kept as given
+    ensure_all_finite : bool, default=True
+        False at prediction time: :func:`model_rows` checks each chunk.
 
     Returns
     -------
@@ -114,7 +151,8 @@ def check_images(estimator, X, input_shape=None, reset=True, dtype=np.float32):
     elif ndim not in (None, 1, 2):
         raise ValueError(f"X must have shape (n, C, H, W), (n, H, W) or flat (n, C*H*W); "
                          f"got an array with {ndim} dimensions")
-    X = validate_data(estimator, X, reset=reset, dtype=dtype, order="C")
+    X = validate_data(estimator, X, reset=reset, dtype=dtype, order="C",
+                      ensure_all_finite=ensure_all_finite)
     if shape is None:
         shape = image_shape(X.shape[1], input_shape)
     return X.reshape((X.shape[0],) + tuple(shape))
@@ -179,7 +217,7 @@ def to_sequences(X, input_shape=None, n_step_features=None):
 
 
 def check_sequences(estimator, X, input_shape=None, n_step_features=None, reset=True,
-                    dtype=np.float32):
+                    dtype=np.float32, predict=False):
     """Validate sequence input and return it as a C-contiguous ``(n, T, F)`` array.
 
     Parameters
@@ -197,7 +235,11 @@ def check_sequences(estimator, X, input_shape=None, n_step_features=None, reset=
         Features per step of the fitted model (predict time).
     reset : bool
         True at fit time.
-    dtype : numpy dtype
+    dtype : numpy dtype, or a list of dtypes kept as given
+    predict : bool, default=False
+        Prediction input: the values are checked a row chunk at a time by
+        :func:`model_rows` and the layers (NaN padding), not here, and the
+        array is not made contiguous (the chunks are).
 
     Returns
     -------
@@ -210,15 +252,18 @@ def check_sequences(estimator, X, input_shape=None, n_step_features=None, reset=
         raise ValueError(f"sequences must have shape (n, T, F), (n, T) or flat (n, T*F) "
                          f"with input_shape=(T, F); got an array with {ndim} dimensions")
     if ndim == 3:
-        X = check_array(X, dtype=dtype, order="C", allow_nd=True,
-                        ensure_all_finite="allow-nan", input_name="X")
+        X = check_array(X, dtype=dtype, order=None if predict else "C", allow_nd=True,
+                        ensure_all_finite=not predict and "allow-nan", input_name="X")
         if reset:
             estimator.n_features_in_ = X.shape[1] * X.shape[2]
             estimator.__dict__.pop("feature_names_in_", None)
     else:
-        X = validate_data(estimator, X, reset=reset, dtype=dtype, order="C",
-                          ensure_all_finite="allow-nan")
+        X = validate_data(estimator, X, reset=reset, dtype=dtype,
+                          order=None if predict else "C",
+                          ensure_all_finite=not predict and "allow-nan")
     X3 = to_sequences(X, input_shape, n_step_features)
+    if predict:
+        return X3
     sequence_lengths(X3)  # NaN only as trailing padding, no infinity
     return np.ascontiguousarray(X3)
 

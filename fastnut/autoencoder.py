@@ -29,7 +29,8 @@ from . import nn
 from ._network import (PREDICT_CHUNK, TRAIN_CONSTRAINTS, BaseNetwork, _stochastic_solver,
                        check_finite_prediction)
 from ._threads import map_row_chunks
-from ._validation import check_images, check_input_shape, check_sequences
+from ._validation import (check_images, check_input_shape, check_sequences, model_rows,
+                          predict_dtypes)
 from .nn import (ContractiveDense, ContractiveEncoder, Corruption, EncoderDecoder,
                  RepeatSteps, Reshape, SparsityPenalty, SumSquaredError, TiedDense,
                  TimeDistributedDense)
@@ -118,26 +119,38 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         return self._make_loss().predict(Z)
 
     def _reconstruct_checked(self, X, check=True):
-        net = self.network_
-        out = np.empty(X.shape, dtype=net.dtype)
+        out = np.empty(X.shape, dtype=self.network_.dtype)
+
         def chunk(a, b):
-            with np.errstate(over="ignore", invalid="ignore"):
-                out[a:b] = self._link(net.forward(X[a:b], training=False))
-            if check:
-                check_finite_prediction(self, out[a:b], X[a:b])
+            out[a:b] = self._reconstruct_rows(X[a:b], check)[1]
         map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
         return out
 
+    def _reconstruct_rows(self, Xc, check=True):
+        """(the rows in the model's dtype, their reconstruction) for a chunk of checked X."""
+        Xc = self._model_rows(Xc)
+        with np.errstate(over="ignore", invalid="ignore"):
+            R = self._link(self.network_.forward(Xc, training=False))
+        if check:
+            check_finite_prediction(self, R, Xc)
+        return Xc, R
+
     def _score_checked(self, X, target=None, check=True):
-        """Minus the mean squared reconstruction error of each row of checked ``X``."""
-        R = self._reconstruct_checked(X, check)
-        target = X if target is None else target
-        D = (R - target).reshape(X.shape[0], -1)
-        if self._masked:
-            valid = ~np.isnan(D)
-            D[~valid] = 0.0
-            return -np.einsum("ij,ij->i", D, D) / valid.sum(axis=1)
-        return -np.einsum("ij,ij->i", D, D) / D.shape[1]
+        """Minus the mean squared reconstruction error of each row of checked ``X``,
+        a row chunk at a time (memory flat in the number of rows)."""
+        out = np.empty(X.shape[0], dtype=self.network_.dtype)
+
+        def chunk(a, b):
+            Xc, R = self._reconstruct_rows(X[a:b], check)
+            D = (R - (Xc if target is None else target[a:b])).reshape(b - a, -1)
+            if self._masked:
+                valid = ~np.isnan(D)
+                D[~valid] = 0.0
+                out[a:b] = -np.einsum("ij,ij->i", D, D) / valid.sum(axis=1)
+            else:
+                out[a:b] = -np.einsum("ij,ij->i", D, D) / D.shape[1]
+        map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
+        return out
 
     def transform(self, X):
         """Encode ``X``.
@@ -156,9 +169,10 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         net = self.network_
         out = np.empty((X.shape[0], self.n_components), dtype=net.dtype)
         def chunk(a, b):
+            Xc = self._model_rows(X[a:b])
             with np.errstate(over="ignore", invalid="ignore"):
-                out[a:b] = net.encode(X[a:b], training=False)
-            check_finite_prediction(self, out[a:b], X[a:b])
+                out[a:b] = net.encode(Xc, training=False)
+            check_finite_prediction(self, out[a:b], Xc)
         map_row_chunks(chunk, X.shape[0], PREDICT_CHUNK)
         return out
 
@@ -176,7 +190,8 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
             Same form as the training input, e.g. ``(n_samples, n_features)``.
         """
         check_is_fitted(self, "network_")
-        Z = check_array(X, dtype=self.network_.dtype, order="C")
+        # float32 / float64 codes are converted a row chunk at a time
+        Z = check_array(X, dtype=predict_dtypes(self.network_.dtype), ensure_all_finite=False)
         if Z.shape[1] != self.n_components:
             raise ValueError(f"inverse_transform expects codes of shape (n, "
                              f"{self.n_components}); got {Z.shape}")
@@ -184,7 +199,8 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         first = []  # the output, allocated by the first chunk (it runs alone, first)
 
         def chunk(a, b):
-            R = self._link(net.decode(Z[a:b], training=False, n_steps=self._decode_steps()))
+            Zc = model_rows(self, Z[a:b], net.dtype)
+            R = self._link(net.decode(Zc, training=False, n_steps=self._decode_steps()))
             if not first:
                 first.append(np.empty((Z.shape[0],) + R.shape[1:], dtype=net.dtype))
             first[0][a:b] = R
@@ -1303,11 +1319,15 @@ class ConvAutoencoder(_BaseAutoencoder):
         self.callbacks = callbacks
         self.dtype = dtype
 
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, predict=False):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         if self.input_shape is not None:
             check_input_shape(self.input_shape)
         shape = self.input_shape if reset else self.image_shape_
+        if predict:  # converted and checked a row chunk at a time (_model_rows)
+            return check_images(self, X, input_shape=shape, reset=False,
+                                dtype=predict_dtypes(self.network_.dtype),
+                                ensure_all_finite=False)
         X4 = check_images(self, X, input_shape=shape, reset=reset,
                           dtype=self._compute_dtype())
         if reset:
@@ -1534,11 +1554,17 @@ class LSTMAutoencoder(_BaseAutoencoder):
         self.callbacks = callbacks
         self.dtype = dtype
 
-    def _check_X(self, X, reset):
+    _allow_nan_input = True  # NaN-padded sequences
+
+    def _check_X(self, X, reset, predict=False):
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         X3 = check_sequences(self, X, input_shape=self.input_shape,
                              n_step_features=None if reset else self.input_shape_[1],
-                             reset=reset, dtype=self._compute_dtype())
+                             reset=reset, predict=predict,
+                             dtype=(predict_dtypes(self.network_.dtype) if predict
+                                    else self._compute_dtype()))
+        if predict:
+            return X3
         if reset:
             self._flat_input = ndim != 3
             self.input_shape_ = tuple(int(s) for s in X3.shape[1:])

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import nn
 from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
                        NetworkRegressor)
-from ._validation import check_images, check_input_shape
+from ._validation import check_images, check_input_shape, predict_dtypes
 from ._threads import blas_one_thread
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
@@ -40,12 +40,15 @@ class _CNNMixin:
     _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000,
                            "clip_norm": None}
 
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, predict=False):
         if reset:
             shape = None if self.input_shape is None else check_input_shape(self.input_shape)
             dtype = self._compute_dtype()
         else:
             shape, dtype = self.image_shape_, self.network_.dtype
+        if predict:  # converted and checked a row chunk at a time (_model_rows)
+            return check_images(self, X, shape, reset=False, dtype=predict_dtypes(dtype),
+                                ensure_all_finite=False)
         X = check_images(self, X, shape, reset=reset, dtype=dtype)
         if reset:
             self.image_shape_ = tuple(int(s) for s in X.shape[1:])

@@ -10,7 +10,6 @@ Layer weights are stored like ``fastnut.nn.Dense``: ``coefs_[i]`` has shape
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -19,9 +18,10 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._boltzmann import (Sampler, check_layer_sizes, check_sample_args, clip_unit_interval,
+from ._boltzmann import (Sampler, check_layer_sizes, check_sample_args, check_unit_interval_X,
+                         unit_rows,
                          dbm_init_chains, dbm_mean_field, dbm_reconstruction_error,
                          dbm_sample, dbm_train, greedy_pretrain, monitor_rows, seed_key)
 from ._doc_link import DocLinkMixin
@@ -191,14 +191,11 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
     def _n_features_out(self):
         return self.coefs_[-1].shape[1]
 
-    def _check_X(self, X, reset):
-        """Validated dense C-contiguous X, clipped to [0, 1] on a copy if needed."""
+    def _check_X(self, X, reset, predict=False):
+        """Validated dense C-contiguous X, clipped to [0, 1] on a copy if needed
+        (``predict=True``: validated only, each row chunk goes through ``unit_rows``)."""
         dtype = resolve_dtype(self.dtype) if reset else self.coefs_[0].dtype
-        X = validate_data(self, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset,
-                          ensure_all_finite=False)   # checked with the range, in one pass
-        if sp.issparse(X):
-            X = np.ascontiguousarray(X.toarray())
-        return clip_unit_interval(X, type(self).__name__)
+        return check_unit_interval_X(self, X, reset, dtype, predict)
 
     # -- state ---------------------------------------------------------------
     def _biases(self):
@@ -279,12 +276,14 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
             The top layer's mean-field posterior.
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
+        X = self._check_X(X, reset=False, predict=True)
         coefs, biases = self.coefs_, self._biases()
-        out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=coefs[-1].dtype)
+        dtype = coefs[0].dtype
+        out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=dtype)
 
         def chunk(a, c):  # rows are independent under mean field: one chunk per thread
-            out[a:c] = dbm_mean_field(X[a:c], coefs, biases, self.n_mean_field)[-1]
+            out[a:c] = dbm_mean_field(unit_rows(self, X[a:c], dtype), coefs, biases,
+                                      self.n_mean_field)[-1]
         map_row_chunks(chunk, X.shape[0])
         return out
 
@@ -301,8 +300,18 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
             One per hidden layer, bottom first.
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return dbm_mean_field(X, self.coefs_, self._biases(), self.n_mean_field)[1:]
+        X = self._check_X(X, reset=False, predict=True)
+        coefs, biases = self.coefs_, self._biases()
+        dtype = coefs[0].dtype
+        out = [np.empty((X.shape[0], W.shape[1]), dtype=dtype) for W in coefs]
+
+        def chunk(a, c):  # rows are independent under mean field: one chunk per thread
+            mu = dbm_mean_field(unit_rows(self, X[a:c], dtype), coefs, biases,
+                                self.n_mean_field)[1:]
+            for o, m in zip(out, mu):
+                o[a:c] = m
+        map_row_chunks(chunk, X.shape[0])
+        return out
 
     def sample(self, n_samples=1, n_steps=1000, random_state=None):
         """Generate visible vectors by Gibbs sampling of the whole model.

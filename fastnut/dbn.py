@@ -21,29 +21,22 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import nn
-from ._boltzmann import (check_layer_sizes, check_sample_args, clip_unit_interval,
+from ._boltzmann import (check_layer_sizes, check_sample_args, check_unit_interval_X,
+                         unit_rows,
                          dbn_down, dbn_reconstruction_error, dbn_sample, dbn_up,
                          greedy_pretrain, monitor_rows, seed_key, up_down)
 from ._doc_link import DocLinkMixin
 from ._kernels import rbm as _k
 from ._network import CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier
 from ._state import AtomicState
-from ._validation import resolve_dtype
+from ._threads import map_row_chunks
+from ._validation import model_rows, predict_dtypes, resolve_dtype
 from .dbm import DeepBoltzmannMachine  # noqa: F401  (public re-export for 0.1 pickles)
 
 __all__ = ["DeepBeliefNetwork", "DBNClassifier", "DeepBoltzmannMachine"]
-
-
-def _check_unit_interval_X(est, X, reset, dtype):
-    """Validated dense C-contiguous X in ``dtype``, clipped to [0, 1] on a copy if needed."""
-    X = validate_data(est, X, accept_sparse="csr", dtype=dtype, order="C", reset=reset,
-                      ensure_all_finite=False)   # checked with the range, in one pass
-    if sp.issparse(X):
-        X = np.ascontiguousarray(X.toarray())
-    return clip_unit_interval(X, type(est).__name__)
 
 
 _RBM_CONSTRAINTS = {
@@ -185,9 +178,9 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
     def _n_features_out(self):
         return self.coefs_[-1].shape[1]
 
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, predict=False):
         dtype = resolve_dtype(self.dtype) if reset else self.coefs_[0].dtype
-        return _check_unit_interval_X(self, X, reset, dtype)
+        return check_unit_interval_X(self, X, reset, dtype, predict)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -244,7 +237,9 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
             The top layer's activation probabilities.
         """
         check_is_fitted(self)
-        return dbn_up(self._check_X(X, reset=False), self.coefs_, self.intercepts_)
+        dtype = self.coefs_[0].dtype
+        return dbn_up(self._check_X(X, reset=False, predict=True), self.coefs_,
+                      self.intercepts_, rows=lambda Xc: unit_rows(self, Xc, dtype))
 
     def inverse_transform(self, X):
         """Mean-field top-down pass from top-layer activations to the visible units.
@@ -260,11 +255,21 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
             The visible units' probabilities.
         """
         check_is_fitted(self)
-        V = np.ascontiguousarray(X, dtype=self.coefs_[0].dtype)
-        if V.ndim != 2 or V.shape[1] != self.coefs_[-1].shape[1]:
+        dtype = self.coefs_[0].dtype
+        # as transform takes X: 2-D, at least one row, dense or sparse, finite (NaN,
+        # infinity and complex values are refused), converted a row chunk at a time
+        H = check_array(X, accept_sparse="csr", dtype=predict_dtypes(dtype),
+                        ensure_all_finite=False, input_name="X", estimator=self)
+        if H.shape[1] != self.coefs_[-1].shape[1]:
             raise ValueError(f"inverse_transform expects shape (n_samples, "
-                             f"{self.coefs_[-1].shape[1]}), got {np.shape(X)}")
-        return dbn_down(V, self.coefs_, self.generative_coefs_, self.generative_intercepts_)
+                             f"{self.coefs_[-1].shape[1]}), got {H.shape}")
+        out = np.empty((H.shape[0], self.coefs_[0].shape[0]), dtype=dtype)
+
+        def chunk(a, c):  # the whole top-down pass of a row chunk, on one thread
+            out[a:c] = dbn_down(model_rows(self, H[a:c], dtype), self.coefs_,
+                                self.generative_coefs_, self.generative_intercepts_)
+        map_row_chunks(chunk, H.shape[0])
+        return out
 
     def sample(self, n_samples=1, n_steps=1000, random_state=None):
         """Generate visible vectors: Gibbs sampling in the top RBM, then a top-down pass.

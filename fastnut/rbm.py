@@ -20,7 +20,8 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (_assert_all_finite, check_array, check_is_fitted,
+                                      validate_data)
 
 from ._doc_link import DocLinkMixin
 from ._state import AtomicState
@@ -29,13 +30,12 @@ from ._boltzmann import (MONITOR_ROWS, batch_starts, blas_limit, clip_unit_inter
                          rbm_epoch, rbm_scratch, seed_key)
 from ._kernels import rbm as _k
 from ._threads import map_row_chunks, threads_for
-from ._validation import resolve_dtype
+from ._validation import model_rows, predict_dtypes, resolve_dtype
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
 
 _MONITOR_ROWS = MONITOR_ROWS  # rows used for the per-epoch reconstruction error / pseudo-likelihood
 _FREE_ENERGY_CHUNK = 4096  # rows per GEMM in free_energy (bounds its scratch memory)
-
 # the drivers' helpers, under the names this module has always had
 _batch_starts = batch_starts
 _clip_unit_interval = clip_unit_interval
@@ -67,8 +67,18 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
     }
 
     # -- input -----------------------------------------------------------------
-    def _check_X(self, X, reset):
-        """Validated, dense, C-contiguous copy-on-need of X in the compute dtype."""
+    def _check_X(self, X, reset, predict=False):
+        """Validated, dense, C-contiguous copy-on-need of X in the compute dtype.
+
+        ``predict=True``: X is only validated (shape, features, numeric; float32
+        and float64 kept as given, sparse kept sparse); ``_visible_rows`` then
+        converts and checks it one row chunk at a time, so that prediction
+        memory stays flat in the number of rows.
+        """
+        if predict:
+            return validate_data(self, X, accept_sparse="csr",
+                                 dtype=predict_dtypes(self.components_.dtype), reset=False,
+                                 ensure_all_finite=False)
         if reset:
             dtype = (np.float64, np.float32) if self.dtype is None else resolve_dtype(self.dtype)
         else:
@@ -86,9 +96,38 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
     def _prepare_visible(self, X, fit):
         return X
 
-    def _check_fitted_X(self, X):
+    def _check_fitted_X(self, X, predict=False):
         check_is_fitted(self)
-        return self._check_X(X, reset=False)
+        return self._check_X(X, reset=False, predict=predict)
+
+    def _visible_rows(self, Xc):
+        """A row chunk of ``_check_X(..., predict=True)`` output, as fit prepares X."""
+        if sp.issparse(Xc):
+            Xc = Xc.toarray()
+        with np.errstate(over="ignore"):
+            Xc = np.ascontiguousarray(Xc, dtype=self.components_.dtype)
+        if not self._fused_finite_check:
+            _assert_all_finite(Xc, input_name="X", estimator_name=type(self).__name__)
+        return self._prepare_visible(Xc, fit=False)
+
+    def _rowwise(self, X, fn, width=None, dtype=None):
+        """``fn`` over row chunks of checked prediction input ``X`` (each chunk
+        converted and prepared by ``_visible_rows``), into one output array."""
+        n = X.shape[0]
+        out = np.empty((n,) if width is None else (n, width),
+                       dtype=self.components_.dtype if dtype is None else dtype)
+
+        def chunk(a, c):
+            out[a:c] = fn(self._visible_rows(X[a:c]))
+        map_row_chunks(chunk, n)
+        return out
+
+    def _model_array(self, X):
+        """X (any layout, float dtype or sparse) as a dense C-contiguous array of the
+        model's dtype (no copy when it already is one)."""
+        if sp.issparse(X):
+            X = X.toarray()
+        return np.ascontiguousarray(X, dtype=self.components_.dtype)
 
     # -- parameters ------------------------------------------------------------
     def _initialize(self, n_features, dtype):
@@ -227,28 +266,37 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         h : ndarray of shape (n_samples, n_components)
             Latent representation of the data.
         """
-        X = self._check_fitted_X(X)
-        return self._mean_hiddens(X)
+        X = self._check_fitted_X(X, predict=True)
+        return self._rowwise(X, self._mean_hiddens, self.components_.shape[0])
 
     def _mean_hiddens(self, X):
         # also scikit-learn's private helper: takes what scikit-learn's takes (1-D,
         # sparse, any layout or float dtype), converted before the kernel sees it
-        if sp.issparse(X):
-            X = X.toarray()
-        X = np.asarray(X)
-        one_d = X.ndim == 1
-        X = np.ascontiguousarray(X.reshape(1, -1) if one_d else X,
-                                 dtype=self.components_.dtype)
-        if X.ndim != 2 or X.shape[1] != self.components_.shape[1]:
-            raise ValueError(f"X has shape {X.shape}; {type(self).__name__} expects "
-                             f"(n_samples, {self.components_.shape[1]})")
+        X, one_d = self._as_rows(X, self.components_.shape[1], "X")
         out = np.empty((X.shape[0], self.components_.shape[0]), dtype=self.components_.dtype)
         Wt, b = self._wt(), self.intercept_hidden_
 
         def chunk(a, c):  # GEMM and sigmoid of a row chunk, on one thread
-            _k.hidden_probs(X[a:c], Wt, b, out[a:c], 1)
+            _k.hidden_probs(self._model_array(X[a:c]), Wt, b, out[a:c], 1)
         map_row_chunks(chunk, X.shape[0])
         return out[0] if one_d else out
+
+    def _as_rows(self, X, width, name):
+        """(X as a 2-D array or CSR matrix, whether it was 1-D): what scikit-learn's
+        helpers take (1-D, sparse, any layout or float dtype), shape checked."""
+        if sp.issparse(X):
+            X = X.tocsr()
+        else:
+            X = np.asarray(X)
+            if X.dtype.kind not in "fiub":
+                raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
+        one_d = X.ndim == 1
+        if one_d:
+            X = X.reshape(1, -1)
+        if X.ndim != 2 or X.shape[1] != width:
+            raise ValueError(f"{name} has shape {X.shape}; {type(self).__name__} expects "
+                             f"(n_samples, {width}) or ({width},)")
+        return X, one_d
 
     def _sample_hiddens(self, v, rng):
         """A sample of ``h ~ P(h | v)`` drawn from ``rng`` (scikit-learn's helper)."""
@@ -256,10 +304,18 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         return rng.uniform(size=p.shape) < p
 
     def _mean_visibles(self, H):
-        A = H @ self.components_
+        # also scikit-learn's private helper: 1-D, sparse, any layout or float dtype
+        H, one_d = self._as_rows(H, self.components_.shape[0], "h")
+        A = np.ascontiguousarray(H @ self.components_, dtype=self.components_.dtype)
         _k.layer_conditional(A, self.intercept_visible_, A, self._visible_type, False,
                              0, 0, threads_for(A.size, "rbm"))
-        return A
+        return A[0] if one_d else A
+
+    def _sample_visibles(self, h, rng):
+        """A sample of ``v ~ P(v | h)`` drawn from ``rng`` (scikit-learn's helper;
+        Bernoulli visible units)."""
+        p = self._mean_visibles(h)
+        return rng.uniform(size=p.shape) < p
 
     def inverse_transform(self, X):
         """Mean-field reconstruction ``E[v | h]`` of hidden activations.
@@ -278,16 +334,22 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
             Expected visible units, in the input's units.
         """
         check_is_fitted(self)
-        H = np.asarray(X)
-        if H.ndim != 2 or H.shape[1] != self.components_.shape[0]:
+        # as transform takes X: 2-D, sparse or dense, finite; converted a chunk at a time
+        H = check_array(X, accept_sparse="csr", dtype=predict_dtypes(self.components_.dtype),
+                        ensure_all_finite=False, input_name="X",
+                        estimator=type(self).__name__)
+        if H.shape[1] != self.components_.shape[0]:
             raise ValueError(
                 f"inverse_transform expects hidden activations of shape (n_samples, "
                 f"{self.components_.shape[0]}), got {H.shape}"
             )
-        H = np.ascontiguousarray(H, dtype=self.components_.dtype)
-        if not np.isfinite(H).all():
-            raise ValueError("inverse_transform input contains NaN or infinity")
-        return self._to_input_units(self._mean_visibles(H))
+        out = np.empty((H.shape[0], self.components_.shape[1]), dtype=self.components_.dtype)
+
+        def chunk(a, c):
+            Hc = model_rows(self, H[a:c], self.components_.dtype)
+            out[a:c] = self._to_input_units(self._mean_visibles(Hc))
+        map_row_chunks(chunk, H.shape[0])
+        return out
 
     def _to_input_units(self, V):
         return V
@@ -301,6 +363,7 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         return float(np.einsum("ij,ij->", R, R, dtype=np.float64) / X.shape[0])
 
     def _free_energy(self, X):
+        X = self._model_array(X)   # scikit-learn's helper takes sparse or any layout too
         out = np.empty(X.shape[0], dtype=np.float64)
         scratch = np.empty((min(max(X.shape[0], 1), _FREE_ENERGY_CHUNK),
                             self.components_.shape[0]), dtype=self.components_.dtype)
@@ -325,7 +388,8 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         F : ndarray of shape (n_samples,)
             Free energies (float64).
         """
-        return self._free_energy(self._check_fitted_X(X))
+        return self._rowwise(self._check_fitted_X(X, predict=True), self._free_energy,
+                             dtype=np.float64)
 
     def gibbs(self, v, n_steps=1):
         """Run ``n_steps`` of block Gibbs sampling ``v -> h -> v`` from ``v``.
@@ -345,9 +409,11 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         v_new : ndarray of shape (n_samples, n_features)
             Visible states after the last step.
         """
-        V = self._check_fitted_X(v).copy()
+        one_d = not sp.issparse(v) and np.ndim(v) == 1   # as scikit-learn's gibbs
+        V = self._check_fitted_X(np.reshape(v, (1, -1)) if one_d else v).copy()
         V, self._rng_stream = self._run_chains(V, n_steps, self._rng_key, self._rng_stream)
-        return self._chain_output(V)
+        V = self._chain_output(V)
+        return V[0] if one_d else V
 
     # unit type of the visible layer when sampling chains (always sampled)
     _chain_visible_type = 0
@@ -423,7 +489,8 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         pseudo_likelihood : ndarray of shape (n_samples,)
             The pseudo-likelihood of each sample (higher is likelier).
         """
-        return self._score(self._check_fitted_X(X))
+        return self._rowwise(self._check_fitted_X(X, predict=True), self._score,
+                             dtype=np.float64)
 
     def _score(self, X):
         n, d = X.shape
@@ -804,4 +871,5 @@ class GaussianBernoulliRBM(_BaseRBM):
         score : ndarray of shape (n_samples,)
             The unnormalised log-density of each sample (higher is likelier).
         """
-        return self._score(self._check_fitted_X(X))
+        return self._rowwise(self._check_fitted_X(X, predict=True), self._score,
+                             dtype=np.float64)

@@ -16,7 +16,7 @@ from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassi
                        NetworkRegressor)
 from ._sequence_estimator import (SEQUENCE_CONSTRAINTS, SequenceClassifierMixin,
                                   SequenceEstimatorMixin)
-from ._validation import check_sequences
+from ._validation import check_sequences, predict_dtypes
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
@@ -43,7 +43,9 @@ class _RNNMixin:
     #: training values this family does not expose (TrainConfig fields)
     _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000}
 
-    def _check_X(self, X, reset):
+    _allow_nan_input = True  # NaN-padded sequences
+
+    def _check_X(self, X, reset, predict=False):
         if reset:
             shape, F, dtype = self.input_shape, None, self._compute_dtype()
         else:
@@ -51,7 +53,8 @@ class _RNNMixin:
         if shape is not None:
             shape = tuple(shape)
         X = check_sequences(self, X, input_shape=shape, n_step_features=F, reset=reset,
-                            dtype=dtype)
+                            dtype=predict_dtypes(dtype) if predict else dtype,
+                            predict=predict)
         if reset:
             self.sequence_shape_ = tuple(int(s) for s in X.shape[1:])
         return X

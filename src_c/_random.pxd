@@ -12,9 +12,11 @@ avalanche.  A stream key ``mix64(key ^ mix64(stream * G1))`` is derived once
 per row, then draw ``j`` is ``mix64(stream_key + (j + 1) * G2)`` -- i.e. a
 SplitMix64 sequence started at the stream key, which passes BigCrush.
 
-Uniforms keep 53 bits of a draw (double) or 24 bits of half a draw (float:
-two uniforms per 64-bit draw), so they lie in [0, 1) on an exact grid; a
-Bernoulli(p) draw is ``uniform < p``.
+Uniforms keep the top 53 bits of a draw (double) or the top 24 bits of the
+same draw (float), so they lie in [0, 1) on an exact grid and the float
+uniform is the double one rounded down to 24 bits: float32 and float64
+computations seeded alike sample alike.  A Bernoulli(p) draw is
+``uniform < p``.
 """
 from libc.stdint cimport uint64_t
 from libc.math cimport log, sqrt, cos
@@ -52,17 +54,9 @@ cdef inline double uniform_double(uint64_t skey, uint64_t counter) noexcept nogi
 
 
 cdef inline float uniform_float(uint64_t skey, uint64_t counter) noexcept nogil:
-    """Uniform in [0, 1) with 24 random bits.
-
-    Counters ``2i`` and ``2i + 1`` share the 64-bit draw ``i``: bits 40-63
-    and bits 8-31 respectively (one draw feeds two float32 samples).
-    """
-    cdef uint64_t r = random_u64(skey, counter >> 1)
-    if counter & 1:
-        r = (r >> 8) & 0xFFFFFF
-    else:
-        r = r >> 40
-    return <float> r * (<float> (1.0 / 16777216.0))
+    """Uniform in [0, 1) with 24 random bits: the top bits of the draw that
+    ``uniform_double`` uses for the same counter (so the two agree to 2**-24)."""
+    return <float> (random_u64(skey, counter) >> 40) * (<float> (1.0 / 16777216.0))
 
 
 cdef inline floating uniform(uint64_t skey, uint64_t counter, floating dummy) noexcept nogil:

@@ -29,7 +29,7 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 
 from _blas cimport gemm, blas_int
-from _random cimport stream_key, random_u64, uniform
+from _random cimport stream_key, uniform
 
 cdef extern from "_gemm.h" nogil:
     int fastnut_gemm_kernel()
@@ -363,23 +363,12 @@ cdef void _transpose(const floating *A, Py_ssize_t rows, Py_ssize_t cols,
 
 cdef inline void _bernoulli_row(const floating *p, floating *s, Py_ssize_t n,
                                 uint64_t skey) noexcept nogil:
-    """s[j] = (uniform(skey, j) < p[j]) for one row (rbm.pyx's draws, bit for bit)."""
-    cdef Py_ssize_t j = 0
-    cdef uint64_t r
+    """s[j] = (uniform(skey, j) < p[j]) for one row (rbm.pyx's draws, bit for bit): one
+    64-bit draw per sample at either precision, compared in the working dtype."""
+    cdef Py_ssize_t j
     cdef floating dummy = 0
-    cdef float inv24 = 1.0 / 16777216.0
-    if floating is float:
-        while j + 1 < n:
-            r = random_u64(skey, <uint64_t> (j >> 1))
-            s[j] = 1.0 if <float> (r >> 40) * inv24 < p[j] else 0.0
-            s[j + 1] = 1.0 if <float> ((r >> 8) & 0xFFFFFF) * inv24 < p[j + 1] else 0.0
-            j += 2
-        if j < n:
-            r = random_u64(skey, <uint64_t> (j >> 1))
-            s[j] = 1.0 if <float> (r >> 40) * inv24 < p[j] else 0.0
-    else:
-        for j in range(n):
-            s[j] = 1.0 if uniform(skey, j, dummy) < p[j] else 0.0
+    for j in range(n):
+        s[j] = 1.0 if uniform(skey, j, dummy) < p[j] else 0.0
 
 
 cdef inline void _sigmoid_row(floating *a, const floating *b, floating *s, Py_ssize_t n_cols,

@@ -24,7 +24,7 @@ from libc.stdint cimport uint64_t, uint32_t
 from libc.string cimport memcpy
 
 from _blas cimport gemm, axpy
-from _random cimport stream_key, random_u64, uniform, normal_double, mix64
+from _random cimport stream_key, uniform, normal_double, mix64
 
 import numpy as np
 
@@ -111,24 +111,16 @@ cdef inline double _softplus(double x) noexcept nogil:
 
 cdef inline void _bernoulli_row(const floating *p, floating *s, Py_ssize_t n,
                                 uint64_t skey) noexcept nogil:
-    """s[j] = (uniform(skey, j) < p[j]) for one row; s may be p."""
-    cdef Py_ssize_t j = 0
-    cdef uint64_t r
+    """s[j] = (uniform(skey, j) < p[j]) for one row; s may be p.
+
+    One 64-bit draw per sample at either precision (the float32 uniform is the
+    float64 one rounded down to 24 bits), compared in the working dtype: a
+    float32 and a float64 fit with the same seed draw the same numbers.
+    """
+    cdef Py_ssize_t j
     cdef floating dummy = 0
-    cdef float inv24 = 1.0 / 16777216.0
-    if floating is float:
-        # one 64-bit draw feeds two samples (see uniform_float)
-        while j + 1 < n:
-            r = random_u64(skey, <uint64_t> (j >> 1))
-            s[j] = 1.0 if <float> (r >> 40) * inv24 < p[j] else 0.0
-            s[j + 1] = 1.0 if <float> ((r >> 8) & 0xFFFFFF) * inv24 < p[j + 1] else 0.0
-            j += 2
-        if j < n:
-            r = random_u64(skey, <uint64_t> (j >> 1))
-            s[j] = 1.0 if <float> (r >> 40) * inv24 < p[j] else 0.0
-    else:
-        for j in range(n):
-            s[j] = 1.0 if uniform(skey, j, dummy) < p[j] else 0.0
+    for j in range(n):
+        s[j] = 1.0 if uniform(skey, j, dummy) < p[j] else 0.0
 
 
 cdef void _hidden_layer(floating *A, const floating *b, floating *S,

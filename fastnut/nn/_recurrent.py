@@ -2,7 +2,10 @@
 
 Each direction of a layer is one call of the ``rnn`` kernel forward and one
 backward: the time loop, the gate arithmetic and the weight-gradient GEMMs all
-run in compiled code with the GIL released.
+run in compiled code with the GIL released.  At inference, long sequences are
+run in blocks of steps (``_time_block``), the state carried from one kernel
+call to the next, so that Ctrl-C (and the end of a failed ``map_row_chunks``
+call) lands within a fraction of a second; the results are the same bits.
 
 Variable-length sequences
 -------------------------
@@ -20,11 +23,20 @@ padded steps and returns a zero input gradient there.  A NaN anywhere else is a
 import numpy as np
 
 from .._kernels import rnn as _k
-from .._threads import blas_single_thread, threads_for
+from .._threads import blas_single_thread, raise_if_cancelled, threads_for
 from ._base import Layer
 from ._sequence import sequence_lengths
 
 _CELL_CODES = {"rnn": int(_k.Cell.RNN_TANH), "lstm": int(_k.Cell.LSTM), "gru": int(_k.Cell.GRU)}
+
+#: multiply-adds of one inference kernel call (batch x steps x gates x (F + H)):
+#: ~2**25 is 10-50 ms on one core, the longest Ctrl-C waits for
+_BLOCK_WORK = 1 << 25
+
+
+def _time_block(n, T, GH, F, H):
+    """Steps per kernel call at inference (T: one call)."""
+    return int(min(T, max(16, _BLOCK_WORK // max(1, n * GH * (F + H)))))
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -183,11 +195,16 @@ class _Recurrent(Layer):
                 c[...] = c0s[d]
             else:
                 c = dummy
+            weights = (p["weight_ih" + sfx], p["weight_hh" + sfx], p["bias_ih" + sfx],
+                       p["bias_hh" + sfx])
+            tb = T if training else _time_block(n, T, GH, F, H)
             with blas_single_thread():
-                _k.forward(cell, X2, p["weight_ih" + sfx], p["weight_hh" + sfx],
-                           p["bias_ih" + sfx], p["bias_hh" + sfx], lengths, d == 1,
-                           h, c, G, Hs, Cs, TC, training, keep_states, work, Bcat, A,
-                           nt)
+                if tb >= T:
+                    _k.forward(cell, X2, *weights, lengths, d == 1, h, c, G, Hs, Cs, TC,
+                               training, keep_states, work, Bcat, A, nt)
+                else:
+                    self._forward_blocks(cell, Xc, weights, lengths, d == 1, h, c, G, Hs,
+                                         Cs, TC, keep_states, work, Bcat, A, nt, tb)
             saved.append((G, Hs, Cs, TC))
         # per thread, like the scratch: inference stores nothing on self
         self._tls.final_state = (hN, cN) if self._cell == "lstm" else hN
@@ -207,6 +224,45 @@ class _Recurrent(Layer):
             self._saved = saved
             self._ctx = (X2, lengths, h0s, c0s, has_init, (n, T, F))
         return Y
+
+    def _forward_blocks(self, cell, Xc, weights, lengths, reverse, h, c, G, Hs, Cs, TC,
+                        keep_states, work, Bcat, A, nt, tb):
+        """Inference over blocks of ``tb`` steps: one kernel call each, the state
+        (``h``, ``c``) carried from call to call.
+
+        Block ``k`` holds loop steps ``s0 = k tb`` to ``s0 + tb`` of every
+        sequence, i.e. times ``s`` (forward) or ``L - 1 - s`` (reverse, from
+        each sequence's own last valid step): the input rows are gathered in
+        processing order, so every call runs forward in time, and a sequence
+        with ``L <= s0`` is all padding in the block (its state is carried).
+        Each step is the kernel's own arithmetic on the same rows: the results
+        are bitwise those of one call.
+        """
+        n, T, F = Xc.shape
+        H = self.hidden_size
+        Hs3 = Hs.reshape(n, T, H) if keep_states else None
+        rows = np.arange(n)[:, None]
+        for s0 in range(0, T, tb):
+            s1 = min(T, s0 + tb)
+            steps = np.arange(s0, s1)
+            blen = np.clip(lengths - s0, 0, s1 - s0).astype(np.int32)
+            if reverse:
+                t = lengths[:, None] - 1 - steps[None, :]        # (n, block) times
+                Xb = Xc[rows, np.clip(t, 0, T - 1)]
+            else:
+                Xb = Xc[:, s0:s1]
+            Xb = np.ascontiguousarray(Xb).reshape(-1, F)
+            Hb = self._buffer("Hblock", (Xb.shape[0], H)) if keep_states else Hs
+            _k.forward(cell, Xb, *weights, blen, False, h, c, G, Hb, Cs, TC, False,
+                       keep_states, work, Bcat, A, nt)
+            if keep_states:
+                Hb = Hb.reshape(n, s1 - s0, H)
+                if reverse:
+                    valid = t >= 0
+                    Hs3[np.broadcast_to(rows, t.shape)[valid], t[valid]] = Hb[valid]
+                else:
+                    Hs3[:, s0:s1] = Hb
+            raise_if_cancelled()  # a worker's share of an interrupted call stops here
 
     def _backward(self, dY):
         if getattr(self, "_saved", None) is None:

@@ -32,10 +32,9 @@ def uniform_double(key, stream, counter):
 
 
 def uniform_float(key, stream, counter):
-    """Counters 2i and 2i + 1 share draw i: its bits 40-63 and 8-31."""
-    bits = mix64((stream_key(key, stream) + (counter // 2 + 1) * G2) & MASK)
-    bits = (bits >> 8) & 0xFFFFFF if counter % 2 else bits >> 40
-    return np.float32(bits * 2.0 ** -24)
+    """The top 24 bits of the draw uniform_double keeps 53 bits of."""
+    bits = mix64((stream_key(key, stream) + (counter + 1) * G2) & MASK)
+    return np.float32((bits >> 40) * 2.0 ** -24)
 
 
 # -- model quantities -------------------------------------------------------------

@@ -340,3 +340,21 @@ def test_drop_in_parameters_and_initial_weights_match_scikit_learn(digits):
     np.testing.assert_array_equal(a.components_, b.components_)
     assert a.h_samples_.shape == b.h_samples_.shape
     assert list(a.get_feature_names_out()) == list(b.get_feature_names_out())
+
+
+def test_float32_and_float64_fits_sample_alike():
+    """Same seed, same uniforms at either precision (the float32 uniform is the
+    float64 one rounded down to 24 bits): the fits agree to float32 rounding,
+    as scikit-learn's test_convergence_dtype_consistency asks."""
+    from sklearn.datasets import load_digits
+    X = load_digits().data[:100]
+    X = (X - X.min()) / (X.max() - X.min())
+    fits = {dt: BernoulliRBM(n_components=16, batch_size=5, n_iter=5, random_state=42)
+            for dt in (np.float64, np.float32)}
+    Xt = {dt: m.fit_transform(X.astype(dt)) for dt, m in fits.items()}
+    np.testing.assert_allclose(Xt[np.float64], Xt[np.float32], rtol=1e-6, atol=0)
+    a, b = fits[np.float64], fits[np.float32]
+    np.testing.assert_allclose(a.intercept_hidden_, b.intercept_hidden_, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(a.intercept_visible_, b.intercept_visible_, rtol=1e-5, atol=0)
+    np.testing.assert_allclose(a.components_, b.components_, rtol=1e-3, atol=0)
+    np.testing.assert_array_equal(a.h_samples_, b.h_samples_)
