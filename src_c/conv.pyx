@@ -415,6 +415,29 @@ cdef extern from *:
         } \
     }
     FASTNUT_TRANSPOSE(fastnut_transpose_f, float)
+    /* y[c*P + p] = act(z[p*Co + c] + b[c]) (no add without a bias): the
+       bias + activation pass of the forward products computed pixel-major,
+       transposing to the (C_out, P) planes on the way, in blocks of 8 pixels
+       (their 8 rows of z stay in L1 while every channel is written) */
+    static void fastnut_bias_act_t_f(float *__restrict y, const float *__restrict z,
+                                     const float *__restrict b, int relu, Py_ssize_t Co,
+                                     Py_ssize_t P) {
+        for (Py_ssize_t p0 = 0; p0 < P; p0 += 8) {
+            Py_ssize_t p1 = p0 + 8 < P ? p0 + 8 : P;
+            for (Py_ssize_t c = 0; c < Co; c++) {
+                float *__restrict yc = y + c * P;
+                if (b) {
+                    float bc = b[c];
+                    if (relu) { for (Py_ssize_t p = p0; p < p1; p++) { float v = z[p * Co + c] + bc; yc[p] = v > 0.0f ? v : 0.0f; } }
+                    else { for (Py_ssize_t p = p0; p < p1; p++) yc[p] = z[p * Co + c] + bc; }
+                } else if (relu) {
+                    for (Py_ssize_t p = p0; p < p1; p++) { float v = z[p * Co + c]; yc[p] = v > 0.0f ? v : 0.0f; }
+                } else {
+                    for (Py_ssize_t p = p0; p < p1; p++) yc[p] = z[p * Co + c];
+                }
+            }
+        }
+    }
     FASTNUT_TRANSPOSE(fastnut_transpose_d, double)
     static void fastnut_bias_act_copy_f(float *__restrict y, const float *__restrict z, float b,
                                         int relu, Py_ssize_t m) {
@@ -438,6 +461,8 @@ cdef extern from *:
     void fastnut_transpose_f(const float *a, Py_ssize_t rows, Py_ssize_t cols, float *b) noexcept nogil
     void fastnut_transpose_d(const double *a, Py_ssize_t rows, Py_ssize_t cols, double *b) noexcept nogil
     void fastnut_bias_act_copy_f(float *y, const float *z, float b, int relu, Py_ssize_t m) noexcept nogil
+    void fastnut_bias_act_t_f(float *y, const float *z, const float *b, int relu, Py_ssize_t Co,
+                              Py_ssize_t P) noexcept nogil
     void fastnut_bias_act_copy_d(double *y, const double *z, double b, int relu, Py_ssize_t m) noexcept nogil
     void fastnut_relu_mask_f(const float *dy, const float *y, Py_ssize_t m, float *g) noexcept nogil
     void fastnut_relu_mask_d(const double *dy, const double *y, Py_ssize_t m, double *g) noexcept nogil
@@ -452,6 +477,14 @@ cdef inline void _bias_act_copy(floating *y, const floating *z, floating b, int 
         fastnut_bias_act_copy_f(y, z, b, relu, m)
     else:
         fastnut_bias_act_copy_d(y, z, b, relu, m)
+
+
+cdef inline void _bias_act_t(floating *y, const floating *z, const floating *b, int relu,
+                             int Co, Py_ssize_t P) noexcept nogil:
+    """y[c, p] = act(z[p, c] + b[c]): z pixel-major (P, Co).  float32 only (the
+    pixel-major products run on fastnut's kernel)."""
+    if floating is float:
+        fastnut_bias_act_t_f(y, z, b, relu, Co, P)
 
 
 cdef inline void _transpose(const floating *a, Py_ssize_t rows, Py_ssize_t cols,
@@ -512,6 +545,7 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef int grp, ngroups, i0, m, t, r, b, c
     cdef const floating *colp
     cdef floating *tmp
+    cdef bint own = _own_kernel(&Y[0, 0, 0, 0]) if n > 0 else False
     if n_threads < 1:
         n_threads = 1
     ngroups = (n + nb - 1) // nb
@@ -533,6 +567,18 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
         m = n - i0 if n - i0 < nb else nb
         if rows:
             _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
+            if own:
+                # pixel-major, Y^T (P, C_out) += R_r^T (P, C_in*kw) W_r^T: the
+                # lowered image is the left operand, read in place (its P pixels
+                # make the long side of the product), and only the small weight
+                # block is packed; then bias + activation transpose it into Y.
+                # Per output the same sum in the same order as below.
+                tmp = &g[t, 0]
+                for r in range(kh):
+                    _own_gemm(<int> P, Co, Ck, &col[t, 0] + r * dh * Wo, 1, <int> L,
+                              &wr[r * Co * Ck], 1, Ck, r > 0, tmp, Co)
+                _bias_act_t(&Y[i0, 0, 0, 0], tmp, &bias[0] if has_bias else NULL, relu, Co, P)
+                continue
             for r in range(kh):
                 _fwd_gemm(Co, <int> P, Ck, &wr[r * Co * Ck], Ck, &col[t, 0] + r * dh * Wo,
                           <int> L, r > 0, &Y[i0, 0, 0, 0], <int> P)
