@@ -3,7 +3,8 @@
 Families: gemm, mlp, cnn, rnn, som, rbm, dbn, autoencoder, onnx, conv1d, batchnorm, threads,
 memory (default: all that exist).
 Options: ``--record`` appends the figures to benchmarks/RESULTS.md;
-``--quick`` shrinks the workloads for a smoke run.
+``--quick`` shrinks the workloads for a smoke run; ``--cpu-time`` times with the
+process's CPU clock instead of the wall clock (on a shared, oversubscribed machine).
 Everything runs on one thread (BLAS, OpenMP and torch), peers in the same
 process, alternating with fastnut; ``threads`` compares 1 thread with all cores.
 """
@@ -12,7 +13,7 @@ import importlib
 import os
 import sys
 
-from ._common import fmt_row, gemm_peak, record
+from ._common import fmt_row, gemm_peak, record, use_cpu_clock
 
 FAMILIES = ["gemm", "mlp", "cnn", "rnn", "som", "rbm", "dbn", "autoencoder", "onnx", "conv1d",
             "batchnorm", "threads", "memory"]
@@ -24,7 +25,12 @@ def main(argv=None):
     p.add_argument("families", nargs="*", help=f"any of {FAMILIES}")
     p.add_argument("--record", action="store_true", help="append results to RESULTS.md")
     p.add_argument("--quick", action="store_true", help="small workloads (smoke test)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time with the process's CPU clock (a machine shared with other "
+                        "busy processes); not for the threads family")
     args = p.parse_args(argv)
+    if args.cpu_time:
+        use_cpu_clock()
     here = os.path.dirname(os.path.abspath(__file__))
     available = [f for f in FAMILIES if os.path.exists(os.path.join(here, f + ".py"))]
     families = args.families or available

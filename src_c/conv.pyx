@@ -3,9 +3,10 @@
 
 Public layout: activations ``(n, C, H, W)`` (C-contiguous), weights
 ``(C_out, C_in, kh, kw)``, exactly as PyTorch.  Each image is lowered to a
-column matrix and GEMMs do the arithmetic (BLAS; fastnut's kernel for the
-float32 forward products, see ``_fwd_gemm``), one image at a time, so the
-lowered image (a few hundred KiB at most) stays in L2.
+column matrix and GEMMs do the arithmetic, one image at a time, so the
+lowered image (a few hundred KiB at most) stays in L2.  float32 products run
+on fastnut's GEMM kernel where the CPU has one (``_fwd_gemm``, ``_own_gemm``:
+forward, weight and input gradients), float64 and older CPUs on BLAS.
 
 Two lowerings, chosen by :func:`conv2d_plan` from the shapes:
 
@@ -62,6 +63,28 @@ cdef inline void _fwd_gemm(int M, int N, int K, const floating *A, int lda,
             fastnut_sgemm_auto(M, N, K, A, lda, 1, B, ldb, 1, C, ldc, beta)
             return
     gemm(False, False, M, N, K, 1, A, lda, B, ldb, 1 if beta else 0, C, ldc)
+
+
+cdef inline bint _own_kernel(floating *dummy) noexcept nogil:
+    """Whether this call's products run on fastnut's GEMM kernel (float32 on a
+    CPU with one), else BLAS."""
+    if floating is float:
+        return fastnut_gemm_kernel() != 0
+    return False
+
+
+cdef inline void _own_gemm(int M, int N, int K, const floating *A, int a_row, int a_col,
+                           const floating *B, int b_row, int b_col, bint beta, floating *C,
+                           int ldc) noexcept nogil:
+    """C (M x N, row stride ldc) = op(A) op(B) (+ C when beta) on fastnut's kernel.
+
+    Operands by strides as in ``_gemm.h``: ``A(i, k) = A[i*a_row + k*a_col]``,
+    ``B(k, j) = B[k*b_row + j*b_col]``.  The kernel reads a transposed operand
+    while it packs it, so the backward pass needs no transposed copy of the
+    incoming gradient.  Only called when ``_own_kernel`` (float32).
+    """
+    if floating is float:
+        fastnut_sgemm_auto(M, N, K, A, a_row, a_col, B, b_row, b_col, C, ldc, beta)
 
 
 cdef extern from *:
@@ -392,6 +415,29 @@ cdef extern from *:
         } \
     }
     FASTNUT_TRANSPOSE(fastnut_transpose_f, float)
+    /* y[c*P + p] = act(z[p*Co + c] + b[c]) (no add without a bias): the
+       bias + activation pass of the forward products computed pixel-major,
+       transposing to the (C_out, P) planes on the way, in blocks of 8 pixels
+       (their 8 rows of z stay in L1 while every channel is written) */
+    static void fastnut_bias_act_t_f(float *__restrict y, const float *__restrict z,
+                                     const float *__restrict b, int relu, Py_ssize_t Co,
+                                     Py_ssize_t P) {
+        for (Py_ssize_t p0 = 0; p0 < P; p0 += 8) {
+            Py_ssize_t p1 = p0 + 8 < P ? p0 + 8 : P;
+            for (Py_ssize_t c = 0; c < Co; c++) {
+                float *__restrict yc = y + c * P;
+                if (b) {
+                    float bc = b[c];
+                    if (relu) { for (Py_ssize_t p = p0; p < p1; p++) { float v = z[p * Co + c] + bc; yc[p] = v > 0.0f ? v : 0.0f; } }
+                    else { for (Py_ssize_t p = p0; p < p1; p++) yc[p] = z[p * Co + c] + bc; }
+                } else if (relu) {
+                    for (Py_ssize_t p = p0; p < p1; p++) { float v = z[p * Co + c]; yc[p] = v > 0.0f ? v : 0.0f; }
+                } else {
+                    for (Py_ssize_t p = p0; p < p1; p++) yc[p] = z[p * Co + c];
+                }
+            }
+        }
+    }
     FASTNUT_TRANSPOSE(fastnut_transpose_d, double)
     static void fastnut_bias_act_copy_f(float *__restrict y, const float *__restrict z, float b,
                                         int relu, Py_ssize_t m) {
@@ -415,6 +461,8 @@ cdef extern from *:
     void fastnut_transpose_f(const float *a, Py_ssize_t rows, Py_ssize_t cols, float *b) noexcept nogil
     void fastnut_transpose_d(const double *a, Py_ssize_t rows, Py_ssize_t cols, double *b) noexcept nogil
     void fastnut_bias_act_copy_f(float *y, const float *z, float b, int relu, Py_ssize_t m) noexcept nogil
+    void fastnut_bias_act_t_f(float *y, const float *z, const float *b, int relu, Py_ssize_t Co,
+                              Py_ssize_t P) noexcept nogil
     void fastnut_bias_act_copy_d(double *y, const double *z, double b, int relu, Py_ssize_t m) noexcept nogil
     void fastnut_relu_mask_f(const float *dy, const float *y, Py_ssize_t m, float *g) noexcept nogil
     void fastnut_relu_mask_d(const double *dy, const double *y, Py_ssize_t m, double *g) noexcept nogil
@@ -429,6 +477,14 @@ cdef inline void _bias_act_copy(floating *y, const floating *z, floating b, int 
         fastnut_bias_act_copy_f(y, z, b, relu, m)
     else:
         fastnut_bias_act_copy_d(y, z, b, relu, m)
+
+
+cdef inline void _bias_act_t(floating *y, const floating *z, const floating *b, int relu,
+                             int Co, Py_ssize_t P) noexcept nogil:
+    """y[c, p] = act(z[p, c] + b[c]): z pixel-major (P, Co).  float32 only (the
+    pixel-major products run on fastnut's kernel)."""
+    if floating is float:
+        fastnut_bias_act_t_f(y, z, b, relu, Co, P)
 
 
 cdef inline void _transpose(const floating *a, Py_ssize_t rows, Py_ssize_t cols,
@@ -489,6 +545,7 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef int grp, ngroups, i0, m, t, r, b, c
     cdef const floating *colp
     cdef floating *tmp
+    cdef bint own = _own_kernel(&Y[0, 0, 0, 0]) if n > 0 else False
     if n_threads < 1:
         n_threads = 1
     ngroups = (n + nb - 1) // nb
@@ -510,6 +567,18 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
         m = n - i0 if n - i0 < nb else nb
         if rows:
             _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
+            if own:
+                # pixel-major, Y^T (P, C_out) += R_r^T (P, C_in*kw) W_r^T: the
+                # lowered image is the left operand, read in place (its P pixels
+                # make the long side of the product), and only the small weight
+                # block is packed; then bias + activation transpose it into Y.
+                # Per output the same sum in the same order as below.
+                tmp = &g[t, 0]
+                for r in range(kh):
+                    _own_gemm(<int> P, Co, Ck, &col[t, 0] + r * dh * Wo, 1, <int> L,
+                              &wr[r * Co * Ck], 1, Ck, r > 0, tmp, Co)
+                _bias_act_t(&Y[i0, 0, 0, 0], tmp, &bias[0] if has_bias else NULL, relu, Co, P)
+                continue
             for r in range(kh):
                 _fwd_gemm(Co, <int> P, Ck, &wr[r * Co * Ck], Ck, &col[t, 0] + r * dh * Wo,
                           <int> L, r > 0, &Y[i0, 0, 0, 0], <int> P)
@@ -575,6 +644,7 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef floating *gw
     cdef floating *dwp
     cdef floating *ones
+    cdef bint own = _own_kernel(&dW[0, 0, 0, 0])
     if n_threads < 1:
         n_threads = 1
     ngroups = (n + nb - 1) // nb
@@ -621,11 +691,13 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                             memcpy(gw + c * ld + b * P, &dY[i0 + b, c, 0, 0],
                                    P * sizeof(floating))
                 gp = gw
-            # G^T (m*P, Co): the weight-gradient GEMMs run ~1.5x faster on it than
-            # on a transposed operand (measured with OpenBLAS on these shapes).
+            # BLAS: G^T (m*P, Co), the weight-gradient GEMMs run ~1.5x faster on it
+            # than on a transposed operand (measured with OpenBLAS on these shapes).
             # (Masking straight into G^T was tried: 3x slower, strided and unvectorised.)
+            # fastnut's kernel reads G transposed while packing it: no copy.
             gtp = &g[t, 0] + Co * ld
-            _transpose(gp, Co, ld, gtp)
+            if not own:
+                _transpose(gp, Co, ld, gtp)
             if has_bias:
                 # db_t += G @ ones
                 gemv(False, Co, <int> ld, 1, gp, <int> ld, &acc[t, KW + Co], 1,
@@ -634,8 +706,12 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                 _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
                 for r in range(kh):
                     # dW_t[r] (Ck, Co) += R_r (Ck, P) @ G^T (P, Co)
-                    gemm(False, False, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo, <int> L,
-                         gtp, Co, 1, &acc[t, 0] + r * Ck * Co, Co)
+                    if own:
+                        _own_gemm(Ck, Co, <int> P, &col[t, 0] + r * dh * Wo, <int> L, 1,
+                                  gp, 1, <int> ld, True, &acc[t, 0] + r * Ck * Co, Co)
+                    else:
+                        gemm(False, False, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo,
+                             <int> L, gtp, Co, 1, &acc[t, 0] + r * Ck * Co, Co)
                 if need_dx:
                     # kernel row 0 overwrites columns [0, P) of dR; only the
                     # columns [P, L) that it does not reach start from zero
@@ -644,9 +720,13 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                             memset(&col[t, 0] + j * L + P, 0, (L - P) * sizeof(floating))
                     for r in range(kh):
                         # dR_r (Ck, P) += W_r^T (Ck, Co) @ G (Co, P)
-                        gemm(True, False, Ck, <int> P, Co, 1, &wr[r * Co * Ck], Ck,
-                             gp, <int> P, 0 if r == 0 else 1, &col[t, 0] + r * dh * Wo,
-                             <int> L)
+                        if own:
+                            _own_gemm(Ck, <int> P, Co, &wr[r * Co * Ck], 1, Ck, gp,
+                                      <int> ld, 1, r > 0, &col[t, 0] + r * dh * Wo, <int> L)
+                        else:
+                            gemm(True, False, Ck, <int> P, Co, 1, &wr[r * Co * Ck], Ck,
+                                 gp, <int> P, 0 if r == 0 else 1, &col[t, 0] + r * dh * Wo,
+                                 <int> L)
                     _rows_adj(&col[t, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo,
                               &dX[i0, 0, 0, 0])
                 continue
@@ -658,16 +738,28 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                             Ho, Wo, &col[t, 0] + b * P, ld)
                 colp = &col[t, 0]
             # dW_t^T (K, Co) += col (K, m*P) @ G^T (m*P, Co)
-            gemm(False, False, K, Co, <int> ld, 1, colp, <int> ld, gtp, Co,
-                 1, &acc[t, 0], Co)
+            if own:
+                _own_gemm(K, Co, <int> ld, colp, <int> ld, 1, gp, 1, <int> ld, True,
+                          &acc[t, 0], Co)
+            else:
+                gemm(False, False, K, Co, <int> ld, 1, colp, <int> ld, gtp, Co,
+                     1, &acc[t, 0], Co)
             if need_dx:
                 if direct:
-                    gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> P,
-                         0, &dX[i0, 0, 0, 0], <int> P)
+                    if own:
+                        _own_gemm(K, <int> P, Co, &Wt[0, 0, 0, 0], 1, K, gp, <int> P, 1,
+                                  False, &dX[i0, 0, 0, 0], <int> P)
+                    else:
+                        gemm(True, False, K, <int> P, Co, 1, &Wt[0, 0, 0, 0], K, gp,
+                             <int> P, 0, &dX[i0, 0, 0, 0], <int> P)
                 else:
                     # dcol (K, m*P) = W^T (K, Co) @ G (Co, m*P), reusing the column buffer
-                    gemm(True, False, K, <int> ld, Co, 1, &Wt[0, 0, 0, 0], K, gp, <int> ld,
-                         0, &col[t, 0], <int> ld)
+                    if own:
+                        _own_gemm(K, <int> ld, Co, &Wt[0, 0, 0, 0], 1, K, gp, <int> ld, 1,
+                                  False, &col[t, 0], <int> ld)
+                    else:
+                        gemm(True, False, K, <int> ld, Co, 1, &Wt[0, 0, 0, 0], K, gp,
+                             <int> ld, 0, &col[t, 0], <int> ld)
                     for b in range(m):
                         _col2im(&col[t, 0] + b * P, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
                                 Ho, Wo, &dX[i0 + b, 0, 0, 0], ld)
