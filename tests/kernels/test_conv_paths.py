@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastnut._kernels import dense
-from tests.test_conv import CONV_CASES, _out_hw, _run_conv
+from tests.kernels.test_conv import CONV_CASES, _out_hw, _run_conv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, ".")
 from fastnut._kernels import dense
 from tests._reference import conv as ref
-from tests.test_conv import CONV_CASES, _out_hw, _run_conv
+from tests.kernels.test_conv import CONV_CASES, _out_hw, _run_conv
 worst = 0.0
 for case in CONV_CASES:
     n, C, H, W, Co, k, s, p, d = case
