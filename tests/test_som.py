@@ -138,55 +138,63 @@ def test_neighborhood_matrix(kind, sigma, cutoff):
         assert np.all(H[far] == 0) if cutoff else np.all(H[far] > 0)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["gaussian", "bubble", "triangle"])
-def test_batch_update_matches_direct_formula(dtype, kind):
-    rng = np.random.default_rng(1)
-    grid = Grid(4, 5, "rectangular", periodic=True)
-    U, d = grid.n_units, 3
-    X = rng.standard_normal((60, d)).astype(dtype)
-    W = rng.standard_normal((U, d)).astype(dtype)
-    best = ref.bmu(X, W)[0].astype(np.intp)
-    H = np.empty((U, U))
-    K.neighborhood_matrix(grid.sq_distances(), KIND[kind], 1.3, H, False)
+def smooth_with_estimator_path(grid, kind, sigma, X, W, best):
+    """One batch-map update through the estimator's smoother (fastnut.som)."""
+    from fastnut.som import _BatchSmoother
+
+    U, d = W.shape
     sums, counts = np.empty((U, d)), np.empty(U)
     K.batch_accumulate(X, best, sums, counts)
+    Wk, aux = W.copy(), np.empty(U, W.dtype)
+    _BatchSmoother(grid, d).update(KIND[kind], sigma, sums, counts, Wk, 0, aux)
+    return Wk, aux, counts
+
+
+@pytest.mark.parametrize("kind", list(KIND))
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("sigma", [0.6, 1.3, 4.0])
+def test_batch_update_matches_direct_formula(kind, topology, periodic, sigma):
+    # separable passes (gaussian, mexican hat) and the direct stencil over the
+    # support (bubble, triangle) against the U x U sum over samples
+    rng = np.random.default_rng(1)
+    grid = Grid(6, 7, topology, periodic)
+    U, d = grid.n_units, 3
+    X = rng.standard_normal((60, d))
+    W = rng.standard_normal((U, d))
+    best = ref.bmu(X, W)[0].astype(np.intp)
+    Wk, aux, counts = smooth_with_estimator_path(grid, kind, sigma, X, W, best)
     assert_array_equal(counts, np.bincount(best, minlength=U))
-    Wk, aux = W.copy(), np.empty(U, dtype)
-    K.batch_smooth(H, sums, counts, np.empty((U, d)), np.empty(U), Wk, 0, aux)
+    H = ref.neighborhood(kind, grid.sq_distances(), sigma, cutoff=False)
     expected = ref.batch_map(X, W, best, H)
-    tol = 1e-6 if dtype == np.float32 else 1e-12
-    assert_allclose(Wk, expected, rtol=tol, atol=tol)
-    assert_allclose(aux, (expected ** 2).sum(1), rtol=tol * 10)
-    # units far from every hit keep their weights under a bubble of radius 1.3
-    if kind == "bubble":
+    assert_allclose(Wk, expected, rtol=1e-11, atol=1e-11)
+    assert_allclose(aux, (expected ** 2).sum(1), rtol=1e-10)
+    if kind == "bubble":  # units with no hit within sigma keep their weights
         untouched = H @ counts == 0
         assert_array_equal(Wk[untouched], W[untouched])
 
 
-@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("periodic", [False, True])
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_grid_smoothing_matches_direct_formula(topology, periodic, n_threads):
-    # the large-map path: no U x U matrix, distance classes looked up per pair
-    rng = np.random.default_rng(4)
-    grid = Grid(6, 5, topology, periodic)
+def test_gaussian_tail_truncation_is_within_its_bound(dtype, periodic):
+    # a 3 x 40 map at sigma 1: taps beyond 11.75 sigma (weights below 1e-30)
+    # are dropped; every unit then agrees with the untruncated update to
+    # rounding, and units with no hit within 11.75 sigma (denominator below
+    # 1e-30 * n, under the 1e-12 at which a unit moves) keep their weights
+    rng = np.random.default_rng(5)
+    grid = Grid(3, 40, "rectangular", periodic)
     U, d = grid.n_units, 4
-    X = rng.standard_normal((90, d))
-    W = rng.standard_normal((U, d))
-    best = ref.bmu(X, W)[0].astype(np.intp)
-    sums, counts = np.empty((U, d)), np.empty(U)
-    K.batch_accumulate(X, best, sums, counts)
-    cells, n_rows, width, per, class_sq = grid_args(grid)
-    h_class = np.empty((1, class_sq.size))
-    K.neighborhood_matrix(class_sq.reshape(1, -1), KIND["gaussian"], 1.7, h_class, False)
-    Wk, aux = W.copy(), np.empty(U)
-    K.batch_smooth_grid(cells, n_rows, width, per, h_class[0], sums, counts, Wk, 0, aux,
-                        n_threads)
-    H = ref.neighborhood("gaussian", grid.sq_distances(), 1.7, cutoff=False)
+    X = rng.standard_normal((100, d)).astype(dtype)
+    W = rng.standard_normal((U, d)).astype(dtype)
+    best = rng.integers(0, 8, size=100).astype(np.intp)  # hits in row 0, columns 0-7
+    Wk, aux, counts = smooth_with_estimator_path(grid, "gaussian", 1.0, X, W, best)
+    H = ref.neighborhood("gaussian", grid.sq_distances(), 1.0, cutoff=False)
     expected = ref.batch_map(X, W, best, H)
-    assert_allclose(Wk, expected, rtol=1e-12, atol=1e-12)
-    assert_allclose(aux, (expected ** 2).sum(1), rtol=1e-12)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    assert_allclose(Wk, expected, rtol=tol, atol=tol)
+    far = (H @ counts) <= 1e-12
+    assert far.sum() >= (8 if periodic else 40)  # the bound is exercised
+    assert_array_equal(Wk[far], W[far])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -341,17 +349,6 @@ def test_partial_fit_continues_the_schedule(digits, algorithm):
     assert part.n_iter_ == 4 and np.all(np.isfinite(part.weights_))
 
 
-@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
-def test_large_map_smoothing_path_gives_the_same_map(digits, topology, monkeypatch):
-    import fastnut.som as som_module
-
-    kw = dict(topology=topology, periodic=topology == "hexagonal", max_iter=3)
-    dense = SelfOrganizingMap(6, 8, **kw).fit(digits)
-    monkeypatch.setattr(som_module, "_DENSE_SMOOTH_MAX_UNITS", 0)
-    grid_path = SelfOrganizingMap(6, 8, **kw).fit(digits)
-    assert_allclose(grid_path.weights_, dense.weights_, rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_thread_count_does_not_change_the_map(digits, n_jobs):
     ref_map = SelfOrganizingMap(10, 10, max_iter=3, n_jobs=1).fit(digits)
@@ -502,3 +499,69 @@ def test_plots_draw_one_cell_per_unit(topology, n_vertices):
     with pytest.raises(ValueError, match="3 features"):
         plotting.plot_som_colors(SelfOrganizingMap(2, 2, max_iter=1).fit(X[:, :2]))
     plt.close("all")
+
+
+# -- Ctrl-C ---------------------------------------------------------------------
+
+def _interrupted_fit(est, method, X, after=0.3):
+    """Call est.method(X) with a Ctrl-C (``_thread.interrupt_main``) after
+    ``after`` seconds; return the seconds from the interrupt to its arrival."""
+    import _thread
+    import threading
+    import time
+
+    sent = []
+
+    def ctrl_c():
+        sent.append(time.perf_counter())
+        _thread.interrupt_main()
+
+    timer = threading.Timer(after, ctrl_c)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            getattr(est, method)(X)
+            time.sleep(30)  # the fit ended first: wait for the interrupt here
+    finally:
+        timer.cancel()
+    return time.perf_counter() - sent[0]
+
+
+@pytest.fixture(scope="module")
+def long_epoch_data():
+    # one batch epoch on a 30 x 30 map is 2e9 multiply-adds (seconds), one
+    # online epoch 40,000 steps of 900 units
+    return np.random.default_rng(0).standard_normal((40_000, 64)).astype(np.float32)
+
+
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+def test_ctrl_c_stops_an_epoch_and_leaves_a_fresh_map_unfitted(long_epoch_data, algorithm):
+    from sklearn.exceptions import NotFittedError
+
+    som = SelfOrganizingMap(30, 30, algorithm=algorithm, max_iter=1000, init="sample",
+                            random_state=0, n_jobs=1)
+    late = _interrupted_fit(som, "fit", long_epoch_data)
+    assert late < 1.0  # within a fraction of a second, not at the end of the epoch
+    with pytest.raises(NotFittedError):
+        som.predict(long_epoch_data[:3])
+    assert not hasattr(som, "weights_") and not hasattr(som, "n_iter_")
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_ctrl_c_leaves_a_fitted_map_as_it_was(long_epoch_data, method):
+    X = long_epoch_data
+    som = SelfOrganizingMap(30, 30, max_iter=2, init="sample", random_state=0,
+                            n_jobs=1).partial_fit(X[:2000])
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+              for k, v in vars(som).items()}
+    som.set_params(max_iter=1000)
+    before["max_iter"] = 1000
+    late = _interrupted_fit(som, method, X)
+    assert late < 1.0
+    assert set(vars(som)) == set(before)
+    for k, v in before.items():
+        if isinstance(v, np.ndarray):
+            assert_array_equal(getattr(som, k), v)
+        else:
+            assert getattr(som, k) == v
+    assert som.n_iter_ == 1
