@@ -28,6 +28,97 @@ from cpython.exc cimport PyErr_CheckSignals
 
 from _blas cimport gemm, gemv
 
+cdef extern from "_gemm.h" nogil:
+    int fastnut_gemm_kernel()
+    void fastnut_sgemm_auto(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
+                            const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
+                            float *C, Py_ssize_t ldc, int beta)
+
+cdef extern from *:
+    """
+    #include <math.h>
+    #include "_simd.h"
+    #if FASTNUT_HAVE_AVX2
+    #include <immintrin.h>
+    #define FASTNUT_SOM_AVX2 __attribute__((target("avx2,fma")))
+    FASTNUT_SOM_AVX2 static inline float fastnut_som_hmin(__m256 v)
+    {
+        __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_min_ss(m, _mm_shuffle_ps(m, m, 1));
+        return _mm_cvtss_f32(m);
+    }
+    /* lowest index u with s[u] == v, or -1 */
+    FASTNUT_SOM_AVX2 static inline ptrdiff_t fastnut_som_find(const float *s, ptrdiff_t U, float v)
+    {
+        ptrdiff_t u = 0;
+        __m256 vv = _mm256_set1_ps(v);
+        for (; u + 8 <= U; u += 8) {
+            int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + u), vv, _CMP_EQ_OQ));
+            if (mask)
+                return u + __builtin_ctz(mask);
+        }
+        for (; u < U; u++)
+            if (s[u] == v)
+                return u;
+        return -1;
+    }
+    /* Euclidean scores of one sample in place, s[u] = aux[u] - (p[u] + p[u])
+       for the products p = x.w_u held in s (the same float operations as the
+       scalar loop), then the best and second-best unit (ties: lowest index)
+       by two vector minima.  Returns 0 when a minimum is not found again
+       (NaN scores): the caller then scans the scores itself. */
+    FASTNUT_SOM_AVX2 static int fastnut_som_top2_l2(float *s, const float *aux, ptrdiff_t U,
+                                                    ptrdiff_t *best, ptrdiff_t *second)
+    {
+        ptrdiff_t u = 0, b1, b2;
+        float m1, m2, keep;
+        __m256 vmin = _mm256_set1_ps(INFINITY);
+        for (; u + 8 <= U; u += 8) {
+            __m256 p = _mm256_loadu_ps(s + u);
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(aux + u), _mm256_add_ps(p, p));
+            _mm256_storeu_ps(s + u, v);
+            vmin = _mm256_min_ps(vmin, v);
+        }
+        m1 = fastnut_som_hmin(vmin);
+        for (; u < U; u++) {
+            s[u] = aux[u] - (s[u] + s[u]);
+            if (s[u] < m1)
+                m1 = s[u];
+        }
+        b1 = fastnut_som_find(s, U, m1);
+        if (b1 < 0)
+            return 0;
+        keep = s[b1];
+        s[b1] = INFINITY;
+        vmin = _mm256_set1_ps(INFINITY);
+        for (u = 0; u + 8 <= U; u += 8)
+            vmin = _mm256_min_ps(vmin, _mm256_loadu_ps(s + u));
+        m2 = fastnut_som_hmin(vmin);
+        for (; u < U; u++)
+            if (s[u] < m2)
+                m2 = s[u];
+        b2 = U > 1 ? fastnut_som_find(s, U, m2) : b1;
+        s[b1] = keep;
+        if (b2 < 0)
+            return 0;
+        *best = b1;
+        *second = b2;
+        return 1;
+    }
+    static inline int fastnut_som_simd(void) { return fastnut_have_avx2(); }
+    #else
+    static inline int fastnut_som_top2_l2(float *s, const float *aux, ptrdiff_t U,
+                                          ptrdiff_t *best, ptrdiff_t *second)
+    { (void)s; (void)aux; (void)U; (void)best; (void)second; return 0; }
+    static inline int fastnut_som_simd(void) { return 0; }
+    #endif
+    """
+    int fastnut_som_simd() nogil
+    int fastnut_som_top2_l2(float *s, const float *aux, Py_ssize_t U,
+                            Py_ssize_t *best, Py_ssize_t *second) nogil
+
 cdef enum:
     EUCLIDEAN = 0
     COSINE = 1
@@ -238,7 +329,17 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
     cdef floating *sc
     cdef double acc, xx, ww, xw
     cdef bint fused = scores == NULL and metric == EUCLIDEAN
-    if fused:
+    # float32 with AVX2: fastnut's GEMM (each product one fixed-order sum, so
+    # a sample's scores do not depend on its block) and vector scans
+    cdef bint simd = False
+    if floating is float:
+        simd = scores == NULL and metric != MANHATTAN and fastnut_gemm_kernel() != 0
+        if simd:
+            fastnut_sgemm_auto(m, U, d, X, d, 1, W, 1, d, scratch, U, 0)
+            fused = False
+    if simd:
+        pass
+    elif fused:
         for i in range(m):
             memcpy(scratch + i * U, w_aux, U * sizeof(floating))
         if m == 1:  # one sample (online steps, tiny predicts): GEMV is cheaper to call
@@ -264,6 +365,18 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
         if fused:
             pass
         elif metric == EUCLIDEAN:
+            if floating is float:
+                if simd and fastnut_som_simd() and fastnut_som_top2_l2(sc, w_aux, U, &b1, &b2):
+                    bmu[i] = b1
+                    second[i] = b2
+                    dist[i] = sqrt(_sq_dist(x, W + b1 * d, d))
+                    continue
+                if simd and fastnut_som_simd():  # NaN scores: already computed in place
+                    _top2(sc, U, &b1, &b2)
+                    bmu[i] = b1
+                    second[i] = b2
+                    dist[i] = sqrt(_sq_dist(x, W + b1 * d, d))
+                    continue
             for u in range(U):
                 sc[u] = w_aux[u] - (row[u] + row[u])
         elif metric == COSINE:

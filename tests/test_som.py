@@ -565,3 +565,22 @@ def test_ctrl_c_leaves_a_fitted_map_as_it_was(long_epoch_data, method):
         else:
             assert getattr(som, k) == v
     assert som.n_iter_ == 1
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_bmu_of_a_sample_does_not_depend_on_its_block(metric):
+    # float32 goes through fastnut's GEMM (one fixed-order sum per product)
+    # and the vector top-2 scan: one sample alone, in a block of 7 and in
+    # full blocks get the same units and distances, bit for bit
+    rng = np.random.default_rng(7)
+    U = 150
+    X = rng.standard_normal((2 * K.block_rows(U) + 11, 9)).astype(np.float32)
+    W = rng.standard_normal((U, 9)).astype(np.float32)
+    best, second, dist = run_bmu(X, W, metric)
+    for a, b in [(0, 1), (5, 12), (K.block_rows(U) - 3, K.block_rows(U) + 4), (len(X) - 1, len(X))]:
+        rb, rs, rd = run_bmu(X[a:b], W, metric)
+        assert_array_equal(rb, best[a:b])
+        assert_array_equal(rs, second[a:b])
+        assert_array_equal(rd, dist[a:b])
+    rb, rs, rd = ref.bmu(X, W, metric)
+    assert np.mean(best == rb) > 0.99 and np.mean(second == rs) > 0.98
