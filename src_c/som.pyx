@@ -549,11 +549,23 @@ def batch_accumulate(const floating[:, ::1] X,     # IN  (n, d)
 # The tap lists (k, h), one per row offset and row parities, are built by
 # the estimator from the neighbourhood and hold only its support.
 
+cdef extern from *:
+    """
+    #include "_simd.h"
+    /* dst += h src: the smoothing passes' only loop (cloned for AVX2 / AVX-512) */
+    FASTNUT_CLONES static void fastnut_som_axpy(double *dst, const double *src,
+                                                ptrdiff_t n, double h)
+    {
+        for (ptrdiff_t j = 0; j < n; j++)
+            dst[j] += h * src[j];
+    }
+    """
+    void fastnut_som_axpy(double *dst, const double *src, Py_ssize_t n, double h) nogil
+
+
 cdef inline void _axpy(double *dst, const double *src, Py_ssize_t n,
                        double h) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(n):
-        dst[j] += h * src[j]
+    fastnut_som_axpy(dst, src, n, h)
 
 
 cdef inline void _shift_axpy(double *dst, const double *src, Py_ssize_t C, Py_ssize_t e,
