@@ -584,3 +584,50 @@ def test_bmu_of_a_sample_does_not_depend_on_its_block(metric):
         assert_array_equal(rd, dist[a:b])
     rb, rs, rd = ref.bmu(X, W, metric)
     assert np.mean(best == rb) > 0.99 and np.mean(second == rs) > 0.98
+
+
+@pytest.mark.parametrize("shape", [(400, 200), (60, 300), (300, 20)])
+def test_pca_init_spans_the_exact_principal_plane(shape):
+    # randomized SVD (n and d > 128), the n x n Gram matrix (n small) and the
+    # d x d covariance (d small) all give the exact leading axes, scaled by
+    # their std, with the largest |entry| of each axis positive
+    from fastnut.som import _leading_components
+
+    n, d = shape
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((n, d)) * np.r_[6.0, 3.0, np.ones(d - 2)]
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    X = (Z @ Q + 5.0).astype(np.float32)
+    mean, comps = _leading_components(X, 2)
+    X64 = X.astype(np.float64)
+    _, s, vt = np.linalg.svd(X64 - X64.mean(0), full_matrices=False)
+    exact = vt[:2] * (s[:2] / np.sqrt(n - 1))[:, None]
+    exact *= np.sign(exact[np.arange(2), np.argmax(np.abs(exact), axis=1)])[:, None]
+    assert_allclose(mean, X64.mean(0), rtol=1e-12)
+    # same plane: the axes' projections off the exact plane vanish
+    basis = vt[:2]
+    axes = comps / np.linalg.norm(comps, axis=1, keepdims=True)
+    assert np.abs(axes - axes @ basis.T @ basis).max() < 1e-5
+    randomized = min(n, d) > 128
+    tol = 1e-5 if randomized else 1e-6  # a few power iterations vs exact
+    assert_allclose(comps, exact, rtol=0, atol=tol * np.abs(exact).max())
+    # the map's corners sit at mean +- std along the two axes
+    som = SelfOrganizingMap(5, 4, max_iter=1, sigma_start=1e-3, dtype="float64")
+    W0 = som._initial_weights(X, som._grid(), None)
+    assert_allclose(W0[0], mean - exact[0] - exact[1], rtol=1e-5, atol=1e-5)
+    assert_allclose(W0[-1], mean + exact[0] + exact[1], rtol=1e-5, atol=1e-5)
+
+
+def test_pca_init_of_wide_data_does_not_solve_a_d_x_d_problem(monkeypatch):
+    # 2 samples x 4000 features: the Gram matrix is 2 x 2 (the d x d
+    # covariance eigenproblem took 10.7 s; benchmarks/som.py row D times it)
+    calls = []
+    real = np.linalg.eigh
+    monkeypatch.setattr(np.linalg, "eigh", lambda a, *k, **kw: calls.append(a.shape) or real(a, *k, **kw))
+    X = np.random.default_rng(0).standard_normal((2, 4000))
+    som = SelfOrganizingMap(4, 4, max_iter=1).fit(X)
+    assert calls == [(2, 2)]
+    span = som.weights_.reshape(16, -1) - X.mean(0)
+    direction = (X[1] - X[0]) / np.linalg.norm(X[1] - X[0])
+    # one component: every unit lies on the line through the two samples
+    assert_allclose(span - np.outer(span @ direction, direction), 0.0, atol=1e-5)
