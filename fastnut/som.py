@@ -21,7 +21,7 @@ from .nn import DivergenceError
 from ._grid import Grid
 from ._kernels import som as _som
 from ._threads import blas_single_thread as _blas_single_thread
-from ._threads import effective_n_threads, map_row_chunks, threads_for
+from ._threads import map_row_chunks, threads_for
 from ._validation import resolve_dtype
 
 __all__ = ["SelfOrganizingMap"]
