@@ -70,7 +70,13 @@ except ImportError as exc:  # pragma: no cover - only hit on a broken install
 
 
 def openmp_enabled():
-    """Whether fastnut's kernels were compiled with OpenMP support."""
+    """Tell whether fastnut's kernels were compiled with OpenMP support.
+
+    Returns
+    -------
+    bool
+        ``True`` when the kernels run their parallel loops on several threads.
+    """
     return _build_info.openmp_enabled()
 
 
@@ -85,6 +91,7 @@ from .neuralnet import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
 from .cnn import CNNClassifier, CNNRegressor  # noqa: E402
 from .rnn import RNNClassifier, RNNRegressor  # noqa: E402
+from .text import SequenceTokenizer  # noqa: E402
 from .rbm import BernoulliRBM, GaussianBernoulliRBM  # noqa: E402
 from .dbn import DBNClassifier, DeepBeliefNetwork, DeepBoltzmannMachine  # noqa: E402
 from .autoencoder import (Autoencoder, ContractiveAutoencoder,  # noqa: E402
@@ -99,6 +106,7 @@ __all__ = [
     "CNNRegressor",
     "RNNClassifier",
     "RNNRegressor",
+    "SequenceTokenizer",
     "BernoulliRBM",
     "GaussianBernoulliRBM",
     "DeepBeliefNetwork",

@@ -205,7 +205,9 @@ class BaseNetwork(DocLinkMixin, AtomicState, BaseEstimator):
         X = self._check_X(X, reset=reset)
         Y = self._check_y(y, X.shape[0], incremental, reset, classes)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            # (integer token ids as X: the weights still take the compute dtype)
+            dtype = X.dtype if X.dtype.kind == "f" else self._compute_dtype()
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
         return X, Y, sample_weight
 
     def _make_network(self, X, Y, rng):
@@ -443,16 +445,6 @@ class BaseNetwork(DocLinkMixin, AtomicState, BaseEstimator):
         tags.input_tags.sparse = self._accept_sparse
         return tags
 
-    def _common_check_xfails(self):
-        """Common checks that cannot hold as written, with the reason."""
-        if self._compute_dtype() == np.float32:
-            why = ("float32 compute: weighted and repeated-row fits agree to ~1e-7 "
-                   "relative, the check asks 1e-7 absolute; the equivalence is tested in "
-                   "float64 in the family's own tests")
-            return {"check_sample_weight_equivalence_on_dense_data": why,
-                    "check_sample_weight_equivalence_on_sparse_data": why}
-        return {}
-
 
 class NetworkClassifier(ClassifierMixin, BaseNetwork):
     """Classification on top of ``BaseNetwork``: softmax for multiclass,
@@ -561,13 +553,17 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
+            Training samples, in the form the family takes (rows, images or
+            sequences; see the class docstring).
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Class labels, or a multilabel indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; ``None`` weighs all samples equally.
 
         Returns
         -------
-        self
+        self : object
+            The fitted estimator.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -603,11 +599,33 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
             positive.ravel() if self.n_outputs_ == 1 else positive)
 
     def predict(self, X):
-        """Predicted class labels, shape (n_samples,) or (n_samples, n_classes)."""
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, in the form the model was fitted on.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Predicted labels (a label indicator matrix for multilabel targets).
+        """
         return self._predict_checked(self._predict_X(X))
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes)."""
+        """Predict class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, in the form the model was fitted on.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
         P = self._forward_raw(self._predict_X(X))
         if self.n_outputs_ == 1:
             P = P.ravel()
@@ -615,7 +633,18 @@ class NetworkClassifier(ClassifierMixin, BaseNetwork):
         return P
 
     def predict_log_proba(self, X):
-        """Logarithm of ``predict_proba``."""
+        """Predict the logarithm of the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, in the form the model was fitted on.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``.
+        """
         return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
@@ -663,7 +692,23 @@ class NetworkRegressor(RegressorMixin, BaseNetwork):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the network to ``X`` and targets ``y`` (n_samples,) or (n_samples, n_targets)."""
+        """Fit the network to ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training samples, in the form the family takes (rows, images or
+            sequences; see the class docstring).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; ``None`` weighs all samples equally.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
         return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(_stochastic_solver)
@@ -680,6 +725,17 @@ class NetworkRegressor(RegressorMixin, BaseNetwork):
         return r2_score(y, P, sample_weight=sample_weight)
 
     def predict(self, X):
-        """Predicted values, shape (n_samples,) or (n_samples, n_targets)."""
+        """Predict target values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, in the form the model was fitted on.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predicted values.
+        """
         P = self._forward_raw(self._predict_X(X))
         return P.ravel() if P.shape[1] == 1 else P

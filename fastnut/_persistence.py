@@ -17,7 +17,13 @@ _NUMPY_TYPES = [
 
 
 def skops_trusted_types():
-    """Fully qualified names of the types a fitted fastnut model may contain."""
+    """List the fully qualified names of the types a fitted fastnut model may contain.
+
+    Returns
+    -------
+    list of str
+        Sorted names, for ``skops.io.load(..., trusted=skops_trusted_types())``.
+    """
     names = set(_NUMPY_TYPES)
     for modname, mod in list(sys.modules.items()):
         if mod is None or not (modname == "fastnut" or modname.startswith("fastnut.")):

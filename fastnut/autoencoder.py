@@ -91,12 +91,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training samples (images and sequences may also come in their
+            own shapes; see the class docstring).
         y : None
             Ignored.
 
         Returns
         -------
-        self
+        self : object
+            The fitted autoencoder.
         """
         return self._fit(X, None)
 
@@ -137,15 +140,17 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         return -np.einsum("ij,ij->i", D, D) / D.shape[1]
 
     def transform(self, X):
-        """The codes of ``X``.
+        """Encode ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples, in the form the model was fitted on.
 
         Returns
         -------
         codes : ndarray of shape (n_samples, n_components)
+            The code layer's output for each sample.
         """
         X = self._predict_X(X)
         net = self.network_
@@ -195,26 +200,53 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNe
         return R
 
     def score_samples(self, X):
-        """Minus the mean squared reconstruction error of each sample.
+        """Score each sample by minus its mean squared reconstruction error.
 
         Higher is more typical: low scores flag anomalies.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples, in the form the model was fitted on.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
+            Minus the mean over features (valid steps for sequences) of the
+            squared reconstruction error.
         """
         return self._score_checked(self._predict_X(X))
 
     def score(self, X, y=None):
-        """Mean of ``score_samples(X)`` (minus the mean reconstruction error)."""
+        """Return the mean of ``score_samples(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, in the form the model was fitted on.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Minus the mean squared reconstruction error over the samples.
+        """
         return float(np.mean(self.score_samples(X)))
 
     def reconstruct(self, X):
-        """``inverse_transform(transform(X))`` in one pass, same form as ``X``."""
+        """Reconstruct ``X``: ``inverse_transform(transform(X))`` in one pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, in the form the model was fitted on.
+
+        Returns
+        -------
+        X_rec : ndarray
+            The reconstructions, in the same form (shape) as ``X``.
+        """
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         return self._output_form(self._reconstruct_checked(self._predict_X(X)), ndim)
 
@@ -288,9 +320,6 @@ class _DenseAutoencoder(_BaseAutoencoder):
             decoder = [nn.Dense(u, activation=a, init_factor=_init_factor(a))
                        for u, a in zip(dec_sizes + [n_features], acts)]
         return encoder, decoder
-
-    def _common_check_xfails(self):
-        return {}
 
 
 class Autoencoder(_DenseAutoencoder):
@@ -920,6 +949,8 @@ class DenoisingAutoencoder(_DenseAutoencoder):
         ``gaussian`` adds ``noise_level · N(0, 1)``; ``masking`` zeroes each
         input value with probability ``noise_level``.
     noise_level : float, default=0.2
+        Strength of the corruption: the standard deviation of the Gaussian
+        noise, or the probability of masking a value.
 
     solver : {"adam", "sgd", "lbfgs"}, default="adam"
         Optimizer: Adam, stochastic gradient descent (with momentum) or
@@ -1098,9 +1129,14 @@ class ConvAutoencoder(_BaseAutoencoder):
     filters : tuple of int, default=(16, 32)
         Channels of the encoder's convolutions (the decoder mirrors them).
     kernel_size : int, default=3
+        Side of the square convolution kernels ("same" padding keeps the
+        image size).
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the convolutions and of the decoder's hidden layers.
     out_activation : {"identity", "logistic"}, default="identity"
+        Output activation; ``"logistic"`` for data in [0, 1].
     loss : {"squared_error", "binary_cross_entropy"}, default="squared_error"
+        Reconstruction loss, summed over features and averaged over samples.
         ``binary_cross_entropy`` needs ``out_activation="logistic"`` and
         ``X`` in [0, 1].
     input_shape : tuple (C, H, W) or None, default=None
@@ -1208,11 +1244,11 @@ class ConvAutoencoder(_BaseAutoencoder):
     --------
     >>> from sklearn.datasets import load_digits
     >>> from fastnut import ConvAutoencoder
-    >>> X = load_digits().data / 16            # flat 8x8 images
+    >>> X = load_digits().data[:500] / 16      # flat 8x8 images
     >>> cae = ConvAutoencoder(n_components=8, filters=(8,), max_iter=3,
     ...                       random_state=0).fit(X)
     >>> cae.transform(X).shape, cae.inverse_transform(cae.transform(X[:2])).shape
-    ((1797, 8), (2, 64))
+    ((500, 8), (2, 64))
     """
 
     _parameter_constraints = {

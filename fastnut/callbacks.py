@@ -32,16 +32,50 @@ __all__ = ["Callback", "EarlyStopping", "Checkpoint", "ProgressBar", "CSVLogger"
 
 
 class Callback(BaseEstimator):
-    """Base class: every method does nothing."""
+    """Base class: every method does nothing.
+
+    A subclass overrides the hooks it needs; the estimator calls them with
+    itself as ``estimator``.
+    """
 
     def on_train_begin(self, estimator):
-        pass
+        """Prepare for a call of ``fit`` or ``partial_fit``, before its first epoch.
+
+        Parameters
+        ----------
+        estimator : estimator
+            The estimator being trained.
+        """
 
     def on_epoch_end(self, estimator, epoch, logs):
+        """Act on the end of an epoch and say whether training stops here.
+
+        Parameters
+        ----------
+        estimator : estimator
+            The estimator being trained; its weights are this epoch's.
+        epoch : int
+            The number of epochs run so far (1 after the first).
+        logs : dict
+            This epoch's figures: ``"epoch"``, ``"loss"``, ``"validation_score"``
+            (``None`` without ``early_stopping``), ``"learning_rate"`` and
+            ``"seconds"``.
+
+        Returns
+        -------
+        bool
+            ``True`` to stop training after this epoch.
+        """
         return False
 
     def on_train_end(self, estimator):
-        pass
+        """Finish after the last epoch of a call of ``fit`` or ``partial_fit``.
+
+        Parameters
+        ----------
+        estimator : estimator
+            The estimator that was trained.
+        """
 
 
 def _monitored(callback, estimator, logs):
@@ -148,6 +182,7 @@ class Checkpoint(Callback):
         As for ``EarlyStopping``; the file is written when it improves.
         None saves on ``every`` only.
     validation_data : tuple (X_val, y_val) or None, default=None
+        The held-out rows scored by ``monitor``, as for ``EarlyStopping``.
     every : int or None, default=None
         Also save every ``every`` epochs.
     format : {"pickle", "skops"}, default="pickle"
@@ -256,6 +291,7 @@ class CSVLogger(Callback):
     Parameters
     ----------
     path : str, default="history.csv"
+        File the rows are written to, one per epoch after a header.
     append : bool, default=False
         Add to an existing file (resuming) instead of starting it afresh.
     """

@@ -253,8 +253,10 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
     >>> from sklearn.datasets import load_digits
     >>> from fastnut import CNNClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = CNNClassifier(input_shape=(1, 8, 8), random_state=0)
-    >>> clf.fit(X[:1000] / 16, y[:1000]).score(X[1000:] / 16, y[1000:]) > 0.95
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), conv_layers=((8, 3),),
+    ...                     hidden_layer_sizes=(32,), batch_size=32, learning_rate_init=3e-3,
+    ...                     max_iter=10, random_state=0)
+    >>> clf.fit(X[:1000] / 16, y[:1000]).score(X[1000:] / 16, y[1000:]) > 0.9
     True
 """
 
@@ -429,7 +431,7 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.random((300, 1, 6, 6))
     >>> y = 10 * (X[:, 0, :3].mean(axis=(1, 2)) - X[:, 0, 3:].mean(axis=(1, 2)))
-    >>> reg = CNNRegressor(conv_layers=((8, 3),), batch_size=32, max_iter=100,
+    >>> reg = CNNRegressor(conv_layers=((8, 3),), batch_size=32, max_iter=30,
     ...                    random_state=0)
     >>> reg.fit(X, y).score(X, y) > 0.8
     True

@@ -273,6 +273,7 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Returns
         -------
         self : object
+            The fitted model.
         """
         sizes = _check_sizes(self.hidden_layer_sizes)
         X = self._check_X(X, reset=True)
@@ -366,6 +367,7 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Returns
         -------
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            The top layer's activation probabilities.
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
@@ -385,10 +387,12 @@ class DeepBeliefNetwork(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Parameters
         ----------
         X : array-like of shape (n_samples, hidden_layer_sizes[-1])
+            Top-layer activations (e.g. from ``transform``).
 
         Returns
         -------
         V : ndarray of shape (n_samples, n_features)
+            The visible units' probabilities.
         """
         check_is_fitted(self)
         V = np.ascontiguousarray(X, dtype=self.coefs_[0].dtype)
@@ -660,6 +664,7 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
         Returns
         -------
         self : object
+            The fitted model.
         """
         sizes = _check_sizes(self.hidden_layer_sizes)
         X = self._check_X(X, reset=True)
@@ -740,6 +745,7 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
         Returns
         -------
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            The top layer's activation probabilities.
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
@@ -771,6 +777,7 @@ class DeepBoltzmannMachine(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOut
         Parameters
         ----------
         n_samples : int, default=1
+            Number of vectors, one independent Gibbs chain each.
         n_steps : int, default=1000
             Gibbs sweeps (odd layers, then even layers).
         random_state : int, RandomState instance or None, default=None
@@ -1038,9 +1045,3 @@ class DBNClassifier(NetworkClassifier):
             layer.params["bias"][...] = b
         self.pretrained_coefs_ = coefs
         return net
-
-    def _common_check_xfails(self):
-        why = ("greedy RBM pre-training is unsupervised and unweighted: a weighted fit and "
-               "a fit on repeated rows pre-train on different data")
-        return {**super()._common_check_xfails(),
-                "check_sample_weight_equivalence_on_dense_data": why}

@@ -46,11 +46,35 @@ class _NeuralNetMixin:
                 if k.startswith("module__")}
 
     def get_params(self, deep=True):
+        """Get the parameters, the ``module__<name>`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep)
         params.update({k: v for k, v in self.__dict__.items() if k.startswith("module__")})
         return params
 
     def set_params(self, **params):
+        """Set parameters, ``module__<name>`` ones included.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names mapped to their new values.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
         # module__<name> are parameters; "module_params" (the name of the
         # **kwargs in the signature) is kept like an unknown __init__ keyword:
         # the error comes at fit, as scikit-learn's conventions ask
@@ -175,7 +199,7 @@ class NeuralNetClassifier(_NeuralNetMixin, NetworkClassifier):
         Class weights, as in scikit-learn, multiplied with ``sample_weight``.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
-    module_params : keyword arguments ``module__<name>=value``
+    **module_params : keyword arguments ``module__<name>=value``
         Keyword arguments of a callable ``module`` (see ``module``).
 
     Attributes
@@ -334,7 +358,7 @@ class NeuralNetRegressor(_NeuralNetMixin, NetworkRegressor):
         ``fastnut.callbacks`` objects or your own, called every epoch.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
-    module_params : keyword arguments ``module__<name>=value``
+    **module_params : keyword arguments ``module__<name>=value``
         Keyword arguments of a callable ``module`` (see ``module``).
 
     Attributes

@@ -39,12 +39,17 @@ What each estimator exports
 The graph computes in the model's dtype (float32 by default) and casts its
 input to it, as fastnut's own validation does.  Images may come as
 ``(n, C, H, W)``, ``(n, H, W)`` or flat ``(n, C*H*W)``; sequences as
-``(n, T, F)``, ``(n, T)`` or flat ``(n, T*F)``, with any number of steps
-``T`` and trailing all-NaN steps as padding: the graph computes each
-sequence's length from the NaN pattern and hands it to the ONNX recurrent
-operators as ``sequence_lens``.  (:func:`to_onnx` leaves ``T`` free when the
-sample is 3-D; ``skl2onnx.to_onnx`` fixes every axis but the first to the
-sample's unless given ``initial_types``.)
+``(n, T, F)``, ``(n, T)`` or flat ``(n, T*F)``, with any number of steps ``T``
+and trailing all-NaN steps as padding: the graph computes each sequence's
+length from the NaN pattern and hands it to the ONNX recurrent operators as
+``sequence_lens``. ``RNNClassifier``/``RNNRegressor`` with ``vocab_size`` take
+token ids ``(n, T)`` (int64 or float, trailing 0 as padding) through
+``Embedding``'s ``Gather``; with ``output="sequence"`` (one output per step)
+they are refused with a ``NotImplementedError`` that points to
+:func:`network_to_onnx` for the per-step raw outputs. (:func:`to_onnx` leaves
+``T`` free when the sample is 3-D or the model takes token ids;
+``skl2onnx.to_onnx`` fixes every axis but the first to the sample's unless
+given ``initial_types``.)
 
 Network layers
 --------------
@@ -120,12 +125,14 @@ _RBMS = (BernoulliRBM, GaussianBernoulliRBM)
 # -- the graph builder -----------------------------------------------------------------
 
 class Graph:
-    """Appends nodes and constants to the graph skl2onnx is building.
+    """Append nodes and constants to the graph skl2onnx is building.
 
     Parameters
     ----------
-    scope, container
-        skl2onnx's ``Scope`` and ``ModelComponentContainer`` of the converter call.
+    scope : skl2onnx.common._topology.Scope
+        The converter call's scope (it makes unique names).
+    container : skl2onnx.common._container.ModelComponentContainer
+        The converter call's container (it receives nodes and initializers).
     dtype : numpy dtype
         Compute dtype: float constants are stored in it.
     """
@@ -145,10 +152,37 @@ class Graph:
         return TensorProto.DOUBLE if self.dtype == np.float64 else TensorProto.FLOAT
 
     def name(self, hint):
+        """Make a variable name unique in the graph.
+
+        Parameters
+        ----------
+        hint : str
+            The start of the name.
+
+        Returns
+        -------
+        str
+            A name no other variable of the graph has.
+        """
         return self.scope.get_unique_variable_name(hint)
 
     def const(self, value, dtype=None, hint="c"):
-        """A constant initializer; floats go to the compute dtype unless ``dtype``."""
+        """Add a constant initializer.
+
+        Parameters
+        ----------
+        value : array-like
+            The constant (numbers or strings).
+        dtype : numpy dtype or None, default=None
+            Its dtype; None stores floats in the compute dtype and keeps others.
+        hint : str, default="c"
+            The start of its name.
+
+        Returns
+        -------
+        str
+            The name of the initializer.
+        """
         arr = np.asarray(value)
         if dtype is not None:
             arr = arr.astype(dtype)
@@ -164,13 +198,42 @@ class Graph:
         return name
 
     def ints(self, values):
-        """An int64 1-D constant (shapes, axes)."""
+        """Add an int64 1-D constant (shapes, axes).
+
+        Parameters
+        ----------
+        values : sequence of int
+            The integers.
+
+        Returns
+        -------
+        str
+            The name of the initializer.
+        """
         return self.const(np.asarray(values, dtype=np.int64), hint="shape")
 
     def op(self, op_type, *inputs, outputs=1, domain="", hint=None, **attrs):
-        """Add one node; returns its output name (a list when ``outputs > 1``).
+        """Add one node.
 
-        ``outputs`` may also be a list of names to write to.
+        Parameters
+        ----------
+        op_type : str
+            The ONNX operator (``"MatMul"``, ``"Relu"``, ...).
+        *inputs : str
+            The names of its inputs.
+        outputs : int or list of str, default=1
+            How many outputs to name, or the names to write to.
+        domain : str, default=""
+            The operator's domain; ``""`` is the standard ONNX domain.
+        hint : str or None, default=None
+            The start of the output names; None uses the operator's name.
+        **attrs : dict
+            The operator's attributes.
+
+        Returns
+        -------
+        str or list of str
+            The output name, or the list of names when there are several.
         """
         if isinstance(outputs, int):
             outs = [self.name(hint or op_type.lower()) for _ in range(outputs)]
@@ -181,24 +244,98 @@ class Graph:
         return outs[0] if len(outs) == 1 else outs
 
     def reduce(self, op_type, x, axes, keepdims=0):
-        """``ReduceSum``/``ReduceMax``/... over ``axes``, in either opset form
-        (axes an input from opset 13 for ReduceSum, 18 for the others)."""
+        """Reduce over ``axes``, in the form the target opset wants.
+
+        The axes are an input from opset 13 for ``ReduceSum`` and from 18 for
+        the other reductions, an attribute before.
+
+        Parameters
+        ----------
+        op_type : str
+            ``"ReduceSum"``, ``"ReduceMax"``, ``"ReduceMean"``, ...
+        x : str
+            The name of the input.
+        axes : sequence of int
+            The axes reduced.
+        keepdims : int, default=0
+            1 keeps the reduced axes with size 1.
+
+        Returns
+        -------
+        str
+            The name of the output.
+        """
         as_input = self.opset >= (13 if op_type == "ReduceSum" else 18)
         if as_input:
             return self.op(op_type, x, self.ints(axes), keepdims=keepdims)
         return self.op(op_type, x, axes=list(axes), keepdims=keepdims)
 
     def unsqueeze(self, x, axes):
+        """Insert axes of size 1.
+
+        Parameters
+        ----------
+        x : str
+            The name of the input.
+        axes : sequence of int
+            Where the new axes go, in the output.
+
+        Returns
+        -------
+        str
+            The name of the output.
+        """
         return self.op("Unsqueeze", x, self.ints(axes))
 
     def reshape(self, x, shape):
+        """Reshape, ONNX's way (0 copies an input size, -1 is inferred).
+
+        Parameters
+        ----------
+        x : str
+            The name of the input.
+        shape : sequence of int
+            The new shape.
+
+        Returns
+        -------
+        str
+            The name of the output.
+        """
         return self.op("Reshape", x, self.ints(shape))
 
     def cast(self, x, to=None):
+        """Cast to another element type.
+
+        Parameters
+        ----------
+        x : str
+            The name of the input.
+        to : int or None, default=None
+            The ONNX ``TensorProto`` element type; None casts to the compute dtype.
+
+        Returns
+        -------
+        str
+            The name of the output.
+        """
         return self.op("Cast", x, to=self.proto_dtype if to is None else to)
 
     def activation(self, x, name):
-        """fastnut's activations by name (``fastnut.nn`` Dense/Conv2D/Activation)."""
+        """Apply one of fastnut's activations by name (``fastnut.nn`` Dense/Conv2D/Activation).
+
+        Parameters
+        ----------
+        x : str
+            The name of the input.
+        name : {"identity", "relu", "tanh", "logistic"} or None
+            The activation; None and ``"identity"`` add no node.
+
+        Returns
+        -------
+        str
+            The name of the output.
+        """
         if name in (None, "identity"):
             return x
         op = {"relu": "Relu", "tanh": "Tanh", "logistic": "Sigmoid"}.get(name)
@@ -207,7 +344,24 @@ class Graph:
         return self.op(op, x)
 
     def dense(self, x, weight, bias=None, activation=None):
-        """``act(x @ weight + bias)`` with ``weight`` of shape (in, out)."""
+        """Add a dense layer, ``act(x @ weight + bias)``.
+
+        Parameters
+        ----------
+        x : str
+            The name of the input, shape (n, in).
+        weight : ndarray of shape (in, out)
+            The weight, stored as a constant.
+        bias : ndarray of shape (out,) or None, default=None
+            The bias; None adds none.
+        activation : str or None, default=None
+            The activation, as for ``activation``.
+
+        Returns
+        -------
+        str
+            The name of the output.
+        """
         y = self.op("MatMul", x, self.const(weight, hint="W"))
         if bias is not None:
             y = self.op("Add", y, self.const(bias, hint="b"))
@@ -221,12 +375,22 @@ LAYER_EMITTERS = {}
 
 
 def register_layer(*classes):
-    """Decorator: register ``emit(g, layer, x, ctx)`` as the ONNX form of ``classes``.
+    """Register ``emit(g, layer, x, ctx)`` as the ONNX form of ``classes`` (a decorator).
 
     ``x`` is the name of the layer's input (batch first, the layout of
     ``layer.forward``); ``ctx`` is a dict shared by the layers of one
     network (the recurrent layers keep the sequence lengths there).  The
     function returns the name of the layer's output.
+
+    Parameters
+    ----------
+    *classes : type
+        The ``fastnut.nn`` layer classes the function converts.
+
+    Returns
+    -------
+    callable
+        The decorator, which records the function and returns it unchanged.
     """
     def deco(fn):
         for cls in classes:
@@ -642,6 +806,8 @@ def _network_input(g, model, x):
     if isinstance(model, (CNNClassifier, CNNRegressor, ConvAutoencoder)):
         return g.reshape(x, [-1, *model.image_shape_])
     if isinstance(model, (RNNClassifier, RNNRegressor)):
+        if "vocab_size_" in model.__dict__:  # token ids (n, T): the Embedding reads them
+            return x
         return g.reshape(x, [0, -1, model.sequence_shape_[1]])
     if isinstance(model, LSTMAutoencoder):
         return g.reshape(x, [0, -1, model.input_shape_[1]])
@@ -668,6 +834,18 @@ def _check_link(model):
             f"fastnut.onnx cannot export {type(model).__name__} with loss="
             f"{type(loss).__name__}: its predictions go through that loss's predict; the "
             f"converter knows the links of {expected.__name__} only")
+
+
+def _check_per_sample_output(model):
+    """Per-step outputs (``output="sequence"``) have no converter here: refuse clearly."""
+    if isinstance(model, (RNNClassifier, RNNRegressor)) and isinstance(
+            model.network_.layers[-1], nn.TimeDistributedDense):
+        raise NotImplementedError(
+            f"fastnut.onnx cannot export {type(model).__name__} with output='sequence' (one "
+            "output per step): its labels mark padded steps with NaN/None, which an ONNX "
+            "tensor of labels cannot hold. Export the network instead, "
+            "fastnut.onnx.network_to_onnx(model.network_), for the per-step raw outputs "
+            "(equal to model.network_.forward(X) at the valid steps).")
 
 
 def _first_dim(operator):
@@ -697,6 +875,7 @@ def _parse_classifier(scope, model, inputs, custom_parsers=None):
 
 def _shape_classifier(operator):
     model = operator.raw_operator
+    _check_per_sample_output(model)
     N = _first_dim(operator)
     n_classes = len(model.classes_)
     if _is_multilabel(model):
@@ -751,6 +930,7 @@ def _parse_single(names):
 
 def _shape_regressor(operator):
     model = operator.raw_operator
+    _check_per_sample_output(model)
     operator.outputs[0].type = _tensor_type(_network_dtype(model))(
         [_first_dim(operator), model.n_outputs_])
 
@@ -971,6 +1151,8 @@ def to_onnx(model, X_sample, path=None, *, inverse=False, target_opset=None):
     Parameters
     ----------
     model : estimator or Pipeline
+        The fitted fastnut estimator, or a Pipeline of fitted steps (fastnut's
+        and scikit-learn's).
     X_sample : array-like
         A few input rows; they fix the input's dtype and rank (e.g. flat
         ``(n, C*H*W)`` rows or ``(n, C, H, W)`` images).
@@ -980,7 +1162,7 @@ def to_onnx(model, X_sample, path=None, *, inverse=False, target_opset=None):
         For autoencoders: export ``inverse_transform`` (codes in) instead of
         ``transform``; ``X_sample`` is then a few codes.
     target_opset : int, default=None
-        skl2onnx's latest tested opset when None.
+        The ONNX opset; None uses skl2onnx's latest tested opset.
 
     Returns
     -------
@@ -1010,6 +1192,9 @@ def to_onnx(model, X_sample, path=None, *, inverse=False, target_opset=None):
         raise ValueError(f"X_sample must have a batch axis and at least one more; got shape "
                          f"{X_sample.shape}")
     dims = [None] * (X_sample.ndim - 1) + [int(X_sample.shape[-1])]  # (n, T, F): any T
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    if isinstance(first, (RNNClassifier, RNNRegressor)) and "vocab_size_" in first.__dict__:
+        dims = [None, None]  # token ids (n, T): any T
     if X_sample.ndim == 4:
         dims = [None, *map(int, X_sample.shape[1:])]
     initial = [("X", _input_type(X_sample.dtype)(dims))]
@@ -1049,7 +1234,7 @@ class _Standalone:
 
 
 def network_to_onnx(network, path=None, *, target_opset=None):
-    """ONNX model of a built ``fastnut.nn`` layer (e.g. an ``nn.Sequential``) at inference.
+    """Convert a built ``fastnut.nn`` layer (e.g. an ``nn.Sequential``) to ONNX, at inference.
 
     The graph has one input ``X`` of shape ``(n, *network.input_shape)``
     (sequences: any number of steps, NaN-padded at the end) and one output
@@ -1064,7 +1249,12 @@ def network_to_onnx(network, path=None, *, target_opset=None):
     path : str or path-like, default=None
         Also write the model to this file.
     target_opset : int, default=None
-        skl2onnx's latest tested opset when None.
+        The ONNX opset; None uses skl2onnx's latest tested opset.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model.
     """
     if getattr(network, "input_shape", None) is None:
         raise ValueError("network_to_onnx needs a built layer: call network.build(...) first")

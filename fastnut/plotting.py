@@ -75,7 +75,9 @@ def plot_som_map(som, values, ax=None, cmap="viridis", colorbar=True, title="val
         A scalar per unit (coloured with ``cmap``) or an RGB colour in [0, 1].
         Masked entries are drawn blank.
     ax : matplotlib Axes, default=None
+        Draw into these axes; None makes a new figure.
     cmap : str, default="viridis"
+        Matplotlib colour map of scalar values.
     colorbar : bool, default=True
         Add a colour bar (scalar values only), as tall as the map.
     title : str or None, default="value per unit"
@@ -89,6 +91,7 @@ def plot_som_map(som, values, ax=None, cmap="viridis", colorbar=True, title="val
     Returns
     -------
     ax : matplotlib Axes
+        The axes drawn into.
     """
     plt = _pyplot()
     from matplotlib.collections import PolyCollection
@@ -141,7 +144,22 @@ def plot_som_umatrix(som, ax=None, cmap="bone_r", **kwargs):
     """U-matrix of a fitted map: mean distance of each unit to its grid neighbours.
 
     Light cells are cluster interiors, dark cells the borders between them.
-    Keyword arguments go to :func:`plot_som_map`.
+
+    Parameters
+    ----------
+    som : SelfOrganizingMap
+        A fitted map.
+    ax : matplotlib Axes, default=None
+        Draw into these axes; None makes a new figure.
+    cmap : str, default="bone_r"
+        Matplotlib colour map.
+    **kwargs : dict
+        Passed to :func:`plot_som_map` (``title``, ``colorbar``, ...).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn into.
     """
     kwargs.setdefault("title", "U-matrix")
     kwargs.setdefault("colorbar_label", "mean distance to the neighbouring units")
@@ -149,10 +167,27 @@ def plot_som_umatrix(som, ax=None, cmap="bone_r", **kwargs):
 
 
 def plot_som_hit_map(som, X, ax=None, cmap="viridis", annotate=True, **kwargs):
-    """Number of samples of ``X`` won by each unit (units never hit are blank).
+    """Draw the number of samples of ``X`` won by each unit (units never hit are blank).
 
-    Each cell shows its count (``annotate``); keyword arguments go to
-    :func:`plot_som_map`.
+    Parameters
+    ----------
+    som : SelfOrganizingMap
+        A fitted map.
+    X : array-like of shape (n_samples, n_features)
+        The samples counted.
+    ax : matplotlib Axes, default=None
+        Draw into these axes; None makes a new figure.
+    cmap : str, default="viridis"
+        Matplotlib colour map.
+    annotate : bool, default=True
+        Write each cell's count in it.
+    **kwargs : dict
+        Passed to :func:`plot_som_map` (``title``, ``colorbar``, ...).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn into.
     """
     hits = som.hit_map(X)
     kwargs.setdefault("title", "hits: samples won by each unit")
@@ -168,6 +203,7 @@ def plot_som_component_planes(som, features=None, feature_names=None, n_cols=4,
     Parameters
     ----------
     som : SelfOrganizingMap
+        A fitted map.
     features : list of int, default=None
         Feature indices to draw (default: all).
     feature_names : list of str, default=None
@@ -176,12 +212,14 @@ def plot_som_component_planes(som, features=None, feature_names=None, n_cols=4,
     n_cols : int, default=4
         Panels per row.
     cmap : str, default="coolwarm"
+        Matplotlib colour map of the weights.
     title : str or None, default="component planes: each feature's weight per unit"
         The figure's title; None or ``""`` draws none.
 
     Returns
     -------
     fig : matplotlib Figure
+        The new figure.
     """
     plt = _pyplot()
     _som_grid(som)
@@ -212,6 +250,20 @@ def plot_som_colors(som, ax=None, **kwargs):
 
     Weights already in [0, 1] are drawn as they are; otherwise each feature
     is rescaled to [0, 1] over the map.
+
+    Parameters
+    ----------
+    som : SelfOrganizingMap
+        A map fitted on 3 features.
+    ax : matplotlib Axes, default=None
+        Draw into these axes; None makes a new figure.
+    **kwargs : dict
+        Passed to :func:`plot_som_map` (``title``, ``annotate``, ...).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn into.
     """
     W = np.asarray(som.weights_, dtype=float)
     if W.shape[2] != 3:
@@ -246,7 +298,7 @@ def _as_images(X, image_shape):
 
 def plot_reconstructions(autoencoder, X, n_images=8, image_shape=None, cmap="gray_r",
                          fig=None, title="originals and their reconstructions"):
-    """Originals (top row) above their reconstructions (bottom row).
+    """Draw originals (top row) above their reconstructions (bottom row).
 
     Parameters
     ----------
@@ -254,18 +306,22 @@ def plot_reconstructions(autoencoder, X, n_images=8, image_shape=None, cmap="gra
         Anything with ``reconstruct`` (or ``transform`` and
         ``inverse_transform``) on image rows.
     X : array-like of shape (n_samples, H*W), (n_samples, H, W) or (n_samples, 1, H, W)
+        The images to reconstruct.
     n_images : int, default=8
         The first ``n_images`` rows are drawn.
     image_shape : tuple (H, W) or None, default=None
         Needed for flat rows that are not square.
     cmap : str, default="gray_r"
+        Matplotlib colour map.
     fig : matplotlib Figure, default=None
+        Draw into this figure (cleared first); a new one otherwise.
     title : str or None, default="originals and their reconstructions"
         None or ``""`` draws no title.
 
     Returns
     -------
     fig : matplotlib Figure
+        The figure drawn into.
     """
     plt = _pyplot()
     X = np.asarray(X)[:n_images]
@@ -293,7 +349,7 @@ def plot_reconstructions(autoencoder, X, n_images=8, image_shape=None, cmap="gra
 
 def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
                title="2-D codes"):
-    """Scatter of 2-D codes, coloured by label.
+    """Draw a scatter of 2-D codes, coloured by label.
 
     Parameters
     ----------
@@ -305,7 +361,9 @@ def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
     y : array-like of shape (n_samples,), default=None
         Labels for the colours (and the legend).
     ax : matplotlib Axes, default=None
+        Draw into these axes; None makes a new figure.
     cmap : str, default="tab10"
+        Matplotlib colour map of the labels.
     s : float, default=8
         Marker size.
     title : str or None, default="2-D codes"
@@ -314,6 +372,7 @@ def plot_codes(codes_or_autoencoder, X=None, y=None, ax=None, cmap="tab10", s=8,
     Returns
     -------
     ax : matplotlib Axes
+        The axes drawn into.
     """
     plt = _pyplot()
     if hasattr(codes_or_autoencoder, "transform"):
@@ -370,6 +429,7 @@ def plot_filters(est, n_cols=8, cmap="gray", fig=None, title="first-layer filter
     Returns
     -------
     fig : matplotlib Figure
+        The figure drawn into.
 
     Notes
     -----
@@ -435,6 +495,7 @@ def plot_rbm_components(est, n_components=64, image_shape=None, n_cols=8, cmap="
     n_cols : int, default=8
         Panels per row.
     cmap : str, default="gray"
+        Matplotlib colour map.
     fig : matplotlib Figure or None
         Draw into this figure (cleared first); a new one otherwise.
     title : str or None, default="first-layer weights"
@@ -444,6 +505,7 @@ def plot_rbm_components(est, n_components=64, image_shape=None, n_cols=8, cmap="
     Returns
     -------
     fig : matplotlib Figure
+        The figure drawn into.
 
     Notes
     -----

@@ -457,6 +457,7 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         Returns
         -------
         pseudo_likelihood : ndarray of shape (n_samples,)
+            The pseudo-likelihood of each sample (higher is likelier).
         """
         return self._score(self._check_fitted_X(X))
 
@@ -837,5 +838,6 @@ class GaussianBernoulliRBM(_BaseRBM):
         Returns
         -------
         score : ndarray of shape (n_samples,)
+            The unnormalised log-density of each sample (higher is likelier).
         """
         return self._score(self._check_fitted_X(X))

@@ -14,6 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import nn
 from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
                        NetworkRegressor)
+from ._sequence_estimator import (SEQUENCE_CONSTRAINTS, SequenceClassifierMixin,
+                                  SequenceEstimatorMixin)
 from ._validation import check_sequences
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
@@ -35,6 +37,7 @@ class _RNNMixin:
         "input_shape": ["array-like", None],
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k in _TRAIN_NAMES},
         "solver": [StrOptions({"sgd", "adam"})],
+        **SEQUENCE_CONSTRAINTS,
     }
 
     #: training values this family does not expose (TrainConfig fields)
@@ -55,17 +58,18 @@ class _RNNMixin:
 
     def _hidden_layers(self, sample_shape):
         cls = _CELLS[self.cell]
+        steps = self.output == "sequence"  # every layer keeps the time axis
         layers = []
         for i in range(self.num_layers):
             last = i == self.num_layers - 1
-            layers.append(cls(self.hidden_size, return_sequences=not last,
+            layers.append(cls(self.hidden_size, return_sequences=steps or not last,
                               bidirectional=self.bidirectional))
             if self.dropout and not last:
                 layers.append(nn.Dropout(self.dropout))
         for h in self._hidden_sizes():
             if self.dropout:
                 layers.append(nn.Dropout(self.dropout))
-            layers.append(nn.Dense(h, activation="relu"))
+            layers.append((nn.TimeDistributedDense if steps else nn.Dense)(h, activation="relu"))
         return layers
 
     def _hidden_sizes(self):
@@ -84,7 +88,7 @@ class _RNNMixin:
 
 
 
-class RNNClassifier(_RNNMixin, NetworkClassifier):
+class RNNClassifier(SequenceClassifierMixin, _RNNMixin, NetworkClassifier):
     """Recurrent neural network classifier for sequences.
 
     ``[LSTM | GRU | RNN] * num_layers -> dense head -> softmax`` (logistic
@@ -184,21 +188,29 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
         training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
-
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding, skipped by the recurrent
-    layers (the state at each sequence's last valid step is what the head
-    sees; the reverse direction starts there).  NaN anywhere else, or
-    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
-    a trailing NaN is a padded step.
+    vocab_size : int, "auto" or None, default=None
+        Set it for token input: ``X`` is integer token ids of shape ``(n, T)``
+        (id 0 is padding: trailing zeros make a sequence shorter), fed
+        through ``nn.Embedding(vocab_size, embedding_dim, padding_idx=0)``.
+        ``"auto"`` takes the largest id of the training ``X`` + 1, which is
+        the vocabulary size of a ``SequenceTokenizer`` before this estimator
+        in a pipeline.  None: numeric sequences.
+    embedding_dim : int, default=32
+        Vector size of the token embedding (with ``vocab_size``).
+    output : {"last", "sequence"}, default="last"
+        ``"last"``: one output per sequence, from the last recurrent layer's
+        final state.  ``"sequence"``: one output per step (tagging, per-step
+        regression), see Notes.
 
     Attributes
     ----------
     sequence_shape_ : tuple (T, F)
         Shape of the training sequences (after padding).  Prediction accepts
         any number of steps ``T`` with the same ``F``.
+    vocab_size_ : int
+        Only with ``vocab_size``: the number of token ids the embedding has
+        (``vocab_size``, or what ``"auto"`` found); ``sequence_shape_`` is
+        then ``(T,)`` and ``n_features_in_`` is ``T``.
     network_ : fastnut.nn.Sequential
         The network; ``network_.layers[0].params["weight_ih"]`` holds the
         first layer's input weights in PyTorch's layout.
@@ -220,12 +232,42 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
     n_layers_ : int
     classes_ : ndarray of shape (n_classes,)
 
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
+    Token input (``vocab_size`` set): ``X`` holds integer ids, as ints or as
+    floats without fractional part; padding is id 0 at the end of a
+    sequence, and a padded sequence gets exactly the prediction it gets
+    alone.  NaN, fractional values, negative ids, ids ``>= vocab_size`` and
+    all-padding sequences are a ``ValueError``; strings a ``TypeError``
+    (``SequenceTokenizer`` turns text into ids).  Prediction accepts any
+    number of steps ``T``.
+
+    With ``output="sequence"``, ``y`` has shape ``(n, T)``: one label per
+    step of ``X``.  A missing label is NaN (float ``y``) or None (object
+    ``y``); labels at padded steps of ``X`` are ignored whatever they hold.
+    The loss is the mean log-loss over the counted steps
+    (``nn.MaskedStepLoss``).  ``predict`` returns ``(n, T)`` labels, with
+    NaN at padded steps in a float array when the classes are numbers or
+    booleans, and None in an object array otherwise (either is a valid
+    ``y``); ``predict_proba`` returns ``(n, T, n_classes)``, NaN at padded
+    steps; ``score`` is the accuracy over the counted steps, each weighted
+    by its sequence's ``sample_weight``.  ``class_weight`` is not available
+    in this mode.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
     >>> from fastnut import RNNClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = RNNClassifier(input_shape=(8, 8), max_iter=20, random_state=0)
+    >>> clf = RNNClassifier(input_shape=(8, 8), hidden_size=16, batch_size=20,
+    ...                     learning_rate_init=1e-2, max_iter=10, random_state=0)
     >>> clf.fit(X[::2] / 16, y[::2]).score(X[1::2] / 16, y[1::2]) > 0.9  # rows as steps
     True
 """
@@ -240,7 +282,8 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
                  clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8,
                  class_weight=None,
-                 lr_schedule=None, callbacks=None, dtype=np.float32):
+                 lr_schedule=None, callbacks=None, dtype=np.float32, vocab_size=None,
+                 embedding_dim=32, output="last"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -271,9 +314,12 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
         self.lr_schedule = lr_schedule
         self.callbacks = callbacks
         self.dtype = dtype
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.output = output
 
 
-class RNNRegressor(_RNNMixin, NetworkRegressor):
+class RNNRegressor(SequenceEstimatorMixin, _RNNMixin, NetworkRegressor):
     """Recurrent neural network regressor for sequences.
 
     ``[LSTM | GRU | RNN] * num_layers -> dense head -> identity output``,
@@ -368,21 +414,29 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
         training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
-
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding, skipped by the recurrent
-    layers (the state at each sequence's last valid step is what the head
-    sees; the reverse direction starts there).  NaN anywhere else, or
-    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
-    a trailing NaN is a padded step.
+    vocab_size : int, "auto" or None, default=None
+        Set it for token input: ``X`` is integer token ids of shape ``(n, T)``
+        (id 0 is padding: trailing zeros make a sequence shorter), fed
+        through ``nn.Embedding(vocab_size, embedding_dim, padding_idx=0)``.
+        ``"auto"`` takes the largest id of the training ``X`` + 1, which is
+        the vocabulary size of a ``SequenceTokenizer`` before this estimator
+        in a pipeline.  None: numeric sequences.
+    embedding_dim : int, default=32
+        Vector size of the token embedding (with ``vocab_size``).
+    output : {"last", "sequence"}, default="last"
+        ``"last"``: one output per sequence, from the last recurrent layer's
+        final state.  ``"sequence"``: one output per step (tagging, per-step
+        regression), see Notes.
 
     Attributes
     ----------
     sequence_shape_ : tuple (T, F)
         Shape of the training sequences (after padding).  Prediction accepts
         any number of steps ``T`` with the same ``F``.
+    vocab_size_ : int
+        Only with ``vocab_size``: the number of token ids the embedding has
+        (``vocab_size``, or what ``"auto"`` found); ``sequence_shape_`` is
+        then ``(T,)`` and ``n_features_in_`` is ``T``.
     network_ : fastnut.nn.Sequential
         The network; ``network_.layers[0].params["weight_ih"]`` holds the
         first layer's input weights in PyTorch's layout.
@@ -403,6 +457,31 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
     n_outputs_ : int
     n_layers_ : int
 
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding, skipped by the recurrent
+    layers (the state at each sequence's last valid step is what the head
+    sees; the reverse direction starts there).  NaN anywhere else, or
+    infinity, is a ``ValueError``.  With 2-D ``X`` and one feature per step,
+    a trailing NaN is a padded step.
+
+    Token input (``vocab_size`` set): ``X`` holds integer ids, as ints or as
+    floats without fractional part; padding is id 0 at the end of a
+    sequence, and a padded sequence gets exactly the prediction it gets
+    alone.  NaN, fractional values, negative ids, ids ``>= vocab_size`` and
+    all-padding sequences are a ``ValueError``; strings a ``TypeError``
+    (``SequenceTokenizer`` turns text into ids).  Prediction accepts any
+    number of steps ``T``.
+
+    With ``output="sequence"``, ``y`` has shape ``(n, T)`` or ``(n, T, k)``:
+    values per step of ``X``, NaN where missing (each value on its own);
+    targets at padded steps of ``X`` are ignored.  The loss is half the mean
+    squared error over the present values (``nn.MaskedStepLoss``).
+    ``predict`` returns the shape of ``y`` (``(n, T)`` for one target) with
+    NaN at padded steps, and ``score`` is R² over the present values (per
+    target, averaged), each weighted by its sequence's ``sample_weight``.
+
     Examples
     --------
     >>> import numpy as np
@@ -411,7 +490,7 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
     >>> series = np.sin(t) + 0.5 * np.sin(0.31 * t)
     >>> X = np.lib.stride_tricks.sliding_window_view(series[:-1], 20)  # (n, 20) windows
     >>> y = series[20:]                                               # the next value
-    >>> reg = RNNRegressor(hidden_size=16, max_iter=30, random_state=0).fit(X[:900], y[:900])
+    >>> reg = RNNRegressor(hidden_size=16, max_iter=10, random_state=0).fit(X[:900], y[:900])
     >>> reg.score(X[900:], y[900:]) > 0.9
     True
 """
@@ -423,7 +502,8 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
                  clip_norm=5.0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8,
-                 lr_schedule=None, callbacks=None, dtype=np.float32):
+                 lr_schedule=None, callbacks=None, dtype=np.float32, vocab_size=None,
+                 embedding_dim=32, output="last"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -453,3 +533,6 @@ class RNNRegressor(_RNNMixin, NetworkRegressor):
         self.lr_schedule = lr_schedule
         self.callbacks = callbacks
         self.dtype = dtype
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.output = output

@@ -34,6 +34,24 @@ class Schedule(BaseEstimator):
     _parameter_constraints = {}
 
     def learning_rate_at(self, epoch, base_lr, history):
+        """Compute the learning rate of one epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, counted from 0 over the model's life.
+        base_lr : float
+            The estimator's ``learning_rate_init``.
+        history : list of dict
+            The records of the epochs done so far (the estimator's
+            ``history_``: ``"epoch"``, ``"loss"``, ``"validation_score"``,
+            ``"learning_rate"``, ``"seconds"``).
+
+        Returns
+        -------
+        float
+            The learning rate of ``epoch``.
+        """
         validate_parameter_constraints(self._parameter_constraints,
                                        self.get_params(deep=False), type(self).__name__)
         return float(self._rate(int(epoch), float(base_lr), history))
@@ -79,7 +97,9 @@ class CosineAnnealing(Schedule):
     n_epochs : int, default=100
         Length of the cosine half-period, in epochs.
     min_lr : float, default=0.0
+        The rate at the end of the cosine and after it.
     warmup_epochs : int, default=0
+        Epochs of linear warm-up before the cosine; 0 starts at ``base_lr``.
     """
 
     _parameter_constraints = {"n_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -115,10 +135,15 @@ class ReduceLROnPlateau(Schedule):
     Parameters
     ----------
     monitor : {"loss", "validation_score"}, default="loss"
+        The value watched for improvement.
     factor : float, default=0.1
+        Multiplier of the rate at each reduction, in (0, 1).
     patience : int, default=10
+        Stalled epochs tolerated before a reduction.
     threshold : float, default=1e-4
+        The margin by which a value must beat the best to count as an improvement.
     min_lr : float, default=0.0
+        The rate is never reduced below this.
     """
 
     _parameter_constraints = {"monitor": [StrOptions({"loss", "validation_score"})],

@@ -26,9 +26,10 @@ from ._validation import resolve_dtype
 
 __all__ = ["SelfOrganizingMap"]
 
-_METRICS = {"euclidean": 0, "cosine": 1, "manhattan": 2}
-_NEIGHBORHOODS = {"gaussian": 0, "bubble": 1, "mexican_hat": 2, "triangle": 3}
-_DECAYS = {"linear": 0, "exponential": 1}
+# name -> kernel code, from the kernel's enums
+_METRICS = {code.name.lower(): int(code) for code in _som.Metric}
+_NEIGHBORHOODS = {code.name.lower(): int(code) for code in _som.Neighborhood}
+_DECAYS = {code.name.lower(): int(code) for code in _som.Decay}
 
 #: gaussian and mexican-hat taps whose weights are all below this are dropped
 #: from the batch smoothing (the gaussian's beyond 11.75 sigma; see Notes)
@@ -147,9 +148,9 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
     so the denominators move by less than ``2e-30 n``, far under the 1e-12
     threshold, and a unit moves by less than ``2e-30 n / den_u`` times the
     data's diameter (``den_u > 1e-12``): at most ``2e-18 n``, below float32
-    rounding up to n = 1e10 samples.  The update is a weighted mean whatever the metric.  The
-    mexican hat's negative weights make little sense in
-    batch mode; use it with ``algorithm="online"`` and a small learning rate
+    rounding up to n = 1e10 samples.  The update is a weighted mean
+    whatever the metric.  The mexican hat's negative weights make little
+    sense in batch mode; use it with ``algorithm="online"`` and a small learning rate
     (its negative lobe pushes units away from the samples, and large steps
     diverge, which ``fit`` reports as a ``fastnut.DivergenceError``, a ``ValueError``).
 
@@ -266,6 +267,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Returns
         -------
         self : SelfOrganizingMap
+            The trained map.
         """
         X = self._validate_fit_input(X, reset=True)
         with _blas_single_thread():
@@ -291,6 +293,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Returns
         -------
         self : SelfOrganizingMap
+            The trained map.
         """
         first = not hasattr(self, "weights_")
         X = self._validate_fit_input(X, reset=first)
@@ -459,15 +462,30 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples, with the features the map was fitted on.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,), dtype int64
+            The BMU index of each sample.
         """
         return self._bmus(self._check_X(X))[0].astype(np.int64, copy=False)
 
     def fit_predict(self, X, y=None):
-        """Fit the map, then return the BMU index of every training sample."""
+        """Fit the map, then return the BMU index of every training sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int64
+            The BMU index (``row * n_cols + col``) of each sample.
+        """
         return self.fit(X).predict(X)
 
     def transform(self, X):
@@ -479,10 +497,12 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples, with the features the map was fitted on.
 
         Returns
         -------
         X_map : ndarray of shape (n_samples, 2), float64
+            The plane coordinates of each sample's BMU.
         """
         bmu = self._bmus(self._check_X(X))[0]
         return self._grid().coordinates[bmu]
@@ -493,15 +513,30 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples, with the features the map was fitted on.
 
         Returns
         -------
         qe : float
+            The mean sample-to-BMU distance.
         """
         return float(self._bmus(self._check_X(X))[2].mean())
 
     def score(self, X, y=None):
-        """Minus the quantization error of X (higher is better)."""
+        """Return minus the quantization error of ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, with the features the map was fitted on.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            ``-quantization_error(X)``.
+        """
         return -self.quantization_error(X)
 
     def topographic_error(self, X):
@@ -513,10 +548,12 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples, with the features the map was fitted on.
 
         Returns
         -------
         te : float
+            The fraction, in [0, 1].
         """
         bmu, second, _ = self._bmus(self._check_X(X))
         if self.n_rows * self.n_cols == 1:
@@ -529,6 +566,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         Returns
         -------
         umatrix : ndarray of shape (n_rows, n_cols), float64
+            The mean neighbour distance of each unit (the U-matrix).
         """
         check_is_fitted(self)
         grid = self._grid()
@@ -540,22 +578,29 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         return out.reshape(self.n_rows, self.n_cols)
 
     def hit_map(self, X):
-        """Number of samples of X won by each unit.
+        """Count the samples of ``X`` won by each unit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, with the features the map was fitted on.
 
         Returns
         -------
         hits : ndarray of shape (n_rows, n_cols), int64
+            The number of samples whose BMU each unit is.
         """
         bmu = self._bmus(self._check_X(X))[0]
         return np.bincount(bmu, minlength=self.n_rows * self.n_cols).reshape(
             self.n_rows, self.n_cols)
 
     def label_map(self, X, y):
-        """Majority label of the samples won by each unit.
+        """Find the majority label of the samples won by each unit.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples, with the features the map was fitted on.
         y : array-like of shape (n_samples,)
             Labels (any type ``numpy.unique`` can sort).
 

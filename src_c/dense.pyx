@@ -5,8 +5,9 @@ Each is one pass over memory where NumPy would make three or four.  The loops
 live in ``_dense_math.h`` (restrict pointers, so they vectorise); this module
 splits the rows or elements over the ``n_threads`` OpenMP threads it is
 given (whether an array is large enough to pay for threads is decided in
-Python: ``fastnut._threads.THRESHOLDS``).  Activation codes (shared with
-``fastnut/nn/_activations.py``): 0 identity, 1 relu, 2 tanh, 3 logistic.
+Python: ``fastnut._threads.THRESHOLDS``).  Activation codes: the ``Activation``
+enum below (0 identity, 1 relu, 2 tanh, 3 logistic), read by
+``fastnut/nn/_activations.py``.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -44,6 +45,14 @@ cdef extern from "_dense_math.h" nogil:
 
 cdef enum:
     CHUNK = 16384      # elements per parallel task of the 1-D loops
+
+# activation codes, shared with Python (fastnut/nn/_activations.py reads this
+# enum); the fused loops of _dense_math.h test the same values
+cpdef enum Activation:
+    IDENTITY = 0
+    RELU = 1
+    TANH = 2
+    LOGISTIC = 3
 
 
 def has_gemm_kernel():

@@ -72,8 +72,8 @@ cdef extern from "_rnn_math.h" nogil:
 cdef extern from *:
     void __builtin_prefetch(const void *addr, int rw, int locality) nogil
 
-# cell codes, shared with fastnut/nn/_recurrent.py
-cdef enum:
+# cell codes, shared with Python (fastnut/nn/_recurrent.py reads this enum)
+cpdef enum Cell:
     RNN_TANH = 0
     LSTM = 1
     GRU = 2

@@ -119,18 +119,20 @@ cdef extern from *:
     int fastnut_som_top2_l2(float *s, const float *aux, Py_ssize_t U,
                             Py_ssize_t *best, Py_ssize_t *second) nogil
 
-cdef enum:
+
+# codes shared with Python (fastnut/som.py reads them from these enums)
+cpdef enum Metric:
     EUCLIDEAN = 0
     COSINE = 1
     MANHATTAN = 2
 
-cdef enum:
+cpdef enum Neighborhood:
     GAUSSIAN = 0
     BUBBLE = 1
     MEXICAN_HAT = 2
     TRIANGLE = 3
 
-cdef enum:
+cpdef enum Decay:
     LINEAR = 0
     EXPONENTIAL = 1
 
@@ -604,7 +606,7 @@ cdef inline Py_ssize_t _source_row(Py_ssize_t r, Py_ssize_t dr, Py_ssize_t R,
 def smooth_x(const double[:, ::1] src,        # IN  (R, C * e) rows of C items
              double[:, ::1] dst,              # OUT (P * R, C * e), P = 2 if hexagonal else 1
              Py_ssize_t C, bint periodic, bint hexagonal,
-             const Py_ssize_t[::1] tap_ptr,   # IN  (T + 1,) taps of table t: tap_ptr[t]:tap_ptr[t+1]
+             const Py_ssize_t[::1] tap_ptr,   # IN  (T + 1,) table t: taps tap_ptr[t]:tap_ptr[t+1]
              const Py_ssize_t[::1] tap_k,     # IN  item shift of each tap
              const double[::1] tap_h):        # IN  weight of each tap
     """Along the rows: ``dst[p R + r, c] = sum_taps h src[r, c - k]``.

@@ -7,6 +7,7 @@ these checks in ``CHECK_PARAMS`` (the checks fit dozens of times).
 import inspect
 import warnings
 
+import numpy as np
 import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -46,9 +47,29 @@ def _estimators():
     return out
 
 
+_FLOAT32_WEIGHTS = (
+    "float32 compute: weighted and repeated-row fits agree to ~1e-7 relative, the check "
+    "asks 1e-7 absolute; the equivalence is tested in float64 in the family's own tests")
+_PRETRAINING_UNWEIGHTED = (
+    "greedy RBM pre-training is unsupervised and unweighted: a weighted fit and a fit on "
+    "repeated rows pre-train on different data")
+
+#: checks that cannot hold as written, whatever the dtype: class name -> {check: reason}
+EXPECTED_FAILURES = {
+    "DBNClassifier": {"check_sample_weight_equivalence_on_dense_data": _PRETRAINING_UNWEIGHTED},
+}
+
+
 def _expected_failures(est):
-    """Checks a family declares inapplicable, with the reason (name -> reason)."""
-    return getattr(est, "_common_check_xfails", lambda: {})()
+    """The common checks ``est`` is known to fail, each with its reason (name -> reason)."""
+    name = type(est).__name__
+    out = {}
+    # every network estimator that takes sample_weight computes in float32 by default
+    weighted = "sample_weight" in inspect.signature(est.fit).parameters
+    if weighted and np.dtype(est.get_params().get("dtype", np.float64)) == np.float32:
+        out = {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS,
+               "check_sample_weight_equivalence_on_sparse_data": _FLOAT32_WEIGHTS}
+    return {**out, **EXPECTED_FAILURES.get(name, {})}
 
 
 #: warnings a check provokes on purpose: check name -> (category, message)

@@ -445,6 +445,8 @@ EST_PARAMS = {
     "LSTMAutoencoder": dict(n_components=2, max_iter=2),
     "NeuralNetClassifier": dict(module=[nn.Dense(4, "relu")], max_iter=3),
     "NeuralNetRegressor": dict(module=[nn.Dense(4, "relu")], max_iter=3),
+    # text in: numeric arrays are refused, one column of strings is documents
+    "SequenceTokenizer": dict(),
 }
 
 METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples",

@@ -22,6 +22,8 @@ def _fitted(name):
     X, y = load_digits(return_X_y=True)
     X, y = (X[:200] / 16.0), y[:200]
     est = getattr(fastnut, name)(**CHECK_PARAMS.get(name, {}))
+    if est.__sklearn_tags__().input_tags.string:  # text in (SequenceTokenizer)
+        X = [" ".join(f"w{int(v)}" for v in row[::4] * 4) for row in X]
     if "random_state" in est.get_params():
         est.set_params(random_state=0)
     if "max_iter" in est.get_params():

@@ -12,7 +12,7 @@ from ._losses import (BinaryLogLoss, Loss, Poisson, SoftmaxCrossEntropy, Squared
 from ._optimizers import SGD, Adam, Optimizer
 from ._trainer import DivergenceError, Progress, TrainConfig, Trainer
 from ._recurrent import GRU, LSTM, SimpleRNN
-from ._sequence import RepeatSteps, TimeDistributedDense
+from ._sequence import MaskedStepLoss, RepeatSteps, TimeDistributedDense
 from ._encoder_decoder import EncoderDecoder, TiedDense
 from ._penalties import ContractiveDense, ContractiveEncoder, SparsityPenalty
 from ._conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D, Upsample2D
@@ -28,7 +28,7 @@ __all__ = [
     "SimpleRNN", "LSTM", "GRU",
     "EncoderDecoder", "TiedDense", "ContractiveDense", "ContractiveEncoder", "SparsityPenalty",
     "Corruption",
-    "RepeatSteps", "TimeDistributedDense", "Reshape", "SumSquaredError",
+    "RepeatSteps", "TimeDistributedDense", "Reshape", "SumSquaredError", "MaskedStepLoss",
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Upsample2D",
     "BatchNorm1D", "BatchNorm2D", "Residual", "Embedding",
     "Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D",

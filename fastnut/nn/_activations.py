@@ -1,8 +1,11 @@
 """Activations: one table shared by Dense's fused path and the Activation layer."""
 import numpy as np
 
-#: name -> code understood by ``fastnut._kernels.dense``
-ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "logistic": 3}
+from .._kernels import dense as _dense
+
+#: name -> code understood by the kernels (the ``Activation`` enum of
+#: ``fastnut._kernels.dense``)
+ACTIVATION_CODES = {code.name.lower(): int(code) for code in _dense.Activation}
 
 
 def check_activation(name):

@@ -164,7 +164,20 @@ class Layer:
     def build(self, input_shape, random_state=None, dtype=np.float32):
         """Create parameters for inputs of shape ``(n, *input_shape)``.
 
-        Returns the output shape without the batch axis.
+        Parameters
+        ----------
+        input_shape : tuple of int
+            The per-sample input shape, without the batch axis; -1 or None on
+            an axis the layer accepts in any size (the time axis of sequences).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the initial weights (and the noise of noise layers).
+        dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+            The dtype of the parameters and of the arrays the layer computes.
+
+        Returns
+        -------
+        tuple of int
+            The per-sample output shape, without the batch axis.
         """
         shape = self._parse_shape(input_shape)
         self.input_shape = None  # unbuilt until _build succeeds
@@ -207,6 +220,24 @@ class Layer:
     def forward(self, X, training=False, **kwargs):
         """Map a batch ``X`` of shape ``(n, *input_shape)`` forward.
 
+        Parameters
+        ----------
+        X : array-like of shape (n, *input_shape)
+            The batch; converted to the layer's dtype and C order if needed.
+        training : bool, default=False
+            Keep what ``backward`` needs (and draw the noise of noise layers);
+            inference stores nothing on the layer.
+        **kwargs : dict
+            Options of particular layers (``RepeatSteps`` takes ``n_steps``).
+
+        Returns
+        -------
+        Y : ndarray of shape (n, *output_shape)
+            The output, in a buffer the layer reuses: copy it to keep it past
+            the next call.
+
+        Notes
+        -----
         This is the public, checked entry point of every layer: it is defined
         here once, and subclasses implement ``_forward`` (and ``_backward``)
         instead of overriding it.  Composite layers (``Sequential``, encoder
@@ -223,10 +254,21 @@ class Layer:
         return Y
 
     def backward(self, dY):
-        """dL/dX for the last ``forward(..., training=True)``; fills ``grads``.
+        """Back-propagate ``dL/dY`` of the last ``forward(..., training=True)``; fills ``grads``.
 
         The checked entry point, like ``forward``; subclasses implement
-        ``_backward``.  ``dY`` must have the shape of that call's output.
+        ``_backward``.
+
+        Parameters
+        ----------
+        dY : array-like of shape (n, *output_shape)
+            The gradient of the loss with respect to that call's output.
+
+        Returns
+        -------
+        dX : ndarray of shape (n, *input_shape) or None
+            ``dL/dX``; None when ``needs_input_grad`` is False (the first layer
+            of a network).
         """
         shape = self.__dict__.get("_trained")
         if shape is None or dY.__class__ is not np.ndarray or dY.dtype != self.dtype \
@@ -262,7 +304,13 @@ class Layer:
         raise NotImplementedError
 
     def get_config(self):
-        """Constructor arguments, enough to rebuild an equal (unbuilt) layer."""
+        """Return the constructor arguments, enough to rebuild an equal (unbuilt) layer.
+
+        Returns
+        -------
+        dict
+            Keyword arguments of ``type(self)(**config)``.
+        """
         return {}
 
     # -- helpers for subclasses --------------------------------------------

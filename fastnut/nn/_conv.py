@@ -81,16 +81,20 @@ class Conv2D(Layer):
     filters : int
         Number of output channels ``C_out``.
     kernel_size : int or (int, int)
+        Kernel height and width ``(kh, kw)``; one int for a square kernel.
     stride : int or (int, int), default=1
+        Step between output positions, per axis.
     padding : int, (int, int), "same" or "valid", default=0
         Zero padding on each side.  ``"same"`` pads so that the output has
         ``ceil(H / stride)`` rows (extra padding goes to the bottom/right when
         the total is odd); ``"valid"`` means no padding.
     dilation : int or (int, int), default=1
+        Spacing between the kernel's taps, per axis (1: adjacent pixels).
     activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
         ``"relu"`` is fused into the convolution's output pass (and its
         derivative into the backward pass); the others run as one extra pass.
     use_bias : bool, default=True
+        Add a learned bias per output channel.
 
     Notes
     -----
@@ -266,7 +270,9 @@ class MaxPool2D(_Pool2D):
     Parameters
     ----------
     pool_size : int or (int, int), default=2
+        Window height and width; one int for a square window.
     stride : int, (int, int) or None, default=None
+        Step between windows, per axis; None uses ``pool_size``.
 
     Notes
     -----
@@ -298,7 +304,9 @@ class AvgPool2D(_Pool2D):
     Parameters
     ----------
     pool_size : int or (int, int), default=2
+        Window height and width; one int for a square window.
     stride : int, (int, int) or None, default=None
+        Step between windows, per axis; None uses ``pool_size``.
 
     Notes
     -----

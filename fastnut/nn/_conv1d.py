@@ -152,16 +152,20 @@ class Conv1D(Layer):
     filters : int
         Number of output channels ``C_out``.
     kernel_size : int
+        Number of steps each output reads.
     stride : int, default=1
+        Step between output positions.
     padding : int, "valid", "same" or "causal", default=0
         See ``fastnut.nn._conv1d``; ``"same"`` and ``"causal"`` keep
         ``ceil(T / stride)`` steps.
     dilation : int, default=1
+        Spacing between the kernel's taps (1: adjacent steps).
     activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
         ``"relu"`` is fused into the output pass (and its derivative into the
         backward pass); the others run as one extra pass.  Padded steps stay
         NaN through any of them.
     use_bias : bool, default=True
+        Add a learned bias per output channel.
 
     Notes
     -----
@@ -363,7 +367,9 @@ class MaxPool1D(_Pool1D):
     Parameters
     ----------
     pool_size : int, default=2
+        Number of steps in a window.
     stride : int or None, default=None
+        Step between windows; None uses ``pool_size``.
     padding : int, "valid", "same" or "causal", default=0
         As ``Conv1D`` (an int at most ``pool_size // 2``); padded positions
         never win the maximum (PyTorch pads with ``-inf``).
@@ -400,7 +406,9 @@ class AvgPool1D(_Pool1D):
     Parameters
     ----------
     pool_size : int, default=2
+        Number of steps in a window.
     stride : int or None, default=None
+        Step between windows; None uses ``pool_size``.
     padding : int, "valid", "same" or "causal", default=0
         As ``Conv1D``; padded positions are not counted (PyTorch's
         ``count_include_pad=False``), exactly like the steps past the end of

@@ -66,7 +66,21 @@ class EncoderDecoder(Sequential):
                 break
 
     def encode(self, X, training=False):
-        """Codes of ``X``: the encoder's output (an internal buffer)."""
+        """Encode ``X``: run the encoder layers only.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, *input_shape)
+            Input batch.
+        training : bool, default=False
+            Run the encoder in training mode (noise and dropout active, forward
+            state kept for ``backward``).
+
+        Returns
+        -------
+        codes : ndarray of shape (n, *code_shape)
+            The encoder's output (an internal buffer, overwritten by the next call).
+        """
         if (X.__class__ is not np.ndarray or X.dtype != self.dtype
                 or not X.flags.c_contiguous or X.shape[1:] != self.input_shape):
             X = self._check_input(X)
@@ -78,8 +92,23 @@ class EncoderDecoder(Sequential):
         return X
 
     def decode(self, Z, training=False, n_steps=None):
-        """Reconstructions of codes ``Z``; ``n_steps`` overrides the length
-        sequence decoders repeat the code over."""
+        """Decode codes ``Z``: run the decoder layers only.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n, *code_shape)
+            Codes, as ``encode`` returns them.
+        training : bool, default=False
+            Run the decoder in training mode.
+        n_steps : int or None, default=None
+            Number of steps a sequence decoder repeats the code over (its
+            ``RepeatSteps`` layer); None keeps the length the layer was built with.
+
+        Returns
+        -------
+        X_rec : ndarray of shape (n, *input_shape)
+            The reconstructions (an internal buffer).
+        """
         name = f"{type(self).__name__}.decode"
         if self.input_shape is None:
             raise RuntimeError(f"{name}: build the network first")
@@ -124,6 +153,17 @@ class TiedDense(Dense):
     ``source.params["weight"]``) for ``EncoderDecoder`` to add to
     ``source.grads["weight"]``, so use it inside an ``EncoderDecoder`` after
     its source.
+
+    Parameters
+    ----------
+    source : Dense
+        The layer whose weight, transposed, this layer uses.
+    activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
+        Applied in the same pass as the bias.
+    use_bias : bool, default=True
+        Add a learned bias (this layer's only parameter).
+    init_factor : float, default=6.0
+        Glorot-uniform bound factor of the bias, as for ``Dense``.
     """
 
     def __init__(self, source, activation="identity", use_bias=True, init_factor=6.0):

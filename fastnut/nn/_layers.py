@@ -23,6 +23,7 @@ class Dense(Layer):
     activation : {"identity", "relu", "tanh", "logistic"}, default="identity"
         Applied in the same pass as the bias (one memory sweep).
     use_bias : bool, default=True
+        Add a learned bias ``params["bias"]``.
     init_factor : float, default=6.0
         Glorot-uniform bound ``sqrt(init_factor / (fan_in + fan_out))`` for
         weight and bias (6 suits relu/tanh, 2 suits logistic).
@@ -115,7 +116,13 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Element-wise activation ``Y = act(X)`` for inputs of any shape."""
+    """Element-wise activation ``Y = act(X)`` for inputs of any shape.
+
+    Parameters
+    ----------
+    activation : {"identity", "relu", "tanh", "logistic"}
+        The function applied to every value.
+    """
 
     elementwise = True
 
@@ -164,7 +171,13 @@ class Flatten(Layer):
 
 
 class Reshape(Layer):
-    """Reshape ``(n, *input_shape)`` to ``(n, *shape)`` (a view, no copy)."""
+    """Reshape ``(n, *input_shape)`` to ``(n, *shape)`` (a view, no copy).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The per-sample output shape; it must hold as many values as the input.
+    """
 
     def __init__(self, shape):
         super().__init__()

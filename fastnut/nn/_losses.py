@@ -16,21 +16,78 @@ from ._activations import logistic, softmax
 
 
 class Loss:
+    """Base class of the losses: a value, its link and ``dL/dZ``.
+
+    A subclass sets ``name`` (the estimators' ``loss`` string), ``link`` (the
+    output function: ``"identity"``, ``"softmax"``, ``"logistic"`` or ``"exp"``)
+    and implements ``value``; ``predict`` and ``gradient`` are overridden
+    when the link or the gradient differ from the identity pair's.
+    """
     name = None
     link = "identity"
 
     def predict(self, Z, out=None):
-        """The prediction ``P = link(Z)``."""
+        """Turn raw outputs into predictions, ``P = link(Z)``.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n, n_outputs)
+            The network's raw output.
+        out : ndarray of shape (n, n_outputs) or None, default=None
+            Buffer for the result; None returns a new array (or ``Z`` itself
+            for the identity link).
+
+        Returns
+        -------
+        P : ndarray of shape (n, n_outputs)
+            The predictions.
+        """
         if out is None:
             return Z
         out[...] = Z
         return out
 
     def value(self, P, y, sample_weight=None):
+        """Compute the loss of predictions ``P`` against targets ``y``.
+
+        Parameters
+        ----------
+        P : ndarray of shape (n, n_outputs)
+            Predictions, ``predict(Z)``.
+        y : ndarray of shape (n, n_outputs)
+            Targets (one-hot or indicator columns for the classification losses).
+        sample_weight : ndarray of shape (n,) or None, default=None
+            Weights of the per-sample losses in their average; None weighs
+            them equally.
+
+        Returns
+        -------
+        float
+            The weighted average of the per-sample losses.
+        """
         raise NotImplementedError
 
     def gradient(self, P, y, sample_weight, weight_sum, out):
-        """``dL/dZ`` into ``out``: ``(P - y) * w / weight_sum``."""
+        """Write ``dL/dZ = (P - y) * w / weight_sum`` into ``out``.
+
+        Parameters
+        ----------
+        P : ndarray of shape (n, n_outputs)
+            Predictions, ``predict(Z)``.
+        y : ndarray of shape (n, n_outputs)
+            Targets.
+        sample_weight : ndarray of shape (n,) or None
+            Per-sample weights ``w``; None means all ones.
+        weight_sum : float
+            The sum of the weights of the whole batch (its size when unweighted).
+        out : ndarray of shape (n, n_outputs)
+            Buffer for the gradient.
+
+        Returns
+        -------
+        dZ : ndarray of shape (n, n_outputs)
+            ``out``, holding the gradient with respect to the raw output ``Z``.
+        """
         np.subtract(P, y, out=out)
         if sample_weight is not None:
             out *= sample_weight[:, None]
@@ -38,8 +95,28 @@ class Loss:
         return out
 
     def evaluate(self, Z, y, sample_weight, weight_sum, P, dZ):
-        """One training batch: ``P = link(Z)`` and ``dL/dZ`` into the given
-        buffers; returns the loss value."""
+        """Evaluate one training batch: prediction, value and gradient.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n, n_outputs)
+            The network's raw output.
+        y : ndarray of shape (n, n_outputs)
+            Targets.
+        sample_weight : ndarray of shape (n,) or None
+            Per-sample weights; None means all ones.
+        weight_sum : float
+            The sum of the weights of the batch.
+        P : ndarray of shape (n, n_outputs)
+            Buffer for the predictions ``link(Z)``.
+        dZ : ndarray of shape (n, n_outputs)
+            Buffer for ``dL/dZ``.
+
+        Returns
+        -------
+        float
+            The loss value of the batch.
+        """
         P = self.predict(Z, out=P)
         value = self.value(P, y, sample_weight)
         self.gradient(P, y, sample_weight, weight_sum, out=dZ)
@@ -151,6 +228,18 @@ LOSSES = {cls.name: cls for cls in (SquaredError, Poisson, SoftmaxCrossEntropy, 
 
 
 def get_loss(name):
+    """Make the loss called ``name``.
+
+    Parameters
+    ----------
+    name : {"squared_error", "poisson", "log_loss", "binary_log_loss"}
+        The loss, by the name the estimators use.
+
+    Returns
+    -------
+    Loss
+        A new instance of that loss.
+    """
     try:
         return LOSSES[name]()
     except KeyError:

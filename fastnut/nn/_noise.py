@@ -15,6 +15,11 @@ class Dropout(Layer):
 
     The mask is drawn from the generator given to ``build`` (reseeded by the
     trainer from ``random_state``), so training is reproducible.
+
+    Parameters
+    ----------
+    rate : float
+        Probability of zeroing a unit, in [0, 1).
     """
 
     elementwise = True
@@ -63,7 +68,10 @@ class Corruption(Layer):
         ``gaussian`` adds ``level · N(0, 1)`` noise; ``masking`` sets each
         value to 0 with probability ``level``.
     level : float, default=0.1
+        Standard deviation of the Gaussian noise, or the masking probability.
 
+    Notes
+    -----
     Fresh noise is drawn for every batch from a generator seeded by
     ``build``'s ``random_state``, so training is reproducible.
     """

@@ -254,8 +254,12 @@ class BatchNorm2D(_BatchNorm):
     num_features : int or None, default=None
         ``C``; inferred at ``build`` when None, checked when given.
     eps : float, default=1e-5
+        Added to the variance before its square root.
     momentum : float or None, default=0.1
+        Weight of the new batch in the running statistics; None keeps their
+        cumulative average instead (PyTorch's convention).
     affine : bool, default=True
+        Learn a per-channel scale ``weight`` and shift ``bias``.
     activation : {"identity", "relu"}, default="identity"
         A ReLU fused into the same pass (saves one sweep over the batch).
 

@@ -10,6 +10,15 @@ from .._threads import threads_for
 
 
 class Optimizer:
+    """Base class of the optimizers: the step size, the step count and the hooks
+    the trainer calls.
+
+    Parameters
+    ----------
+    learning_rate_init : float, default=1e-3
+        Initial step size; ``learning_rate`` holds the current one.
+    """
+
     def __init__(self, learning_rate_init=1e-3):
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
@@ -43,10 +52,21 @@ class Optimizer:
     def update(self, params, grads, l2=None):
         """Step every ``params[k]`` along ``grads[k] + l2[k] * params[k]`` in place.
 
-        ``l2`` (a dict of per-parameter L2 coefficients, missing keys 0) lets the
-        trainer fold the weight penalty into the step's single memory pass.
-        Returns ``Σ ‖params[k]‖²`` over the keys of ``l2``, before the step
-        (the penalty's value, read in the same pass).
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            The parameters, updated in place.
+        grads : dict of str to ndarray
+            Their gradients, same keys and shapes.
+        l2 : dict of str to float or None, default=None
+            Per-parameter L2 coefficients (missing keys 0): the trainer folds
+            the weight penalty into the step's single memory pass.
+
+        Returns
+        -------
+        float
+            ``Σ ‖params[k]‖²`` over the keys of ``l2``, before the step (the
+            penalty's value, read in the same pass).
         """
         raise NotImplementedError
 
@@ -60,10 +80,30 @@ class Optimizer:
         self.learning_rate = float(value)
 
     def iteration_ends(self, time_step):
-        """Called after each epoch with the number of samples seen so far."""
+        """Update the schedule after an epoch (the trainer calls it).
+
+        Parameters
+        ----------
+        time_step : int
+            The number of samples seen so far.
+        """
 
     def trigger_stopping(self, msg, verbose):
-        """Whether training stops after ``n_iter_no_change`` epochs without progress."""
+        """Decide whether training stops after ``n_iter_no_change`` epochs without progress.
+
+        Parameters
+        ----------
+        msg : str
+            The trainer's message about the stall, printed when ``verbose``.
+        verbose : bool
+            Print what is decided.
+
+        Returns
+        -------
+        bool
+            ``True`` to stop (an adaptive schedule lowers the rate instead while
+            it can).
+        """
         if verbose:
             print(msg + " Stopping.")
         return True
@@ -75,12 +115,16 @@ class SGD(Optimizer):
     Parameters
     ----------
     learning_rate_init : float, default=0.1
+        Initial step size ``η``.
     lr_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
         ``invscaling``: ``lr = lr_init / t**power_t`` (t = samples seen);
         ``adaptive``: divide by 5 each time progress stalls, stop below 1e-6.
     momentum : float, default=0.9
+        Momentum ``μ``, in [0, 1]; 0 is plain gradient descent.
     nesterov : bool, default=True
+        Use Nesterov's momentum (the step looks ahead along the velocity).
     power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule.
 
     Notes
     -----
@@ -125,6 +169,17 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2014).
+
+    Parameters
+    ----------
+    learning_rate_init : float, default=1e-3
+        Step size ``η``.
+    beta_1 : float, default=0.9
+        Decay of the first-moment estimate ``m``.
+    beta_2 : float, default=0.999
+        Decay of the second-moment estimate ``v``.
+    epsilon : float, default=1e-8
+        Added to ``sqrt(v)`` for numerical stability.
 
     Notes
     -----

@@ -107,9 +107,13 @@ class ContractiveDense(Dense):
     Parameters
     ----------
     units : int
+        Output width.
     activation : {"identity", "relu", "tanh", "logistic"}, default="logistic"
+        The activation ``s`` of the layer.
     use_bias : bool, default=True
+        Add a learned bias ``params["bias"]``.
     init_factor : float, default=6.0
+        Glorot-uniform bound factor, as for ``Dense``.
     contractive_weight : float, default=0.1
         ``λ`` below.
 

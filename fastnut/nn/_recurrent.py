@@ -24,7 +24,7 @@ from .._threads import blas_single_thread, threads_for
 from ._base import Layer
 from ._sequence import sequence_lengths
 
-_CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
+_CELL_CODES = {"rnn": int(_k.Cell.RNN_TANH), "lstm": int(_k.Cell.LSTM), "gru": int(_k.Cell.GRU)}
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 

@@ -11,6 +11,11 @@ class Sequential(Layer):
     (PyTorch's ``state_dict`` naming, e.g. ``"0.weight"``); the arrays are the
     layers' own, so an optimizer updating them updates the layers.  ``buffers``
     gathers the layers' buffers the same way (``"1.running_mean"``).
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The layers, in the order they run.
     """
 
     def __init__(self, layers):
@@ -70,6 +75,15 @@ class Sequential(Layer):
     def penalty(self):
         """Sum of the layers' activity penalties of the last training forward."""
         return sum(layer.penalty for layer in self.layers)
+
+    def _check_input(self, X):
+        # a first layer with its own input rule decides (Embedding keeps
+        # integer token ids instead of making them floats)
+        first = self.layers[0] if self.layers else None
+        if (first is not None and self.input_shape is not None
+                and type(first)._check_input is not Layer._check_input):
+            return first._check_input(X)
+        return super()._check_input(X)
 
     def _forward(self, X, training=False):
         for layer in self.layers:

@@ -161,7 +161,9 @@ class Trainer:
     network : Layer
         Built network mapping inputs to raw outputs (no output link).
     loss : Loss
+        The loss of the raw outputs (``nn.get_loss(name)`` or a ``Loss``).
     config : TrainConfig, default=TrainConfig()
+        Every training parameter (batch size, epochs, solver, stopping rule).
     optimizer : Optimizer or None, default=None
         The optimizer to continue with (its moments, its learning rate);
         None starts ``config.make_optimizer()``.
@@ -178,6 +180,8 @@ class Trainer:
         rebuilds the order and the generator from it (replaying the
         shuffles) instead: successive calls then shuffle as one call would.
 
+    Notes
+    -----
     A trainer is made for one call of ``fit_epochs`` or ``fit_lbfgs`` and is
     not reconfigured afterwards: what carries over to the next call is
     ``optimizer``, ``progress`` and ``rng``, which the caller passes to the
@@ -208,13 +212,27 @@ class Trainer:
 
     # -- one batch ------------------------------------------------------------
     def loss_and_grad(self, X, y, sample_weight=None, fold_l2=False):
-        """Forward + backward on one batch; fills ``network.grads``, returns the loss.
+        """Run forward and backward on one batch; fill ``network.grads``.
 
-        With ``fold_l2`` (and no ``clip_norm``) the L2 term is left to the
-        optimizer's pass over the parameters: neither its gradient nor its
-        value is included here; ``self.l2_coefs`` holds the coefficients to
-        give ``optimizer.update``, and the caller adds
-        ``0.5 * alpha * sq / self.weight_sum`` with the ``sq`` it returns.
+        Parameters
+        ----------
+        X : ndarray of shape (n, *input_shape)
+            The batch.
+        y : ndarray of shape (n, n_outputs)
+            Its targets.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            Per-sample weights; None weighs the samples equally.
+        fold_l2 : bool, default=False
+            Leave the L2 term to the optimizer's pass over the parameters
+            (ignored with ``clip_norm``): neither its gradient nor its value
+            is included here; ``self.l2_coefs`` holds the coefficients to give
+            ``optimizer.update``, and the caller adds
+            ``0.5 * alpha * sq / self.weight_sum`` with the ``sq`` it returns.
+
+        Returns
+        -------
+        float
+            The loss of the batch, penalties included (L2 only without ``fold_l2``).
         """
         net, loss = self.network, self.loss
         Z = net.forward(X, training=True)
@@ -264,12 +282,29 @@ class Trainer:
                    score=None, epoch_end=None):
         """Run up to ``config.max_iter`` epochs (one when ``incremental``).
 
-        ``validation`` is ``(X_val, y_val, sw_val)`` scored by ``score(X, y, sw)``
-        (higher is better) after each epoch when early stopping is on.
-        ``epoch_end(record)``, if given, is called after each epoch with its
-        ``progress.history`` record and stops training by returning True.
-        Returns True when training stopped by itself (converged, or stopped
-        by ``epoch_end``).
+        Parameters
+        ----------
+        X : ndarray of shape (n, *input_shape)
+            The training samples.
+        y : ndarray of shape (n, n_outputs)
+            Their targets.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            Per-sample weights; None weighs the samples equally.
+        incremental : bool, default=False
+            Run one epoch (``partial_fit``).
+        validation : tuple (X_val, y_val, sw_val) or None, default=None
+            The held-out set scored after each epoch when early stopping is on.
+        score : callable or None, default=None
+            ``score(X_val, y_val, sw_val)``, higher is better.
+        epoch_end : callable or None, default=None
+            Called after each epoch with its ``progress.history`` record;
+            returning True stops training.
+
+        Returns
+        -------
+        bool
+            True when training stopped by itself (converged, or stopped by
+            ``epoch_end``), False when it ran out of epochs.
         """
         net, cfg, prog = self.network, self.config, self.progress
         n = X.shape[0]
@@ -443,11 +478,25 @@ class Trainer:
 
     # -- L-BFGS ---------------------------------------------------------------
     def fit_lbfgs(self, X, y, sample_weight=None):
-        """Full-batch L-BFGS-B over all parameters (in float64 for scipy), up to
-        ``config.max_iter`` iterations and ``config.max_fun`` evaluations.
+        """Train with full-batch L-BFGS-B over all parameters (in float64 for scipy).
 
-        Returns the final loss; ``n_iter`` holds the iterations and the loss
-        curve is left empty (as scikit-learn's).
+        Runs up to ``config.max_iter`` iterations and ``config.max_fun``
+        evaluations; ``n_iter`` then holds the iterations and the loss curve
+        is left empty (as scikit-learn's).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, *input_shape)
+            The training samples.
+        y : ndarray of shape (n, n_outputs)
+            Their targets.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            Per-sample weights; None weighs the samples equally.
+
+        Returns
+        -------
+        float
+            The final loss.
         """
         net, cfg = self.network, self.config
         max_iter, max_fun, tol = cfg.max_iter, cfg.max_fun, cfg.tol

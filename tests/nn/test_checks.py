@@ -15,7 +15,7 @@ from fastnut import nn
 from fastnut._kernels import conv as kc
 from fastnut._kernels import pool as kp
 
-from .._reference import conv as ref
+from tests._reference import conv as ref
 
 
 def _built(layer, shape, dtype=np.float32):

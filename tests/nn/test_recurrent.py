@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 from fastnut import nn
-from fastnut._validation import to_sequences
-from fastnut.nn._sequence import sequence_lengths
 from fastnut.nn import _recurrent
 from tests._reference.gradcheck import numerical_gradient
 from tests._reference.rnn import layer_forward
@@ -332,32 +330,3 @@ def test_pickle_roundtrip():
     clone = pickle.loads(pickle.dumps(layer))
     np.testing.assert_array_equal(clone.forward(X), Y)
     assert repr(clone) == "GRU(hidden_size=5, return_sequences=True, bidirectional=True)"
-
-
-# -- sequence validation helpers ------------------------------------------------------
-
-def test_sequence_lengths_and_reshaping():
-    X = np.ones((3, 4, 2))
-    X[1, 2:] = np.nan
-    X[2, 1:] = np.nan
-    lengths, pad = sequence_lengths(X)
-    np.testing.assert_array_equal(lengths, [4, 2, 1])
-    np.testing.assert_array_equal(pad.sum(axis=1), [0, 2, 3])
-    lengths, pad = sequence_lengths(np.ones((2, 3, 1)))
-    assert pad is None and list(lengths) == [3, 3]
-    flat = np.arange(24.0).reshape(2, 12)
-    assert to_sequences(flat).shape == (2, 12, 1)
-    assert to_sequences(flat, input_shape=(4, 3)).shape == (2, 4, 3)
-    np.testing.assert_array_equal(to_sequences(flat, input_shape=(4, 3))[1, 1], [15, 16, 17])
-    assert to_sequences(flat, n_step_features=6).shape == (2, 2, 6)
-    assert to_sequences(np.ones((2, 5, 3)), input_shape=(4, 3)).shape == (2, 5, 3)
-    with pytest.raises(ValueError, match=r"input_shape=\(5, 3\) needs 15"):
-        to_sequences(flat, input_shape=(5, 3))
-    with pytest.raises(ValueError, match="not a multiple"):
-        to_sequences(flat, n_step_features=5)
-    with pytest.raises(ValueError, match=r"\(n, T, 2\)"):
-        to_sequences(np.ones((2, 5, 3)), input_shape=(5, 2))
-    with pytest.raises(ValueError, match="must have shape"):
-        to_sequences(np.ones(5))
-    with pytest.raises(ValueError, match="empty"):
-        to_sequences(np.ones((0, 5)))
