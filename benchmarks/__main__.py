@@ -1,6 +1,6 @@
 """Run fastnut's benchmarks against its peers: ``python -m benchmarks [family ...]``.
 
-Families: gemm, mlp, cnn, rnn, som, rbm, autoencoder, onnx, conv1d, batchnorm, threads
+Families: gemm, mlp, cnn, rnn, som, rbm, dbn, autoencoder, onnx, conv1d, batchnorm, threads
 (default: all that exist).
 Options: ``--record`` appends the figures to benchmarks/RESULTS.md;
 ``--quick`` shrinks the workloads for a smoke run.
@@ -14,7 +14,7 @@ import sys
 
 from ._common import fmt_row, gemm_peak, record
 
-FAMILIES = ["gemm", "mlp", "cnn", "rnn", "som", "rbm", "autoencoder", "onnx", "conv1d",
+FAMILIES = ["gemm", "mlp", "cnn", "rnn", "som", "rbm", "dbn", "autoencoder", "onnx", "conv1d",
             "batchnorm", "threads"]
 
 

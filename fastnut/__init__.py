@@ -93,7 +93,8 @@ from .cnn import CNNClassifier, CNNRegressor  # noqa: E402
 from .rnn import RNNClassifier, RNNRegressor  # noqa: E402
 from .text import SequenceTokenizer  # noqa: E402
 from .rbm import BernoulliRBM, GaussianBernoulliRBM  # noqa: E402
-from .dbn import DBNClassifier, DeepBeliefNetwork, DeepBoltzmannMachine  # noqa: E402
+from .dbn import DBNClassifier, DeepBeliefNetwork  # noqa: E402
+from .dbm import DeepBoltzmannMachine  # noqa: E402
 from .autoencoder import (Autoencoder, ContractiveAutoencoder,  # noqa: E402
                           ConvAutoencoder, DenoisingAutoencoder, LSTMAutoencoder,
                           SparseAutoencoder)

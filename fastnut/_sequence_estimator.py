@@ -435,7 +435,22 @@ class SequenceEstimatorMixin:
         return float(np.mean(scores))
 
     def predict(self, X):
-        """Predictions; with ``output="sequence"`` one per step (see the class Notes)."""
+        """Predict with the fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T, F) or (n_samples, T*F)
+            Sequences, NaN-padded at the end (token ids of shape
+            ``(n_samples, T)`` with ``vocab_size``).
+
+        Returns
+        -------
+        y : ndarray
+            One prediction per sequence, of shape ``(n_samples,)`` (or
+            ``(n_samples, n_outputs)``); with ``output="sequence"`` one per
+            step, of shape ``(n_samples, T)``, marked at padded steps as the
+            class Notes say.
+        """
         if "network_" not in self.__dict__ or not self._step_output(fitted=True):
             return super().predict(X)
         X = self._predict_X(X)
@@ -448,8 +463,25 @@ class SequenceEstimatorMixin:
         return P[:, :, 0] if P.shape[2] == 1 else P
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy (classifiers) or R² (regressors); with ``output="sequence"``
-        over the valid steps that have a target."""
+        """Accuracy (classifiers) or R² (regressors) of ``predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T, F) or (n_samples, T*F)
+            Sequences, NaN-padded at the end.
+        y : array-like
+            True targets; with ``output="sequence"`` one per step, NaN (or
+            None) where missing.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence (with ``output="sequence"``, of each of
+            its counted steps).
+
+        Returns
+        -------
+        score : float
+            With ``output="sequence"``, over the valid steps that have a
+            target.
+        """
         if "network_" not in self.__dict__ or not self._step_output(fitted=True):
             return super().score(X, y, sample_weight=sample_weight)
         X = self._predict_X(X)
@@ -472,8 +504,19 @@ class SequenceClassifierMixin(SequenceEstimatorMixin):
     """:class:`SequenceEstimatorMixin` with per-step ``predict_proba``."""
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes); with
-        ``output="sequence"`` shape (n_samples, T, n_classes), NaN at padded steps."""
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T, F) or (n_samples, T*F)
+            Sequences, NaN-padded at the end.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            With ``output="sequence"``, of shape ``(n_samples, T, n_classes)``,
+            NaN at padded steps.
+        """
         if "network_" not in self.__dict__ or not self._step_output(fitted=True):
             return super().predict_proba(X)
         X = self._predict_X(X)
@@ -485,6 +528,17 @@ class SequenceClassifierMixin(SequenceEstimatorMixin):
         return P
 
     def predict_log_proba(self, X):
-        """Logarithm of ``predict_proba``."""
+        """Logarithm of ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T, F) or (n_samples, T*F)
+            Sequences, NaN-padded at the end.
+
+        Returns
+        -------
+        log_proba : ndarray
+            ``log(predict_proba(X))``, of the same shape.
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(self.predict_proba(X))

@@ -23,8 +23,10 @@ estimator therefore keeps its fitted state consistent:
 Constructor parameters and random generators are never copied (a
 ``random_state`` given as a ``RandomState`` instance is consumed as
 scikit-learn consumes it; a failed continuing fit has still advanced the
-shuffling generator).  ``gibbs`` and ``sample`` of the Boltzmann machines are
-not wrapped: they advance the estimator's random stream.
+shuffling generator).  ``gibbs`` and ``sample`` of the RBMs and the deep belief
+network are not wrapped: they advance the estimator's random stream.  The deep
+Boltzmann machine's ``sample`` modifies nothing and reads its fitted state
+once.
 
 Classes opt in by deriving from ``AtomicState``; the methods are wrapped when
 the class is created, for the names below that the class itself defines.

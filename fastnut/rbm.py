@@ -2,9 +2,10 @@
 
 The estimators validate input, own the parameters and the epoch loop, and
 hand each epoch's whole mini-batch loop to one ``nogil`` kernel call
-(``fastnut._kernels.rbm.fit_epoch``).  Random numbers come from a
-counter-based generator keyed by ``random_state``, so a fit gives the same
-parameters for any number of threads.
+(``fastnut._boltzmann.rbm_epoch``, over ``fastnut._kernels.rbm.fit_epoch``).
+Random numbers come from a counter-based generator keyed by
+``random_state``, so a fit gives the same parameters for any number of
+threads.
 """
 import time
 from numbers import Integral, Real
@@ -19,65 +20,37 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._doc_link import DocLinkMixin
 from ._state import AtomicState
 from .nn import DivergenceError
+from ._boltzmann import (MONITOR_ROWS, batch_starts, blas_limit, clip_unit_interval,
+                         rbm_epoch, rbm_scratch, seed_key)
 from ._kernels import rbm as _k
-from ._threads import blas_single_thread, map_row_chunks, threads_for
+from ._threads import map_row_chunks, threads_for
 from ._validation import resolve_dtype
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
 
-_MONITOR_ROWS = 1000  # rows used for the per-epoch reconstruction error / pseudo-likelihood
+_MONITOR_ROWS = MONITOR_ROWS  # rows used for the per-epoch reconstruction error / pseudo-likelihood
 _FREE_ENERGY_CHUNK = 4096  # rows per GEMM in free_energy (bounds its scratch memory)
 
-
-def _batch_starts(n_samples, batch_size):
-    """Boundaries of ``ceil(n / batch_size)`` batches of near-equal size.
-
-    Same slicing as scikit-learn's BernoulliRBM (``gen_even_slices``): the
-    first ``n % n_batches`` batches get one more row.
-    """
-    n_batches = max(1, -(-n_samples // batch_size))
-    sizes = np.full(n_batches, n_samples // n_batches, dtype=np.intp)
-    sizes[: n_samples % n_batches] += 1
-    starts = np.zeros(n_batches + 1, dtype=np.intp)
-    np.cumsum(sizes, out=starts[1:])
-    return starts
+# the drivers' helpers, under the names this module has always had
+_batch_starts = batch_starts
+_clip_unit_interval = clip_unit_interval
+_seed_key = seed_key
 
 
 def _blas_limit(n_rows):
-    """BLAS on one thread for a training run (any ``n_rows``): BLAS threads on
-    the epoch's mini-batch GEMMs made fit 24x slower with the machine's other
-    core busy (``python -m benchmarks threads``), and their results depend on
-    the BLAS thread count, where fit must give the same parameters for any."""
-    return blas_single_thread()
-
-
-def _clip_unit_interval(X, estimator_name):
-    """X (dense, C-contiguous), checked finite, clipped to [0, 1] on a copy if needed."""
-    if _k.outside_unit_interval(X):      # one pass; the rare path checks in detail
-        _assert_all_finite(X, input_name="X", estimator_name=estimator_name)
-        X = np.clip(X, 0, 1)
-    return X
-
-
-def _seed_key(rng):
-    """A 64-bit generator key drawn from a NumPy RandomState."""
-    hi = int(rng.randint(0, 2**32, dtype=np.uint64))
-    lo = int(rng.randint(0, 2**32, dtype=np.uint64))
-    return (hi << 32) | lo
+    """BLAS on one thread for a training run (any ``n_rows``): see ``_boltzmann.blas_limit``."""
+    return blas_limit()
 
 
 class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: validation, the epoch driver, sampling and scoring."""
 
     _visible_type = 0  # kernel unit type of the visible layer
-    # (hidden, visible) multipliers of the weight input while training; (2, 1),
-    # (2, 2) and (1, 2) pre-train the layers of a deep Boltzmann machine
-    _input_scales = (1.0, 1.0)
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -153,32 +126,23 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         """Run ``n_epochs`` epochs of CD-k / PCD-k over X (validated)."""
         n_samples = X.shape[0]
         starts = _batch_starts(n_samples, self.batch_size)
-        max_batch = int(np.max(np.diff(starts)))
-        n_chains = self.h_samples_.shape[0]
-        rows = max(max_batch, n_chains)
-        dtype = self.components_.dtype
         n_hid, n_vis = self.components_.shape
-        Hcat = np.empty((max_batch + rows, n_hid), dtype)
-        Vcat = np.empty((max_batch + rows, n_vis), dtype)
-        Hs = np.empty((rows, n_hid), dtype)
+        scratch = rbm_scratch(starts, self.h_samples_.shape[0], n_vis, n_hid,
+                              self.components_.dtype)
         monitor = np.ascontiguousarray(X[:: max(1, n_samples // _MONITOR_ROWS)][:_MONITOR_ROWS])
-        with _blas_limit(max_batch + rows):
-            self._epochs(X, starts, monitor, Hcat, Vcat, Hs, n_epochs, name)
+        with _blas_limit(scratch[0].shape[0]):
+            self._epochs(X, starts, monitor, scratch, n_epochs, name)
 
-    def _epochs(self, X, starts, monitor, Hcat, Vcat, Hs, n_epochs, name):
-        # the kernel's widest elementwise pass decides for all its passes
-        rows = Hcat.shape[0]
-        nt = threads_for(rows * max(Hcat.shape[1], Vcat.shape[1]), "rbm")
+    def _epochs(self, X, starts, monitor, scratch, n_epochs, name):
         for _ in range(n_epochs):
             t0 = time.time()
-            self._rng_stream = _k.fit_epoch(
+            self._rng_stream = rbm_epoch(
                 X, starts, self._wt(), self.intercept_hidden_, self.intercept_visible_,
-                self._velocity_w, self._velocity_h, self._velocity_v, self.h_samples_,
-                Hcat, Vcat, Hs,
-                float(self.learning_rate), float(self.momentum), float(self.weight_decay),
-                int(self.k), self.method == "pcd", self._visible_type,
-                *self._input_scales, self._rng_key, self._rng_stream, nt,
-            )
+                self._velocity_w, self._velocity_h, self._velocity_v, self.h_samples_, scratch,
+                learning_rate=self.learning_rate, momentum=self.momentum,
+                weight_decay=self.weight_decay, k=self.k, persistent=self.method == "pcd",
+                visible_type=self._visible_type,
+                key=self._rng_key, stream=self._rng_stream)
             self._after_epoch(X, monitor)
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and np.isfinite(self.components_).all()):

@@ -167,7 +167,8 @@ class SequenceTokenizer(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
 
         Returns
         -------
-        self
+        self : SequenceTokenizer
+            The fitted tokenizer.
         """
         docs = self._documents(X)
         token_lists = [self._tokenize(d, self.max_len) for d in docs]
@@ -193,10 +194,13 @@ class SequenceTokenizer(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
         Parameters
         ----------
         X : iterable of str of shape (n_samples,)
+            Raw documents (or an ``(n_samples, 1)`` column of them).
 
         Returns
         -------
         ids : ndarray of shape (n_samples, max_len_), dtype int64
+            Token ids, 0 (padding) after each document's last token; 1 marks
+            a token outside the vocabulary.
         """
         check_is_fitted(self, "vocabulary_")
         docs = self._documents(X)
@@ -210,9 +214,16 @@ class SequenceTokenizer(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
     def inverse_transform(self, X):
         """The tokens of id sequences ``X`` (padding dropped, ``None`` for id 1).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T)
+            Token ids, as ``transform`` returns them.
+
         Returns
         -------
         tokens : list of list of str or None
+            One list per row: its tokens in order, ``None`` where the id is
+            the out-of-vocabulary id 1.
         """
         check_is_fitted(self, "vocabulary_")
         X = np.asarray(X)

@@ -48,21 +48,14 @@ DIRECT_KERNELS = {
     "fastnut.rbm": {"rbm"},
     "fastnut.dbn": {"rbm"},
     # the Boltzmann drivers (epoch loops, pre-training, mean field, sampler)
-    "fastnut._boltzmann": {"rbm"},
+    "fastnut._boltzmann": {"rbm", "boltzmann"},
 }
 
 #: modules kept only so that old pickles load; they re-export moved names
 SHIMS = {"fastnut.nn._autoencoder"}
 
 #: (importer, imported module, name or None) -> reason
-KNOWN_EXCEPTIONS = {
-    ("fastnut.dbn", "fastnut.rbm", "_blas_limit"):
-        "Boltzmann drivers move into fastnut/_boltzmann.py (branch boltz); remove after merge",
-    ("fastnut.dbn", "fastnut.rbm", "_clip_unit_interval"):
-        "Boltzmann drivers move into fastnut/_boltzmann.py (branch boltz); remove after merge",
-    ("fastnut.dbn", "fastnut.rbm", "_seed_key"):
-        "Boltzmann drivers move into fastnut/_boltzmann.py (branch boltz); remove after merge",
-}
+KNOWN_EXCEPTIONS = {}  # none today (the DBN imports of RBM privates went with fastnut/_boltzmann.py)
 
 
 def _module_name(path):

@@ -173,7 +173,7 @@ def test_dbm_pretraining_helps(digits):
 
 
 def test_greedy_pretrain_input_scales_reach_the_kernel(digits):
-    from fastnut.dbn import greedy_pretrain
+    from fastnut._boltzmann import greedy_pretrain
     X, _ = digits
     X = X[:300]
     kw = dict(learning_rate=0.05, batch_size=10, n_iter=1, k=1, method="cd", momentum=0.0,
