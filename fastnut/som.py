@@ -21,7 +21,7 @@ from .nn import DivergenceError
 from ._grid import Grid
 from ._kernels import som as _som
 from ._threads import blas_single_thread as _blas_single_thread
-from ._threads import effective_n_threads, map_row_chunks, threads_for
+from ._threads import map_row_chunks, threads_for
 from ._validation import resolve_dtype
 
 __all__ = ["SelfOrganizingMap"]
@@ -31,9 +31,9 @@ _METRICS = {code.name.lower(): int(code) for code in _som.Metric}
 _NEIGHBORHOODS = {code.name.lower(): int(code) for code in _som.Neighborhood}
 _DECAYS = {code.name.lower(): int(code) for code in _som.Decay}
 
-#: maps up to this many units smooth with a U x U neighbourhood matrix and a
-#: GEMM (fastest); larger ones look distances up per pair in O(U d) memory
-_DENSE_SMOOTH_MAX_UNITS = 2048
+#: gaussian and mexican-hat taps whose weights are all below this are dropped
+#: from the batch smoothing (the gaussian's beyond 11.75 sigma; see Notes)
+_TAIL = 1e-30
 
 class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                         BaseEstimator):
@@ -134,18 +134,34 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
 
     Batch epoch e (``p = e / (max_iter - 1)``): with ``b(x)`` the BMU of x,
     Voronoi sums ``S_v = sum_{b(x)=v} x`` and counts ``c_v``, every unit is
-    set to ``w_u = sum_v h_uv S_v / sum_v h_uv c_v``: O(n d) to accumulate,
-    O(U^2 d) to smooth (one GEMM with the U x U matrix ``h`` up to 2048
-    units; beyond, ``h_uv`` is looked up per pair in O(U d) memory), after
-    an O(n U d) BMU search done as blocked GEMM
-    (``||x||^2 - 2 x.w + ||w||^2``).  The update is a weighted mean whatever
-    the metric.  The mexican hat's negative weights make little sense in
-    batch mode; use it with ``algorithm="online"`` and a small learning rate
+    set to ``w_u = sum_v h_uv S_v / sum_v h_uv c_v`` (a unit whose
+    denominator is not above 1e-12 keeps its weights).  The BMU search,
+    O(n U d), is done as blocked GEMM (``||x||^2 - 2 x.w + ||w||^2``); the
+    accumulation is O(n d).  The smoothing costs what the neighbourhood's
+    support does, never O(U^2): the gaussian is separable, ``g(dy) g(dx)``,
+    and the mexican hat a sum of two separable terms, so they take one pass
+    along the rows and one across, O(U (K_rows + K_cols) d) for the taps
+    each axis keeps; bubble and triangle (compact support) are summed over
+    the K units within sigma, O(U K d), exactly.  The gaussian's and mexican
+    hat's taps whose weights are all below 1e-30 (beyond about 11.75 sigma
+    along an axis) are dropped: each dropped pair weighs less than 2e-30,
+    so the denominators move by less than ``2e-30 n``, far under the 1e-12
+    threshold, and a unit moves by less than ``2e-30 n / den_u`` times the
+    data's diameter (``den_u > 1e-12``): at most ``2e-18 n``, below float32
+    rounding up to n = 1e10 samples.  The update is a weighted mean
+    whatever the metric.  The mexican hat's negative weights make little
+    sense in batch mode; use it with ``algorithm="online"`` and a small learning rate
     (its negative lobe pushes units away from the samples, and large steps
     diverge, which ``fit`` reports as a ``fastnut.DivergenceError``, a ``ValueError``).
 
     Online step t (``p = t / (max_iter n)``): ``w_u += lr(p) h(r(b, u); sigma(p))
     (x - w_u)`` for the units within the cut-off only.
+
+    ``fit`` and ``partial_fit`` honour Ctrl-C (``KeyboardInterrupt``) within
+    a fraction of a second, between blocks of samples or of map rows, even
+    in the middle of an epoch; the estimator is then left as it was before
+    the call (a fresh one stays unfitted), since fitted state is replaced
+    only when a fit returns.
 
     The quantization error is the mean distance of samples to their BMU in
     ``metric`` (euclidean: ``||x - w||``; cosine: ``1 - cos(x, w)``;
@@ -328,16 +344,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
             lo, hi = X.min(axis=0), X.max(axis=0)
             W = lo + (hi - lo) * rng.random_sample((U, d))
         else:  # pca: the plane of the two leading components, +- 1 std
-            X64 = X.astype(np.float64)
-            mean = X64.mean(axis=0)
-            Xc = X64 - mean
-            cov = Xc.T @ Xc / max(n - 1, 1)
-            evals, evecs = np.linalg.eigh(cov)
-            order = np.argsort(evals)[::-1][:2]
-            comps = evecs[:, order].T * np.sqrt(np.maximum(evals[order], 0.0))[:, None]
-            # deterministic sign: the largest |entry| of each component is positive
-            signs = np.sign(comps[np.arange(len(comps)), np.argmax(np.abs(comps), axis=1)])
-            comps *= np.where(signs == 0, 1.0, signs)[:, None]
+            mean, comps = _leading_components(X, 2)
             if len(comps) < 2:
                 comps = np.vstack([comps, np.zeros((2 - len(comps), d))])
             pos = grid.coordinates  # (y, x): the longer extent gets the first component
@@ -369,19 +376,12 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
             dist = np.empty(n, dtype=np.float64)
             sums = np.empty((U, d), dtype=np.float64)
             counts = np.empty(U, dtype=np.float64)
-            # a grid has few distinct distances: h is evaluated once per class
-            class_sq = grid.class_sq_distances().reshape(1, -1)
-            h_class = np.empty_like(class_sq)
-            dense = U <= _DENSE_SMOOTH_MAX_UNITS
-            if dense:  # U x U neighbourhood matrix and one GEMM per epoch
-                _, class_index = grid.distance_classes()
-                H = np.empty((U, U), dtype=np.float64)
-                num = np.empty((U, d), dtype=np.float64)
-                den = np.empty(U, dtype=np.float64)
-            else:  # large map: O(U d) memory, classes looked up in the kernel
-                cells, width = grid.cells()
-                # O(U^2 d) per epoch for U > 2048 units: always worth the threads
-                smooth_threads = effective_n_threads(self.n_jobs)
+            smoother = _BatchSmoother(grid, d)
+            # BMU search in calls of ~2**25 multiply-adds a thread, so that
+            # Ctrl-C is seen between them; whole blocks, so the per-sample
+            # results and the accumulation order do not depend on the calls
+            step = _som.block_rows(U) * nt
+            step *= max(1, ((1 << 25) * nt) // max(step * U * d, 1))
         else:
             cells, width = grid.cells()
             class_sq = grid.class_sq_distances()
@@ -396,21 +396,20 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
                 p = min(e / max(self.max_iter - 1, 1), 1.0)
                 sigma = s0 + (s1 - s0) * p if decay == 0 else s0 * (s1 / s0) ** p
                 if nt == 1:  # accumulate block by block, while in cache
-                    _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, 1, sums, counts)
-                else:
-                    _som.bmu_search(X, W, w_aux, metric, bmu, second, dist, nt)
+                    sums[:] = 0.0
+                    counts[:] = 0.0
+                for a in range(0, n, step):
+                    sl = slice(a, min(a + step, n))
+                    if nt == 1:
+                        _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
+                                        dist[sl], 1, sums, counts, accumulate=True)
+                    else:
+                        _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
+                                        dist[sl], nt)
+                if nt != 1:
                     _som.batch_accumulate(X, bmu, sums, counts)
                 qe = float(dist.mean())
-                # the whole neighbourhood, no cut-off: with one, units with no
-                # data within reach would keep stale weights (topological defects)
-                _som.neighborhood_matrix(class_sq, kind, sigma, h_class, False)
-                if dense:
-                    np.take(h_class[0], class_index, out=H)
-                    _som.batch_smooth(H, sums, counts, num, den, W, metric, w_aux)
-                else:
-                    _som.batch_smooth_grid(cells, self.n_rows, width, self.periodic,
-                                           h_class[0], sums, counts, W, metric, w_aux,
-                                           smooth_threads)
+                smoother.update(kind, sigma, sums, counts, W, metric, w_aux)
             else:
                 p0 = min(e / self.max_iter, 1.0)
                 p1 = min((e + 1) / self.max_iter, 1.0)
@@ -624,6 +623,177 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         labels = classes[np.argmax(counts, axis=1)]
         return np.ma.MaskedArray(labels, mask=counts.sum(axis=1) == 0).reshape(
             self.n_rows, self.n_cols)
+
+
+class _BatchSmoother:
+    """The batch-map update over the neighbourhood's support, for one grid.
+
+    ``update`` sets ``w_u = sum_v h_uv S_v / sum_v h_uv c_v`` from the
+    Voronoi sums S and counts c.  Sums and counts travel together as R rows
+    of C items of ``d + 1`` values.  The gaussian is separable,
+    ``exp(-(y^2 + x^2) / 2 s^2) = g(y) g(x)``, and the mexican hat is a sum of
+    two separable terms, ``(1 - y^2/s^2) g(y) g(x) + g(y) (-x^2/s^2) g(x)``:
+    one pass along the rows (``smooth_x``) and one across them
+    (``smooth_y``) per term, O(U (K_y + K_x) d) for K taps an axis.  Bubble
+    and triangle are smoothed directly over their (compact) support
+    (``smooth_2d``), O(U K d) for the K units within sigma.  Hexagonal rows
+    are offset by half a unit: the column offset in half units
+    ``2 k + p_u - p_v`` depends on both rows' parities, so the row pass is
+    done once per destination parity.
+    """
+
+    def __init__(self, grid, d):
+        self.grid = grid
+        R, C = grid.n_rows, grid.n_cols
+        self.hex = grid.topology == "hexagonal"
+        self.e = d + 1
+        P = 2 if self.hex else 1
+        self.SC = np.empty((R, C * self.e))
+        self.A = np.empty((P * R, C * self.e))
+        self.A2 = None
+        self.class_sq = grid.class_sq_distances()
+        self.width = grid.cells()[1]
+        # row offsets (each source row once) and their wrapped distances
+        if grid.periodic:
+            self.dr = np.arange(R, dtype=np.intp)
+            self.dr_dist = np.minimum(self.dr, R - self.dr)
+        else:
+            self.dr = np.arange(-(R - 1), R, dtype=np.intp)
+            self.dr_dist = np.abs(self.dr)
+        # column taps per parity table t = 2 p_u + p_v: shift k, |x offset| in cells
+        if grid.periodic:
+            k = np.arange(C, dtype=np.intp)
+        else:
+            k = np.arange(-(C - 1), C, dtype=np.intp)
+        self.k = k
+        tables = [(0, 0), (0, 1), (1, 0), (1, 1)] if self.hex else [(0, 0)]
+        self.dx_cells = []
+        for pu, pv in tables:
+            half = 2 * k + (pu - pv) if self.hex else k
+            if grid.periodic:
+                half = np.mod(half, self.width)
+                half = np.minimum(half, self.width - half)
+            self.dx_cells.append(np.abs(half))
+        self.y2 = self.class_sq[self.dr_dist * self.width]  # squared plane y offsets
+        self.x2 = [self.class_sq[dx] for dx in self.dx_cells]
+
+    def _row_pass(self, factors):
+        """smooth_x with one tap table per parity, keeping taps whose factors
+        are not all below _TAIL; factors: list of f(x2) -> weights."""
+        ptr, ks, hs = [0], [], [[] for _ in factors]
+        for x2 in self.x2:
+            vals = [f(x2) for f in factors]
+            keep = np.max(np.abs(vals), axis=0) >= _TAIL
+            ks.append(self.k[keep])
+            for h, v in zip(hs, vals):
+                h.append(v[keep])
+            ptr.append(ptr[-1] + int(keep.sum()))
+        ptr, ks = np.asarray(ptr, np.intp), np.concatenate(ks).astype(np.intp)
+        return [(ptr, ks, np.ascontiguousarray(np.concatenate(h))) for h in hs]
+
+    def _col_taps(self, factors):
+        vals = [f(self.y2) for f in factors]
+        keep = np.max(np.abs(vals), axis=0) >= _TAIL
+        return self.dr[keep], [np.ascontiguousarray(v[keep]) for v in vals]
+
+    def _compact_taps(self, kind, sigma):
+        """(row offsets, tap_ptr, k, h) of bubble / triangle within sigma."""
+        cut = sigma * sigma + 1e-9
+        rows = np.flatnonzero(self.y2 <= cut)
+        ptr, ks, hs = [0], [], []
+        for i in rows:
+            for dx in self.dx_cells:
+                g2 = self.class_sq[self.dr_dist[i] * self.width + dx]
+                inside = np.flatnonzero(g2 <= cut)
+                h = np.empty((1, inside.size))
+                _som.neighborhood_matrix(np.ascontiguousarray(g2[inside][None, :]), kind,
+                                         sigma, h, False)
+                nz = h[0] != 0.0
+                ks.append(self.k[inside][nz])
+                hs.append(h[0][nz])
+                ptr.append(ptr[-1] + int(nz.sum()))
+        return (self.dr[rows], np.asarray(ptr, np.intp),
+                np.concatenate(ks).astype(np.intp), np.concatenate(hs))
+
+    def update(self, kind, sigma, sums, counts, W, metric, w_aux):
+        grid, e, C = self.grid, self.e, self.grid.n_cols
+        SC = self.SC
+        SC3 = SC.reshape(grid.n_units, e)
+        SC3[:, :-1] = sums
+        SC3[:, -1] = counts
+        s2 = 2.0 * sigma * sigma
+        per, hx = grid.periodic, self.hex
+
+        def g(z2):
+            return np.exp(-z2 / s2)
+
+        if kind == _NEIGHBORHOODS["gaussian"]:
+            (ptr, ks, h), = self._row_pass([g])
+            _som.smooth_x(SC, self.A, C, per, hx, ptr, ks, h)
+            dr, (hy,) = self._col_taps([g])
+            _som.smooth_y(self.A, SC, per, hx, dr, hy)
+        elif kind == _NEIGHBORHOODS["mexican_hat"]:
+            if self.A2 is None:
+                self.A2 = np.empty_like(self.A)
+            (p1, k1, h1), (p2, k2, h2) = self._row_pass(
+                [g, lambda z2: -(z2 / (sigma * sigma)) * g(z2)])
+            _som.smooth_x(SC, self.A, C, per, hx, p1, k1, h1)
+            _som.smooth_x(SC, self.A2, C, per, hx, p2, k2, h2)
+            dr, (hy1, hy2) = self._col_taps([lambda z2: (1.0 - z2 / (sigma * sigma)) * g(z2), g])
+            _som.smooth_y(self.A, SC, per, hx, dr, hy1)
+            _som.smooth_y(self.A2, SC, per, hx, dr, hy2, accumulate=True)
+        else:  # bubble, triangle: compact support
+            dr, ptr, ks, h = self._compact_taps(kind, sigma)
+            out = self.A[:grid.n_rows]
+            _som.smooth_2d(SC, out, C, per, hx, dr, ptr, ks, h)
+            SC = out
+        _som.batch_finish(SC.reshape(grid.n_units, e), W, metric, w_aux)
+
+
+#: up to this many samples or features, the PCA init decomposes exactly (the
+#: d x d covariance or the n x n Gram matrix, O(n d min(n, d))); beyond, a
+#: randomized SVD costs O(n d k) for the k = 2 components
+_EXACT_PCA_MAX_DIM = 128
+
+
+def _leading_components(X, k):
+    """Mean and the k leading principal axes of X, scaled by their std.
+
+    Returns ``(mean, comps)`` with ``comps`` of shape ``(min(k, n, d), d)``
+    in float64, each row a principal axis times the square root of its
+    variance (``n - 1`` in the denominator).  Deterministic: exact for
+    ``min(n, d) <= _EXACT_PCA_MAX_DIM`` (the covariance eigenproblem when d
+    is small, the Gram matrix's when n is), else scikit-learn's
+    ``randomized_svd`` with a fixed seed (4 or more power iterations, 10
+    oversamples: the plane agrees with the exact one to rounding on data
+    whose third component is clearly smaller).  Signs are fixed so that the
+    largest ``|entry|`` of each axis is positive.
+    """
+    n, d = X.shape
+    X64 = X.astype(np.float64)
+    mean = X64.mean(axis=0)
+    Xc = X64 - mean
+    scale = 1.0 / max(n - 1, 1)
+    if d <= _EXACT_PCA_MAX_DIM:
+        evals, evecs = np.linalg.eigh(Xc.T @ Xc * scale)
+        order = np.argsort(evals)[::-1][:k]
+        axes, var = evecs[:, order].T, evals[order]
+    elif n <= _EXACT_PCA_MAX_DIM:  # few samples: the n x n Gram matrix
+        evals, evecs = np.linalg.eigh(Xc @ Xc.T)
+        order = np.argsort(evals)[::-1][:min(k, n)]
+        s = np.sqrt(np.maximum(evals[order], 0.0))
+        axes = (Xc.T @ evecs[:, order]).T
+        axes /= np.where(s > 0, s, 1.0)[:, None]
+        var = s ** 2 * scale
+    else:
+        from sklearn.utils.extmath import randomized_svd
+
+        _, s, axes = randomized_svd(Xc, k, random_state=0)
+        var = s ** 2 * scale
+    comps = axes * np.sqrt(np.maximum(var, 0.0))[:, None]
+    signs = np.sign(comps[np.arange(len(comps)), np.argmax(np.abs(comps), axis=1)])
+    comps *= np.where(signs == 0, 1.0, signs)[:, None]
+    return mean, comps
 
 
 def _pair_distance(w, V, metric):

@@ -23,9 +23,102 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, exp, pow, fabs, INFINITY
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
+from cpython.exc cimport PyErr_CheckSignals
 
 from _blas cimport gemm, gemv
+
+cdef extern from "_gemm.h" nogil:
+    int fastnut_gemm_kernel()
+    void fastnut_sgemm_auto(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
+                            const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
+                            float *C, Py_ssize_t ldc, int beta)
+
+cdef extern from *:
+    """
+    #include <math.h>
+    #include "_simd.h"
+    #if FASTNUT_HAVE_AVX2
+    #include <immintrin.h>
+    #define FASTNUT_SOM_AVX2 __attribute__((target("avx2,fma")))
+    FASTNUT_SOM_AVX2 static inline float fastnut_som_hmin(__m256 v)
+    {
+        __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_min_ss(m, _mm_shuffle_ps(m, m, 1));
+        return _mm_cvtss_f32(m);
+    }
+    /* lowest index u with s[u] == v, or -1 */
+    FASTNUT_SOM_AVX2 static inline ptrdiff_t fastnut_som_find(const float *s, ptrdiff_t U, float v)
+    {
+        ptrdiff_t u = 0;
+        __m256 vv = _mm256_set1_ps(v);
+        for (; u + 8 <= U; u += 8) {
+            int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + u), vv, _CMP_EQ_OQ));
+            if (mask)
+                return u + __builtin_ctz(mask);
+        }
+        for (; u < U; u++)
+            if (s[u] == v)
+                return u;
+        return -1;
+    }
+    /* Euclidean scores of one sample in place, s[u] = aux[u] - (p[u] + p[u])
+       for the products p = x.w_u held in s (the same float operations as the
+       scalar loop), then the best and second-best unit (ties: lowest index)
+       by two vector minima.  Returns 0 when a minimum is not found again
+       (NaN scores): the caller then scans the scores itself. */
+    FASTNUT_SOM_AVX2 static int fastnut_som_top2_l2(float *s, const float *aux, ptrdiff_t U,
+                                                    ptrdiff_t *best, ptrdiff_t *second)
+    {
+        ptrdiff_t u = 0, b1, b2;
+        float m1, m2, keep;
+        __m256 vmin = _mm256_set1_ps(INFINITY);
+        for (; u + 8 <= U; u += 8) {
+            __m256 p = _mm256_loadu_ps(s + u);
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(aux + u), _mm256_add_ps(p, p));
+            _mm256_storeu_ps(s + u, v);
+            vmin = _mm256_min_ps(vmin, v);
+        }
+        m1 = fastnut_som_hmin(vmin);
+        for (; u < U; u++) {
+            s[u] = aux[u] - (s[u] + s[u]);
+            if (s[u] < m1)
+                m1 = s[u];
+        }
+        b1 = fastnut_som_find(s, U, m1);
+        if (b1 < 0)
+            return 0;
+        keep = s[b1];
+        s[b1] = INFINITY;
+        vmin = _mm256_set1_ps(INFINITY);
+        for (u = 0; u + 8 <= U; u += 8)
+            vmin = _mm256_min_ps(vmin, _mm256_loadu_ps(s + u));
+        m2 = fastnut_som_hmin(vmin);
+        for (; u < U; u++)
+            if (s[u] < m2)
+                m2 = s[u];
+        b2 = U > 1 ? fastnut_som_find(s, U, m2) : b1;
+        s[b1] = keep;
+        if (b2 < 0)
+            return 0;
+        *best = b1;
+        *second = b2;
+        return 1;
+    }
+    static inline int fastnut_som_simd(void) { return fastnut_have_avx2(); }
+    #else
+    static inline int fastnut_som_top2_l2(float *s, const float *aux, ptrdiff_t U,
+                                          ptrdiff_t *best, ptrdiff_t *second)
+    { (void)s; (void)aux; (void)U; (void)best; (void)second; return 0; }
+    static inline int fastnut_som_simd(void) { return 0; }
+    #endif
+    """
+    int fastnut_som_simd() nogil
+    int fastnut_som_top2_l2(float *s, const float *aux, Py_ssize_t U,
+                            Py_ssize_t *best, Py_ssize_t *second) nogil
+
 
 # codes shared with Python (fastnut/som.py reads them from these enums)
 cpdef enum Metric:
@@ -238,7 +331,17 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
     cdef floating *sc
     cdef double acc, xx, ww, xw
     cdef bint fused = scores == NULL and metric == EUCLIDEAN
-    if fused:
+    # float32 with AVX2: fastnut's GEMM (each product one fixed-order sum, so
+    # a sample's scores do not depend on its block) and vector scans
+    cdef bint simd = False
+    if floating is float:
+        simd = scores == NULL and metric != MANHATTAN and fastnut_gemm_kernel() != 0
+        if simd:
+            fastnut_sgemm_auto(m, U, d, X, d, 1, W, 1, d, scratch, U, 0)
+            fused = False
+    if simd:
+        pass
+    elif fused:
         for i in range(m):
             memcpy(scratch + i * U, w_aux, U * sizeof(floating))
         if m == 1:  # one sample (online steps, tiny predicts): GEMV is cheaper to call
@@ -264,6 +367,18 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
         if fused:
             pass
         elif metric == EUCLIDEAN:
+            if floating is float:
+                if simd and fastnut_som_simd() and fastnut_som_top2_l2(sc, w_aux, U, &b1, &b2):
+                    bmu[i] = b1
+                    second[i] = b2
+                    dist[i] = sqrt(_sq_dist(x, W + b1 * d, d))
+                    continue
+                if simd and fastnut_som_simd():  # NaN scores: already computed in place
+                    _top2(sc, U, &b1, &b2)
+                    bmu[i] = b1
+                    second[i] = b2
+                    dist[i] = sqrt(_sq_dist(x, W + b1 * d, d))
+                    continue
             for u in range(U):
                 sc[u] = w_aux[u] - (row[u] + row[u])
         elif metric == COSINE:
@@ -311,7 +426,8 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
                double[::1] dist,               # OUT (n,) distance to the best unit
                int n_threads,
                double[:, ::1] sums=None,       # OUT (U, d) optional Voronoi sums
-               double[::1] counts=None):       # OUT (U,) optional hit counts
+               double[::1] counts=None,        # OUT (U,) optional hit counts
+               bint accumulate=False):
     """Best and second-best unit of every sample, in blocks of samples.
 
     Samples are split into fixed blocks of ``block_rows(U)`` rows; threads
@@ -321,7 +437,10 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
 
     With ``sums``/``counts`` (one thread only) the batch-map accumulation of
     :func:`batch_accumulate` is done block by block while the block is in
-    cache, in the same sample order, hence with the same result.
+    cache, in the same sample order, hence with the same result;
+    ``accumulate=True`` adds to ``sums``/``counts`` instead of overwriting
+    them (the estimator calls this chunk by chunk, so that Ctrl-C is seen
+    between chunks).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], U = W.shape[0]
     cdef Py_ssize_t chunk = block_rows(U)
@@ -341,8 +460,9 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
             raise MemoryError(f"bmu_search: cannot allocate {chunk} x {U} scratch")
         try:
             with nogil:
-                sums[:, :] = 0.0
-                counts[:] = 0.0
+                if not accumulate:
+                    sums[:, :] = 0.0
+                    counts[:] = 0.0
                 for c in range(n_chunks):
                     start = c * chunk
                     m = min(chunk, n - start)
@@ -422,83 +542,170 @@ def batch_accumulate(const floating[:, ::1] X,     # IN  (n, d)
                 srow[j] += xrow[j]
 
 
-def batch_smooth(const double[:, ::1] H,       # IN  (U, U) neighbourhood matrix
-                 const double[:, ::1] sums,    # IN  (U, d)
-                 const double[::1] counts,     # IN  (U,)
-                 double[:, ::1] num,           # SCRATCH (U, d)
-                 double[::1] den,              # SCRATCH (U,)
-                 floating[:, ::1] W,           # IN/OUT (U, d)
-                 int metric,
-                 floating[::1] w_aux):         # OUT (U,)
-    """Batch-map update ``W[u] = sum_v H[u, v] S[v] / sum_v H[u, v] c[v]``.
+# Batch smoothing over the neighbourhood's support.  The sums and counts of
+# an (R x C) map are held as R rows of C items, each item e = d + 1 values
+# (the d Voronoi sums, then the count), so that one pass smooths numerators
+# and denominators together.  Every pass is made of "shifted AXPYs": item c
+# of a destination row receives h * item (c - k) of a source row, which for
+# a whole row is one contiguous AXPY (two when the row wraps on a torus).
+# The tap lists (k, h), one per row offset and row parities, are built by
+# the estimator from the neighbourhood and hold only its support.
 
-    One (U x U) @ (U x d) GEMM: O(U^2 d).  A unit whose denominator is not
-    positive (no sample within its neighbourhood) keeps its weights.
+cdef extern from *:
     """
+    #include "_simd.h"
+    /* dst += h src: the smoothing passes' only loop (cloned for AVX2 / AVX-512) */
+    FASTNUT_CLONES static void fastnut_som_axpy(double *dst, const double *src,
+                                                ptrdiff_t n, double h)
+    {
+        for (ptrdiff_t j = 0; j < n; j++)
+            dst[j] += h * src[j];
+    }
+    """
+    void fastnut_som_axpy(double *dst, const double *src, Py_ssize_t n, double h) nogil
+
+
+cdef inline void _axpy(double *dst, const double *src, Py_ssize_t n,
+                       double h) noexcept nogil:
+    fastnut_som_axpy(dst, src, n, h)
+
+
+cdef inline void _shift_axpy(double *dst, const double *src, Py_ssize_t C, Py_ssize_t e,
+                             Py_ssize_t k, double h, bint periodic) noexcept nogil:
+    """dst item c += h * src item (c - k), for the C items of one row.
+
+    Planar rows drop the items shifted out of the row; periodic rows wrap.
+    """
+    if periodic:
+        k = k % C
+        if k < 0:
+            k = k + C
+        _axpy(dst + k * e, src, (C - k) * e, h)
+        _axpy(dst, src + (C - k) * e, k * e, h)
+    elif k >= 0:
+        if k < C:
+            _axpy(dst + k * e, src, (C - k) * e, h)
+    elif -k < C:
+        _axpy(dst, src - k * e, (C + k) * e, h)
+
+
+cdef inline Py_ssize_t _source_row(Py_ssize_t r, Py_ssize_t dr, Py_ssize_t R,
+                                   bint periodic) noexcept nogil:
+    """Row r - dr, wrapped on a torus; -1 when it is off a planar map."""
+    cdef Py_ssize_t v = r - dr
+    if periodic:
+        v = v % R
+        if v < 0:
+            v = v + R
+        return v
+    if v < 0 or v >= R:
+        return -1
+    return v
+
+
+def smooth_x(const double[:, ::1] src,        # IN  (R, C * e) rows of C items
+             double[:, ::1] dst,              # OUT (P * R, C * e), P = 2 if hexagonal else 1
+             Py_ssize_t C, bint periodic, bint hexagonal,
+             const Py_ssize_t[::1] tap_ptr,   # IN  (T + 1,) table t: taps tap_ptr[t]:tap_ptr[t+1]
+             const Py_ssize_t[::1] tap_k,     # IN  item shift of each tap
+             const double[::1] tap_h):        # IN  weight of each tap
+    """Along the rows: ``dst[p R + r, c] = sum_taps h src[r, c - k]``.
+
+    Rectangular maps have one table (T = 1).  On hexagonal maps the column
+    offset in half units, ``2 k + p - r % 2``, depends on the parity p of the
+    destination row and on the parity of the source row r: table
+    ``2 p + r % 2`` (T = 4), and ``dst`` holds one block of R rows per
+    destination parity.  O(R P C e) per tap; Ctrl-C is honoured between rows.
+    """
+    cdef Py_ssize_t R = src.shape[0], L = src.shape[1], e = L // C
+    cdef Py_ssize_t P = 2 if hexagonal else 1, p, r, t, j
+    cdef double *out
+    with nogil:
+        for p in range(P):
+            for r in range(R):
+                out = &dst[p * R + r, 0]
+                memset(out, 0, L * sizeof(double))
+                t = 2 * p + r % 2 if hexagonal else 0
+                for j in range(tap_ptr[t], tap_ptr[t + 1]):
+                    _shift_axpy(out, &src[r, 0], C, e, tap_k[j], tap_h[j], periodic)
+                with gil:
+                    PyErr_CheckSignals()
+
+
+def smooth_y(const double[:, ::1] src,        # IN  (P * R, L) output of smooth_x
+             double[:, ::1] dst,              # IN/OUT (R, L)
+             bint periodic, bint hexagonal,
+             const Py_ssize_t[::1] dr,        # IN  (n_taps,) row offsets
+             const double[::1] h,             # IN  (n_taps,) their weights
+             bint accumulate=False):
+    """Across the rows: ``dst[r] (+)= sum_taps h src[p R + r - dr]``, p = r % 2 (hexagonal).
+
+    With ``accumulate`` the sums are added to ``dst`` (a second separable
+    term), otherwise ``dst`` is overwritten.  Ctrl-C is honoured between rows.
+    """
+    cdef Py_ssize_t R = dst.shape[0], L = dst.shape[1], r, v, j, base
+    cdef double *out
+    with nogil:
+        for r in range(R):
+            out = &dst[r, 0]
+            if not accumulate:
+                memset(out, 0, L * sizeof(double))
+            base = (r % 2) * R if hexagonal else 0
+            for j in range(dr.shape[0]):
+                v = _source_row(r, dr[j], R, periodic)
+                if v >= 0:
+                    _axpy(out, &src[base + v, 0], L, h[j])
+            with gil:
+                PyErr_CheckSignals()
+
+
+def smooth_2d(const double[:, ::1] src,       # IN  (R, C * e)
+              double[:, ::1] dst,             # OUT (R, C * e)
+              Py_ssize_t C, bint periodic, bint hexagonal,
+              const Py_ssize_t[::1] dr,       # IN  (n_dr,) row offsets within the support
+              const Py_ssize_t[::1] tap_ptr,  # IN  (n_dr * T + 1,)
+              const Py_ssize_t[::1] tap_k,    # IN  item shift of each tap
+              const double[::1] tap_h):       # IN  weight of each tap
+    """A non-separable neighbourhood over its support:
+    ``dst[r, c] = sum_{dr, taps} h src[r - dr, c - k]``.
+
+    Row offset ``dr[i]`` uses table ``i T + t`` with ``t = 2 (r % 2) +
+    (source row % 2)`` on hexagonal maps (T = 4), ``t = 0`` otherwise
+    (T = 1).  O(R C e K) for K units in the support.
+    """
+    cdef Py_ssize_t R = src.shape[0], L = src.shape[1], e = L // C
+    cdef Py_ssize_t T = 4 if hexagonal else 1, r, v, i, t, j
+    cdef double *out
+    with nogil:
+        for r in range(R):
+            out = &dst[r, 0]
+            memset(out, 0, L * sizeof(double))
+            for i in range(dr.shape[0]):
+                v = _source_row(r, dr[i], R, periodic)
+                if v < 0:
+                    continue
+                t = i * T + (2 * (r % 2) + v % 2 if hexagonal else 0)
+                for j in range(tap_ptr[t], tap_ptr[t + 1]):
+                    _shift_axpy(out, &src[v, 0], C, e, tap_k[j], tap_h[j], periodic)
+            with gil:
+                PyErr_CheckSignals()
+
+
+def batch_finish(const double[:, ::1] numden,   # IN  (U, d + 1) smoothed sums, then counts
+                 floating[:, ::1] W,            # IN/OUT (U, d)
+                 int metric,
+                 floating[::1] w_aux):          # OUT (U,)
+    """``W[u] = numden[u, :d] / numden[u, d]``; a unit whose denominator is not
+    above 1e-12 (no sample within its neighbourhood) keeps its weights."""
     cdef Py_ssize_t u, j, U = W.shape[0], d = W.shape[1]
     cdef double inv
     with nogil:
-        gemm(False, False, <int> U, <int> d, <int> U, 1.0, &H[0, 0], <int> U,
-             &sums[0, 0], <int> d, 0.0, &num[0, 0], <int> d)
-        gemv(False, <int> U, <int> U, 1.0, &H[0, 0], <int> U, &counts[0], 1,
-             0.0, &den[0], 1)
         for u in range(U):
-            if den[u] > 1e-12:
-                inv = 1.0 / den[u]
+            if numden[u, d] > 1e-12:
+                inv = 1.0 / numden[u, d]
                 for j in range(d):
-                    W[u, j] = <floating> (num[u, j] * inv)
+                    W[u, j] = <floating> (numden[u, j] * inv)
             _unit_aux(&W[u, 0], d, metric, &w_aux[u])
-
-
-def batch_smooth_grid(const Py_ssize_t[:, ::1] cells,   # IN  (U, 2) (row, x) per unit
-                      Py_ssize_t n_rows, Py_ssize_t width, bint periodic,
-                      const double[::1] h_class,         # IN  (n_classes,) h per distance class
-                      const double[:, ::1] sums,         # IN  (U, d)
-                      const double[::1] counts,          # IN  (U,)
-                      floating[:, ::1] W,                # IN/OUT (U, d)
-                      int metric,
-                      floating[::1] w_aux,               # OUT (U,)
-                      int n_threads):
-    """The batch-map update of :func:`batch_smooth` without a U x U matrix.
-
-    For large maps: each unit's neighbourhood weights are looked up by
-    distance class on the fly, so memory stays O(U d); units within the
-    cut-off only contribute.  Units are split over threads, each summing over
-    the other units in index order, so the result does not depend on the
-    thread count.  O(U^2) lookups plus O(U K d) for K units within reach.
-    """
-    cdef Py_ssize_t U = W.shape[0], d = W.shape[1]
-    cdef Py_ssize_t u, v, j
-    cdef double h, den, inv
-    cdef double *num
-    cdef const double *srow
-    # one numerator row per thread, allocated with the GIL held (MemoryError
-    # on failure); each unit's row is zeroed before its sums
-    cdef int nt = max(1, n_threads)
-    cdef double *work = <double *> malloc(nt * max(d, 1) * sizeof(double))
-    if work == NULL:
-        raise MemoryError(f"batch_smooth_grid: cannot allocate {nt} x {d} scratch")
-    try:
-        for u in prange(U, nogil=True, schedule="static", num_threads=nt):
-            num = work + threadid() * d
-            den = 0.0
-            for j in range(d):
-                num[j] = 0.0
-            for v in range(U):
-                h = h_class[_grid_class(&cells[u, 0], &cells[v, 0], n_rows, width, periodic)]
-                if h == 0.0 or counts[v] == 0.0:
-                    continue
-                den = den + h * counts[v]
-                srow = &sums[v, 0]
-                for j in range(d):
-                    num[j] += h * srow[j]
-            if den > 1e-12:
-                inv = 1.0 / den
-                for j in range(d):
-                    W[u, j] = <floating> (num[j] * inv)
-            _unit_aux(&W[u, 0], d, metric, &w_aux[u])
-    finally:
-        free(work)
 
 
 # --------------------------------------------------------------------------
@@ -528,6 +735,8 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
     ``w.x`` products of the BMU search,
     ``||(1-c) w + c x||^2 = (1-c)^2 ||w||^2 + 2 c (1-c) w.x + c^2 ||x||^2``,
     so the caller should recompute it exactly (``unit_aux``) every epoch.
+    Ctrl-C is honoured every few steps (about 2**22 multiply-adds of BMU
+    search apart); the weights are then left part-way through the epoch.
     """
     cdef Py_ssize_t m = order.shape[0], U = W.shape[0], d = W.shape[1]
     cdef Py_ssize_t t, u, j, b, b2
@@ -536,6 +745,7 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
     cdef const floating *x
     cdef floating *wu
     cdef double g2
+    cdef Py_ssize_t check = max(1, min(256, (1 << 22) // max(U * d, 1)))
     if scratch.shape[0] < 2 * U:
         raise ValueError(f"scratch must hold 2 * n_units = {2 * U} values, got {scratch.shape[0]}")
     with nogil:
@@ -573,4 +783,7 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
                     n2 = 1.0 / (<double> w_aux[u] * w_aux[u]) if w_aux[u] > 0 else 0.0
                     n2 = a * a * n2 + 2.0 * a * c * scratch[u] + c * c * xx
                     w_aux[u] = <floating> (1.0 / sqrt(n2) if n2 > 0.0 else 0.0)
+            if (t + 1) % check == 0:
+                with gil:
+                    PyErr_CheckSignals()
     return total

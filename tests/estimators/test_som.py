@@ -103,17 +103,6 @@ def test_partial_fit_continues_the_schedule(digits, algorithm):
     assert part.n_iter_ == 4 and np.all(np.isfinite(part.weights_))
 
 
-@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
-def test_large_map_smoothing_path_gives_the_same_map(digits, topology, monkeypatch):
-    import fastnut.som as som_module
-
-    kw = dict(topology=topology, periodic=topology == "hexagonal", max_iter=3)
-    dense = SelfOrganizingMap(6, 8, **kw).fit(digits)
-    monkeypatch.setattr(som_module, "_DENSE_SMOOTH_MAX_UNITS", 0)
-    grid_path = SelfOrganizingMap(6, 8, **kw).fit(digits)
-    assert_allclose(grid_path.weights_, dense.weights_, rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_thread_count_does_not_change_the_map(digits, n_jobs):
     ref_map = SelfOrganizingMap(10, 10, max_iter=3, n_jobs=1).fit(digits)
@@ -264,3 +253,122 @@ def test_plots_draw_one_cell_per_unit(topology, n_vertices):
     with pytest.raises(ValueError, match="3 features"):
         plotting.plot_som_colors(SelfOrganizingMap(2, 2, max_iter=1).fit(X[:, :2]))
     plt.close("all")
+
+
+# -- Ctrl-C ---------------------------------------------------------------------
+
+def _interrupted_fit(est, method, X, after=0.2):
+    """Call est.method(X) with a Ctrl-C (``_thread.interrupt_main``) after
+    ``after`` seconds; return the seconds from the interrupt to its arrival."""
+    import _thread
+    import threading
+    import time
+
+    sent = []
+
+    def ctrl_c():
+        sent.append(time.perf_counter())
+        _thread.interrupt_main()
+
+    timer = threading.Timer(after, ctrl_c)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            getattr(est, method)(X)
+            time.sleep(30)  # the fit ended first: wait for the interrupt here
+    finally:
+        timer.cancel()
+    return time.perf_counter() - sent[0]
+
+
+@pytest.fixture(scope="module")
+def long_epoch_data():
+    # one batch epoch on a 30 x 30 map is 2e9 multiply-adds (seconds), one
+    # online epoch 40,000 steps of 900 units
+    return np.random.default_rng(0).standard_normal((40_000, 64)).astype(np.float32)
+
+
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+def test_ctrl_c_stops_an_epoch_and_leaves_a_fresh_map_unfitted(long_epoch_data, algorithm):
+    from sklearn.exceptions import NotFittedError
+
+    som = SelfOrganizingMap(30, 30, algorithm=algorithm, max_iter=1000, init="sample",
+                            random_state=0, n_jobs=1)
+    late = _interrupted_fit(som, "fit", long_epoch_data)
+    assert late < 1.0  # within a fraction of a second, not at the end of the epoch
+    with pytest.raises(NotFittedError):
+        som.predict(long_epoch_data[:3])
+    assert not hasattr(som, "weights_") and not hasattr(som, "n_iter_")
+
+
+@pytest.mark.parametrize("method, algorithm", [("fit", "batch"), ("partial_fit", "online")])
+def test_ctrl_c_leaves_a_fitted_map_as_it_was(long_epoch_data, method, algorithm):
+    # partial_fit runs one epoch: the online one (seconds) outlasts the timer
+    X = long_epoch_data
+    som = SelfOrganizingMap(30, 30, algorithm=algorithm, max_iter=2, init="sample",
+                            random_state=0, n_jobs=1).partial_fit(X[:2000])
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+              for k, v in vars(som).items()}
+    som.set_params(max_iter=1000)
+    before["max_iter"] = 1000
+    late = _interrupted_fit(som, method, X)
+    assert late < 1.0
+    assert set(vars(som)) == set(before)
+    for k, v in before.items():
+        if isinstance(v, np.ndarray):
+            assert_array_equal(getattr(som, k), v)
+        else:
+            assert getattr(som, k) == v
+    assert som.n_iter_ == 1
+
+
+@pytest.mark.parametrize("shape", [(400, 200), (60, 300), (300, 20)])
+def test_pca_init_spans_the_exact_principal_plane(shape):
+    # randomized SVD (n and d > 128), the n x n Gram matrix (n small) and the
+    # d x d covariance (d small) all give the exact leading axes, scaled by
+    # their std, with the largest |entry| of each axis positive
+    from fastnut.som import _leading_components
+
+    n, d = shape
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((n, d)) * np.r_[6.0, 3.0, np.ones(d - 2)]
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    X = (Z @ Q + 5.0).astype(np.float32)
+    mean, comps = _leading_components(X, 2)
+    X64 = X.astype(np.float64)
+    _, s, vt = np.linalg.svd(X64 - X64.mean(0), full_matrices=False)
+    exact = vt[:2] * (s[:2] / np.sqrt(n - 1))[:, None]
+    exact *= np.sign(exact[np.arange(2), np.argmax(np.abs(exact), axis=1)])[:, None]
+    assert_allclose(mean, X64.mean(0), rtol=1e-12)
+    # same plane: the axes' projections off the exact plane vanish
+    basis = vt[:2]
+    axes = comps / np.linalg.norm(comps, axis=1, keepdims=True)
+    assert np.abs(axes - axes @ basis.T @ basis).max() < 1e-5
+    randomized = min(n, d) > 128
+    tol = 1e-5 if randomized else 1e-6  # a few power iterations vs exact
+    assert_allclose(comps, exact, rtol=0, atol=tol * np.abs(exact).max())
+    # the map's corners sit at mean +- std along the two axes
+    som = SelfOrganizingMap(5, 4, max_iter=1, sigma_start=1e-3, dtype="float64")
+    W0 = som._initial_weights(X, som._grid(), None)
+    assert_allclose(W0[0], mean - exact[0] - exact[1], rtol=1e-5, atol=1e-5)
+    assert_allclose(W0[-1], mean + exact[0] + exact[1], rtol=1e-5, atol=1e-5)
+
+
+def test_pca_init_of_wide_data_does_not_solve_a_d_x_d_problem(monkeypatch):
+    # 2 samples x 4000 features: the Gram matrix is 2 x 2 (the d x d
+    # covariance eigenproblem took 10.7 s; benchmarks/som.py row D times it)
+    calls = []
+    real = np.linalg.eigh
+
+    def eigh(a, *args, **kwargs):
+        calls.append(a.shape)
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "eigh", eigh)
+    X = np.random.default_rng(0).standard_normal((2, 4000))
+    som = SelfOrganizingMap(4, 4, max_iter=1).fit(X)
+    assert calls == [(2, 2)]
+    span = som.weights_.reshape(16, -1) - X.mean(0)
+    direction = (X[1] - X[0]) / np.linalg.norm(X[1] - X[0])
+    # one component: every unit lies on the line through the two samples
+    assert_allclose(span - np.outer(span @ direction, direction), 0.0, atol=1e-5)

@@ -131,55 +131,63 @@ def test_neighborhood_matrix(kind, sigma, cutoff):
         assert np.all(H[far] == 0) if cutoff else np.all(H[far] > 0)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["gaussian", "bubble", "triangle"])
-def test_batch_update_matches_direct_formula(dtype, kind):
-    rng = np.random.default_rng(1)
-    grid = Grid(4, 5, "rectangular", periodic=True)
-    U, d = grid.n_units, 3
-    X = rng.standard_normal((60, d)).astype(dtype)
-    W = rng.standard_normal((U, d)).astype(dtype)
-    best = ref.bmu(X, W)[0].astype(np.intp)
-    H = np.empty((U, U))
-    K.neighborhood_matrix(grid.sq_distances(), KIND[kind], 1.3, H, False)
+def smooth_with_estimator_path(grid, kind, sigma, X, W, best):
+    """One batch-map update through the estimator's smoother (fastnut.som)."""
+    from fastnut.som import _BatchSmoother
+
+    U, d = W.shape
     sums, counts = np.empty((U, d)), np.empty(U)
     K.batch_accumulate(X, best, sums, counts)
+    Wk, aux = W.copy(), np.empty(U, W.dtype)
+    _BatchSmoother(grid, d).update(KIND[kind], sigma, sums, counts, Wk, 0, aux)
+    return Wk, aux, counts
+
+
+@pytest.mark.parametrize("kind", list(KIND))
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("sigma", [0.6, 1.3, 4.0])
+def test_batch_update_matches_direct_formula(kind, topology, periodic, sigma):
+    # separable passes (gaussian, mexican hat) and the direct stencil over the
+    # support (bubble, triangle) against the U x U sum over samples
+    rng = np.random.default_rng(1)
+    grid = Grid(6, 7, topology, periodic)
+    U, d = grid.n_units, 3
+    X = rng.standard_normal((60, d))
+    W = rng.standard_normal((U, d))
+    best = ref.bmu(X, W)[0].astype(np.intp)
+    Wk, aux, counts = smooth_with_estimator_path(grid, kind, sigma, X, W, best)
     assert_array_equal(counts, np.bincount(best, minlength=U))
-    Wk, aux = W.copy(), np.empty(U, dtype)
-    K.batch_smooth(H, sums, counts, np.empty((U, d)), np.empty(U), Wk, 0, aux)
+    H = ref.neighborhood(kind, grid.sq_distances(), sigma, cutoff=False)
     expected = ref.batch_map(X, W, best, H)
-    tol = 1e-6 if dtype == np.float32 else 1e-12
-    assert_allclose(Wk, expected, rtol=tol, atol=tol)
-    assert_allclose(aux, (expected ** 2).sum(1), rtol=tol * 10)
-    # units far from every hit keep their weights under a bubble of radius 1.3
-    if kind == "bubble":
+    assert_allclose(Wk, expected, rtol=1e-11, atol=1e-11)
+    assert_allclose(aux, (expected ** 2).sum(1), rtol=1e-10)
+    if kind == "bubble":  # units with no hit within sigma keep their weights
         untouched = H @ counts == 0
         assert_array_equal(Wk[untouched], W[untouched])
 
 
-@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("periodic", [False, True])
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_grid_smoothing_matches_direct_formula(topology, periodic, n_threads):
-    # the large-map path: no U x U matrix, distance classes looked up per pair
-    rng = np.random.default_rng(4)
-    grid = Grid(6, 5, topology, periodic)
+def test_gaussian_tail_truncation_is_within_its_bound(dtype, periodic):
+    # a 3 x 40 map at sigma 1: taps beyond 11.75 sigma (weights below 1e-30)
+    # are dropped; every unit then agrees with the untruncated update to
+    # rounding, and units with no hit within 11.75 sigma (denominator below
+    # 1e-30 * n, under the 1e-12 at which a unit moves) keep their weights
+    rng = np.random.default_rng(5)
+    grid = Grid(3, 40, "rectangular", periodic)
     U, d = grid.n_units, 4
-    X = rng.standard_normal((90, d))
-    W = rng.standard_normal((U, d))
-    best = ref.bmu(X, W)[0].astype(np.intp)
-    sums, counts = np.empty((U, d)), np.empty(U)
-    K.batch_accumulate(X, best, sums, counts)
-    cells, n_rows, width, per, class_sq = grid_args(grid)
-    h_class = np.empty((1, class_sq.size))
-    K.neighborhood_matrix(class_sq.reshape(1, -1), KIND["gaussian"], 1.7, h_class, False)
-    Wk, aux = W.copy(), np.empty(U)
-    K.batch_smooth_grid(cells, n_rows, width, per, h_class[0], sums, counts, Wk, 0, aux,
-                        n_threads)
-    H = ref.neighborhood("gaussian", grid.sq_distances(), 1.7, cutoff=False)
+    X = rng.standard_normal((100, d)).astype(dtype)
+    W = rng.standard_normal((U, d)).astype(dtype)
+    best = rng.integers(0, 8, size=100).astype(np.intp)  # hits in row 0, columns 0-7
+    Wk, aux, counts = smooth_with_estimator_path(grid, "gaussian", 1.0, X, W, best)
+    H = ref.neighborhood("gaussian", grid.sq_distances(), 1.0, cutoff=False)
     expected = ref.batch_map(X, W, best, H)
-    assert_allclose(Wk, expected, rtol=1e-12, atol=1e-12)
-    assert_allclose(aux, (expected ** 2).sum(1), rtol=1e-12)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    assert_allclose(Wk, expected, rtol=tol, atol=tol)
+    far = (H @ counts) <= 1e-12
+    assert far.sum() >= (8 if periodic else 40)  # the bound is exercised
+    assert_array_equal(Wk[far], W[far])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -243,3 +251,23 @@ def test_online_exponential_schedule_and_cutoff():
     with pytest.raises(ValueError, match="scratch must hold 2"):
         K.online_epoch(X, np.array([0], np.intp), W, aux, *grid_args(grid), 0, 0, 0,
                        1.0, 1.0, 0.5, 0.5, 0.0, 1.0, np.empty(9))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_bmu_of_a_sample_does_not_depend_on_its_block(metric):
+    # float32 goes through fastnut's GEMM (one fixed-order sum per product)
+    # and the vector top-2 scan: one sample alone, in a block of 7 and in
+    # full blocks get the same units and distances, bit for bit
+    rng = np.random.default_rng(7)
+    U = 150
+    X = rng.standard_normal((2 * K.block_rows(U) + 11, 9)).astype(np.float32)
+    W = rng.standard_normal((U, 9)).astype(np.float32)
+    best, second, dist = run_bmu(X, W, metric)
+    edge = K.block_rows(U)
+    for a, b in [(0, 1), (5, 12), (edge - 3, edge + 4), (len(X) - 1, len(X))]:
+        rb, rs, rd = run_bmu(X[a:b], W, metric)
+        assert_array_equal(rb, best[a:b])
+        assert_array_equal(rs, second[a:b])
+        assert_array_equal(rd, dist[a:b])
+    rb, rs, rd = ref.bmu(X, W, metric)
+    assert np.mean(best == rb) > 0.99 and np.mean(second == rs) > 0.98
