@@ -85,6 +85,7 @@ from .neuralnet import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
 from .som import SelfOrganizingMap  # noqa: E402
 from .cnn import CNNClassifier, CNNRegressor  # noqa: E402
 from .rnn import RNNClassifier, RNNRegressor  # noqa: E402
+from .sequence_cnn import SequenceCNNClassifier, SequenceCNNRegressor  # noqa: E402
 from .rbm import BernoulliRBM, GaussianBernoulliRBM  # noqa: E402
 from .dbn import DBNClassifier, DeepBeliefNetwork, DeepBoltzmannMachine  # noqa: E402
 from .autoencoder import (Autoencoder, ContractiveAutoencoder,  # noqa: E402
@@ -99,6 +100,8 @@ __all__ = [
     "CNNRegressor",
     "RNNClassifier",
     "RNNRegressor",
+    "SequenceCNNClassifier",
+    "SequenceCNNRegressor",
     "BernoulliRBM",
     "GaussianBernoulliRBM",
     "DeepBeliefNetwork",
