@@ -109,6 +109,10 @@ CLASSIFIER_CASES = {
         fastnut.CNNClassifier(conv_layers=((3, 3),), pool=None, padding=1,
                               hidden_layer_sizes=(), max_iter=2, random_state=0),
         _images(shape=(5, 5)), _classes(24, 3)),
+    "cnn-batchnorm-residual": lambda: (
+        fastnut.CNNClassifier(conv_layers=((4, 3), (4, 3), (3, 3)), batch_norm=True,
+                              residual=True, hidden_layer_sizes=(5,), max_iter=2,
+                              random_state=0), _images(), _classes(24, 3)),
     "rnn-lstm-bi-stacked": lambda: (
         fastnut.RNNClassifier("lstm", hidden_size=5, num_layers=2, bidirectional=True,
                               dropout=0.2, hidden_layer_sizes=(4,), max_iter=2,
