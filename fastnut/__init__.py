@@ -92,6 +92,7 @@ from .som import SelfOrganizingMap  # noqa: E402
 from .cnn import CNNClassifier, CNNRegressor  # noqa: E402
 from .rnn import RNNClassifier, RNNRegressor  # noqa: E402
 from .text import SequenceTokenizer  # noqa: E402
+from .sequence_cnn import SequenceCNNClassifier, SequenceCNNRegressor  # noqa: E402
 from .rbm import BernoulliRBM, GaussianBernoulliRBM  # noqa: E402
 from .dbn import DBNClassifier, DeepBeliefNetwork  # noqa: E402
 from .dbm import DeepBoltzmannMachine  # noqa: E402
@@ -108,6 +109,8 @@ __all__ = [
     "RNNClassifier",
     "RNNRegressor",
     "SequenceTokenizer",
+    "SequenceCNNClassifier",
+    "SequenceCNNRegressor",
     "BernoulliRBM",
     "GaussianBernoulliRBM",
     "DeepBeliefNetwork",

@@ -115,7 +115,9 @@ class EarlyStopping(Callback):
     min_delta : float, default=0.0
         Smallest change that counts as an improvement.
     restore_best_weights : bool, default=True
-        At the end of training, put back the weights of the best epoch.
+        At the end of training, put back the weights of the best epoch (and the
+        layers' buffers, e.g. batch normalisation's running statistics, of
+        that epoch).
 
     Attributes
     ----------
@@ -149,7 +151,11 @@ class EarlyStopping(Callback):
         if improved:
             self.best_score_, self.best_epoch_, self._wait = value, epoch, 0
             if self.restore_best_weights:
-                self._best_params = {k: v.copy() for k, v in estimator.network_.params.items()}
+                net = estimator.network_
+                # the buffers (running statistics) go with the weights they fit
+                self._best_params = ({k: v.copy() for k, v in net.params.items()},
+                                     {k: v.copy() for k, v in
+                                      getattr(net, "buffers", {}).items()})
             return False
         self._wait += 1
         if self._wait >= self.patience:
@@ -159,8 +165,12 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, estimator):
         if self.restore_best_weights and self._best_params is not None:
-            for k, v in estimator.network_.params.items():
-                v[...] = self._best_params[k]
+            params, buffers = self._best_params
+            net = estimator.network_
+            for k, v in net.params.items():
+                v[...] = params[k]
+            for k, v in buffers.items():
+                net.buffers[k][...] = v
         self._best_params = None  # a fitted model holds weights once
 
 

@@ -32,6 +32,8 @@ class _CNNMixin:
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "hidden_layer_sizes": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "residual": ["boolean"],
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k in _TRAIN_NAMES},
         "solver": [StrOptions({"sgd", "adam"})],
     }
@@ -74,18 +76,54 @@ class _CNNMixin:
             blocks.append((int(filters), kernel))
         return blocks
 
+    def _conv_act(self, filters, kernel, act=True):
+        """One convolution with its activation (``act=False``: none), batch
+        normalisation between them with ``batch_norm`` (a ReLU is fused into
+        it, the convolution's bias is left out: the normalisation's shift
+        replaces it)."""
+        activation = self.activation if act else "identity"
+        if not self.batch_norm:
+            return [nn.Conv2D(filters, kernel, padding=self.padding, activation=activation)]
+        conv = nn.Conv2D(filters, kernel, padding=self.padding, use_bias=False)
+        if activation in ("identity", "relu"):
+            return [conv, nn.BatchNorm2D(activation=activation)]
+        return [conv, nn.BatchNorm2D(), nn.Activation(activation)]
+
+    def _block(self, filters, kernel, channels):
+        """The layers of one entry of ``conv_layers`` on ``channels`` input channels."""
+        if not self.residual:
+            return self._conv_act(filters, kernel)
+        if self.padding != "same":
+            raise ValueError(f"residual=True adds each block's input to its output, so the "
+                             f"convolutions must keep the image size: use padding='same' "
+                             f"(got padding={self.padding!r})")
+        body = self._conv_act(filters, kernel) + self._conv_act(filters, kernel, act=False)
+        if channels == filters:
+            shortcut = None
+        elif self.batch_norm:  # ResNet's projection: 1x1 convolution + normalisation
+            shortcut = nn.Sequential([nn.Conv2D(filters, 1, use_bias=False), nn.BatchNorm2D()])
+        else:
+            shortcut = "projection"
+        return [nn.Residual(body, shortcut=shortcut), nn.Activation(self.activation)]
+
     def _hidden_layers(self, sample_shape):
         layers = []
         C, H, W = sample_shape
         for filters, kernel in self._blocks():
-            conv = nn.Conv2D(filters, kernel, padding=self.padding, activation=self.activation)
+            conv = nn.Conv2D(filters, kernel, padding=self.padding)
             _, _, H, W = conv._geometry(H, W)
             if H < 1 or W < 1:
                 raise ValueError(
                     f"conv_layers={self.conv_layers!r} with padding={self.padding!r} shrink "
                     f"images of shape (C, H, W) = {tuple(sample_shape)} to nothing; use "
                     "padding='same', smaller kernels or fewer blocks")
-            layers.append(conv)
+            if self.residual:
+                _, _, H, W = conv._geometry(H, W)  # the second convolution of the block
+                if H < 1 or W < 1:
+                    raise ValueError(f"conv_layers={self.conv_layers!r} shrink images of "
+                                     f"shape {tuple(sample_shape)} to nothing")
+            layers += self._block(filters, kernel, C)
+            C = filters
             if self.pool is not None:
                 window = (min(self.pool_size, H), min(self.pool_size, W))
                 if window != (1, 1):
@@ -155,6 +193,18 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
         Widths of the dense layers between the last block and the output.
     dropout : float, default=0.0
         Dropout rate before every dense layer (training only).
+    batch_norm : bool, default=False
+        Batch normalisation (``nn.BatchNorm2D``) after every convolution,
+        before its activation (the convolutions then have no bias).
+        Prediction uses the running statistics, fitted state.
+    residual : bool, default=False
+        Make every entry of ``conv_layers`` a residual block (He et al.,
+        2016): two convolutions of ``(filters, kernel_size)``, the second
+        without activation, added to the block's input (through a 1x1
+        convolution, with batch normalisation when ``batch_norm``, where the
+        number of channels changes), then the activation and the pooling.
+        Needs ``padding="same"``.  With ``batch_norm=True`` this is a small
+        ResNet.
     solver : {"adam", "sgd"}, default="adam"
         Optimizer: Adam, stochastic gradient descent (with momentum) or
         full-batch L-BFGS.
@@ -267,9 +317,9 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
 
     def __init__(self, input_shape=None, conv_layers=((32, 3), (64, 3)), *, pool="max",
                  pool_size=2, padding="same", activation="relu", hidden_layer_sizes=(128,),
-                 dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
-                 learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
-                 tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
+                 dropout=0.0, batch_norm=False, residual=False, solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  class_weight=None,
@@ -282,6 +332,8 @@ class CNNClassifier(_CNNMixin, NetworkClassifier):
         self.activation = activation
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.residual = residual
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -342,6 +394,18 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
         Widths of the dense layers between the last block and the output.
     dropout : float, default=0.0
         Dropout rate before every dense layer (training only).
+    batch_norm : bool, default=False
+        Batch normalisation (``nn.BatchNorm2D``) after every convolution,
+        before its activation (the convolutions then have no bias).
+        Prediction uses the running statistics, fitted state.
+    residual : bool, default=False
+        Make every entry of ``conv_layers`` a residual block (He et al.,
+        2016): two convolutions of ``(filters, kernel_size)``, the second
+        without activation, added to the block's input (through a 1x1
+        convolution, with batch normalisation when ``batch_norm``, where the
+        number of channels changes), then the activation and the pooling.
+        Needs ``padding="same"``.  With ``batch_norm=True`` this is a small
+        ResNet.
     solver : {"adam", "sgd"}, default="adam"
         Optimizer: Adam, stochastic gradient descent (with momentum) or
         full-batch L-BFGS.
@@ -442,9 +506,9 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
 
     def __init__(self, input_shape=None, conv_layers=((32, 3), (64, 3)), *, pool="max",
                  pool_size=2, padding="same", activation="relu", hidden_layer_sizes=(128,),
-                 dropout=0.0, solver="adam", alpha=1e-4, batch_size="auto",
-                 learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
-                 tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
+                 dropout=0.0, batch_norm=False, residual=False, solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, momentum=0.9,
                  nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  lr_schedule=None, callbacks=None, dtype=np.float32):
@@ -456,6 +520,8 @@ class CNNRegressor(_CNNMixin, NetworkRegressor):
         self.activation = activation
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.residual = residual
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size

@@ -106,7 +106,8 @@ from . import (Autoencoder, BernoulliRBM, CNNClassifier, CNNRegressor, Contracti
                ConvAutoencoder, DBNClassifier, DeepBeliefNetwork, DeepBoltzmannMachine,
                DenoisingAutoencoder, GaussianBernoulliRBM, LSTMAutoencoder, MLPClassifier,
                MLPRegressor, NeuralNetClassifier, NeuralNetRegressor, RNNClassifier,
-               RNNRegressor, SelfOrganizingMap, SparseAutoencoder, nn)
+               RNNRegressor, SelfOrganizingMap, SequenceCNNClassifier, SequenceCNNRegressor,
+               SparseAutoencoder, nn)
 
 __all__ = ["to_onnx", "network_to_onnx", "register_layer", "LAYER_EMITTERS", "Graph",
            "CLASSIFIERS",
@@ -115,8 +116,10 @@ __all__ = ["to_onnx", "network_to_onnx", "register_layer", "LAYER_EMITTERS", "Gr
 #: the lowest main-domain opset the converters emit for
 MIN_OPSET = 13
 
-CLASSIFIERS = (MLPClassifier, CNNClassifier, RNNClassifier, DBNClassifier, NeuralNetClassifier)
-REGRESSORS = (MLPRegressor, CNNRegressor, RNNRegressor, NeuralNetRegressor)
+CLASSIFIERS = (MLPClassifier, CNNClassifier, RNNClassifier, SequenceCNNClassifier, DBNClassifier,
+               NeuralNetClassifier)
+REGRESSORS = (MLPRegressor, CNNRegressor, RNNRegressor, SequenceCNNRegressor,
+              NeuralNetRegressor)
 AUTOENCODERS = (Autoencoder, SparseAutoencoder, ContractiveAutoencoder,
                 DenoisingAutoencoder, ConvAutoencoder, LSTMAutoencoder)
 _RBMS = (BernoulliRBM, GaussianBernoulliRBM)
@@ -440,7 +443,10 @@ register_layer(nn.TimeDistributedDense)(_emit_dense)
 
 @register_layer(nn.Activation)
 def _emit_activation(g, layer, x, ctx):
-    return g.activation(x, layer.activation)
+    y = g.activation(x, layer.activation)
+    if layer.activation == "relu":  # padded (NaN) steps stay NaN, as fastnut's ReLU
+        y = g.op("Where", g.op("IsNaN", x), x, y)
+    return y
 
 
 @register_layer(nn.Dropout, nn.Corruption, nn.SparsityPenalty)
@@ -805,7 +811,8 @@ def _network_input(g, model, x):
     x = g.cast(x)
     if isinstance(model, (CNNClassifier, CNNRegressor, ConvAutoencoder)):
         return g.reshape(x, [-1, *model.image_shape_])
-    if isinstance(model, (RNNClassifier, RNNRegressor)):
+    if isinstance(model, (RNNClassifier, RNNRegressor, SequenceCNNClassifier,
+                          SequenceCNNRegressor)):
         if "vocab_size_" in model.__dict__:  # token ids (n, T): the Embedding reads them
             return x
         return g.reshape(x, [0, -1, model.sequence_shape_[1]])

@@ -16,7 +16,10 @@
 #include "_simd.h"
 
 /* compare-and-select (relu) may be if-converted: no loop here relies on
-   floating-point exceptions */
+   floating-point exceptions.  relu keeps NaN (as PyTorch's): the padded
+   steps of a NaN-padded sequence stay NaN through an Activation layer, and
+   every activation's derivative is 0 where its output is NaN (a padded step
+   gets no gradient, as in the sequence layers) */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-trapping-math")
@@ -40,7 +43,7 @@ static void fn_bias_act_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict Z,          
         T *restrict z = Z + i * m;                                               \
         if (b) { for (ptrdiff_t j = 0; j < m; j++) z[j] += b[j]; }               \
         if (act == 1) {                                                          \
-            for (ptrdiff_t j = 0; j < m; j++) z[j] = z[j] > 0 ? z[j] : 0;        \
+            for (ptrdiff_t j = 0; j < m; j++) z[j] = z[j] <= 0 ? 0 : z[j];       \
         } else if (act == 2) {                                                   \
             for (ptrdiff_t j = 0; j < m; j++) z[j] = TANH(z[j]);                 \
         } else if (act == 3) {                                                   \
@@ -58,9 +61,11 @@ static void fn_act_backward_##SFX(ptrdiff_t len, T *restrict d,                 
     if (act == 1) {                                                              \
         for (ptrdiff_t i = 0; i < len; i++) d[i] = y[i] > 0 ? d[i] : 0;          \
     } else if (act == 2) {                                                       \
-        for (ptrdiff_t i = 0; i < len; i++) d[i] *= 1 - y[i] * y[i];             \
+        for (ptrdiff_t i = 0; i < len; i++)                                      \
+            d[i] = y[i] != y[i] ? 0 : d[i] * (1 - y[i] * y[i]);                  \
     } else if (act == 3) {                                                       \
-        for (ptrdiff_t i = 0; i < len; i++) d[i] *= y[i] * (1 - y[i]);           \
+        for (ptrdiff_t i = 0; i < len; i++)                                      \
+            d[i] = y[i] != y[i] ? 0 : d[i] * (y[i] * (1 - y[i]));                \
     }                                                                            \
 }                                                                                \
 /* fn_act_backward on an n x m block, then col[j] = sum_i d[i, j] (the bias  \

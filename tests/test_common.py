@@ -32,6 +32,10 @@ CHECK_PARAMS = {
     # 2-D X: every row is a sequence of one feature per step
     "RNNClassifier": dict(hidden_size=8, max_iter=50),
     "RNNRegressor": dict(cell="gru", hidden_size=8, max_iter=100, learning_rate_init=0.03),
+    "SequenceCNNClassifier": dict(n_filters=(4, 4), kernel_sizes=(5, 5), batch_size=32,
+                                  max_iter=20, learning_rate_init=0.01),
+    "SequenceCNNRegressor": dict(n_filters=(4, 4), kernel_sizes=(5, 5), batch_size=32,
+                                 max_iter=40, learning_rate_init=0.02),
     "NeuralNetClassifier": dict(max_iter=100),
     "NeuralNetRegressor": dict(max_iter=100),
 }

@@ -109,6 +109,10 @@ CLASSIFIER_CASES = {
         fastnut.CNNClassifier(conv_layers=((3, 3),), pool=None, padding=1,
                               hidden_layer_sizes=(), max_iter=2, random_state=0),
         _images(shape=(5, 5)), _classes(24, 3)),
+    "cnn-batchnorm-residual": lambda: (
+        fastnut.CNNClassifier(conv_layers=((4, 3), (4, 3), (3, 3)), batch_norm=True,
+                              residual=True, hidden_layer_sizes=(5,), max_iter=2,
+                              random_state=0), _images(), _classes(24, 3)),
     "rnn-lstm-bi-stacked": lambda: (
         fastnut.RNNClassifier("lstm", hidden_size=5, num_layers=2, bidirectional=True,
                               dropout=0.2, hidden_layer_sizes=(4,), max_iter=2,
@@ -116,6 +120,13 @@ CLASSIFIER_CASES = {
         _padded(), _classes(20, 3)),
     "rnn-gru-binary": lambda: (
         fastnut.RNNClassifier("gru", hidden_size=4, max_iter=2, random_state=0),
+        _padded(), _classes(20, 2)),
+    "seqcnn-fcn-padded": lambda: (
+        fastnut.SequenceCNNClassifier(n_filters=(4, 5, 3), max_iter=2, random_state=0),
+        _padded(), _classes(20, 3)),
+    "seqcnn-resnet-padded-binary-dense-head": lambda: (
+        fastnut.SequenceCNNClassifier("resnet", n_filters=(4, 4), kernel_sizes=(3, 2),
+                                      hidden_layer_sizes=(5,), max_iter=2, random_state=0),
         _padded(), _classes(20, 2)),
     "dbn-classifier": lambda: (
         fastnut.DBNClassifier((6, 5), rbm_n_iter=2, max_iter=3, random_state=0),
@@ -177,6 +188,13 @@ REGRESSOR_CASES = {
         fastnut.RNNRegressor("gru", hidden_size=3, num_layers=2, input_shape=(7, 3),
                              max_iter=2, random_state=0),
         _padded().reshape(20, -1), rng(3).normal(size=(20, 2))),
+    "seqcnn-resnet-flat": lambda: (
+        fastnut.SequenceCNNRegressor("resnet", n_filters=(3, 4), kernel_sizes=(3, 3),
+                                     input_shape=(7, 3), max_iter=2, random_state=0),
+        _padded().reshape(20, -1), rng(3).normal(size=(20, 2))),
+    "seqcnn-fcn-2d": lambda: (
+        fastnut.SequenceCNNRegressor(n_filters=(3, 3, 3), max_iter=2, random_state=0),
+        _padded(F=1)[:, :, 0], rng(3).normal(size=20)),
     "neuralnet-default": lambda: (
         fastnut.NeuralNetRegressor(module__hidden_layer_sizes=(5,), max_iter=3, random_state=0),
         _tab(), rng(3).normal(size=(40, 2))),

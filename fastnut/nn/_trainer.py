@@ -22,6 +22,17 @@ from .._kernels import dense as _dense
 from ._optimizers import SGD, Adam
 
 
+def _copy_weights(net):
+    """Copies of ``net``'s parameters and buffers: what a restore puts back.
+
+    The buffers (running statistics) belong with the weights they were
+    accumulated for: restoring one without the other gives a network whose
+    normalisation does not match its weights.
+    """
+    return ({k: v.copy() for k, v in net.params.items()},
+            {k: v.copy() for k, v in getattr(net, "buffers", {}).items()})
+
+
 def _is_penalized(key):
     """L2 applies to weights (``weight``, ``weight_ih`` ...), never to biases."""
     return key.rsplit(".", 1)[-1].startswith("weight")
@@ -126,7 +137,9 @@ class TrainConfig:
 class Progress:
     """Where training stands: what ``warm_start`` and ``partial_fit`` continue.
 
-    ``best_params`` (early stopping only) are copies of the weights, never data.
+    ``best_params`` and ``best_buffers`` (early stopping only) are copies of
+    the weights and of the layers' buffers (batch normalisation's running
+    statistics) at the best epoch, never data.
     """
     n_iter: int = 0
     t: int = 0
@@ -136,6 +149,7 @@ class Progress:
     best_validation_score: Optional[float] = None
     no_improvement_count: int = 0
     best_params: Optional[dict] = None
+    best_buffers: Optional[dict] = None
     #: one record per epoch: epoch (from 1), loss, validation_score,
     #: learning_rate, seconds
     history: list = field(default_factory=list)
@@ -310,9 +324,12 @@ class Trainer:
         n = X.shape[0]
         bs = max(1, int(cfg.batch_size))
         patience = np.inf if cfg.n_iter_no_change is None else cfg.n_iter_no_change
-        snapshot = {k: v.copy() for k, v in net.params.items()}
+        snapshot = _copy_weights(net)
         if cfg.early_stopping and prog.best_params is None:
-            prog.best_params = {k: v.copy() for k, v in net.params.items()}
+            prog.best_params, prog.best_buffers = _copy_weights(net)
+        elif cfg.early_stopping and prog.best_buffers is None:
+            # a progress saved before buffers were kept: start from the current ones
+            prog.best_buffers = _copy_weights(net)[1]
         idx = np.arange(n)
         order = None  # the resumable order, once shuffling starts
         xb = yb = None
@@ -364,9 +381,9 @@ class Trainer:
                             "validation score are kept. Lower learning_rate_init, scale "
                             "the inputs (e.g. StandardScaler) or raise alpha.",
                             ConvergenceWarning)
-                        self._restore(prog.best_params)
+                        self._restore(prog.best_params, prog.best_buffers)
                         return False
-                    self._restore(snapshot)
+                    self._restore(*snapshot)
                     raise DivergenceError(
                         "Solver produced non-finite parameter weights. The input data may "
                         "contain large values and need to be preprocessed. (The training "
@@ -409,7 +426,7 @@ class Trainer:
             if stop or incremental:
                 break
         if cfg.early_stopping:
-            self._restore(prog.best_params)
+            self._restore(prog.best_params, prog.best_buffers)
         return converged
 
     def _resume_order(self, n, incremental):
@@ -463,6 +480,8 @@ class Trainer:
                 prog.best_validation_score = s
                 for k, v in self.network.params.items():
                     prog.best_params[k][...] = v
+                for k, v in getattr(self.network, "buffers", {}).items():
+                    prog.best_buffers[k][...] = v
         else:
             last = prog.loss_curve[-1]
             if last > prog.best_loss - cfg.tol:
@@ -472,9 +491,12 @@ class Trainer:
             if last < prog.best_loss:
                 prog.best_loss = last
 
-    def _restore(self, saved):
+    def _restore(self, saved, saved_buffers=None):
+        """Put ``saved`` weights (and ``saved_buffers``: running statistics) back."""
         for k, v in self.network.params.items():
             v[...] = saved[k]
+        for k, v in (saved_buffers or {}).items():
+            self.network.buffers[k][...] = v
 
     # -- L-BFGS ---------------------------------------------------------------
     def fit_lbfgs(self, X, y, sample_weight=None):
