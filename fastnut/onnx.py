@@ -845,7 +845,8 @@ def _check_link(model):
 
 def _check_per_sample_output(model):
     """Per-step outputs (``output="sequence"``) have no converter here: refuse clearly."""
-    if isinstance(model, (RNNClassifier, RNNRegressor)) and isinstance(
+    if isinstance(model, (RNNClassifier, RNNRegressor, SequenceCNNClassifier,
+                          SequenceCNNRegressor)) and isinstance(
             model.network_.layers[-1], nn.TimeDistributedDense):
         raise NotImplementedError(
             f"fastnut.onnx cannot export {type(model).__name__} with output='sequence' (one "

@@ -34,7 +34,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import nn
 from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
                        NetworkRegressor)
-from ._validation import check_sequences
+from ._sequence_estimator import (SEQUENCE_CONSTRAINTS, SequenceClassifierMixin,
+                                  SequenceEstimatorMixin)
+from ._validation import check_sequences, predict_dtypes
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
@@ -75,14 +77,17 @@ class _SequenceCNNMixin:
         "input_shape": ["array-like", None],
         **{k: v for k, v in TRAIN_CONSTRAINTS.items() if k in _TRAIN_NAMES},
         "solver": [StrOptions({"sgd", "adam"})],
+        **SEQUENCE_CONSTRAINTS,
     }
 
     #: training values this family does not expose (TrainConfig fields)
     _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000,
                            "clip_norm": None}
 
+    _allow_nan_input = True  # NaN-padded sequences
+
     # the input rules of RNNClassifier (fastnut._validation.check_sequences)
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, predict=False):
         if reset:
             shape, F, dtype = self.input_shape, None, self._compute_dtype()
         else:
@@ -90,7 +95,8 @@ class _SequenceCNNMixin:
         if shape is not None:
             shape = tuple(shape)
         X = check_sequences(self, X, input_shape=shape, n_step_features=F, reset=reset,
-                            dtype=dtype)
+                            dtype=predict_dtypes(dtype) if predict else dtype,
+                            predict=predict)
         if reset:
             self.sequence_shape_ = tuple(int(s) for s in X.shape[1:])
         return X
@@ -127,15 +133,17 @@ class _SequenceCNNMixin:
                                               nn.BatchNorm1D()])
                 layers += [nn.Residual(body, shortcut=shortcut), nn.Activation("relu")]
                 width = f
-        layers.append(nn.GlobalAvgPool1D())
+        if self.output != "sequence":  # per-step outputs keep the time axis
+            layers.append(nn.GlobalAvgPool1D())
         return layers
 
     def _hidden_layers(self, sample_shape):
         layers = self._feature_layers()
+        dense = nn.TimeDistributedDense if self.output == "sequence" else nn.Dense
         for h in self._hidden_sizes():
             if self.dropout:
                 layers.append(nn.Dropout(self.dropout))
-            layers.append(nn.Dense(h, activation="relu"))
+            layers.append(dense(h, activation="relu"))
         if self.dropout:
             layers.append(nn.Dropout(self.dropout))
         return layers
@@ -153,13 +161,6 @@ class _SequenceCNNMixin:
         # allow_nan stays False: NaN is accepted only as trailing padding, not
         # as the missing values scikit-learn's checks put anywhere
         return tags
-
-    def _common_check_xfails(self):
-        why = ("batch normalisation: a repeated row counts twice in the batch statistics, "
-               "a weight of 2 does not (as in PyTorch), so weighted and repeated-row fits "
-               "differ beyond round-off")
-        return {**super()._common_check_xfails(),
-                "check_sample_weight_equivalence_on_dense_data": why}
 
 
 _PARAMS_DOC = """
@@ -254,31 +255,32 @@ _PARAMS_DOC = """
         training) and at the end.
     dtype : {np.float32, np.float64}, default=np.float32
         Compute dtype.
-
-    Notes
-    -----
-    Sequences of different lengths are padded at the end with NaN: trailing
-    steps that are NaN in every feature are padding.  The convolutions read
-    them as the zeros after the sequence's end, batch normalisation leaves
-    them out of its statistics and global average pooling averages the
-    valid steps only, so a padded sequence gets the prediction it gets
-    alone.  NaN anywhere else, or infinity, is a ``ValueError``.  With 2-D
-    ``X`` and one feature per step, a trailing NaN is a padded step.
-
-    Batch normalisation uses batch statistics in training and its running
-    statistics (fitted state, in ``network_.buffers``) in prediction, so a
-    row's prediction never depends on the other rows.
-
-    References
-    ----------
-    Z. Wang, W. Yan and T. Oates, "Time series classification from scratch
-    with deep neural networks: A strong baseline", IJCNN 2017.
+    vocab_size : int, "auto" or None, default=None
+        Set it for token input: ``X`` is integer token ids of shape ``(n, T)``
+        (id 0 is padding: trailing zeros make a sequence shorter), fed
+        through ``nn.Embedding(vocab_size, embedding_dim, padding_idx=0)``
+        before the convolutions.  ``"auto"`` takes the largest id of the
+        training ``X`` + 1, the vocabulary size of a ``SequenceTokenizer``
+        before this estimator in a pipeline.  None: numeric sequences.
+    embedding_dim : int, default=32
+        Vector size of the token embedding (with ``vocab_size``).
+    output : {"last", "sequence"}, default="last"
+        ``"last"``: one output per sequence, after global average pooling.
+        ``"sequence"``: one output per step (tagging, per-step regression):
+        no pooling, ``hidden_layer_sizes`` and the output layer are applied
+        at every step, and missing targets (NaN, or None in an object ``y``)
+        and padded steps are left out of the loss and of ``score``.  The
+        ``"same"`` convolutions see past and future steps.
 
     Attributes
     ----------
     sequence_shape_ : tuple (T, F)
         Shape of the training sequences (after padding).  Prediction accepts
         any number of steps ``T`` with the same ``F``.
+    vocab_size_ : int
+        Only with ``vocab_size``: the number of token ids the embedding has
+        (``vocab_size``, or what ``"auto"`` found); ``sequence_shape_`` is
+        then ``(T,)``.
     network_ : fastnut.nn.Sequential
         The network; ``network_.layers[0].params["weight"]`` holds the first
         convolution's filters in PyTorch's layout ``(C_out, F, k)``, and
@@ -299,7 +301,27 @@ _PARAMS_DOC = """
         Only for 2-D input with string column names.
     n_outputs_ : int
     n_layers_ : int
-%(classes)s"""
+%(classes)s
+%(see_also)s
+    Notes
+    -----
+    Sequences of different lengths are padded at the end with NaN: trailing
+    steps that are NaN in every feature are padding.  The convolutions read
+    them as the zeros after the sequence's end, batch normalisation leaves
+    them out of its statistics and global average pooling averages the
+    valid steps only, so a padded sequence gets the prediction it gets
+    alone.  NaN anywhere else, or infinity, is a ``ValueError``.  With 2-D
+    ``X`` and one feature per step, a trailing NaN is a padded step.
+
+    Batch normalisation uses batch statistics in training and its running
+    statistics (fitted state, in ``network_.buffers``) in prediction, so a
+    row's prediction never depends on the other rows.
+
+    References
+    ----------
+    Z. Wang, W. Yan and T. Oates, "Time series classification from scratch
+    with deep neural networks: A strong baseline", IJCNN 2017.
+"""
 
 _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
         Class weights ``{label: weight}`` (labels not listed weigh 1), or
@@ -310,7 +332,7 @@ _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
 """
 
 
-class SequenceCNNClassifier(_SequenceCNNMixin, NetworkClassifier):
+class SequenceCNNClassifier(SequenceClassifierMixin, _SequenceCNNMixin, NetworkClassifier):
     __doc__ = """Convolutional neural network classifier for sequences (time series).
 
     Wang et al.'s fully convolutional network (default) or residual network:
@@ -321,11 +343,9 @@ class SequenceCNNClassifier(_SequenceCNNMixin, NetworkClassifier):
     variable lengths are NaN-padded at the end (the input rules of
     ``RNNClassifier``).
 """ + _PARAMS_DOC % {"class_weight": _CLASS_WEIGHT_DOC,
-                     "classes": "    classes_ : ndarray of shape (n_classes,)\n"} + """
-    See Also
-    --------
-    RNNClassifier : recurrent networks on the same input.
-
+                     "classes": "    classes_ : ndarray of shape (n_classes,)\n",
+                     "see_also": "    See Also\n    --------\n"
+                                 "    RNNClassifier : recurrent networks on the same input.\n"} + """
     Examples
     --------
     >>> import numpy as np
@@ -349,7 +369,7 @@ class SequenceCNNClassifier(_SequenceCNNMixin, NetworkClassifier):
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
                  momentum=0.9, nesterovs_momentum=True, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, class_weight=None, lr_schedule=None, callbacks=None,
-                 dtype=np.float32):
+                 dtype=np.float32, vocab_size=None, embedding_dim=32, output="last"):
         self.architecture = architecture
         self.n_filters = n_filters
         self.kernel_sizes = kernel_sizes
@@ -378,9 +398,12 @@ class SequenceCNNClassifier(_SequenceCNNMixin, NetworkClassifier):
         self.lr_schedule = lr_schedule
         self.callbacks = callbacks
         self.dtype = dtype
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.output = output
 
 
-class SequenceCNNRegressor(_SequenceCNNMixin, NetworkRegressor):
+class SequenceCNNRegressor(SequenceEstimatorMixin, _SequenceCNNMixin, NetworkRegressor):
     __doc__ = """Convolutional neural network regressor for sequences (time series).
 
     Wang et al.'s fully convolutional network (default) or residual network
@@ -390,11 +413,9 @@ class SequenceCNNRegressor(_SequenceCNNMixin, NetworkRegressor):
     ``(n, T)`` (one feature per step), or flat rows ``(n, T*F)`` with
     ``input_shape``; variable lengths are NaN-padded at the end (the input
     rules of ``RNNRegressor``).
-""" + _PARAMS_DOC % {"class_weight": "", "classes": ""} + """
-    See Also
-    --------
-    RNNRegressor : recurrent networks on the same input.
-
+""" + _PARAMS_DOC % {"class_weight": "", "classes": "",
+                     "see_also": "    See Also\n    --------\n"
+                                 "    RNNRegressor : recurrent networks on the same input.\n"} + """
     Examples
     --------
     >>> import numpy as np
@@ -414,7 +435,8 @@ class SequenceCNNRegressor(_SequenceCNNMixin, NetworkRegressor):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=None,
                  momentum=0.9, nesterovs_momentum=True, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, lr_schedule=None, callbacks=None, dtype=np.float32):
+                 epsilon=1e-8, lr_schedule=None, callbacks=None, dtype=np.float32,
+                 vocab_size=None, embedding_dim=32, output="last"):
         self.architecture = architecture
         self.n_filters = n_filters
         self.kernel_sizes = kernel_sizes
@@ -442,3 +464,6 @@ class SequenceCNNRegressor(_SequenceCNNMixin, NetworkRegressor):
         self.lr_schedule = lr_schedule
         self.callbacks = callbacks
         self.dtype = dtype
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.output = output

@@ -58,9 +58,15 @@ _PRETRAINING_UNWEIGHTED = (
     "greedy RBM pre-training is unsupervised and unweighted: a weighted fit and a fit on "
     "repeated rows pre-train on different data")
 
+_BATCH_STATISTICS = (
+    "batch normalisation: a repeated row counts twice in the batch statistics, a weight of 2 "
+    "does not (as in PyTorch), so weighted and repeated-row fits differ beyond round-off")
+
 #: checks that cannot hold as written, whatever the dtype: class name -> {check: reason}
 EXPECTED_FAILURES = {
     "DBNClassifier": {"check_sample_weight_equivalence_on_dense_data": _PRETRAINING_UNWEIGHTED},
+    "SequenceCNNClassifier": {"check_sample_weight_equivalence_on_dense_data": _BATCH_STATISTICS},
+    "SequenceCNNRegressor": {"check_sample_weight_equivalence_on_dense_data": _BATCH_STATISTICS},
 }
 
 
