@@ -22,7 +22,7 @@ from ._grid import Grid
 from ._kernels import som as _som
 from ._threads import blas_single_thread as _blas_single_thread
 from ._threads import map_row_chunks, threads_for
-from ._validation import resolve_dtype
+from ._validation import predict_dtypes, resolve_dtype
 
 __all__ = ["SelfOrganizingMap"]
 
@@ -436,8 +436,10 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
 
     # -- using the map ---------------------------------------------------------
     def _check_X(self, X):
+        """Validated X, checked finite; float32 and float64 kept as given (each row
+        chunk is converted to the map's dtype in ``_bmus``: memory stays flat)."""
         check_is_fitted(self)
-        return validate_data(self, X, dtype=self.weights_.dtype, order="C", reset=False)
+        return validate_data(self, X, dtype=predict_dtypes(self.weights_.dtype), reset=False)
 
     def _bmus(self, X):
         """(best unit, second-best unit, distance to best) of validated X."""
@@ -452,7 +454,8 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         dist = np.empty(n, dtype=np.float64)
 
         def chunk(a, b):  # row chunks on the free cores, one thread each
-            _som.bmu_search(X[a:b], W, w_aux, metric, bmu[a:b], second[a:b], dist[a:b], 1)
+            Xc = np.ascontiguousarray(X[a:b], dtype=W.dtype)
+            _som.bmu_search(Xc, W, w_aux, metric, bmu[a:b], second[a:b], dist[a:b], 1)
         map_row_chunks(chunk, n, 8 * _som.block_rows(U), self.n_jobs, align=_som.block_rows(U))
         return bmu, second, dist
 

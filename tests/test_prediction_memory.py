@@ -19,7 +19,7 @@ N_ROWS = 200_000
 BOUND = 0.25
 SLACK = 2e6
 
-#: every reading method of benchmarks/memory.py but the SOM's (its own issue)
+#: every reading method of benchmarks/memory.py
 _KEYS = [
     "MLPClassifier.predict", "MLPClassifier.predict_proba", "MLPRegressor.predict",
     "CNNClassifier.predict_proba", "RNNRegressor.predict", "Autoencoder.transform",
@@ -27,7 +27,8 @@ _KEYS = [
     "BernoulliRBM.score_samples", "BernoulliRBM.free_energy",
     "BernoulliRBM.inverse_transform", "GaussianBernoulliRBM.score_samples",
     "DeepBeliefNetwork.transform", "DeepBeliefNetwork.inverse_transform",
-    "DeepBoltzmannMachine.transform",
+    "DeepBoltzmannMachine.transform", "SelfOrganizingMap.predict",
+    "SelfOrganizingMap.transform",
 ]
 
 
