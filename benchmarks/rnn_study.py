@@ -249,7 +249,14 @@ def _summary(accs):
     return statistics.mean(accs), (statistics.stdev(accs) if len(accs) > 1 else 0.0)
 
 
+def _import_torch():
+    # imported before one_thread() so that it limits torch's own threads too
+    import torch
+    return torch
+
+
 def study(args):
+    _import_torch()
     fn_opts, t_opts = _parse_kv(args.fastnut), _parse_kv(args.torch)
     t_opts_print = {k: v for k, v in t_opts.items()}
     if "dtype" in t_opts:
@@ -299,6 +306,7 @@ def study(args):
 
 def parity(args):
     """Same initial weights, no shuffling, float64: the two loss curves must agree."""
+    _import_torch()
     cell = args.cells[0]
     for name in args.sets:
         Xtr, ytr, Xte, yte = load(name)
@@ -320,6 +328,29 @@ def parity(args):
         print(f"  test accuracy: fastnut {fn['acc']:.4f}  torch {tr['acc']:.4f}", flush=True)
 
 
+def render(paths):
+    """Markdown tables (per-seed accuracy, mean, std, median fit seconds) of JSON lines."""
+    lines = []
+    for path in paths:
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        for row in rows:
+            opts = ", ".join(f"{k}={v}" for k, v in row["fastnut_options"].items()) or "defaults"
+            topts = ", ".join(f"{k}={v}" for k, v in row["torch_options"].items()) or "recipe"
+            lines += ["", f"{row['set']}, {row['cell']}, {row['epochs']} epochs "
+                      f"(fastnut: {opts}; PyTorch: {topts})", "",
+                      "| | " + " | ".join(f"seed {s}" for s in row["seeds"])
+                      + " | mean | std | fit s (median) |",
+                      "|---" * (len(row["seeds"]) + 4) + "|"]
+            for side in ("fastnut", "torch"):
+                if side in row:
+                    r = row[side]
+                    lines.append(f"| {side} | " + " | ".join(f"{a:.3f}" for a in r["acc"])
+                                 + f" | **{r['mean']:.3f}** | {r['std']:.3f} | "
+                                 f"{statistics.median(r['seconds']):.1f} |")
+    print("\n".join(lines))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.rnn_study", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -334,7 +365,11 @@ def main(argv=None):
     p.add_argument("--torch-only", action="store_true")
     p.add_argument("--parity", action="store_true", help="same-init loss-curve check")
     p.add_argument("--json", help="append one JSON line per set and cell to this file")
+    p.add_argument("--render", nargs="+", metavar="JSONL",
+                   help="print the tables of earlier --json files as markdown and exit")
     args = p.parse_args(argv)
+    if args.render:
+        return render(args.render)
     print("command: python -m benchmarks.rnn_study " + " ".join(
         sys.argv[1:] if argv is None else argv), flush=True)
     if args.parity:
