@@ -297,10 +297,9 @@ def study(args):
                           + f"  fit s median {statistics.median(row[side]['seconds']):.1f}",
                           flush=True)
             rows.append(row)
-    if args.json:
-        with open(args.json, "a") as f:
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
+            if args.json:  # as each set and cell ends: a long study keeps what it ran
+                with open(args.json, "a") as f:
+                    f.write(json.dumps(row) + "\n")
     return rows
 
 
