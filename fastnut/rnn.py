@@ -121,7 +121,7 @@ class RNNClassifier(_RNNMixin, NetworkClassifier):
         L2 penalty strength on the weights (divided by the batch's
         sample-weight sum).  Under Adam even this small penalty keeps moving
         the weights once the data's gradient is small: it got the GRU off the
-        initial plateau of GunPoint (test accuracy 0.92 against 0.74 with
+        initial plateau of GunPoint (test accuracy 0.92 against 0.72 with
         ``alpha=0``) and cost the digits read as rows about 2 points (0.96
         against 0.98), see ``benchmarks/RESULTS.md``.
     batch_size : int or "auto", default="auto"
