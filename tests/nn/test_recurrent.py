@@ -278,6 +278,73 @@ def test_matches_torch(cell):
                                    atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_training_loop_matches_a_torch_adam_loop(cell):
+    """Same initial weights, same batches: a GRU/LSTM/RNN + Dense trained by
+    fastnut's Trainer (Adam, mean cross-entropy, no L2, no clipping) follows
+    the plain PyTorch loop's loss curve (Adam's epsilon made negligible: fastnut
+    adds it to sqrt(v) before the bias correction, as scikit-learn; PyTorch after)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    n, T, F, H, K = 40, 6, 2, 8, 3
+    X = rng.standard_normal((n, T, F))
+    X[::4, 4:] = np.nan  # some shorter sequences: the head reads the last valid step
+    y = rng.integers(0, K, n)
+    torch.manual_seed(0)
+    rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+        F, H, batch_first=True).double()
+    head = torch.nn.Linear(H, K).double()
+    net = nn.Sequential([CELLS[cell](H), nn.Dense(K)])
+    net.build((T, F), random_state=0, dtype=np.float64)
+    for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        net.params["0." + k][...] = getattr(rnn, k + "_l0").detach().numpy()
+    net.params["1.weight"][...] = head.weight.detach().numpy().T
+    net.params["1.bias"][...] = head.bias.detach().numpy()
+    config = nn.TrainConfig(solver="adam", learning_rate_init=1e-2, batch_size=16,
+                            shuffle=False, max_iter=4, alpha=0.0, clip_norm=None,
+                            epsilon=1e-14, n_iter_no_change=None)
+    trainer = nn.Trainer(net, nn.SoftmaxCrossEntropy(), config)
+    trainer.fit_epochs(X, np.eye(K)[y])
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-2, eps=1e-14)
+    lengths = torch.as_tensor((~np.isnan(X).all(axis=2)).sum(axis=1))
+    x, yt = torch.from_numpy(np.nan_to_num(X)), torch.from_numpy(y)
+    curve = []
+    for _ in range(4):
+        total = 0.0
+        for s in range(0, n, 16):
+            packed = torch.nn.utils.rnn.pack_padded_sequence(
+                x[s:s + 16], lengths[s:s + 16], batch_first=True, enforce_sorted=False)
+            h = rnn(packed)[1]
+            h = h[0] if cell == "lstm" else h
+            loss = torch.nn.functional.cross_entropy(head(h[-1]), yt[s:s + 16])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(yt[s:s + 16])
+        curve.append(total / n)
+    np.testing.assert_allclose(trainer.loss_curve, curve, rtol=1e-9)
+    np.testing.assert_allclose(net.params["0.weight_hh"], rnn.weight_hh_l0.detach().numpy(),
+                               rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_initialisation_is_pytorchs_rule(cell):
+    """Every weight and both biases from U(-1/sqrt(H), 1/sqrt(H)), as the
+    layers' docs and PyTorch's nn.RNN/LSTM/GRU (the recipe RNNClassifier's
+    accuracy is measured against in benchmarks/rnn_study.py)."""
+    from scipy import stats
+    H, F = 16, 5
+    layer = _layer(cell, H, 7, F, bidirectional=True, seed=1)
+    k = 1 / np.sqrt(H)
+    for name, p in layer.params.items():
+        assert np.abs(p).max() <= k, name
+        assert stats.kstest(p.ravel(), stats.uniform(-k, 2 * k).cdf).pvalue > 1e-3, name
+    # both directions, every parameter, independent draws
+    assert not np.allclose(layer.params["weight_ih"], layer.params["weight_ih_reverse"])
+    assert not np.allclose(layer.params["bias_ih"], layer.params["bias_hh"])
+
+
 # -- layer API and bad input ------------------------------------------------------------
 
 def test_parameter_names_and_shapes():
