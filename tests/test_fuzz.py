@@ -523,6 +523,8 @@ def _fuzz_estimator(name, data):
                 _assert_unchanged(Xp, bp)
                 continue
             _assert_unchanged(Xp, bp)
+            if isinstance(out, list):  # ragged rows (SequenceTokenizer.inverse_transform)
+                continue
             out = np.asarray(out)
             if ok and out.dtype.kind == "f" and method != "score_samples":
                 assert np.isfinite(out).all(), f"{name}.{method}: non-finite output"
