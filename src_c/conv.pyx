@@ -545,7 +545,7 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef int grp, ngroups, i0, m, t, r, b, c
     cdef const floating *colp
     cdef floating *tmp
-    cdef bint own = _own_kernel(&Y[0, 0, 0, 0]) if n > 0 else False
+    cdef bint own = False   # set once the arguments are checked (Y may be empty)
     if n_threads < 1:
         n_threads = 1
     ngroups = (n + nb - 1) // nb
@@ -558,6 +558,7 @@ def conv2d_forward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     _check_scratch("conv2d_forward", "wr", 1, wr.shape[0], 1, plan["wr"])
     if n == 0:
         return
+    own = _own_kernel(&Y[0, 0, 0, 0])
     if rows:
         with nogil:
             _reorder_w(&Wt[0, 0, 0, 0], Co, C, kh, kw, &wr[0])
@@ -644,7 +645,7 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef floating *gw
     cdef floating *dwp
     cdef floating *ones
-    cdef bint own = _own_kernel(&dW[0, 0, 0, 0])
+    cdef bint own = False   # set once the arguments are checked
     if n_threads < 1:
         n_threads = 1
     ngroups = (n + nb - 1) // nb
@@ -663,6 +664,8 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     _check_scratch("conv2d_backward", "g", g.shape[0], g.shape[1], nt, plan["g"])
     _check_scratch("conv2d_backward", "acc", acc.shape[0], acc.shape[1], nt, plan["acc"])
     _check_scratch("conv2d_backward", "wr", 1, wr.shape[0], 1, plan["wr"])
+    if dW.shape[0] > 0 and dW.shape[1] > 0 and dW.shape[2] > 0 and dW.shape[3] > 0:
+        own = _own_kernel(&dW[0, 0, 0, 0])
     with nogil:
         for t in range(nt):
             memset(&acc[t, 0], 0, (KW + Co) * sizeof(floating))
