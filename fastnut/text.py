@@ -189,7 +189,7 @@ class SequenceTokenizer(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, Transform
         return self
 
     def transform(self, X):
-        """Token ids of documents ``X``, shape (n_samples, max_len_), 0-padded at the end.
+        """Token ids of documents ``X``, shape ``(n_samples, max_len_)``, 0-padded at the end.
 
         Parameters
         ----------
