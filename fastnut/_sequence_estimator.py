@@ -74,6 +74,7 @@ from sklearn.utils.validation import _check_sample_weight
 from . import nn
 from ._network import PREDICT_CHUNK, check_finite_prediction
 from ._threads import map_row_chunks
+from ._validation import check_sequences, predict_dtypes
 from .nn._sequence import sequence_lengths
 
 #: the padding id of token input (trailing runs of it shorten a sequence)
@@ -213,6 +214,27 @@ def _missing(y):
 
 
 # -- the estimator side ---------------------------------------------------------------
+
+class NumericSequenceInput:
+    """The numeric input rules of every sequence family (``check_sequences``):
+    ``(n, T, F)``, ``(n, T)`` or flat rows with ``input_shape``, NaN-padded."""
+
+    _allow_nan_input = True  # NaN-padded sequences
+
+    def _check_X(self, X, reset, predict=False):
+        if reset:
+            shape, F, dtype = self.input_shape, None, self._compute_dtype()
+        else:
+            shape, F, dtype = None, self.sequence_shape_[1], self.network_.dtype
+        if shape is not None:
+            shape = tuple(shape)
+        X = check_sequences(self, X, input_shape=shape, n_step_features=F, reset=reset,
+                            dtype=predict_dtypes(dtype) if predict else dtype,
+                            predict=predict)
+        if reset:
+            self.sequence_shape_ = tuple(int(s) for s in X.shape[1:])
+        return X
+
 
 class SequenceEstimatorMixin:
     """Token input (``vocab_size``) and per-step outputs (``output="sequence"``).

@@ -14,9 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import nn
 from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
                        NetworkRegressor)
-from ._sequence_estimator import (SEQUENCE_CONSTRAINTS, SequenceClassifierMixin,
-                                  SequenceEstimatorMixin)
-from ._validation import check_sequences, predict_dtypes
+from ._sequence_estimator import (SEQUENCE_CONSTRAINTS, NumericSequenceInput,
+                                  SequenceClassifierMixin, SequenceEstimatorMixin)
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
@@ -26,7 +25,7 @@ _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
 
-class _RNNMixin:
+class _RNNMixin(NumericSequenceInput):
     _parameter_constraints = {
         "cell": [StrOptions(set(_CELLS))],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
@@ -42,22 +41,6 @@ class _RNNMixin:
 
     #: training values this family does not expose (TrainConfig fields)
     _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000}
-
-    _allow_nan_input = True  # NaN-padded sequences
-
-    def _check_X(self, X, reset, predict=False):
-        if reset:
-            shape, F, dtype = self.input_shape, None, self._compute_dtype()
-        else:
-            shape, F, dtype = None, self.sequence_shape_[1], self.network_.dtype
-        if shape is not None:
-            shape = tuple(shape)
-        X = check_sequences(self, X, input_shape=shape, n_step_features=F, reset=reset,
-                            dtype=predict_dtypes(dtype) if predict else dtype,
-                            predict=predict)
-        if reset:
-            self.sequence_shape_ = tuple(int(s) for s in X.shape[1:])
-        return X
 
     def _hidden_layers(self, sample_shape):
         cls = _CELLS[self.cell]

@@ -26,7 +26,7 @@ prediction it gets alone.  The convolutions, batch normalisation and pooling
 run in fastnut's Cython kernels (``fastnut.nn.Conv1D``, ``BatchNorm1D``,
 ``GlobalAvgPool1D``).
 """
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -34,9 +34,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import nn
 from ._network import (CLASS_WEIGHT_CONSTRAINT, TRAIN_CONSTRAINTS, NetworkClassifier,
                        NetworkRegressor)
-from ._sequence_estimator import (SEQUENCE_CONSTRAINTS, SequenceClassifierMixin,
-                                  SequenceEstimatorMixin)
-from ._validation import check_sequences, predict_dtypes
+from ._sequence_estimator import (SEQUENCE_CONSTRAINTS, NumericSequenceInput,
+                                  SequenceClassifierMixin, SequenceEstimatorMixin)
 
 _TRAIN_NAMES = ("solver", "alpha", "batch_size", "learning_rate_init", "max_iter", "shuffle",
                 "random_state", "tol", "verbose", "warm_start", "early_stopping",
@@ -67,7 +66,7 @@ def _conv_bn(filters, kernel, relu=True):
             nn.BatchNorm1D(activation="relu" if relu else "identity")]
 
 
-class _SequenceCNNMixin:
+class _SequenceCNNMixin(NumericSequenceInput):
     _parameter_constraints = {
         "architecture": [StrOptions({"fcn", "resnet"})],
         "n_filters": ["array-like", None],
@@ -83,23 +82,6 @@ class _SequenceCNNMixin:
     #: training values this family does not expose (TrainConfig fields)
     _FIXED_TRAIN_PARAMS = {"learning_rate": "constant", "power_t": 0.5, "max_fun": 15000,
                            "clip_norm": None}
-
-    _allow_nan_input = True  # NaN-padded sequences
-
-    # the input rules of RNNClassifier (fastnut._validation.check_sequences)
-    def _check_X(self, X, reset, predict=False):
-        if reset:
-            shape, F, dtype = self.input_shape, None, self._compute_dtype()
-        else:
-            shape, F, dtype = None, self.sequence_shape_[1], self.network_.dtype
-        if shape is not None:
-            shape = tuple(shape)
-        X = check_sequences(self, X, input_shape=shape, n_step_features=F, reset=reset,
-                            dtype=predict_dtypes(dtype) if predict else dtype,
-                            predict=predict)
-        if reset:
-            self.sequence_shape_ = tuple(int(s) for s in X.shape[1:])
-        return X
 
     def _widths(self):
         """(filters per block, kernel sizes) after checking the parameters."""
