@@ -15,6 +15,20 @@ Three things live here, and nowhere else:
     ``OMP_NUM_THREADS``, else the CPUs this process may run on (cgroup quotas
     and affinity masks included, via ``joblib.cpu_count``).
 
+``TUNED_THRESHOLDS`` and ``StepThreads``
+    Training on free cores.  A training step is a few milliseconds of kernel
+    calls, each one a parallel region whose closing barrier waits for every
+    thread: on idle cores two threads run a 128 x 784 x 256 product 1.8x
+    faster, on a core another process holds they run it 10-20x slower (the
+    barrier waits a scheduler slice for the descheduled thread).  No fixed
+    threshold is right on both machines, so the trainer measures: a
+    ``StepThreads`` tries one thread and all allowed ones on a few steps,
+    keeps the faster, and checks again at growing intervals.  Only kernels
+    whose results do not depend on the thread count get the lower
+    ``TUNED_THRESHOLDS`` (the GEMM, which splits C into whole column panels
+    or row blocks, each element the same fixed-order sum): a fit gives the
+    same bits on one thread and on many.
+
 ``blas_single_thread()`` and ``map_row_chunks(fn, n)``
     The one BLAS limiter (re-entrant, shared by every thread of the process),
     and the one way fastnut spreads a large prediction over cores: the rows
@@ -47,6 +61,8 @@ import threading
 import time
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 from ._kernels import _build_info
 
@@ -113,7 +129,20 @@ THRESHOLDS = {
         "the scheduler holds back costs at most the chunk it has started"),
 }
 
-_state = threading.local()  # .serial: inside a map_row_chunks chunk
+#: Lower thresholds for kernel calls inside a training step that a
+#: ``StepThreads`` watches (it falls back to one thread wherever threads turn
+#: out slower, so these are the idle-core break-even points).  Only kinds whose
+#: results are the same bits on any thread count belong here.
+TUNED_THRESHOLDS = {
+    "gemm": Threshold(
+        1 << 21, "multiply-adds",
+        "fastnut's float32 GEMM on 2 idle cores of this EPYC: 128 x 784 x 256 "
+        "(2.6e7) 1.8x, 128 x 256 x 128 (4.2e6) 1.6x, 32 x 256 x 512 (4.2e6) "
+        "1.5x faster than one thread; a parallel region costs ~5 us, 2**21 "
+        "multiply-adds are ~30 us of one core"),
+}
+
+_state = threading.local()  # .serial: inside a map_row_chunks chunk; .step: a StepThreads count
 _cpus = None
 
 
@@ -177,14 +206,130 @@ def threads_for(work, kind, n_jobs=None, cap=None):
     n : int
         1 below the threshold, inside a ``map_row_chunks`` chunk (the
         chunks are the parallelism), or when the environment allows one;
-        else the allowed count, capped.
+        else the allowed count, capped.  Inside a ``StepThreads`` step, the
+        step's count for the kinds of ``TUNED_THRESHOLDS`` above their
+        threshold, else 1.
     """
-    if getattr(_state, "serial", False) or work < THRESHOLDS[kind].min_work:
+    if getattr(_state, "serial", False):
+        return 1
+    step = getattr(_state, "step", None)
+    if step is not None:  # inside a StepThreads step: its count, for the tuned kinds
+        tuned = TUNED_THRESHOLDS.get(kind)
+        if step == 1 or tuned is None or work < tuned.min_work:
+            return 1
+        if time.perf_counter() > _state.step_deadline:
+            _state.step = 1  # a probing step already too slow: finish it on one thread
+            return 1
+        return max(1, min(step, int(cap)) if cap is not None else step)
+    if work < THRESHOLDS[kind].min_work:
         return 1
     nt = effective_n_threads(n_jobs)
     if cap is not None:
         nt = min(nt, int(cap))
     return max(1, nt)
+
+
+# -- training steps on free cores ------------------------------------------------
+class StepThreads:
+    """Thread count for the steps of one fit, chosen by timing the steps.
+
+    ``with tuner.step(): ...`` runs one training step (forward, backward and
+    the parameter update) with the count the tuner picks; kernel calls in it
+    ask ``threads_for``, which gives that count to the kinds of
+    ``TUNED_THRESHOLDS``.  The schedule:
+
+    * the environment allows one thread (``OMP_NUM_THREADS=1``,
+      ``threadpool_limits(1)``, a joblib worker): always 1, nothing timed;
+    * the first step runs on one thread, untimed (it allocates buffers);
+    * a probe: one thread and ``n`` threads on alternate steps, three each,
+      the best time of each decides; a threaded step that has run 1.5x the
+      best single-thread step finishes on one thread and ends the probe (a
+      busy core: the step costs about 1.5 steps and one scheduler slice);
+    * the choice holds for ``interval`` steps, then a short probe (one step
+      of each) checks it; the interval doubles while the choice stands
+      (64 steps up to 4096) and drops back to 64 when it changes;
+    * every threaded step has a deadline, 1.5x the last probe's best
+      single-thread step: a step past it finishes on one thread, and the
+      fit goes back to one thread until the next probe (another process
+      took a core in the middle of the fit).
+
+    On a machine whose other core is busy, the threaded steps of the probes
+    are the whole cost: one step in 64, then in 128, ...  Step times compare
+    like with like: the steps of a fit have the same shapes except the last,
+    short batch of an epoch, which is never timed.
+    """
+
+    FIRST_INTERVAL, MAX_INTERVAL, PROBE_STEPS, BAIL = 64, 4096, 3, 1.5
+
+    def __init__(self, n_jobs=None):
+        self.n = effective_n_threads(n_jobs)
+        self.choice = 1
+        self.interval = self.FIRST_INTERVAL
+        self._plan = [] if self.n == 1 else [None] + [1, self.n] * self.PROBE_STEPS
+        self._times = {}
+        self._left = 0          # steps before the next probe
+        self._ref1 = None       # best single-thread step time of the last probe
+        self.history = []       # the choice after each probe or bail-out (tests read it)
+
+    def stale(self):
+        """True when the environment now allows another thread count."""
+        return self.n != effective_n_threads()
+
+    def _next(self):
+        if self._plan:
+            return self._plan[0]
+        if self.n > 1 and self._left <= 0:
+            self._plan = [1, self.n]
+            self._times = {}
+            return 1
+        return self.choice
+
+    def _record(self, nt, seconds, timed):
+        if nt is not None and nt > 1 and _state.step == 1:
+            # a threaded step that ran out of time (see step): a core is busy.
+            # Failing again in a probe backs off; failing while threaded (the
+            # machine changed under the fit) starts the intervals again.
+            self.interval = (min(2 * self.interval, self.MAX_INTERVAL) if self._plan
+                             else self.FIRST_INTERVAL)
+            self.choice, self._plan = 1, []
+            self._left = self.interval
+            self.history.append(1)
+            return
+        if not self._plan:
+            self._left -= 1
+            return
+        self._plan.pop(0)
+        if nt is None or not timed:
+            return
+        self._times.setdefault(nt, []).append(seconds)
+        best1 = min(self._times.get(1, [np.inf]))
+        if nt == 1:
+            self._ref1 = best1
+        if self._plan:
+            return
+        best_n = min(self._times.get(self.n, [np.inf]))
+        choice = self.n if best_n < best1 else 1
+        if self.history:
+            self.interval = (min(2 * self.interval, self.MAX_INTERVAL)
+                             if choice == self.choice else self.FIRST_INTERVAL)
+        self.choice = choice
+        self._left = self.interval
+        self.history.append(choice)
+
+    @contextlib.contextmanager
+    def step(self, timed=True):
+        """Run one training step; ``timed=False`` for a step of another shape."""
+        nt = self._next()
+        outer = getattr(_state, "step", None), getattr(_state, "step_deadline", None)
+        _state.step = 1 if nt is None else nt
+        t0 = time.perf_counter()
+        guarded = nt == self.n and nt > 1 and self._ref1 is not None and timed
+        _state.step_deadline = t0 + self.BAIL * self._ref1 if guarded else np.inf
+        try:
+            yield
+            self._record(nt, time.perf_counter() - t0, timed)
+        finally:
+            _state.step, _state.step_deadline = outer
 
 
 # -- the BLAS limiter -----------------------------------------------------------

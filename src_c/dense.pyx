@@ -75,16 +75,19 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     fastnut's kernel (``_gemm.h``: AVX-512, or AVX2 + FMA, by CPU) for every
     shape, so that a row's result never depends on the batch it comes in or
     its position there (a single-sample prediction equals the same row
-    predicted in a batch); BLAS on a CPU without AVX2 + FMA.  Rows of C are
-    split over ``n_threads`` threads in blocks of 6 (the caller decides how
-    many: ``THRESHOLDS["gemm"]`` in ``fastnut._threads``).
+    predicted in a batch); BLAS on a CPU without AVX2 + FMA.  Column panels
+    of C (at least two of 16 columns a thread), else blocks of 6 rows, are
+    split over ``n_threads`` threads (the caller decides how many:
+    ``THRESHOLDS["gemm"]`` in ``fastnut._threads``); the bits do not depend
+    on it.
     """
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
     cdef Py_ssize_t a_rows = A.shape[1] if trans_a else A.shape[0]
     cdef Py_ssize_t b_rows = B.shape[1] if trans_b else B.shape[0]
     cdef Py_ssize_t b_cols = B.shape[0] if trans_b else B.shape[1]
-    cdef Py_ssize_t a_row, a_col, b_row, b_col, scratch, rows, t, i0
+    cdef Py_ssize_t a_row, a_col, b_row, b_col, scratch, rows = 0, cols = 0, t, i0
+    cdef bint by_cols
     cdef float *work
     if a_rows != M or b_rows != K or b_cols != N:
         raise ValueError(
@@ -107,20 +110,40 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     a_col = A.shape[1] if trans_a else 1
     b_row = 1 if trans_b else B.shape[1]
     b_col = B.shape[1] if trans_b else 1
-    n_threads = max(1, min(n_threads, (M + 5) // 6))   # whole register blocks each
-    rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6   # whole register blocks
+    # Threads split C by column panels when it is wide enough (each thread
+    # packs only its own panels of B: a training product such as 128 x 784 x
+    # 256 has few rows, and a split by rows would pack all of B once per
+    # thread), else by blocks of 6 rows.  Either way every element is the
+    # same fixed-order sum: the result does not depend on n_threads.
+    by_cols = n_threads > 1 and N >= 32 * n_threads
+    if by_cols:
+        cols = ((N + n_threads - 1) // n_threads + 15) // 16 * 16   # whole panels
+    else:
+        n_threads = max(1, min(n_threads, (M + 5) // 6))   # whole register blocks each
+        rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6
     scratch = fastnut_sgemm_scratch(K)
     work = <float *> malloc(n_threads * scratch * sizeof(float))
     if work == NULL:
         raise MemoryError("sgemm: cannot allocate the packing buffer")
     try:
         with nogil:
-            for t in prange(n_threads, num_threads=n_threads, schedule="static"):
-                i0 = t * rows
-                if i0 < M:
-                    fastnut_sgemm(min(rows, M - i0), N, K, &A[0, 0] + i0 * a_row, a_row,
-                                  a_col, &B[0, 0], b_row, b_col, &C[i0, 0], N, 0,
-                                  work + t * scratch)
+            if n_threads == 1:
+                fastnut_sgemm(M, N, K, &A[0, 0], a_row, a_col, &B[0, 0], b_row, b_col,
+                              &C[0, 0], N, 0, work)
+            elif by_cols:
+                for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+                    i0 = t * cols
+                    if i0 < N:
+                        fastnut_sgemm(M, min(cols, N - i0), K, &A[0, 0], a_row, a_col,
+                                      &B[0, 0] + i0 * b_col, b_row, b_col, &C[0, i0], N, 0,
+                                      work + t * scratch)
+            else:
+                for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+                    i0 = t * rows
+                    if i0 < M:
+                        fastnut_sgemm(min(rows, M - i0), N, K, &A[0, 0] + i0 * a_row, a_row,
+                                      a_col, &B[0, 0], b_row, b_col, &C[i0, 0], N, 0,
+                                      work + t * scratch)
     finally:
         free(work)
 

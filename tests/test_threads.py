@@ -270,3 +270,136 @@ def test_a_child_forked_inside_the_limiter_gets_blas_back():
             child = q.get(timeout=60)
             p.join(60)
     assert child == (before, 0)
+
+
+# -- training steps on free cores (StepThreads) ----------------------------------
+class _FakeClock:
+    """perf_counter for the tuner: a step advances it by the time its count costs."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _run_steps(monkeypatch, cost, n_steps, n=2):
+    """Run n_steps steps of a StepThreads whose steps cost cost(count) seconds.
+
+    Each step asks threads_for for a big tuned product twice, half-way through
+    and at the end, as a training step's GEMMs do, and charges the clock for
+    the count it got.  Returns (tuner, counts the steps started with).
+    """
+    clock = _FakeClock()
+    monkeypatch.setattr(_threads.time, "perf_counter", clock)
+    monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: n)
+    tuner = _threads.StepThreads()
+    big = _threads.TUNED_THRESHOLDS["gemm"].min_work * 4
+    started = []
+    for _ in range(n_steps):
+        with tuner.step():
+            started.append(_threads._state.step)
+            for _half in range(2):
+                clock.now += cost(threads_for(big, "gemm")) / 2
+    return tuner, started
+
+
+def test_step_threads_keeps_the_threads_when_they_are_faster(monkeypatch):
+    tuner, started = _run_steps(monkeypatch, {1: 1.0, 2: 0.6}.get, 1000)
+    assert started[0] == 1                       # the untimed first step
+    assert started[1:7] == [1, 2, 1, 2, 1, 2]    # the probe
+    assert tuner.choice == 2 and set(tuner.history) == {2}
+    assert started.count(2) > 900                # short probes only
+    assert tuner.interval > tuner.FIRST_INTERVAL  # doubling while the choice stands
+
+
+def test_step_threads_falls_back_on_a_busy_core_at_little_cost(monkeypatch):
+    # a threaded region waits a scheduler slice: 20x slower than one thread
+    tuner, started = _run_steps(monkeypatch, {1: 1.0, 2: 20.0}.get, 2000)
+    assert tuner.choice == 1 and set(tuner.history) == {1}
+    # one threaded step per probe, probes at doubling intervals
+    assert started.count(2) <= 6
+    # a bailed step finishes on one thread: it costs 1.5 steps plus one region
+    threaded = [i for i, c in enumerate(started) if c == 2]
+    assert threaded and threaded[0] == 2
+
+
+def test_step_threads_leaves_the_threads_when_a_core_becomes_busy(monkeypatch):
+    busy = {"on": False}
+    clock = _FakeClock()
+    monkeypatch.setattr(_threads.time, "perf_counter", clock)
+    monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: 2)
+    tuner = _threads.StepThreads()
+    big = _threads.TUNED_THRESHOLDS["gemm"].min_work * 4
+    for i in range(400):
+        busy["on"] = i >= 200
+        with tuner.step():
+            for _half in range(2):
+                nt = threads_for(big, "gemm")
+                clock.now += ({1: 1.0, 2: 20.0} if busy["on"] else {1: 1.0, 2: 0.6})[nt] / 2
+        if i == 199:
+            assert tuner.choice == 2
+    assert tuner.choice == 1 and tuner.history[-1] == 1
+
+
+def test_step_threads_does_nothing_on_one_thread(monkeypatch):
+    monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: 1)
+    tuner = _threads.StepThreads()
+    for _ in range(10):
+        with tuner.step():
+            assert threads_for(1e30, "gemm") == 1
+    assert tuner.history == []
+
+
+def test_only_thread_count_independent_kinds_are_tuned(monkeypatch):
+    monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: 2)
+    for kind, t in _threads.TUNED_THRESHOLDS.items():
+        assert t.min_work < THRESHOLDS[kind].min_work and len(t.evidence) > 40
+    _threads._state.step, _threads._state.step_deadline = 2, np.inf
+    try:
+        assert threads_for(_threads.TUNED_THRESHOLDS["gemm"].min_work, "gemm") == 2
+        assert threads_for(_threads.TUNED_THRESHOLDS["gemm"].min_work / 2, "gemm") == 1
+        # a per-thread partial sum (conv weight gradients, norms) stays on one thread
+        assert threads_for(1e30, "conv") == 1 and threads_for(1e30, "elementwise") == 1
+    finally:
+        _threads._state.step = _threads._state.step_deadline = None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_threaded_training_gives_the_same_bits(monkeypatch):
+    """An MLP and an autoencoder trained with two-thread GEMMs in every step
+    equal the one-thread fits bit for bit (the GEMM's column and row splits
+    keep each element's summation order)."""
+    from fastnut import Autoencoder, MLPClassifier
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 200)).astype(np.float32)
+    y = rng.integers(0, 3, 300)
+    kw = dict(max_iter=2, batch_size=64, random_state=0, tol=0, n_iter_no_change=10 ** 6)
+
+    def fits():
+        clf = MLPClassifier(hidden_layer_sizes=(96, 64), **kw).fit(X, y)
+        ae = Autoencoder(n_components=8, encoder_layer_sizes=(64,), **kw).fit(X)
+        return clf, ae
+
+    with threadpool_limits(limits=1):
+        one = fits()
+    counts = []
+    real = _threads.threads_for
+
+    def spy(work, kind, n_jobs=None, cap=None):
+        nt = real(work, kind, n_jobs, cap)
+        counts.append(nt)
+        return nt
+
+    monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: 2)
+    monkeypatch.setattr(_threads.StepThreads, "_next", lambda self: self.n)
+    monkeypatch.setitem(_threads.TUNED_THRESHOLDS, "gemm",
+                        _threads.TUNED_THRESHOLDS["gemm"]._replace(min_work=1))
+    import fastnut.nn._linalg as linalg
+    monkeypatch.setattr(linalg, "threads_for", spy)
+    two = fits()
+    assert 2 in counts
+    for a, b in zip(one[0].coefs_ + one[0].intercepts_, two[0].coefs_ + two[0].intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert one[0].loss_curve_ == two[0].loss_curve_
+    np.testing.assert_array_equal(one[1].transform(X), two[1].transform(X))

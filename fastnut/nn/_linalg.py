@@ -38,7 +38,7 @@ def matmul(A, B, out=None):
         ta, tb = not A.flags.c_contiguous, not B.flags.c_contiguous
         if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
             M, K, N = out.shape[0], A.shape[1], out.shape[1]
-            nt = threads_for(M * N * K, "gemm", cap=M // 6)
+            nt = threads_for(M * N * K, "gemm", cap=max(M // 6, N // 32))
             _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, nt)
             return out
     return np.matmul(A, B, out=out)

@@ -19,6 +19,7 @@ from typing import Optional
 from sklearn.utils import check_random_state
 
 from .._kernels import dense as _dense
+from .._threads import StepThreads
 from ._optimizers import SGD, Adam
 
 
@@ -289,7 +290,16 @@ class Trainer:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_bufs", None)
+        state.pop("_tuner", None)
         return state
+
+    def _step_threads(self):
+        """The StepThreads of this trainer's steps (kept across partial_fit
+        calls, new when the environment's thread count changed)."""
+        tuner = self.__dict__.get("_tuner")
+        if tuner is None or tuner.stale():
+            tuner = self._tuner = StepThreads()
+        return tuner
 
     # -- epochs ---------------------------------------------------------------
     def fit_epochs(self, X, y, sample_weight=None, *, incremental=False, validation=None,
@@ -330,6 +340,7 @@ class Trainer:
         elif cfg.early_stopping and prog.best_buffers is None:
             # a progress saved before buffers were kept: start from the current ones
             prog.best_buffers = _copy_weights(net)[1]
+        tuner = self._step_threads()
         idx = np.arange(n)
         order = None  # the resumable order, once shuffling starts
         xb = yb = None
@@ -368,8 +379,11 @@ class Trainer:
                 if swb is not None and not swb.any():
                     # a mini-batch of zero-weight rows carries no information: no step
                     continue
-                with np.errstate(over="ignore", invalid="ignore"):
-                    value = self.loss_and_grad(Xb, Yb, swb, fold_l2=True)
+                with tuner.step(timed=stop - start == bs):
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        value = self.loss_and_grad(Xb, Yb, swb, fold_l2=True)
+                    if np.isfinite(value):
+                        sq = self.optimizer.update(net.params, net.grads, self.l2_coefs)
                 if not np.isfinite(value):
                     if cfg.early_stopping and np.isfinite(prog.best_validation_score):
                         # as scikit-learn: the epoch scores NaN, the best weights by
@@ -392,7 +406,6 @@ class Trainer:
                         "StandardScaler) or raise alpha. The parameters were restored to "
                         "their values before this call to fit.)"
                     )
-                sq = self.optimizer.update(net.params, net.grads, self.l2_coefs)
                 if self.l2_coefs:
                     value += 0.5 * cfg.alpha * sq / self.weight_sum
                 total += value * (stop - start)

@@ -45,6 +45,24 @@ def test_kernel_matches_float64_oracle_on_odd_shapes(M, K, N, ta, tb):
     np.testing.assert_allclose(C, _oracle(A, B, ta, tb), rtol=0, atol=2e-6 * K + 1e-6)
 
 
+@needs_kernel
+@pytest.mark.parametrize("M,K,N", ODD_SHAPES + [(128, 784, 256), (128, 256, 784),
+                                                (784, 128, 256), (6, 40, 97), (64, 30, 65)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_the_thread_count_does_not_change_a_bit(M, K, N, ta, tb):
+    """Column-panel and row-block splits over 2-5 threads give the one-thread
+    bits (every element keeps its summation order), and write every entry."""
+    rng = np.random.default_rng(M * 31 + K * 7 + N)
+    A = rng.standard_normal((K, M) if ta else (M, K)).astype(np.float32)
+    B = rng.standard_normal((N, K) if tb else (K, N)).astype(np.float32)
+    ref = np.empty((M, N), np.float32)
+    _k.sgemm(A, B, ref, ta, tb, 1)
+    for nt in (2, 3, 5):
+        C = np.full((M, N), np.nan, np.float32)
+        _k.sgemm(A, B, C, ta, tb, nt)
+        np.testing.assert_array_equal(C, ref, err_msg=f"n_threads={nt}")
+
+
 @pytest.mark.parametrize("N", [1, 7, 8, 9, 15, 16, 23, 64, 70, 100])
 @pytest.mark.parametrize("M", [1, 3, 7, 13])
 def test_direct_and_packed_paths_never_write_past_the_output(M, N):
