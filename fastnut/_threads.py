@@ -26,8 +26,9 @@ Three things live here, and nowhere else:
     keeps the faster, and checks again at growing intervals.  Only kernels
     whose results do not depend on the thread count get the lower
     ``TUNED_THRESHOLDS`` (the GEMM, which splits C into whole column panels
-    or row blocks, each element the same fixed-order sum): a fit gives the
-    same bits on one thread and on many.
+    or row blocks, each element the same fixed-order sum; the 2-D
+    convolutions, whose weight gradients add partial sums in an order fixed
+    by the batch): a fit gives the same bits on one thread and on many.
 
 ``blas_single_thread()`` and ``map_row_chunks(fn, n)``
     The one BLAS limiter (re-entrant, shared by every thread of the process),
@@ -140,6 +141,12 @@ TUNED_THRESHOLDS = {
         "(2.6e7) 1.8x, 128 x 256 x 128 (4.2e6) 1.6x, 32 x 256 x 512 (4.2e6) "
         "1.5x faster than one thread; a parallel region costs ~5 us, 2**21 "
         "multiply-adds are ~30 us of one core"),
+    "conv": Threshold(
+        1e7, "FLOPs",
+        "a 2-D convolution's forward or backward over its image groups "
+        "(src_c/conv.pyx; the weight gradient is summed in slots fixed by the "
+        "batch, conv2d_acc_rows): LeNet's layers at batch 64 are 2.9e7 and "
+        "1.05e8 FLOPs, 2-8 ms of one core; 1e7 is ~0.7 ms"),
 }
 
 _state = threading.local()  # .serial: inside a map_row_chunks chunk; .step: a StepThreads count

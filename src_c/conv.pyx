@@ -299,8 +299,10 @@ def conv2d_plan(int C, int kh, int kw, int sh, int dh, int Co, int Ho, int Wo):
     """Lowering and scratch sizes for one convolution, as a dict.
 
     ``mode`` is ``"rows"`` or ``"im2col"`` (see the module docstring), ``nb``
-    the number of images per GEMM; ``col``, ``g`` and ``acc`` are per-thread
-    lengths and ``wr`` a total length for the scratch arrays that
+    the number of images per GEMM; ``col`` and ``g`` are per-thread lengths,
+    ``acc`` the length of one partial weight gradient (``conv2d_backward``
+    wants ``conv2d_acc_rows(n, plan)`` of them: at most ``slots``) and ``wr``
+    a total length, for the scratch arrays that
     ``conv2d_forward``/``conv2d_backward`` take.
     """
     cdef Py_ssize_t P = <Py_ssize_t> Ho * Wo, K = <Py_ssize_t> C * kh * kw
@@ -309,13 +311,27 @@ def conv2d_plan(int C, int kh, int kw, int sh, int dh, int Co, int Ho, int Wo):
     cdef int nb = _group(P, rows)
     if rows:
         return {"mode": "rows", "nb": 1, "col": C * kw * Hr * Wo, "g": 2 * Co * P,
-                "acc": Co * K + Co + P, "wr": Co * K}
+                "acc": Co * K + Co + P, "wr": Co * K, "slots": ACC_SLOTS}
     return {"mode": "im2col", "nb": nb, "col": K * nb * P, "g": 2 * Co * nb * P,
-            "acc": Co * K + Co + nb * P, "wr": 1}
+            "acc": Co * K + Co + nb * P, "wr": 1, "slots": ACC_SLOTS}
+
+
+def conv2d_acc_rows(int n, dict plan):
+    """Rows of ``acc`` that ``conv2d_backward`` needs for a batch of ``n``.
+
+    The weight gradient is summed in ``min(ngroups, plan["slots"])`` partial
+    sums over contiguous runs of image groups, then added in slot order:
+    the bits depend on the batch, never on the thread count.
+    """
+    cdef int ngroups = (n + plan["nb"] - 1) // plan["nb"]
+    return max(1, min(ngroups, plan["slots"]))
 
 
 cdef enum:
     INT_MAX_ = 2147483647
+    # partial weight gradients of conv2d_backward: threads share these, so the
+    # sum's order is fixed by the batch alone (at most this many threads help)
+    ACC_SLOTS = 16
 
 
 cdef int _check_conv(str kernel, const Py_ssize_t *xs, const Py_ssize_t *ws, Py_ssize_t nbias,
@@ -364,7 +380,8 @@ cdef int _check_scratch(str kernel, str name, Py_ssize_t rows, Py_ssize_t length
     """Raise ValueError unless a scratch array of shape (rows, length) has room."""
     if rows < nt or length < need:
         raise ValueError(f"{kernel}: scratch {name} has shape {(rows, length)}, needs at "
-                         f"least {(nt, need)} (see conv2d_plan)")
+                         f"least {(nt, need)} (see conv2d_plan"
+                         + (" and conv2d_acc_rows)" if name == "acc" else ")"))
     return 0
 
 
@@ -637,7 +654,7 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     cdef int nb = _group(P, rows)
     cdef bint direct = (nb == 1 and kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0
                         and pw == 0 and Ho == H and Wo == W)
-    cdef int grp, ngroups, i0, m, t, c, nt, r, j, co, b
+    cdef int grp, ngroups, i0, m, t, c, nt, r, j, co, b, s, nslots, g0, g1
     cdef Py_ssize_t q, KW = <Py_ssize_t> Co * K
     cdef const floating *colp
     cdef const floating *gp
@@ -649,9 +666,10 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     if n_threads < 1:
         n_threads = 1
     ngroups = (n + nb - 1) // nb
-    nt = n_threads if n_threads < ngroups else ngroups
-    if nt < 1:
-        nt = 1
+    nslots = ngroups if ngroups < ACC_SLOTS else ACC_SLOTS
+    if nslots < 1:
+        nslots = 1
+    nt = n_threads if n_threads < nslots else nslots
     _check_conv("conv2d_backward", X.shape, Wt.shape, db.shape[0], dY.shape,
                 sh, sw, ph, pw, dh, dw)
     _check_shape("conv2d_backward", "dW", dW.shape, Co, C, kh, kw)
@@ -662,21 +680,26 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
     plan = conv2d_plan(C, kh, kw, sh, dh, Co, Ho, Wo)
     _check_scratch("conv2d_backward", "col", col.shape[0], col.shape[1], nt, plan["col"])
     _check_scratch("conv2d_backward", "g", g.shape[0], g.shape[1], nt, plan["g"])
-    _check_scratch("conv2d_backward", "acc", acc.shape[0], acc.shape[1], nt, plan["acc"])
+    _check_scratch("conv2d_backward", "acc", acc.shape[0], acc.shape[1], nslots, plan["acc"])
     _check_scratch("conv2d_backward", "wr", 1, wr.shape[0], 1, plan["wr"])
     if dW.shape[0] > 0 and dW.shape[1] > 0 and dW.shape[2] > 0 and dW.shape[3] > 0:
         own = _own_kernel(&dW[0, 0, 0, 0])
     with nogil:
-        for t in range(nt):
-            memset(&acc[t, 0], 0, (KW + Co) * sizeof(floating))
-            ones = &acc[t, KW + Co]
-            for q in range(nb * P):
-                ones[q] = 1
+        for s in range(nslots):
+            memset(&acc[s, 0], 0, (KW + Co) * sizeof(floating))
+        ones = &acc[0, KW + Co]   # read-only once set: shared by the threads
+        for q in range(nb * P):
+            ones[q] = 1
         if rows:
             _reorder_w(&Wt[0, 0, 0, 0], Co, C, kh, kw, &wr[0])
     if n > 0:
-        for grp in prange(ngroups, nogil=True, schedule="static", num_threads=nt):
-            t = threadid()
+        # slot s sums the groups [s * ngroups / nslots, (s + 1) * ngroups / nslots)
+        # in order; a thread runs whole slots, so the thread count changes no bit
+        for s in prange(nslots, nogil=True, schedule="static", num_threads=nt):
+          t = threadid()
+          g0 = <int> ((<Py_ssize_t> s * ngroups) // nslots)
+          g1 = <int> ((<Py_ssize_t> (s + 1) * ngroups) // nslots)
+          for grp in range(g0, g1):
             i0 = grp * nb
             m = n - i0 if n - i0 < nb else nb
             ld = m * P
@@ -703,18 +726,18 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                 _transpose(gp, Co, ld, gtp)
             if has_bias:
                 # db_t += G @ ones
-                gemv(False, Co, <int> ld, 1, gp, <int> ld, &acc[t, KW + Co], 1,
-                     1, &acc[t, KW], 1)
+                gemv(False, Co, <int> ld, 1, gp, <int> ld, &acc[0, KW + Co], 1,
+                     1, &acc[s, KW], 1)
             if rows:
                 _rows(&X[i0, 0, 0, 0], C, H, W, kw, sw, ph, pw, dw, Hr, Wo, &col[t, 0])
                 for r in range(kh):
                     # dW_t[r] (Ck, Co) += R_r (Ck, P) @ G^T (P, Co)
                     if own:
                         _own_gemm(Ck, Co, <int> P, &col[t, 0] + r * dh * Wo, <int> L, 1,
-                                  gp, 1, <int> ld, True, &acc[t, 0] + r * Ck * Co, Co)
+                                  gp, 1, <int> ld, True, &acc[s, 0] + r * Ck * Co, Co)
                     else:
                         gemm(False, False, Ck, Co, <int> P, 1, &col[t, 0] + r * dh * Wo,
-                             <int> L, gtp, Co, 1, &acc[t, 0] + r * Ck * Co, Co)
+                             <int> L, gtp, Co, 1, &acc[s, 0] + r * Ck * Co, Co)
                 if need_dx:
                     # kernel row 0 overwrites columns [0, P) of dR; only the
                     # columns [P, L) that it does not reach start from zero
@@ -743,10 +766,10 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
             # dW_t^T (K, Co) += col (K, m*P) @ G^T (m*P, Co)
             if own:
                 _own_gemm(K, Co, <int> ld, colp, <int> ld, 1, gp, 1, <int> ld, True,
-                          &acc[t, 0], Co)
+                          &acc[s, 0], Co)
             else:
                 gemm(False, False, K, Co, <int> ld, 1, colp, <int> ld, gtp, Co,
-                     1, &acc[t, 0], Co)
+                     1, &acc[s, 0], Co)
             if need_dx:
                 if direct:
                     if own:
@@ -766,11 +789,11 @@ def conv2d_backward(const floating[:, :, :, ::1] X,   # IN  (n, C_in, H, W)
                     for b in range(m):
                         _col2im(&col[t, 0] + b * P, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw,
                                 Ho, Wo, &dX[i0 + b, 0, 0, 0], ld)
-    # fixed-order reduction of the per-thread partial sums
+    # fixed-order reduction of the slots' partial sums
     with nogil:
-        for t in range(1, nt):
+        for s in range(1, nslots):
             for q in range(KW + Co):
-                acc[0, q] += acc[t, q]
+                acc[0, q] += acc[s, q]
         dwp = &dW[0, 0, 0, 0]
         if rows:
             # acc holds dW^T per kernel row: [i, c*kw + j, co]

@@ -359,27 +359,34 @@ def test_only_thread_count_independent_kinds_are_tuned(monkeypatch):
     try:
         assert threads_for(_threads.TUNED_THRESHOLDS["gemm"].min_work, "gemm") == 2
         assert threads_for(_threads.TUNED_THRESHOLDS["gemm"].min_work / 2, "gemm") == 1
-        # a per-thread partial sum (conv weight gradients, norms) stays on one thread
-        assert threads_for(1e30, "conv") == 1 and threads_for(1e30, "elementwise") == 1
+        assert threads_for(1e30, "conv") == 2
+        # per-thread partial sums (batch norms, pools share "pool") stay on one thread
+        assert threads_for(1e30, "pool") == 1 and threads_for(1e30, "elementwise") == 1
+        assert threads_for(1e30, "recurrent") == 1 and threads_for(1e30, "rbm") == 1
     finally:
         _threads._state.step = _threads._state.step_deadline = None
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_threaded_training_gives_the_same_bits(monkeypatch):
-    """An MLP and an autoencoder trained with two-thread GEMMs in every step
-    equal the one-thread fits bit for bit (the GEMM's column and row splits
-    keep each element's summation order)."""
-    from fastnut import Autoencoder, MLPClassifier
+    """An MLP, an autoencoder and a CNN trained with two-thread GEMMs and
+    convolutions in every step equal the one-thread fits bit for bit (the
+    GEMM's column and row splits keep each element's summation order; the
+    convolution's weight gradient is summed in slots fixed by the batch)."""
+    from fastnut import Autoencoder, CNNClassifier, MLPClassifier
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 200)).astype(np.float32)
     y = rng.integers(0, 3, 300)
     kw = dict(max_iter=2, batch_size=64, random_state=0, tol=0, n_iter_no_change=10 ** 6)
 
+    imgs = rng.random((130, 1, 12, 12)).astype(np.float32)
+
     def fits():
         clf = MLPClassifier(hidden_layer_sizes=(96, 64), **kw).fit(X, y)
         ae = Autoencoder(n_components=8, encoder_layer_sizes=(64,), **kw).fit(X)
-        return clf, ae
+        cnn = CNNClassifier(conv_layers=((4, 3), (8, 3)), hidden_layer_sizes=(16,),
+                            **kw).fit(imgs, y[:130])
+        return clf, ae, cnn
 
     with threadpool_limits(limits=1):
         one = fits()
@@ -388,18 +395,23 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
 
     def spy(work, kind, n_jobs=None, cap=None):
         nt = real(work, kind, n_jobs, cap)
-        counts.append(nt)
+        counts.append((kind, nt))
         return nt
 
     monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: 2)
     monkeypatch.setattr(_threads.StepThreads, "_next", lambda self: self.n)
-    monkeypatch.setitem(_threads.TUNED_THRESHOLDS, "gemm",
-                        _threads.TUNED_THRESHOLDS["gemm"]._replace(min_work=1))
+    for kind in _threads.TUNED_THRESHOLDS:
+        monkeypatch.setitem(_threads.TUNED_THRESHOLDS, kind,
+                            _threads.TUNED_THRESHOLDS[kind]._replace(min_work=1))
+    import fastnut.nn._conv as conv
     import fastnut.nn._linalg as linalg
     monkeypatch.setattr(linalg, "threads_for", spy)
+    monkeypatch.setattr(conv, "threads_for", spy)
     two = fits()
-    assert 2 in counts
+    assert ("gemm", 2) in counts and ("conv", 2) in counts
     for a, b in zip(one[0].coefs_ + one[0].intercepts_, two[0].coefs_ + two[0].intercepts_):
         np.testing.assert_array_equal(a, b)
     assert one[0].loss_curve_ == two[0].loss_curve_
     np.testing.assert_array_equal(one[1].transform(X), two[1].transform(X))
+    for a, b in zip(one[2].network_.params.values(), two[2].network_.params.values()):
+        np.testing.assert_array_equal(a, b)

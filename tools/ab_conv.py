@@ -38,7 +38,8 @@ def _case(rng, n, C, hw, Co, k, p):
     plan = new.conv2d_plan(C, k, k, 1, 1, Co, Ho, Ho)
     Y = np.empty((n, Co, Ho, Ho), f)
     col, g = np.empty((1, plan["col"]), f), np.empty((1, plan["g"]), f)
-    acc, wr = np.empty((1, plan["acc"]), f), np.empty(plan["wr"], f)
+    # 16 rows of acc: enough for the per-group partial sums of either build
+    acc, wr = np.empty((16, plan["acc"]), f), np.empty(plan["wr"], f)
     dY = rng.standard_normal(Y.shape).astype(f)
     dX, dW, db = np.empty_like(X), np.empty_like(Wt), np.empty_like(b)
     need_dx = C > 1  # a first layer's input needs no gradient

@@ -232,7 +232,7 @@ class Conv2D(Layer):
         dX = self._buffer("dX", X.shape) if need_dx else self._buffer("nodx", (0, 1, 1, 1))
         col = self._buffer("col", (nt, self._plan["col"]))
         g = self._buffer("g", (nt, self._plan["g"]))
-        acc = self._buffer("acc", (nt, self._plan["acc"]))
+        acc = self._buffer("acc", (_kc.conv2d_acc_rows(n, self._plan), self._plan["acc"]))
         wr = self._buffer("wr", (self._plan["wr"],))
         db = self.grads["bias"] if self.use_bias else self._buffer("nob", (0,))
         args = (X, self.params["weight"], dY, self._Y if relu else dY, dX,

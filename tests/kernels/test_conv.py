@@ -46,7 +46,7 @@ def _run_conv(X, Wt, b, dY, s, p, d, relu, nt, need_dx=True):
     dX = np.full(X.shape if need_dx else (0, 1, 1, 1), np.nan, dt)
     dW = np.full(Wt.shape, np.nan, dt)
     db = np.full(b.shape, np.nan, dt)
-    acc = np.empty((nt, plan["acc"]), dt)
+    acc = np.empty((kc.conv2d_acc_rows(n, plan), plan["acc"]), dt)
     kc.conv2d_backward(X, Wt, dY, Y, dX, dW, db, col, g, acc, wr, *s, *p, *d, relu, need_dx, nt)
     return Y, dX, dW, db, plan["mode"]
 
@@ -175,3 +175,32 @@ def test_maxpool_ties_go_to_the_first_maximum():
     dX = np.empty_like(X)
     kp.maxpool2d_backward(np.ones((1, 1, 1, 2)), idx, dX, 2, 2, 2, 2, 1)
     assert dX.sum() == 2 and dX[0, 0, 0, 0] == 1 and dX[0, 0, 0, 2] == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,C,size,Co,k", [(64, 1, 28, 6, 5), (64, 6, 12, 16, 5),
+                                           (40, 3, 9, 4, 3), (7, 2, 30, 3, 3)])
+def test_backward_bits_do_not_depend_on_the_thread_count(dtype, n, C, size, Co, k):
+    """The weight gradient is summed in slots fixed by the batch, so 1, 2 or 5
+    threads give the same bits (and the slot count is what the kernel asks)."""
+    rng = np.random.default_rng(n + C + size)
+    X = rng.standard_normal((n, C, size, size)).astype(dtype)
+    Wt = rng.standard_normal((Co, C, k, k)).astype(dtype)
+    b = rng.standard_normal(Co).astype(dtype)
+    Ho = size - k + 1
+    dY = rng.standard_normal((n, Co, Ho, Ho)).astype(dtype)
+    plan = kc.conv2d_plan(C, k, k, 1, 1, Co, Ho, Ho)
+    ngroups = -(-n // plan["nb"])
+    assert kc.conv2d_acc_rows(n, plan) == min(ngroups, plan["slots"])
+    ref = _run_conv(X, Wt, b, dY, (1, 1), (0, 0), (1, 1), True, 1)
+    for nt in (2, 5):
+        out = _run_conv(X, Wt, b, dY, (1, 1), (0, 0), (1, 1), True, nt)
+        for a, r in zip(out[:4], ref[:4]):
+            np.testing.assert_array_equal(a, r, err_msg=f"n_threads={nt}")
+    if kc.conv2d_acc_rows(n, plan) > 1:
+        Y = np.empty((n, Co, Ho, Ho), dtype)
+        with pytest.raises(ValueError, match="conv2d_acc_rows"):
+            kc.conv2d_backward(X, Wt, dY, Y, np.empty_like(X), np.empty_like(Wt),
+                               np.empty_like(b), np.empty((1, plan["col"]), dtype),
+                               np.empty((1, plan["g"]), dtype), np.empty((1, plan["acc"]), dtype),
+                               np.empty(plan["wr"], dtype), 1, 1, 0, 0, 1, 1, True, True, 1)
