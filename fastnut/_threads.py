@@ -28,7 +28,8 @@ Three things live here, and nowhere else:
     ``TUNED_THRESHOLDS`` (the GEMM, which splits C into whole column panels
     or row blocks, each element the same fixed-order sum; the 2-D
     convolutions, whose weight gradients add partial sums in an order fixed
-    by the batch): a fit gives the same bits on one thread and on many.
+    by the batch; the recurrent layers, whose sequences are independent rows):
+    a fit gives the same bits on one thread and on many.
 
 ``blas_single_thread()`` and ``map_row_chunks(fn, n)``
     The one BLAS limiter (re-entrant, shared by every thread of the process),
@@ -147,6 +148,13 @@ TUNED_THRESHOLDS = {
         "(src_c/conv.pyx; the weight gradient is summed in slots fixed by the "
         "batch, conv2d_acc_rows): LeNet's layers at batch 64 are 2.9e7 and "
         "1.05e8 FLOPs, 2-8 ms of one core; 1e7 is ~0.7 ms"),
+    "recurrent": Threshold(
+        1 << 13, "batch rows x gate width per step",
+        "a recurrent layer's forward or backward (src_c/rnn.pyx): in float32 "
+        "each thread runs a block of >= 16 rows through every step, no "
+        "barrier per step, and the weight-gradient product splits its rows; "
+        "LSTM h128 at batch 32 (16,384 a step, ~45 ms a batch over 200 steps "
+        "forward and backward) is the size of the benchmark"),
 }
 
 _state = threading.local()  # .serial: inside a map_row_chunks chunk; .step: a StepThreads count

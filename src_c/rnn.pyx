@@ -68,6 +68,11 @@ cdef extern from "_rnn_math.h" nogil:
                                  const float *A, Py_ssize_t lda, const float *Bp, int beta,
                                  float *C, Py_ssize_t ldc)
     Py_ssize_t fastnut_packed_index(Py_ssize_t K, Py_ssize_t N, Py_ssize_t k, Py_ssize_t j)
+    int fastnut_gemm_kernel()
+    void fastnut_sgemm_auto(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
+                            const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
+                            float *C, Py_ssize_t ldc, int beta)
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr, int rw, int locality) nogil
@@ -94,6 +99,34 @@ cdef inline Py_ssize_t _bindex(bint packed, Py_ssize_t K, Py_ssize_t N, Py_ssize
                                Py_ssize_t j) noexcept nogil:
     """Position of B[k, j] (K x N) in the layout the per-step product reads."""
     return fastnut_packed_index(K, N, k, j) if packed else k * N + j
+
+
+cdef void _tgemm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A,
+                 Py_ssize_t lda, const floating *B, Py_ssize_t ldb, floating *C,
+                 Py_ssize_t ldc, int n_threads) noexcept nogil:
+    """C (M x N) = A^T B for A (K x M) and B (K x N), row-major with row strides.
+
+    The weight gradients' product over all n*T rows.  float32 on fastnut's
+    kernel, its rows of C split over ``n_threads`` in blocks of 6 (each
+    element one fixed-order sum: the same bits on any thread count); float64
+    (or no AVX2 + FMA) on BLAS, one call.
+    """
+    cdef Py_ssize_t rows, th, i0, m
+    if floating is float:
+        if fastnut_gemm_kernel() > 0:
+            if n_threads < 1:
+                n_threads = 1
+            rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6
+            if n_threads == 1:
+                fastnut_sgemm_auto(M, N, K, A, 1, lda, B, ldb, 1, C, ldc, 0)
+                return
+            for th in prange(n_threads, num_threads=n_threads, schedule="static"):
+                i0 = th * rows
+                if i0 < M:
+                    m = rows if i0 + rows < M else M - i0
+                    fastnut_sgemm_auto(m, N, K, A + i0, 1, lda, B, ldb, 1, C + i0 * ldc, ldc, 0)
+            return
+    gemm(True, False, M, N, K, 1, A, lda, B, ldb, 0, C, ldc)
 
 
 cdef inline void _step_gemm(bint packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
@@ -313,7 +346,7 @@ def forward(int cell,
     cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
     cdef Py_ssize_t NB = work.shape[1], W = F + H
     cdef Py_ssize_t T = nT // n
-    cdef Py_ssize_t s, b, i, j, t
+    cdef Py_ssize_t s, b, i, j, t, th, rows, r0, r1
     cdef floating *pG = &G[0, 0]
     cdef floating *pwork = &work[0, 0]
     cdef floating *pc = &c_cur[0, 0]
@@ -340,7 +373,24 @@ def forward(int cell,
             t = lengths[b] - 1 if reverse else 0
             memcpy(pA + b * W, pX + (b * T + t) * F, F * sizeof(floating))
             memcpy(pA + b * W + F, &h_cur[b, 0], H * sizeof(floating))
-        for s in range(T):
+        if packed and n_threads > 1:
+            # fastnut's kernel gives each row the same bits in any block of
+            # rows, and the sequences are independent: each thread runs its
+            # block of rows through all the steps, with no barrier per step
+            rows = (n + n_threads - 1) // n_threads
+            for th in prange(n_threads, num_threads=n_threads, schedule="static"):
+                r0 = th * rows
+                r1 = r0 + rows if r0 + rows < n else n
+                if r0 < r1:
+                    for s in range(T):
+                        _step_gemm(packed, r1 - r0, NB, W, pA + r0 * W, pB, False,
+                                   pwork + r0 * NB)
+                        for b in range(r0, r1):
+                            _fwd_seq(cell, b, s, T, H, GH, NB, F, pL, reverse, keep_gates,
+                                     keep_states, pX, pA, pG, pwork, &b_ih[0], &b_hh[0], pc,
+                                     pHs, pCs, pTC)
+        else:
+          for s in range(T):
             _step_gemm(packed, n, NB, W, pA, pB, False, pwork)
             if n_threads > 1:
                 for b in prange(n, num_threads=n_threads, schedule="static"):
@@ -423,7 +473,7 @@ def backward(int cell,
     cdef Py_ssize_t nT = X.shape[0], F = X.shape[1]
     cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
     cdef Py_ssize_t T = nT // n
-    cdef Py_ssize_t s, b, r, j
+    cdef Py_ssize_t s, b, r, j, th, rows, r0, r1
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t ldseq = dseq.strides[0] // item if has_seq else 0
     cdef Py_ssize_t ldlast = dlast.strides[0] // item if has_last else 0
@@ -452,7 +502,22 @@ def backward(int cell,
             pWp = <floating *> &W_hh[0, 0]
         memset(pdh, 0, n * H * sizeof(floating))
         memset(pdc, 0, n * H * sizeof(floating))
-        for s in range(T - 1, -1, -1):
+        if packed and n_threads > 1:
+            # as in forward: a block of rows per thread through all the steps
+            rows = (n + n_threads - 1) // n_threads
+            for th in prange(n_threads, num_threads=n_threads, schedule="static"):
+                r0 = th * rows
+                r1 = r0 + rows if r0 + rows < n else n
+                if r0 < r1:
+                    for s in range(T - 1, -1, -1):
+                        for b in range(r0, r1):
+                            _bwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pdGs, &Hs[0, 0],
+                                     pCs, &TC[0, 0], &h0[0, 0], &c0[0, 0], pseq, ldseq,
+                                     has_seq, plast, ldlast, has_last, pdh, pdc)
+                        _step_gemm(packed, r1 - r0, H, GH, pdGs + r0 * GH, pWp, True,
+                                   pdh + r0 * H)
+        else:
+         for s in range(T - 1, -1, -1):
             if n_threads > 1:
                 for b in prange(n, num_threads=n_threads, schedule="static"):
                     _bwd_seq(cell, b, s, T, H, GH, pL, reverse, pG, pdGs, &Hs[0, 0], pCs,
@@ -473,11 +538,11 @@ def backward(int cell,
         pZ = &Z[0, 0]
         pW = &dWcat[0, 0]
         if cell == GRU:
-            gemm(True, False, 2 * H, W, nT, 1, pG, GH, pZ, W, 0, pW, W)
-            gemm(True, False, H, F + 1, nT, 1, pG + 2 * H, GH, pZ, W, 0, pW + 2 * H * W, W)
-            gemm(True, False, H, H + 1, nT, 1, pCs, H, pZ + F, W, 0, pW + GH * W + F, W)
+            _tgemm(2 * H, W, nT, pG, GH, pZ, W, pW, W, n_threads)
+            _tgemm(H, F + 1, nT, pG + 2 * H, GH, pZ, W, pW + 2 * H * W, W, n_threads)
+            _tgemm(H, H + 1, nT, pCs, H, pZ + F, W, pW + GH * W + F, W, n_threads)
         else:
-            gemm(True, False, GH, W, nT, 1, pG, GH, pZ, W, 0, pW, W)
+            _tgemm(GH, W, nT, pG, GH, pZ, W, pW, W, n_threads)
         for r in range(GH):
             memcpy(&dW_ih[r, 0], pW + r * W, F * sizeof(floating))
             db_ih[r] = pW[r * W + F]

@@ -362,31 +362,35 @@ def test_only_thread_count_independent_kinds_are_tuned(monkeypatch):
         assert threads_for(1e30, "conv") == 2
         # per-thread partial sums (batch norms, pools share "pool") stay on one thread
         assert threads_for(1e30, "pool") == 1 and threads_for(1e30, "elementwise") == 1
-        assert threads_for(1e30, "recurrent") == 1 and threads_for(1e30, "rbm") == 1
+        assert threads_for(1e30, "recurrent") == 2 and threads_for(1e30, "rbm") == 1
     finally:
         _threads._state.step = _threads._state.step_deadline = None
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_threaded_training_gives_the_same_bits(monkeypatch):
-    """An MLP, an autoencoder and a CNN trained with two-thread GEMMs and
-    convolutions in every step equal the one-thread fits bit for bit (the
-    GEMM's column and row splits keep each element's summation order; the
-    convolution's weight gradient is summed in slots fixed by the batch)."""
-    from fastnut import Autoencoder, CNNClassifier, MLPClassifier
+    """An MLP, an autoencoder, a CNN and the three recurrent cells trained with
+    two threads in every step's GEMMs, convolutions and recurrent loops equal
+    the one-thread fits bit for bit (the GEMM's column and row splits keep
+    each element's summation order; the convolution's weight gradient is
+    summed in slots fixed by the batch; each sequence is a row of its own)."""
+    from fastnut import Autoencoder, CNNClassifier, MLPClassifier, RNNClassifier
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 200)).astype(np.float32)
     y = rng.integers(0, 3, 300)
     kw = dict(max_iter=2, batch_size=64, random_state=0, tol=0, n_iter_no_change=10 ** 6)
 
     imgs = rng.random((130, 1, 12, 12)).astype(np.float32)
+    seqs = rng.standard_normal((96, 30, 3)).astype(np.float32)
 
     def fits():
         clf = MLPClassifier(hidden_layer_sizes=(96, 64), **kw).fit(X, y)
         ae = Autoencoder(n_components=8, encoder_layer_sizes=(64,), **kw).fit(X)
         cnn = CNNClassifier(conv_layers=((4, 3), (8, 3)), hidden_layer_sizes=(16,),
                             **kw).fit(imgs, y[:130])
-        return clf, ae, cnn
+        rnns = [RNNClassifier(cell=cell, hidden_size=24, **kw).fit(seqs, y[:96])
+                for cell in ("lstm", "gru", "rnn")]
+        return clf, ae, cnn, rnns
 
     with threadpool_limits(limits=1):
         one = fits()
@@ -405,13 +409,15 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
                             _threads.TUNED_THRESHOLDS[kind]._replace(min_work=1))
     import fastnut.nn._conv as conv
     import fastnut.nn._linalg as linalg
-    monkeypatch.setattr(linalg, "threads_for", spy)
-    monkeypatch.setattr(conv, "threads_for", spy)
+    import fastnut.nn._recurrent as recurrent
+    for module in (linalg, conv, recurrent):
+        monkeypatch.setattr(module, "threads_for", spy)
     two = fits()
-    assert ("gemm", 2) in counts and ("conv", 2) in counts
+    assert {("gemm", 2), ("conv", 2), ("recurrent", 2)} <= set(counts)
     for a, b in zip(one[0].coefs_ + one[0].intercepts_, two[0].coefs_ + two[0].intercepts_):
         np.testing.assert_array_equal(a, b)
     assert one[0].loss_curve_ == two[0].loss_curve_
     np.testing.assert_array_equal(one[1].transform(X), two[1].transform(X))
-    for a, b in zip(one[2].network_.params.values(), two[2].network_.params.values()):
-        np.testing.assert_array_equal(a, b)
+    for m1, m2 in [(one[2], two[2])] + list(zip(one[3], two[3])):
+        for a, b in zip(m1.network_.params.values(), m2.network_.params.values()):
+            np.testing.assert_array_equal(a, b)
