@@ -101,6 +101,12 @@ THRESHOLDS = {
         "on one core for LeNet's second layer at batch 64 (3.2e8 FLOPs, 24 ms, "
         "0.67x on 2 threads of the busy machine); 3e9 is ~25 ms on an idle "
         "core"),
+    "conv1d": Threshold(
+        3e9, "FLOPs",
+        "a 1-D convolution call over its chunks of sequences "
+        "(src_c/conv1d.pyx), as \"conv\"; not a tuned kind: its weight "
+        "gradient adds per-thread partial sums, so its bits would follow "
+        "the thread count"),
     "pool": Threshold(
         1 << 25, "input values",
         "pooling, upsampling and a convolution's separate activation pass: "

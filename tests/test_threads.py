@@ -363,6 +363,7 @@ def test_only_thread_count_independent_kinds_are_tuned(monkeypatch):
         # per-thread partial sums (batch norms, pools share "pool") stay on one thread
         assert threads_for(1e30, "pool") == 1 and threads_for(1e30, "elementwise") == 1
         assert threads_for(1e30, "recurrent") == 2 and threads_for(1e30, "rbm") == 1
+        assert threads_for(1e30, "conv1d") == 1
     finally:
         _threads._state.step = _threads._state.step_deadline = None
 
@@ -374,7 +375,8 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
     the one-thread fits bit for bit (the GEMM's column and row splits keep
     each element's summation order; the convolution's weight gradient is
     summed in slots fixed by the batch; each sequence is a row of its own)."""
-    from fastnut import Autoencoder, CNNClassifier, MLPClassifier, RNNClassifier
+    from fastnut import (Autoencoder, CNNClassifier, MLPClassifier, RNNClassifier,
+                         SequenceCNNClassifier)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 200)).astype(np.float32)
     y = rng.integers(0, 3, 300)
@@ -390,6 +392,8 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
                             **kw).fit(imgs, y[:130])
         rnns = [RNNClassifier(cell=cell, hidden_size=24, **kw).fit(seqs, y[:96])
                 for cell in ("lstm", "gru", "rnn")]
+        rnns.append(SequenceCNNClassifier(n_filters=(8, 8), kernel_sizes=(5, 3),
+                                          hidden_layer_sizes=(32,), **kw).fit(seqs, y[:96]))
         return clf, ae, cnn, rnns
 
     with threadpool_limits(limits=1):

@@ -252,7 +252,7 @@ class Conv1D(Layer):
         nb = int(max(1, min(n, CHUNK_VALUES // max(To * kc, 1))))
         chunks = -(-n // nb)
         flops = 2.0 * n * To * kc * self.filters
-        nt = threads_for(flops, "conv", cap=chunks)
+        nt = threads_for(flops, "conv1d", cap=chunks)
         return nb, nt
 
     def _forward(self, X, training=False):
