@@ -15,6 +15,13 @@ means the default is never slower, above 1 that the free cores are used.
 PyTorch runs the same model at the same thread counts where it has one
 (MLP, LeNet, LSTM, dense autoencoder), scikit-learn's BernoulliRBM for the RBM.
 
+``FASTNUT_BENCH_THREADS=mlp,rnn`` runs some families only;
+``FASTNUT_BENCH_BUSY=1`` keeps one core busy with another process for the
+whole run (a loaded server: the "all" setting must still not lose to "1").
+Training picks its thread count by timing its steps (``StepThreads`` in
+``fastnut/_threads.py``), and each fit is a new estimator, so the "all" fit
+times include that choice's probes.
+
 Workloads: MLP (256, 128) on 784 features (fit 20,000 rows batch 128;
 predict_proba 100,000 rows and a 200-row batch); LeNet on 28 x 28 (fit batch
 64; predict 10,000 images); LSTM h128 over 200 steps (fit batch 32; predict
@@ -291,20 +298,37 @@ FAMILIES = {"mlp": mlp, "cnn": cnn, "rnn": rnn, "som": som, "rbm": rbm,
             "autoencoder": autoencoder}
 
 
+def _spin():  # pragma: no cover - runs in a child process
+    while True:
+        pass
+
+
 def run(args, peak):
     torch = try_import("torch")
     reps = 3 if args.quick else 5
     only = [f for f in os.environ.get("FASTNUT_BENCH_THREADS", "").split(",") if f]
     rows = [{"name": f"cores: {os.cpu_count()}; load average at start: "
                      f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""}]
-    for fam, fn in FAMILIES.items():
-        if only and fam not in only:
-            continue
-        fam_rows = fn(args, torch, reps)
-        for r in fam_rows:
-            print("    " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{v}"
-                                     for k, v in r.items()), flush=True)
-        rows += fam_rows
+    hog = None
+    if os.environ.get("FASTNUT_BENCH_BUSY"):
+        # another process that holds one core for the whole run (a busy server)
+        import multiprocessing
+        hog = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True)
+        hog.start()
+        rows.append({"name": "FASTNUT_BENCH_BUSY: a busy-loop process holds one core"})
+    try:
+        for fam, fn in FAMILIES.items():
+            if only and fam not in only:
+                continue
+            fam_rows = fn(args, torch, reps)
+            for r in fam_rows:
+                print("    " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{v}"
+                                         for k, v in r.items()), flush=True)
+            rows += fam_rows
+    finally:
+        if hog is not None:
+            hog.terminate()
+            hog.join()
     if hasattr(os, "getloadavg"):
         rows.append({"name": f"load average at the end: {os.getloadavg()[0]:.1f}"})
     return rows
