@@ -115,10 +115,14 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     # 256 has few rows, and a split by rows would pack all of B once per
     # thread), else by blocks of 6 rows.  Either way every element is the
     # same fixed-order sum: the result does not depend on n_threads.
-    by_cols = n_threads > 1 and N >= 32 * n_threads
-    if by_cols:
-        cols = ((N + n_threads - 1) // n_threads + 15) // 16 * 16   # whole panels
-    else:
+    # Of the two, the split whose largest share is smaller (a 100-column
+    # layer cuts into 64 + 36 columns but 102 + 98 of 200 rows); columns on
+    # a near tie.
+    cols = ((N + n_threads - 1) // n_threads + 15) // 16 * 16   # whole panels
+    rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6      # whole register blocks
+    by_cols = (n_threads > 1 and N >= 32 * n_threads
+               and cols * M <= rows * N + (rows * N) // 20)
+    if not by_cols:
         n_threads = max(1, min(n_threads, (M + 5) // 6))   # whole register blocks each
         rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6
     scratch = fastnut_sgemm_scratch(K)
