@@ -432,10 +432,11 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
                     sl = slice(a, min(a + step, n))
                     if nt == 1:
                         _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
-                                        dist[sl], 1, sums, counts, accumulate=True)
+                                        dist[sl], 1, sums, counts, accumulate=True,
+                                        second_best=False)
                     else:
                         _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
-                                        dist[sl], nt)
+                                        dist[sl], nt, second_best=False)
                 if nt != 1:
                     _som.batch_accumulate(X, bmu, sums, counts)
                 qe = float(dist.mean())
