@@ -47,7 +47,8 @@ fig.tight_layout()
 # Training: one quantization error per epoch
 # ------------------------------------------
 # The batch algorithm (the default) makes one update per epoch while the
-# neighbourhood radius shrinks from ``sigma_start`` to ``sigma_end``.
+# neighbourhood radius shrinks from ``sigma_start`` to ``sigma_end``; the last
+# ``hold_iter`` epochs (4) stay at ``sigma_end`` and let the map settle.
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(np.arange(1, som.n_iter_ + 1), som.quantization_errors_, marker="o")
 ax.set(

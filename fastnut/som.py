@@ -71,11 +71,21 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
     max_iter : int, default=20
         Number of epochs (passes over the data) of ``fit``; also the length
         of the schedule that ``partial_fit`` follows.
+    hold_iter : int, default=4
+        Number of final epochs of the ``max_iter`` that hold the end values
+        (``sigma_end``, ``learning_rate_end``): the schedules run from their
+        start to their end values in the first ``max_iter - h`` epochs, with
+        ``h = min(hold_iter, max_iter // 2)`` (at least half of the epochs
+        follow the schedule), and the last ``h`` epochs stay there.  A batch
+        map moves towards the fixed point of its final radius in these
+        epochs, which lowers both the quantization and the topographic error
+        (see Notes); 0 gives the plain schedule.
     sigma_start : float, default=None
         Neighbourhood radius at the first epoch, in grid units; ``None``
         means half the larger side of the map.
-    sigma_end : float, default=1.0
-        Neighbourhood radius at the last epoch.
+    sigma_end : float, default=1.1
+        Neighbourhood radius at the end of the schedule (and during the
+        ``hold_iter`` epochs after it).
     learning_rate_start, learning_rate_end : float, default=0.5, 0.01
         Learning rate at the start and the end of training (online only).
     decay : {"linear", "exponential"}, default="linear"
@@ -132,7 +142,9 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
     * mexican_hat: ``h = (1 - r^2 / sigma^2) exp(-r^2 / (2 sigma^2))``
       (r > 4 sigma)
 
-    Batch epoch e (``p = e / (max_iter - 1)``): with ``b(x)`` the BMU of x,
+    The schedules run over the first ``L = max_iter - h`` epochs, ``h =
+    min(hold_iter, max_iter // 2)``, and stay at their end values after.
+    Batch epoch e (``p = min(e / (L - 1), 1)``, 0 when L = 1): with ``b(x)`` the BMU of x,
     Voronoi sums ``S_v = sum_{b(x)=v} x`` and counts ``c_v``, every unit is
     set to ``w_u = sum_v h_uv S_v / sum_v h_uv c_v`` (a unit whose
     denominator is not above 1e-12 keeps its weights).  The BMU search,
@@ -154,8 +166,19 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
     (its negative lobe pushes units away from the samples, and large steps
     diverge, which ``fit`` reports as a ``fastnut.DivergenceError``, a ``ValueError``).
 
-    Online step t (``p = t / (max_iter n)``): ``w_u += lr(p) h(r(b, u); sigma(p))
+    Online step t (``p = min(t / (L n), 1)``): ``w_u += lr(p) h(r(b, u); sigma(p))
     (x - w_u)`` for the units within the cut-off only.
+
+    The held epochs (``hold_iter``) and ``sigma_end = 1.1``: a batch epoch
+    replaces the map by the smoothed means of its Voronoi cells, so a
+    schedule that ends on one epoch at its final radius leaves the map one
+    step away from that radius's fixed point; a few epochs at the final
+    radius move it most of the way (the online map likewise settles at its
+    final rate).  On the digits (12 x 12, 12 batch epochs, ``benchmarks/som.py``)
+    the defaults give quantization error 1.336 and topographic error 0.0078,
+    against 1.335 and 0.0189 for the plain schedule to 1.0; a radius of 1.0
+    at the fixed point gives a lower quantization error (1.30) but more
+    folds (topographic error 0.014).
 
     ``fit`` and ``partial_fit`` honour Ctrl-C (``KeyboardInterrupt``) within
     a fraction of a second, between blocks of samples or of map rows, even
@@ -189,6 +212,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         "metric": [StrOptions(set(_METRICS))],
         "algorithm": [StrOptions({"batch", "online"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "hold_iter": [Interval(Integral, 0, None, closed="left")],
         "sigma_start": [Interval(Real, 0, None, closed="neither"), None],
         "sigma_end": [Interval(Real, 0, None, closed="neither")],
         "learning_rate_start": [Interval(Real, 0, None, closed="neither")],
@@ -203,7 +227,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
 
     def __init__(self, n_rows=10, n_cols=10, *, topology="rectangular", periodic=False,
                  neighborhood="gaussian", metric="euclidean", algorithm="batch",
-                 max_iter=20, sigma_start=None, sigma_end=1.0,
+                 max_iter=20, hold_iter=4, sigma_start=None, sigma_end=1.1,
                  learning_rate_start=0.5, learning_rate_end=0.01, decay="linear",
                  init="pca", random_state=None, verbose=0, dtype="float32",
                  n_jobs=None):
@@ -215,6 +239,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         self.metric = metric
         self.algorithm = algorithm
         self.max_iter = max_iter
+        self.hold_iter = hold_iter
         self.sigma_start = sigma_start
         self.sigma_end = sigma_end
         self.learning_rate_start = learning_rate_start
@@ -246,6 +271,10 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
 
     def _grid(self):
         return Grid(self.n_rows, self.n_cols, self.topology, self.periodic)
+
+    def _schedule_epochs(self):
+        """Epochs over which the schedules run from start to end values."""
+        return self.max_iter - min(self.hold_iter, self.max_iter // 2)
 
     def _sigma_start(self):
         if self.sigma_start is None:
@@ -370,6 +399,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         w_aux = np.empty(U, dtype=W.dtype)
         nt = self._threads(X.shape[0])
         n = X.shape[0]
+        L = self._schedule_epochs()
         if self.algorithm == "batch":
             bmu = np.empty(n, dtype=np.intp)
             second = np.empty(n, dtype=np.intp)
@@ -393,7 +423,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
             t0 = time.perf_counter()
             _som.unit_aux(W, metric, w_aux)  # exact, every epoch
             if self.algorithm == "batch":
-                p = min(e / max(self.max_iter - 1, 1), 1.0)
+                p = min(e / max(L - 1, 1), 1.0)
                 sigma = s0 + (s1 - s0) * p if decay == 0 else s0 * (s1 / s0) ** p
                 if nt == 1:  # accumulate block by block, while in cache
                     sums[:] = 0.0
@@ -402,17 +432,18 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
                     sl = slice(a, min(a + step, n))
                     if nt == 1:
                         _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
-                                        dist[sl], 1, sums, counts, accumulate=True)
+                                        dist[sl], 1, sums, counts, accumulate=True,
+                                        second_best=False)
                     else:
                         _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
-                                        dist[sl], nt)
+                                        dist[sl], nt, second_best=False)
                 if nt != 1:
                     _som.batch_accumulate(X, bmu, sums, counts)
                 qe = float(dist.mean())
                 smoother.update(kind, sigma, sums, counts, W, metric, w_aux)
             else:
-                p0 = min(e / self.max_iter, 1.0)
-                p1 = min((e + 1) / self.max_iter, 1.0)
+                p0 = min(e / L, 1.0)
+                p1 = min((e + 1) / L, 1.0)
                 order = np.random.default_rng([self._seed, e]).permutation(n).astype(np.intp)
                 total = _som.online_epoch(
                     X, order, W, w_aux, cells, self.n_rows, width, self.periodic, class_sq,
@@ -654,6 +685,7 @@ class _BatchSmoother:
         self.SC = np.empty((R, C * self.e))
         self.A = np.empty((P * R, C * self.e))
         self.A2 = None
+        self._taps = {}  # (kind, sigma) -> the last epoch's taps
         self.class_sq = grid.class_sq_distances()
         self.width = grid.cells()[1]
         # row offsets (each source row once) and their wrapped distances
@@ -730,23 +762,30 @@ class _BatchSmoother:
         def g(z2):
             return np.exp(-z2 / s2)
 
+        taps = self._taps.get((kind, sigma))
+        if taps is None:  # the epochs held at sigma_end reuse their taps
+            if kind == _NEIGHBORHOODS["gaussian"]:
+                taps = self._row_pass([g]) + [self._col_taps([g])]
+            elif kind == _NEIGHBORHOODS["mexican_hat"]:
+                taps = self._row_pass([g, lambda z2: -(z2 / (sigma * sigma)) * g(z2)]) + [
+                    self._col_taps([lambda z2: (1.0 - z2 / (sigma * sigma)) * g(z2), g])]
+            else:
+                taps = self._compact_taps(kind, sigma)
+            self._taps = {(kind, sigma): taps}
         if kind == _NEIGHBORHOODS["gaussian"]:
-            (ptr, ks, h), = self._row_pass([g])
+            (ptr, ks, h), (dr, (hy,)) = taps
             _som.smooth_x(SC, self.A, C, per, hx, ptr, ks, h)
-            dr, (hy,) = self._col_taps([g])
             _som.smooth_y(self.A, SC, per, hx, dr, hy)
         elif kind == _NEIGHBORHOODS["mexican_hat"]:
             if self.A2 is None:
                 self.A2 = np.empty_like(self.A)
-            (p1, k1, h1), (p2, k2, h2) = self._row_pass(
-                [g, lambda z2: -(z2 / (sigma * sigma)) * g(z2)])
+            (p1, k1, h1), (p2, k2, h2), (dr, (hy1, hy2)) = taps
             _som.smooth_x(SC, self.A, C, per, hx, p1, k1, h1)
             _som.smooth_x(SC, self.A2, C, per, hx, p2, k2, h2)
-            dr, (hy1, hy2) = self._col_taps([lambda z2: (1.0 - z2 / (sigma * sigma)) * g(z2), g])
             _som.smooth_y(self.A, SC, per, hx, dr, hy1)
             _som.smooth_y(self.A2, SC, per, hx, dr, hy2, accumulate=True)
         else:  # bubble, triangle: compact support
-            dr, ptr, ks, h = self._compact_taps(kind, sigma)
+            dr, ptr, ks, h = taps
             out = self.A[:grid.n_rows]
             _som.smooth_2d(SC, out, C, per, hx, dr, ptr, ks, h)
             SC = out
@@ -757,6 +796,8 @@ class _BatchSmoother:
 #: d x d covariance or the n x n Gram matrix, O(n d min(n, d))); beyond, a
 #: randomized SVD costs O(n d k) for the k = 2 components
 _EXACT_PCA_MAX_DIM = 128
+#: rows of the centred float64 blocks the exact covariance is summed from
+_PCA_BLOCK_ROWS = 512
 
 
 def _leading_components(X, k):
@@ -773,15 +814,27 @@ def _leading_components(X, k):
     largest ``|entry|`` of each axis is positive.
     """
     n, d = X.shape
-    X64 = X.astype(np.float64)
-    mean = X64.mean(axis=0)
-    Xc = X64 - mean
+    mean = X.mean(axis=0, dtype=np.float64)
     scale = 1.0 / max(n - 1, 1)
     if d <= _EXACT_PCA_MAX_DIM:
-        evals, evecs = np.linalg.eigh(Xc.T @ Xc * scale)
-        order = np.argsort(evals)[::-1][:k]
+        # the covariance from float64 row blocks of the centred data: no
+        # n x d float64 copy (its allocation cost more than the product on
+        # a map of the digits' size); the k largest eigenpairs only
+        from scipy.linalg import eigh
+
+        cov = np.zeros((d, d))
+        buf = np.empty((min(n, _PCA_BLOCK_ROWS), d))
+        for a in range(0, n, _PCA_BLOCK_ROWS):
+            xc = buf[:min(n - a, _PCA_BLOCK_ROWS)]
+            np.subtract(X[a:a + _PCA_BLOCK_ROWS], mean, out=xc)
+            cov += xc.T @ xc
+        cov *= scale
+        kk = min(k, d)
+        evals, evecs = eigh(cov, subset_by_index=[d - kk, d - 1])
+        order = np.argsort(evals)[::-1]
         axes, var = evecs[:, order].T, evals[order]
     elif n <= _EXACT_PCA_MAX_DIM:  # few samples: the n x n Gram matrix
+        Xc = X.astype(np.float64) - mean
         evals, evecs = np.linalg.eigh(Xc @ Xc.T)
         order = np.argsort(evals)[::-1][:min(k, n)]
         s = np.sqrt(np.maximum(evals[order], 0.0))
@@ -791,7 +844,7 @@ def _leading_components(X, k):
     else:
         from sklearn.utils.extmath import randomized_svd
 
-        _, s, axes = randomized_svd(Xc, k, random_state=0)
+        _, s, axes = randomized_svd(X.astype(np.float64) - mean, k, random_state=0)
         var = s ** 2 * scale
     comps = axes * np.sqrt(np.maximum(var, 0.0))[:, None]
     signs = np.sign(comps[np.arange(len(comps)), np.argmax(np.abs(comps), axis=1)])

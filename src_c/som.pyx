@@ -107,17 +107,65 @@ cdef extern from *:
         *second = b2;
         return 1;
     }
+    /* The same scores in place and the best unit only (ties: lowest index):
+       one pass with two independent vector minima (no dependency chain
+       across consecutive blocks), then the first index holding the minimum.
+       Returns 0 on NaN scores: the caller then scans the scores itself, as
+       after fastnut_som_top2_l2. */
+    FASTNUT_SOM_AVX2 static int fastnut_som_top1_l2(float *s, const float *aux, ptrdiff_t U,
+                                                    ptrdiff_t *best)
+    {
+        ptrdiff_t u = 0, b;
+        float m;
+        __m256 va = _mm256_set1_ps(INFINITY), vb = va, bad = _mm256_setzero_ps();
+        for (; u + 16 <= U; u += 16) {
+            __m256 p = _mm256_loadu_ps(s + u), q = _mm256_loadu_ps(s + u + 8);
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(aux + u), _mm256_add_ps(p, p));
+            __m256 w = _mm256_sub_ps(_mm256_loadu_ps(aux + u + 8), _mm256_add_ps(q, q));
+            _mm256_storeu_ps(s + u, v);
+            _mm256_storeu_ps(s + u + 8, w);
+            va = _mm256_min_ps(va, v);
+            vb = _mm256_min_ps(vb, w);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, w, _CMP_UNORD_Q));
+        }
+        for (; u + 8 <= U; u += 8) {
+            __m256 p = _mm256_loadu_ps(s + u);
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(aux + u), _mm256_add_ps(p, p));
+            _mm256_storeu_ps(s + u, v);
+            va = _mm256_min_ps(va, v);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        }
+        m = fastnut_som_hmin(_mm256_min_ps(va, vb));
+        for (; u < U; u++) {
+            s[u] = aux[u] - (s[u] + s[u]);
+            if (s[u] != s[u])
+                return 0;
+            if (s[u] < m)
+                m = s[u];
+        }
+        if (_mm256_movemask_ps(bad))
+            return 0;
+        b = fastnut_som_find(s, U, m);
+        if (b < 0)
+            return 0;
+        *best = b;
+        return 1;
+    }
     static inline int fastnut_som_simd(void) { return fastnut_have_avx2(); }
     #else
     static inline int fastnut_som_top2_l2(float *s, const float *aux, ptrdiff_t U,
                                           ptrdiff_t *best, ptrdiff_t *second)
     { (void)s; (void)aux; (void)U; (void)best; (void)second; return 0; }
+    static inline int fastnut_som_top1_l2(float *s, const float *aux, ptrdiff_t U,
+                                          ptrdiff_t *best)
+    { (void)s; (void)aux; (void)U; (void)best; return 0; }
     static inline int fastnut_som_simd(void) { return 0; }
     #endif
     """
     int fastnut_som_simd() nogil
     int fastnut_som_top2_l2(float *s, const float *aux, Py_ssize_t U,
                             Py_ssize_t *best, Py_ssize_t *second) nogil
+    int fastnut_som_top1_l2(float *s, const float *aux, Py_ssize_t U, Py_ssize_t *best) nogil
 
 
 # codes shared with Python (fastnut/som.py reads them from these enums)
@@ -313,8 +361,12 @@ cdef inline void _top2(const floating *sc, Py_ssize_t U,
 cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
                      const floating *W, Py_ssize_t U, const floating *w_aux,
                      int metric, floating *scratch, floating *scores,
-                     Py_ssize_t *bmu, Py_ssize_t *second, double *dist) noexcept nogil:
+                     Py_ssize_t *bmu, Py_ssize_t *second, double *dist,
+                     bint want_second=True) noexcept nogil:
     """BMU, second-best unit and exact BMU distance of m samples.
+
+    ``want_second=False``: ``second`` is not written (training needs the
+    best unit only; the float32 AVX2 scan is then a single pass).
 
     ``scores == NULL``: the scores are built in ``scratch`` (m * U values);
     for euclidean maps the GEMM itself produces them, ``||w||^2 - 2 X W^T``,
@@ -368,7 +420,13 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
             pass
         elif metric == EUCLIDEAN:
             if floating is float:
-                if simd and fastnut_som_simd() and fastnut_som_top2_l2(sc, w_aux, U, &b1, &b2):
+                if (simd and not want_second and fastnut_som_simd()
+                        and fastnut_som_top1_l2(sc, w_aux, U, &b1)):
+                    bmu[i] = b1
+                    dist[i] = sqrt(_sq_dist(x, W + b1 * d, d))
+                    continue
+                if (simd and want_second and fastnut_som_simd()
+                        and fastnut_som_top2_l2(sc, w_aux, U, &b1, &b2)):
                     bmu[i] = b1
                     second[i] = b2
                     dist[i] = sqrt(_sq_dist(x, W + b1 * d, d))
@@ -376,7 +434,8 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
                 if simd and fastnut_som_simd():  # NaN scores: already computed in place
                     _top2(sc, U, &b1, &b2)
                     bmu[i] = b1
-                    second[i] = b2
+                    if want_second:
+                        second[i] = b2
                     dist[i] = sqrt(_sq_dist(x, W + b1 * d, d))
                     continue
             for u in range(U):
@@ -393,7 +452,8 @@ cdef void _bmu_block(const floating *X, Py_ssize_t m, Py_ssize_t d,
                 sc[u] = s
         _top2(sc, U, &b1, &b2)
         bmu[i] = b1
-        second[i] = b2
+        if want_second:
+            second[i] = b2
         # exact distance of the winner, accumulated in double
         w = W + b1 * d
         if metric == EUCLIDEAN:
@@ -427,7 +487,8 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
                int n_threads,
                double[:, ::1] sums=None,       # OUT (U, d) optional Voronoi sums
                double[::1] counts=None,        # OUT (U,) optional hit counts
-               bint accumulate=False):
+               bint accumulate=False,
+               bint second_best=True):
     """Best and second-best unit of every sample, in blocks of samples.
 
     Samples are split into fixed blocks of ``block_rows(U)`` rows; threads
@@ -440,7 +501,8 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
     cache, in the same sample order, hence with the same result;
     ``accumulate=True`` adds to ``sums``/``counts`` instead of overwriting
     them (the estimator calls this chunk by chunk, so that Ctrl-C is seen
-    between chunks).
+    between chunks).  ``second_best=False`` leaves ``second`` unwritten (the
+    batch epochs need the best unit only); ``bmu`` and ``dist`` are the same.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], U = W.shape[0]
     cdef Py_ssize_t chunk = block_rows(U)
@@ -467,7 +529,8 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
                     start = c * chunk
                     m = min(chunk, n - start)
                     _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
-                               work, NULL, &bmu[start], &second[start], &dist[start])
+                               work, NULL, &bmu[start], &second[start], &dist[start],
+                               second_best)
                     for i in range(start, start + m):
                         counts[bmu[i]] += 1.0
                         srow = &sums[bmu[i], 0]
@@ -488,7 +551,7 @@ def bmu_search(const floating[:, ::1] X,       # IN  (n, d) samples
             m = min(chunk, n - start)
             _bmu_block(&X[start, 0], m, d, &W[0, 0], U, &w_aux[0], metric,
                        work + threadid() * chunk * U, NULL,
-                       &bmu[start], &second[start], &dist[start])
+                       &bmu[start], &second[start], &dist[start], second_best)
     finally:
         free(work)
 

@@ -88,6 +88,75 @@ def test_online_quality_and_reproducibility(digits):
     assert a.quantization_errors_[-1] < a.quantization_errors_[0]
 
 
+@pytest.mark.parametrize("max_iter, hold_iter, decay, sigmas", [
+    (7, 3, "linear", [4, 3, 2, 1, 1, 1, 1]),       # 4 schedule epochs, 3 held
+    (5, 2, "exponential", [4, 2, 1, 1, 1]),        # p = 0, 1/2, 1: 4 (1/4)^p
+    (3, 4, "linear", [4, 1, 1]),                   # held epochs capped at max_iter // 2
+    (4, 0, "linear", [4, 3, 2, 1]),                # the plain schedule
+    (1, 4, "linear", [4]),
+])
+def test_batch_schedule_holds_the_last_epochs_at_sigma_end(max_iter, hold_iter, decay, sigmas):
+    # fastnut's map equals the reference batch map run at the hand-computed radii
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 3))
+    W0 = rng.standard_normal((12, 3))
+    som = SelfOrganizingMap(3, 4, max_iter=max_iter, hold_iter=hold_iter, decay=decay,
+                            sigma_start=4.0, sigma_end=1.0, init=W0, dtype="float64").fit(X)
+    grid = Grid(3, 4)
+    W = W0.copy()
+    for sigma in sigmas:
+        H = ref.neighborhood("gaussian", grid.sq_distances(), sigma, cutoff=False)
+        W = ref.batch_map(X, W, ref.bmu(X, W)[0], H)
+    assert_allclose(som.weights_.reshape(12, 3), W, rtol=1e-10, atol=1e-12)
+    # partial_fit follows the same radii, epoch by epoch
+    part = SelfOrganizingMap(3, 4, max_iter=max_iter, hold_iter=hold_iter, decay=decay,
+                             sigma_start=4.0, sigma_end=1.0, init=W0, dtype="float64")
+    for _ in range(max_iter):
+        part.partial_fit(X)
+    assert_array_equal(part.weights_, som.weights_)
+
+
+def test_online_schedule_holds_the_last_epochs_at_the_end_values(monkeypatch):
+    # 4 epochs, 2 held: the online kernel runs progress 0 -> 1/2, 1/2 -> 1, then 1 -> 1 twice
+    import fastnut.som as som_module
+
+    seen = []
+    real = som_module._som.online_epoch
+
+    def online_epoch(*args):
+        seen.append(args[-3:-1])  # (p0, p1)
+        return real(*args)
+
+    monkeypatch.setattr(som_module._som, "online_epoch", online_epoch)
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    som = SelfOrganizingMap(3, 3, algorithm="online", max_iter=4, hold_iter=2, random_state=0)
+    som.fit(X)
+    assert seen == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.0), (1.0, 1.0)]
+    seen.clear()
+    som.set_params(hold_iter=0).fit(X)
+    assert seen == [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_held_epochs_lower_the_topographic_error_on_digits(digits, dtype):
+    # 12 x 12 map, 12 batch epochs: the default schedule (sigma 6 -> 1.1 in 8
+    # epochs, 4 held at 1.1) against the plain one to 1.0: same quantization
+    # error (measured 1.3357 against 1.3353), topographic error 14 against 34
+    # of 1797 samples
+    new = SelfOrganizingMap(12, 12, max_iter=12, dtype=dtype).fit(digits)
+    old = SelfOrganizingMap(12, 12, max_iter=12, hold_iter=0, sigma_end=1.0,
+                            dtype=dtype).fit(digits)
+    assert new.quantization_error(digits) <= 1.003 * old.quantization_error(digits)
+    assert new.topographic_error(digits) <= 0.6 * old.topographic_error(digits)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "4"])
+def test_hold_iter_must_be_a_non_negative_int(digits, value):
+    with pytest.raises(ValueError, match=r"The 'hold_iter' parameter of SelfOrganizingMap "
+                                         r"must be an int in the range \[0, inf\)"):
+        SelfOrganizingMap(3, 3, hold_iter=value).fit(digits[:20])
+
+
 @pytest.mark.parametrize("algorithm", ["batch", "online"])
 def test_partial_fit_continues_the_schedule(digits, algorithm):
     X = digits[:300]

@@ -105,6 +105,39 @@ def test_bmu_ties_on_large_maps(metric):
     assert_array_equal(second, rs)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("U", [1, 5, 8, 150])
+def test_best_unit_only_scan_matches_the_top_two_scan(dtype, U):
+    # second_best=False (the batch epochs): one-pass float32 AVX2 scan; same
+    # best unit (exact ties on duplicate units: lowest index), same distance,
+    # ``second`` left as it was; U = 5 / 150 exercise the scalar tail
+    rng = np.random.default_rng(6)
+    W = rng.integers(0, 3, size=(U, 3)).astype(dtype)
+    X = np.vstack([rng.integers(0, 3, size=(200, 3)),
+                   rng.standard_normal((100, 3))]).astype(dtype)
+    best, _, dist = run_bmu(X, W, "euclidean")
+    aux = np.empty(U, dtype)
+    K.unit_aux(W, 0, aux)
+    b1 = np.empty(len(X), np.intp)
+    s1 = np.full(len(X), -7, np.intp)
+    d1 = np.empty(len(X))
+    K.bmu_search(X, W, aux, 0, b1, s1, d1, 1, second_best=False)
+    assert_array_equal(b1, best)
+    assert_array_equal(d1, dist)
+    assert_array_equal(s1, -7)
+    assert_array_equal(b1[:200], ref.bmu(X[:200], W)[0])  # integer rows: exact ties
+    # with the fused accumulation, and a NaN unit (the scalar fallback)
+    Wn = W.copy()
+    Wn[-1] = np.nan
+    K.unit_aux(Wn, 0, aux)
+    sums, counts = np.empty((U, 3)), np.empty(U)
+    K.bmu_search(X, Wn, aux, 0, b1, s1, d1, 1, sums, counts, second_best=False)
+    b2, _, d2 = run_bmu(X, Wn, "euclidean")
+    assert_array_equal(b1, b2)
+    assert_array_equal(d1, d2)
+    assert_array_equal(counts, np.bincount(b2, minlength=U))
+
+
 def test_bmu_single_unit_and_zero_vectors():
     X = np.zeros((3, 4))
     W = np.zeros((1, 4))
