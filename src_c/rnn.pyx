@@ -346,7 +346,7 @@ def forward(int cell,
     cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
     cdef Py_ssize_t NB = work.shape[1], W = F + H
     cdef Py_ssize_t T = nT // n
-    cdef Py_ssize_t s, b, i, j, t, th, rows, r0, r1
+    cdef Py_ssize_t s, b, i, j, t, th, blk, r0, r1
     cdef floating *pG = &G[0, 0]
     cdef floating *pwork = &work[0, 0]
     cdef floating *pc = &c_cur[0, 0]
@@ -377,10 +377,10 @@ def forward(int cell,
             # fastnut's kernel gives each row the same bits in any block of
             # rows, and the sequences are independent: each thread runs its
             # block of rows through all the steps, with no barrier per step
-            rows = (n + n_threads - 1) // n_threads
+            blk = (n + n_threads - 1) // n_threads
             for th in prange(n_threads, num_threads=n_threads, schedule="static"):
-                r0 = th * rows
-                r1 = r0 + rows if r0 + rows < n else n
+                r0 = th * blk
+                r1 = r0 + blk if r0 + blk < n else n
                 if r0 < r1:
                     for s in range(T):
                         _step_gemm(packed, r1 - r0, NB, W, pA + r0 * W, pB, False,
@@ -473,7 +473,7 @@ def backward(int cell,
     cdef Py_ssize_t nT = X.shape[0], F = X.shape[1]
     cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
     cdef Py_ssize_t T = nT // n
-    cdef Py_ssize_t s, b, r, j, th, rows, r0, r1
+    cdef Py_ssize_t s, b, r, j, th, blk, r0, r1
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t ldseq = dseq.strides[0] // item if has_seq else 0
     cdef Py_ssize_t ldlast = dlast.strides[0] // item if has_last else 0
@@ -504,10 +504,10 @@ def backward(int cell,
         memset(pdc, 0, n * H * sizeof(floating))
         if packed and n_threads > 1:
             # as in forward: a block of rows per thread through all the steps
-            rows = (n + n_threads - 1) // n_threads
+            blk = (n + n_threads - 1) // n_threads
             for th in prange(n_threads, num_threads=n_threads, schedule="static"):
-                r0 = th * rows
-                r1 = r0 + rows if r0 + rows < n else n
+                r0 = th * blk
+                r1 = r0 + blk if r0 + blk < n else n
                 if r0 < r1:
                     for s in range(T - 1, -1, -1):
                         for b in range(r0, r1):
