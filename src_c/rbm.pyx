@@ -14,8 +14,10 @@ uniform for element ``(i, j)`` of a sampling step is a function of
 rows.  Kernels return the advanced stream so the caller can continue the
 sequence; results never depend on the thread count.
 
-Visible unit types (``visible_type``): 0 Bernoulli (sampled), 1 Gaussian with
-unit variance (sampled), 2 Gaussian mean-field (the mean is used as the state).
+Unit types (``visible_type``, ``unit_type``) are the ``UnitType`` enum:
+Bernoulli (sampled), Gaussian with unit variance (sampled), Gaussian mean-field
+(the mean is used as the state).  Python names them ``rbm.UnitType.BERNOULLI``
+and so on, never by number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -40,43 +42,6 @@ cdef extern from *:
     #else
     #define FASTNUT_VECTOR_FN
     #endif
-    /* exp for float32 without a libm call, so that loops over it vectorise:
-       exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with the
-       Cephes expf polynomial (about 2 ulp).  The argument is clamped to
-       [-87, 87] so that neither the result nor 1 / (1 + result) is ever
-       subnormal (subnormals are slow) or infinite. */
-    #define FASTNUT_EXPF_BODY(x) \
-        float t, r, p, s; int32_t n, bits; \
-        x = x < 87.0f ? x : 87.0f; \
-        x = x > -87.0f ? x : -87.0f; \
-        t = x * 1.44269504088896341f + 12582912.0f;  /* + 1.5 * 2^23: round to nearest */ \
-        t = t - 12582912.0f; \
-        n = (int32_t) t; \
-        r = x - t * 0.693359375f; \
-        r = r + t * 2.12194440e-4f; \
-        p = 1.9875691500e-4f; \
-        p = p * r + 1.3981999507e-3f; \
-        p = p * r + 8.3334519073e-3f; \
-        p = p * r + 4.1665795894e-2f; \
-        p = p * r + 1.6666665459e-1f; \
-        p = p * r + 5.0000001201e-1f; \
-        p = p * r * r + r + 1.0f; \
-        bits = (n + 127) << 23; \
-        memcpy(&s, &bits, 4); \
-        return p * s;
-    /* scalar version, inlined into the sampling loops */
-    static inline float fastnut_expf(float x) { FASTNUT_EXPF_BODY(x) }
-    FASTNUT_VECTOR_FN static inline float fastnut_expf_v(float x) { FASTNUT_EXPF_BODY(x) }
-    static inline float fastnut_sigmoidf(float x) {
-        return 1.0f / (1.0f + fastnut_expf(-x));
-    }
-    /* a[j] = sigmoid(a[j] + b[j]): a plain loop the compiler vectorises */
-    FASTNUT_VECTOR_FN static void fastnut_bias_sigmoid_f(float *restrict a,
-                                                          const float *restrict b,
-                                                          Py_ssize_t n) {
-        Py_ssize_t j;
-        for (j = 0; j < n; j++) a[j] = 1.0f / (1.0f + fastnut_expf_v(-(a[j] + b[j])));
-    }
     /* whether any of p[0:n] is outside [0, 1] or NaN (branch-free, vectorised) */
     FASTNUT_VECTOR_FN static int fastnut_outside01_f(const float *p, Py_ssize_t n) {
         Py_ssize_t i; int bad = 0;
@@ -89,17 +54,31 @@ cdef extern from *:
         return bad;
     }
     """
-    float fastnut_sigmoidf(float x) noexcept nogil
-    void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n) noexcept nogil
     int fastnut_outside01_f(const float *p, Py_ssize_t n) noexcept nogil
     int fastnut_outside01_d(const double *p, Py_ssize_t n) noexcept nogil
+
+
+cpdef enum UnitType:
+    """Unit type of a layer's conditional (``visible_type`` / ``unit_type``)."""
+    BERNOULLI = 0               # sigmoid means, sampled 0/1
+    GAUSSIAN = 1                # unit-variance Gaussian, sampled
+    GAUSSIAN_MEAN_FIELD = 2     # unit-variance Gaussian, the mean is the state
+
+
+# exp / sigmoid shared by every kernel (clamp and accuracy explained there)
+cdef extern from "_math.h" nogil:
+    float fastnut_expf(float x)
+    float fastnut_sigmoidf(float x)
+    float fastnut_tanhf(float x)
+    double fastnut_sigmoid(double x)
+    void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n)
 
 
 cdef inline floating _sigmoid(floating x) noexcept nogil:
     if floating is float:
         return fastnut_sigmoidf(x)
     else:
-        return 1.0 / (1.0 + exp(-x))
+        return fastnut_sigmoid(x)
 
 
 cdef inline double _softplus(double x) noexcept nogil:
@@ -155,7 +134,7 @@ cdef void _visible_layer(floating *A, const floating *b, floating *S,
     cdef floating p, dummy = 0
     cdef floating *a
     cdef floating *s
-    if visible_type == 0:
+    if visible_type == BERNOULLI:
         _hidden_layer(A, b, S, n_rows, n_cols, do_sample, key, stream, n_threads)
         return
     for i in prange(n_rows, schedule="static",
@@ -167,7 +146,7 @@ cdef void _visible_layer(floating *A, const floating *b, floating *S,
             p = a[j] + b[j]
             a[j] = p
             if do_sample:
-                if visible_type == 1:
+                if visible_type == GAUSSIAN:
                     s[j] = p + <floating> normal_double(skey, j)
                 else:
                     s[j] = p
@@ -337,10 +316,12 @@ def layer_conditional(floating[:, ::1] A,       # INOUT (n, m) pre-activations -
                       uint64_t key, uint64_t stream, int n_threads):
     """A <- E[units | input] from pre-activations A (without bias); optionally sample into S.
 
-    ``unit_type`` as ``visible_type`` (0 Bernoulli, 1 Gaussian, 2 Gaussian
+    ``unit_type`` is a ``UnitType`` (Bernoulli, Gaussian, Gaussian
     mean-field).  Returns the advanced stream (``stream + n`` if sampled).
     """
     cdef Py_ssize_t n = A.shape[0], m = A.shape[1]
+    if unit_type < BERNOULLI or unit_type > GAUSSIAN_MEAN_FIELD:
+        raise ValueError(f"unit_type must be a UnitType, got {unit_type!r}")
     if n == 0 or m == 0:
         return stream
     with nogil:
@@ -481,3 +462,27 @@ def outside_unit_interval(const floating[:, ::1] X):   # IN (n, m)
                 bad = fastnut_outside01_d(p + start, stop - start)
             start = stop
     return bool(bad)
+
+
+def shared_math(const float[::1] x,          # IN  (n,)
+                float[::1] exp_out,          # OUT (n,) fastnut_expf(x)
+                float[::1] sigmoid_out,      # OUT (n,) sigmoid through the row loop
+                float[::1] tanh_out):        # OUT (n,) fastnut_tanhf(x)
+    """Test hook: the float32 exp, sigmoid and tanh of ``_math.h`` element by element.
+
+    The sigmoid goes through ``fastnut_bias_sigmoid_f``, the vectorised row loop
+    of the conditionals (with a zero bias); tests/kernels/test_math.py pins all
+    three against float64 references.
+    """
+    cdef Py_ssize_t i, n = x.shape[0]
+    if exp_out.shape[0] != n or sigmoid_out.shape[0] != n or tanh_out.shape[0] != n:
+        raise ValueError("shared_math: every output must have x's length")
+    cdef float[::1] zero = np.zeros(n, np.float32)
+    if n == 0:
+        return
+    with nogil:
+        for i in range(n):
+            exp_out[i] = fastnut_expf(x[i])
+            tanh_out[i] = fastnut_tanhf(x[i])
+            sigmoid_out[i] = x[i]
+        fastnut_bias_sigmoid_f(&sigmoid_out[0], &zero[0], n)
