@@ -181,12 +181,11 @@ def _finite(arrays):
 
 # -- one RBM ------------------------------------------------------------------------
 def rbm_scratch(starts, n_chains, n_visible, n_hidden, dtype):
-    """The scratch of ``rbm_epoch`` for these batches: ``(Hcat, Vcat, Hs)``."""
-    max_batch = int(np.max(np.diff(starts)))
-    rows = max(max_batch, n_chains)
-    return (np.empty((max_batch + rows, n_hidden), dtype),
-            np.empty((max_batch + rows, n_visible), dtype),
-            np.empty((rows, n_hidden), dtype))
+    """The scratch of ``rbm_epoch`` for these batches: ``(Hcat, Vcat, Hs)``, of the
+    shapes the kernel states (``rbm.fit_epoch_workspace``)."""
+    ws = _k.fit_epoch_workspace(max_batch=max(1, int(np.max(np.diff(starts)))),
+                                n_chains=n_chains, n_visible=n_visible, n_hidden=n_hidden)
+    return tuple(np.empty(ws[name], dtype) for name in ("Hcat", "Vcat", "Hs"))
 
 
 #: multiply-adds of one ``fit_epoch`` call (~30-100 ms on one core): an epoch is

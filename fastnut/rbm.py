@@ -35,7 +35,6 @@ from ._validation import model_rows, predict_dtypes, resolve_dtype
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
 
 _MONITOR_ROWS = MONITOR_ROWS  # rows used for the per-epoch reconstruction error / pseudo-likelihood
-_FREE_ENERGY_CHUNK = 4096  # rows per GEMM in free_energy (bounds its scratch memory)
 # the drivers' helpers, under the names this module has always had
 _batch_starts = batch_starts
 _clip_unit_interval = clip_unit_interval
@@ -366,8 +365,8 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
     def _free_energy(self, X):
         X = self._model_array(X)   # scikit-learn's helper takes sparse or any layout too
         out = np.empty(X.shape[0], dtype=np.float64)
-        scratch = np.empty((min(max(X.shape[0], 1), _FREE_ENERGY_CHUNK),
-                            self.components_.shape[0]), dtype=self.components_.dtype)
+        ws = _k.free_energy_workspace(n_rows=X.shape[0], n_hidden=self.components_.shape[0])
+        scratch = np.empty(ws["scratch"], dtype=self.components_.dtype)
         _k.free_energy(X, self._wt(), self.intercept_hidden_, self.intercept_visible_,
                        scratch, out, gaussian=self._visible_type != _k.UnitType.BERNOULLI,
                        n_threads=threads_for(scratch.shape[0] * sum(self.components_.shape),

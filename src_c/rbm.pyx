@@ -163,6 +163,34 @@ cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
             out[j] += alpha * a[j]
 
 
+def fit_epoch_workspace(Py_ssize_t max_batch, Py_ssize_t n_chains, Py_ssize_t n_visible,
+                        Py_ssize_t n_hidden):
+    """The scratch shapes of ``fit_epoch``, as a dict ``{"Hcat", "Vcat", "Hs"}``.
+
+    For batches of at most ``max_batch`` rows and ``n_chains`` persistent
+    chains, CD or PCD alike: ``R = max(max_batch, n_chains)`` negative rows,
+    ``Hcat (max_batch + R, n_hidden)``, ``Vcat (max_batch + R, n_visible)``,
+    ``Hs (R, n_hidden)``.  ``fit_epoch`` refuses smaller ones, naming this function.
+    """
+    if max_batch < 1 or n_chains < 0 or n_visible < 1 or n_hidden < 1:
+        raise ValueError(f"fit_epoch_workspace: sizes must be positive, got max_batch="
+                         f"{max_batch}, n_chains={n_chains}, n_visible={n_visible}, "
+                         f"n_hidden={n_hidden}")
+    cdef Py_ssize_t rows = max(max_batch, n_chains)
+    return {"Hcat": (max_batch + rows, n_hidden), "Vcat": (max_batch + rows, n_visible),
+            "Hs": (rows, n_hidden)}
+
+
+cdef int _check_scratch(str kernel, str name, Py_ssize_t rows, Py_ssize_t cols,
+                        Py_ssize_t need_rows, Py_ssize_t need_cols, str plan) except -1:
+    """Rows are addressed with the row width as stride: the width must be exact,
+    the number of rows at least the need."""
+    if rows < need_rows or cols != need_cols:
+        raise ValueError(f"{kernel}: scratch {name} has shape {(rows, cols)}, needs at least "
+                         f"{(need_rows, need_cols)} (see {plan})")
+    return 0
+
+
 def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) training data
               const Py_ssize_t[::1] starts,    # IN  (n_batches + 1,) batch boundaries in X
               floating[:, ::1] Wt,             # INOUT (n_visible, n_hidden)
@@ -174,7 +202,7 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
               floating[:, ::1] chains,         # INOUT (n_chains, n_hidden) persistent hidden states
               floating[:, ::1] Hcat,           # SCRATCH (max batch + R, n_hidden)
               floating[:, ::1] Vcat,           # SCRATCH (max batch + R, n_visible)
-              floating[:, ::1] Hs,             # SCRATCH (R, n_hidden), R = max(max batch, n_chains)
+              floating[:, ::1] Hs,             # SCRATCH (R, n_hidden): fit_epoch_workspace
               double learning_rate, double momentum, double weight_decay,
               int k, bint persistent, int visible_type,
               double hidden_scale, double visible_scale,
@@ -218,6 +246,28 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
     cdef floating *hneg
     cdef floating *vneg
     cdef floating *row
+    cdef Py_ssize_t max_b = 0
+    if visible_type < BERNOULLI or visible_type > GAUSSIAN_MEAN_FIELD:
+        raise ValueError(f"visible_type must be a UnitType, got {visible_type!r}")
+    if Wt.shape[0] != n_vis or bh.shape[0] != n_hid or bv.shape[0] != n_vis:
+        raise ValueError(f"fit_epoch: Wt {tuple(Wt.shape)[:2]} and the biases do not fit "
+                         f"{n_vis} visible units")
+    for bi in range(n_batches):
+        B = starts[bi + 1] - starts[bi]
+        if starts[bi] < 0 or starts[bi + 1] > X.shape[0]:
+            raise ValueError(f"fit_epoch: batch {bi} [{starts[bi]}, {starts[bi + 1]}) is "
+                             f"outside X's {X.shape[0]} rows")
+        max_b = max(max_b, B)
+    if persistent and chains.shape[1] != n_hid:
+        raise ValueError(f"fit_epoch: chains have {chains.shape[1]} columns, need {n_hid}")
+    if max_b > 0:
+        R = n_chains if persistent else max_b
+        _check_scratch("fit_epoch", "Hcat", Hcat.shape[0], Hcat.shape[1], max_b + R, n_hid,
+                       "fit_epoch_workspace")
+        _check_scratch("fit_epoch", "Vcat", Vcat.shape[0], Vcat.shape[1], max_b + R, n_vis,
+                       "fit_epoch_workspace")
+        _check_scratch("fit_epoch", "Hs", Hs.shape[0], Hs.shape[1], R, n_hid,
+                       "fit_epoch_workspace")
     with nogil:
         for bi in range(n_batches):
             B = starts[bi + 1] - starts[bi]
@@ -356,11 +406,27 @@ def gibbs_chain(floating[:, ::1] V,           # INOUT (n, n_visible) chain state
     return stream
 
 
+#: rows per GEMM in free_energy (bounds its scratch memory)
+cdef Py_ssize_t FREE_ENERGY_CHUNK = 4096
+
+
+def free_energy_workspace(Py_ssize_t n_rows, Py_ssize_t n_hidden):
+    """The scratch shape of ``free_energy`` for ``n_rows`` rows, as a dict ``{"scratch"}``.
+
+    ``(min(n_rows, 4096), n_hidden)`` (at least one row): the rows go through
+    the GEMM in chunks of the scratch's height.
+    """
+    if n_rows < 0 or n_hidden < 1:
+        raise ValueError(f"free_energy_workspace: sizes must be positive, got n_rows="
+                         f"{n_rows}, n_hidden={n_hidden}")
+    return {"scratch": (min(max(n_rows, 1), FREE_ENERGY_CHUNK), n_hidden)}
+
+
 def free_energy(const floating[:, ::1] X,     # IN  (n, n_visible)
                 const floating[:, ::1] Wt,    # IN  (n_visible, n_hidden)
                 const floating[::1] bh,       # IN  (n_hidden,)
                 const floating[::1] bv,       # IN  (n_visible,)
-                floating[:, ::1] scratch,     # SCRATCH (chunk, n_hidden)
+                floating[:, ::1] scratch,     # SCRATCH (chunk, n_hidden): free_energy_workspace
                 double[::1] out,              # OUT (n,)
                 bint gaussian, int n_threads):
     """Free energy ``F(v) = -log sum_h exp(-E(v, h))`` of each row, chunk by chunk.
@@ -371,6 +437,11 @@ def free_energy(const floating[:, ::1] X,     # IN  (n, n_visible)
     cdef Py_ssize_t n = X.shape[0], n_vis = X.shape[1], n_hid = Wt.shape[1]
     cdef Py_ssize_t chunk = scratch.shape[0], s, c, i, j
     cdef double acc, d
+    if out.shape[0] != n or Wt.shape[0] != n_vis or bh.shape[0] != n_hid:
+        raise ValueError("free_energy: out, Wt and bh do not fit X")
+    if n > 0:
+        _check_scratch("free_energy", "scratch", scratch.shape[0], scratch.shape[1], 1, n_hid,
+                       "free_energy_workspace")
     with nogil:
         s = 0
         while s < n:
