@@ -39,9 +39,17 @@ def _load(folder, stem):
 def _cases(rng):
     X = (rng.random((2000, 784)) < 0.2).astype(np.float32)
 
+    starts = B.batch_starts(X.shape[0], 50)
+    scratch = B.rbm_scratch(starts, 50, 784, 256, np.float32)   # the new module's plan
+    Wt0 = rng.normal(0, 0.01, (784, 256)).astype(np.float32)
+
     def rbm_fit():
-        B.train_rbm(X, 256, seed=0, learning_rate=0.05, batch_size=50, n_iter=1, k=1,
-                    method="pcd", momentum=0.5, weight_decay=0.0)
+        Wt = Wt0.copy()
+        bh, bv = np.zeros(256, np.float32), np.zeros(784, np.float32)
+        B.rbm_epoch(X, starts, Wt, bh, bv, np.zeros_like(Wt), np.zeros_like(bh),
+                    np.zeros_like(bv), np.zeros((50, 256), np.float32), scratch,
+                    learning_rate=0.05, momentum=0.5, weight_decay=0.0, k=1,
+                    persistent=True, visible_type=0, key=1, stream=0)
 
     A0 = rng.standard_normal((512, 1024)).astype(np.float32) * 4
     b0 = rng.standard_normal(1024).astype(np.float32)
@@ -74,15 +82,42 @@ def _cases(rng):
         B.up_down_epoch(Xd, Rw, r, G, g, batch_size=50, learning_rate=0.01, k=1, key=3,
                         stream=0)
 
-    Xs = rng.standard_normal((64, 50, 16)).astype(np.float32)
-
-    def rnn(cell):
-        layer = cell(64, return_sequences=True)
-        layer.build(Xs.shape[1:], random_state=0, dtype=np.float32)
+    def rnn(cell, n=64, T=50, F=16, H=64):
+        """forward + backward kernel calls of one direction, called directly (the
+        signature changed: the old module takes the code first, positionally)."""
+        ws = R._k.workspace(cell=cell, n=n, T=T, F=F, H=H, keep_gates=True, keep_states=True)
+        a = {k: np.zeros(v, np.float32) for k, v in ws.items()}
+        GH = ws["G"][1]
+        X = rng.standard_normal((n * T, F)).astype(np.float32)
+        Wi, Wh = (rng.standard_normal((GH, F)) * 0.3).astype(np.float32), \
+            (rng.standard_normal((GH, H)) * 0.3).astype(np.float32)
+        bi, bh = np.zeros(GH, np.float32), np.zeros(GH, np.float32)
+        lengths = np.full(n, T, np.int32)
+        h, c = np.zeros((n, H), np.float32), np.zeros((n, H), np.float32)
+        dseq = np.ones((n * T, H), np.float32)
+        out = [np.empty((GH, F), np.float32), np.empty((GH, H), np.float32),
+               np.empty(GH, np.float32), np.empty(GH, np.float32)]
+        dX, dh, dc = np.empty_like(X), np.empty_like(h), np.empty_like(c)
+        empty = np.empty((0, H), np.float32)
 
         def run():
-            Y = layer.forward(Xs, training=True)
-            layer.backward(np.ones_like(Y))
+            mod = R._k
+            h[...] = 0
+            c[...] = 0
+            if hasattr(mod, "workspace"):
+                mod.forward(X, Wi, Wh, bi, bh, lengths, h, c, a["G"], a["Hs"], a["Cs"],
+                            a["TC"], a["work"], a["Bcat"], a["A"], cell=cell, reverse=False,
+                            keep_gates=True, keep_states=True, n_threads=1)
+                mod.backward(X, Wi, Wh, lengths, h, c, a["G"], a["Hs"], a["Cs"], a["TC"],
+                             dseq, empty, *out, dX, dh, dc, a["dGs"], a["Z"], a["dWcat"],
+                             a["Wp"], cell=cell, reverse=False, has_seq=True,
+                             has_last=False, need_dx=True, accumulate_dx=False, n_threads=1)
+            else:
+                mod.forward(cell, X, Wi, Wh, bi, bh, lengths, False, h, c, a["G"], a["Hs"],
+                            a["Cs"], a["TC"], True, True, a["work"], a["Bcat"], a["A"], 1)
+                mod.backward(cell, X, Wi, Wh, lengths, False, h, c, a["G"], a["Hs"],
+                             a["Cs"], a["TC"], dseq, True, empty, False, *out, dX, True,
+                             False, dh, dc, a["dGs"], a["Z"], a["dWcat"], a["Wp"], 1)
         return run
 
     Xm = rng.standard_normal((256, 512)).astype(np.float32)
@@ -101,8 +136,8 @@ def _cases(rng):
         ("rbm: bernoulli conditional 512x1024 x5", ("rbm", B, "_k"), rbm_conditional),
         ("boltzmann: dbm_epoch 1000x784-256-128", ("boltzmann", B, "_kb"), dbm_fit),
         ("boltzmann: up_down_epoch 1000x784-256-128", ("boltzmann", B, "_kb"), up_down),
-        ("rnn: LSTM 64x50x16 -> 64 fwd+bwd", ("rnn", R, "_k"), rnn(nn.LSTM)),
-        ("rnn: GRU 64x50x16 -> 64 fwd+bwd", ("rnn", R, "_k"), rnn(nn.GRU)),
+        ("rnn: LSTM 64x50x16 -> 64 fwd+bwd", ("rnn", R, "_k"), rnn(R._k.Cell.LSTM)),
+        ("rnn: GRU 64x50x16 -> 64 fwd+bwd", ("rnn", R, "_k"), rnn(R._k.Cell.GRU)),
         ("dense: logistic 256x512 x5", ("dense", L, "_k"), dense("logistic")),
         ("dense: tanh 256x512 x5", ("dense", L, "_k"), dense("tanh")),
     ]
