@@ -70,11 +70,12 @@ class _BatchNorm(Layer):
         zeros = _typed_buffer(self, "zeros", (C,), np.float64)
         zeros.fill(0)
         if self._rows:
-            part = _typed_buffer(self, "part", (max(nt, 1), C), np.float64)
+            ws = _kn.rows_workspace(n=X3.shape[0], F=C, n_threads=nt)
+            part = _typed_buffer(self, "part", ws["part"], np.float64)
             _kn.rows_sums(X3, lengths, zeros, part, square=False, n_threads=nt)
-            mean = part[:max(min(nt, X3.shape[0]), 1)].sum(axis=0) / m
+            mean = part[:ws["threads"]].sum(axis=0) / m
             _kn.rows_sums(X3, lengths, mean, part, square=True, n_threads=nt)
-            var = part[:max(min(nt, X3.shape[0]), 1)].sum(axis=0) / m
+            var = part[:ws["threads"]].sum(axis=0) / m
         else:
             s = _typed_buffer(self, "s", (C,), np.float64)
             _kn.planes_sums(X3, zeros, s, square=False, n_threads=nt)
@@ -130,9 +131,10 @@ class _BatchNorm(Layer):
         C = self._C
         relu = self.activation == "relu"
         if self._rows:
-            part = _typed_buffer(self, "gpart", (max(nt, 1), 2 * C), np.float64)
+            ws = _kn.rows_workspace(n=X3.shape[0], F=C, n_threads=nt)
+            part = _typed_buffer(self, "gpart", ws["gpart"], np.float64)
             _kn.rows_grad_sums(dY3, X3, Y3, lengths, mean, part, relu=relu, n_threads=nt)
-            tot = part[:max(min(nt, X3.shape[0]), 1)].sum(axis=0)
+            tot = part[:ws["threads"]].sum(axis=0)
             s1, s2 = tot[:C], tot[C:]
         else:
             out = _typed_buffer(self, "gout", (2, C), np.float64)

@@ -1,8 +1,8 @@
 """Each kernel module states the scratch its kernels take, and the kernels hold to it.
 
 ``conv.conv2d_plan``, ``conv1d.conv1d_plan``, ``rnn.workspace``,
-``rbm.fit_epoch_workspace``, ``rbm.free_energy_workspace`` and
-``som.online_workspace`` give the sizes the Python layers allocate; the kernels
+``rbm.fit_epoch_workspace``, ``rbm.free_energy_workspace``,
+``norm.rows_workspace`` and ``som.online_workspace`` give the sizes the Python layers allocate; the kernels
 run with arrays of exactly those sizes and refuse an array one element (or one
 row) short with a ValueError that names the plan function.
 """
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastnut._grid import Grid
-from fastnut._kernels import conv, conv1d, rbm, rnn, som
+from fastnut._kernels import conv, conv1d, norm, rbm, rnn, som
 
 RNG = np.random.default_rng(0)
 
@@ -274,3 +274,33 @@ def test_online_workspace_one_short_is_refused():
     som.online_epoch(X, order, W, aux, cells, scratch=np.empty(need), **args)
     with pytest.raises(ValueError, match="online_epoch: scratch must hold .*online_workspace"):
         som.online_epoch(X, order, W, aux, cells, scratch=np.empty(need - 1), **args)
+
+
+# -- normalization over rows ----------------------------------------------------------
+@pytest.mark.parametrize("n_threads", [1, 2, 8])
+def test_rows_workspace_one_row_short_is_refused(n_threads):
+    n, T, F = 5, 4, 3
+    X, dY = _f32(n, T, F), _f32(n, T, F)
+    lengths = np.array([4, 2, 1, 4, 3], np.int32)
+    mu = np.zeros(F)
+    ws = norm.rows_workspace(n=n, F=F, n_threads=n_threads)
+    assert ws["threads"] == min(n_threads, n)
+    assert ws["part"] == (ws["threads"], F) and ws["gpart"] == (ws["threads"], 2 * F)
+    part = np.empty(ws["part"])
+    norm.rows_sums(X, lengths, mu, part, square=False, n_threads=n_threads)
+    valid = np.concatenate([X[i, :L] for i, L in enumerate(lengths)])
+    np.testing.assert_allclose(part[:ws["threads"]].sum(axis=0), valid.sum(axis=0), rtol=1e-6)
+    gpart = np.empty(ws["gpart"])
+    norm.rows_grad_sums(dY, X, X, lengths, mu, gpart, relu=False, n_threads=n_threads)
+    dvalid = np.concatenate([dY[i, :L] for i, L in enumerate(lengths)])
+    np.testing.assert_allclose(gpart[:ws["threads"], :F].sum(axis=0), dvalid.sum(axis=0),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="rows_sums: part has shape .*rows_workspace"):
+        norm.rows_sums(X, lengths, mu, np.empty(_short(ws["part"])), square=False,
+                       n_threads=n_threads)
+    with pytest.raises(ValueError, match="rows_sums: part has shape .*rows_workspace"):
+        norm.rows_sums(X, lengths, mu, np.empty((ws["threads"], F - 1)), square=False,
+                       n_threads=n_threads)
+    with pytest.raises(ValueError, match="rows_grad_sums: part has shape .*rows_workspace"):
+        norm.rows_grad_sums(dY, X, X, lengths, mu, np.empty((ws["threads"], 2 * F - 1)),
+                            relu=False, n_threads=n_threads)
