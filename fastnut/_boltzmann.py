@@ -31,6 +31,8 @@ from sklearn.utils.validation import _assert_all_finite, validate_data
 
 from ._kernels import boltzmann as _kb
 from ._kernels import rbm as _k
+
+BERNOULLI = _k.UnitType.BERNOULLI
 from ._threads import blas_single_thread, map_row_chunks, threads_for
 from .nn import DivergenceError
 from .nn._linalg import matmul
@@ -146,22 +148,30 @@ class Sampler:
     def bernoulli(self, A, b, sample=True):
         """A (pre-activations, owned) -> (probabilities ``sigmoid(A + b)``, samples)."""
         S = np.empty_like(A) if sample else A
-        self.stream = _k.layer_conditional(A, b, S, 0, sample, self.key, self.stream,
-                                           threads_for(A.size, "rbm"))
+        self.stream = _k.layer_conditional(A, b, S, unit_type=BERNOULLI, do_sample=sample,
+                                           key=self.key, stream=self.stream,
+                                           n_threads=threads_for(A.size, "rbm"))
         return A, S
 
     def sample_probabilities(self, P):
         """A Bernoulli sample of the probabilities P (P is not modified)."""
         U = np.empty_like(P)
-        _k.random_uniform(U, self.key, self.stream, threads_for(U.size, "rbm"))
+        _k.random_uniform(U, key=self.key, stream=self.stream,
+                          n_threads=threads_for(U.size, "rbm"))
         self.stream += P.shape[0]
         return (U < P).astype(P.dtype)
+
+
+def _mean_field(A, b):
+    """A <- sigmoid(A + b) in place (Bernoulli units, no sampling)."""
+    _k.layer_conditional(A, b, A, unit_type=BERNOULLI, do_sample=False, key=0, stream=0,
+                         n_threads=threads_for(A.size, "rbm"))
 
 
 def propagate(H, W, b):
     """sigmoid(H @ W + b) with W of shape (n_in, n_out), through the fused kernel."""
     out = matmul(H, W)
-    _k.layer_conditional(out, b, out, 0, False, 0, 0, threads_for(out.size, "rbm"))
+    _mean_field(out, b)
     return out
 
 
@@ -171,12 +181,11 @@ def _finite(arrays):
 
 # -- one RBM ------------------------------------------------------------------------
 def rbm_scratch(starts, n_chains, n_visible, n_hidden, dtype):
-    """The scratch of ``rbm_epoch`` for these batches: ``(Hcat, Vcat, Hs)``."""
-    max_batch = int(np.max(np.diff(starts)))
-    rows = max(max_batch, n_chains)
-    return (np.empty((max_batch + rows, n_hidden), dtype),
-            np.empty((max_batch + rows, n_visible), dtype),
-            np.empty((rows, n_hidden), dtype))
+    """The scratch of ``rbm_epoch`` for these batches: ``(Hcat, Vcat, Hs)``, of the
+    shapes the kernel states (``rbm.fit_epoch_workspace``)."""
+    ws = _k.fit_epoch_workspace(max_batch=max(1, int(np.max(np.diff(starts)))),
+                                n_chains=n_chains, n_visible=n_visible, n_hidden=n_hidden)
+    return tuple(np.empty(ws[name], dtype) for name in ("Hcat", "Vcat", "Hs"))
 
 
 #: multiply-adds of one ``fit_epoch`` call (~30-100 ms on one core): an epoch is
@@ -209,9 +218,11 @@ def rbm_epoch(X, starts, Wt, bh, bv, VW, Vh, Vv, chains, scratch, *, learning_ra
     for group in _batch_groups(starts, chains.shape[0], Wt.shape[0], Wt.shape[1], int(k)):
         # one kernel call per group of batches: Ctrl-C is honoured between them
         stream = _k.fit_epoch(X, group, Wt, bh, bv, VW, Vh, Vv, chains, Hcat, Vcat, Hs,
-                              float(learning_rate), float(momentum), float(weight_decay),
-                              int(k), bool(persistent), int(visible_type), float(hs),
-                              float(vs), key, stream, nt)
+                              learning_rate=float(learning_rate), momentum=float(momentum),
+                              weight_decay=float(weight_decay), k=int(k),
+                              persistent=bool(persistent), visible_type=visible_type,
+                              hidden_scale=float(hs), visible_scale=float(vs),
+                              key=key, stream=stream, n_threads=nt)
     return stream
 
 
@@ -220,9 +231,9 @@ def rbm_reconstruction_error(X, Wt, bh, bv):
     if X.shape[0] == 0:
         return 0.0
     H = np.empty((X.shape[0], Wt.shape[1]), X.dtype)
-    _k.hidden_probs(X, Wt, bh, H, threads_for(H.size, "rbm"))
+    _k.hidden_probs(X, Wt, bh, H, n_threads=threads_for(H.size, "rbm"))
     R = H @ Wt.T
-    _k.layer_conditional(R, bv, R, 0, False, 0, 0, threads_for(R.size, "rbm"))
+    _mean_field(R, bv)
     R -= X
     return float(np.einsum("ij,ij->", R, R, dtype=np.float64) / X.shape[0])
 
@@ -254,7 +265,7 @@ def train_rbm(X, n_hidden, *, seed, learning_rate, batch_size, n_iter, k, method
             stream = rbm_epoch(X, starts, Wt, bh, bv, VW, Vh, Vv, chains, scratch,
                                learning_rate=learning_rate, momentum=momentum,
                                weight_decay=weight_decay, k=k, persistent=method == "pcd",
-                               visible_type=0, input_scales=input_scales, key=key,
+                               visible_type=BERNOULLI, input_scales=input_scales, key=key,
                                stream=stream)
             loss = rbm_reconstruction_error(monitor, Wt, bh, bv)
             if not (np.isfinite(loss) and np.isfinite(Wt).all()):
@@ -321,8 +332,7 @@ def dbn_down(H, coefs, generative_coefs, generative_intercepts):
     for i in reversed(range(L)):
         W = coefs[-1] if i == L - 1 else generative_coefs[i]
         A = matmul(V, W.T)
-        _k.layer_conditional(A, generative_intercepts[i], A, 0, False, 0, 0,
-                             threads_for(A.size, "rbm"))
+        _mean_field(A, generative_intercepts[i])
         V = A
     return V
 
@@ -362,7 +372,8 @@ def up_down_epoch(X, R, r, G, g, *, batch_size, learning_rate, k, key, stream):
     starts = consecutive_starts(X.shape[0], batch_size)
     nt = threads_for(2 * batch_size * max(n), "rbm")
     return _kb.up_down_epoch(X, starts, list(R), list(r), list(G), list(g),
-                             float(learning_rate), int(k), key, stream, nt)
+                             learning_rate=float(learning_rate), k=int(k), key=key,
+                             stream=stream, n_threads=nt)
 
 
 def up_down(X, R, r, G, g, *, n_epochs, batch_size, learning_rate, k, key, stream,
@@ -396,9 +407,10 @@ def dbn_sample(coefs, intercepts, generative_coefs, generative_intercepts, n_sam
     V = sampler.bernoulli(np.zeros((n_samples, W.shape[0]), dtype), bv)[1]
     H = np.empty((n_samples, W.shape[1]), dtype)
     P = np.empty_like(V)
-    sampler.stream = _k.gibbs_chain(V, W, bh, bv, H, P, int(n_steps), 0, sampler.key,
-                                    sampler.stream,
-                                    threads_for(n_samples * max(W.shape), "rbm"))
+    sampler.stream = _k.gibbs_chain(V, W, bh, bv, H, P, n_steps=int(n_steps),
+                                    visible_type=BERNOULLI, key=sampler.key,
+                                    stream=sampler.stream,
+                                    n_threads=threads_for(n_samples * max(W.shape), "rbm"))
     for i in reversed(range(len(coefs) - 1)):
         V = sampler.bernoulli(matmul(V, generative_coefs[i].T), generative_intercepts[i])[1]
     return V, sampler.stream
@@ -414,7 +426,7 @@ def dbm_mean_field(V, coefs, biases, n_iter):
     V = np.ascontiguousarray(V)
     mu = [np.empty((V.shape[0], W.shape[1]), V.dtype) for W in coefs]
     nt = threads_for(V.shape[0] * max(W.shape[1] for W in coefs), "rbm")
-    _kb.dbm_mean_field(V, mu, list(coefs), list(biases), int(n_iter), nt)
+    _kb.dbm_mean_field(V, mu, list(coefs), list(biases), n_iter=int(n_iter), n_threads=nt)
     return [V] + mu
 
 
@@ -423,7 +435,7 @@ def dbm_gibbs(chains, coefs, biases, n_sweeps, key, stream):
     place): odd layers given even ones, then even given odd.  Returns the stream."""
     nt = threads_for(chains[0].shape[0] * max(c.shape[1] for c in chains), "rbm")
     return _kb.dbm_gibbs(chains[0], list(chains[1:]), list(coefs), list(biases),
-                         int(n_sweeps), key, stream, nt)
+                         n_sweeps=int(n_sweeps), key=key, stream=stream, n_threads=nt)
 
 
 def dbm_init_chains(X, coefs, biases, n_chains, n_mean_field, rng, sampler):
@@ -455,9 +467,10 @@ def dbm_epoch(X, coefs, biases, vel_W, vel_b, chains, *, batch_size, learning_ra
     starts = consecutive_starts(X.shape[0], batch_size)
     nt = threads_for(max(batch_size, C) * max(n), "rbm")
     return _kb.dbm_epoch(X, starts, list(coefs), list(biases), list(vel_W), list(vel_b),
-                         list(chains), float(learning_rate), float(momentum),
-                         float(weight_decay), int(n_mean_field), int(n_gibbs_steps),
-                         key, stream, nt)
+                         list(chains), learning_rate=float(learning_rate),
+                         momentum=float(momentum), weight_decay=float(weight_decay),
+                         n_mean_field=int(n_mean_field), n_gibbs_steps=int(n_gibbs_steps),
+                         key=key, stream=stream, n_threads=nt)
 
 
 def dbm_reconstruction_error(X, coefs, biases, n_mean_field):
@@ -466,7 +479,7 @@ def dbm_reconstruction_error(X, coefs, biases, n_mean_field):
         return 0.0
     mu = dbm_mean_field(X, coefs, biases, n_mean_field)
     A = matmul(mu[1], coefs[0].T)
-    _k.layer_conditional(A, biases[0], A, 0, False, 0, 0, threads_for(A.size, "rbm"))
+    _mean_field(A, biases[0])
     return float(((A - X) ** 2).sum() / X.shape[0])
 
 

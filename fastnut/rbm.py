@@ -35,7 +35,6 @@ from ._validation import model_rows, predict_dtypes, resolve_dtype
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
 
 _MONITOR_ROWS = MONITOR_ROWS  # rows used for the per-epoch reconstruction error / pseudo-likelihood
-_FREE_ENERGY_CHUNK = 4096  # rows per GEMM in free_energy (bounds its scratch memory)
 # the drivers' helpers, under the names this module has always had
 _batch_starts = batch_starts
 _clip_unit_interval = clip_unit_interval
@@ -50,7 +49,7 @@ def _blas_limit(n_rows):
 class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: validation, the epoch driver, sampling and scoring."""
 
-    _visible_type = 0  # kernel unit type of the visible layer
+    _visible_type = _k.UnitType.BERNOULLI  # kernel unit type of the visible layer
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -277,7 +276,7 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         Wt, b = self._wt(), self.intercept_hidden_
 
         def chunk(a, c):  # GEMM and sigmoid of a row chunk, on one thread
-            _k.hidden_probs(self._model_array(X[a:c]), Wt, b, out[a:c], 1)
+            _k.hidden_probs(self._model_array(X[a:c]), Wt, b, out[a:c], n_threads=1)
         map_row_chunks(chunk, X.shape[0])
         return out[0] if one_d else out
 
@@ -307,8 +306,9 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         # also scikit-learn's private helper: 1-D, sparse, any layout or float dtype
         H, one_d = self._as_rows(H, self.components_.shape[0], "h")
         A = np.ascontiguousarray(H @ self.components_, dtype=self.components_.dtype)
-        _k.layer_conditional(A, self.intercept_visible_, A, self._visible_type, False,
-                             0, 0, threads_for(A.size, "rbm"))
+        _k.layer_conditional(A, self.intercept_visible_, A, unit_type=self._visible_type,
+                             do_sample=False, key=0, stream=0,
+                             n_threads=threads_for(A.size, "rbm"))
         return A[0] if one_d else A
 
     def _sample_visibles(self, h, rng):
@@ -365,11 +365,12 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
     def _free_energy(self, X):
         X = self._model_array(X)   # scikit-learn's helper takes sparse or any layout too
         out = np.empty(X.shape[0], dtype=np.float64)
-        scratch = np.empty((min(max(X.shape[0], 1), _FREE_ENERGY_CHUNK),
-                            self.components_.shape[0]), dtype=self.components_.dtype)
+        ws = _k.free_energy_workspace(n_rows=X.shape[0], n_hidden=self.components_.shape[0])
+        scratch = np.empty(ws["scratch"], dtype=self.components_.dtype)
         _k.free_energy(X, self._wt(), self.intercept_hidden_, self.intercept_visible_,
-                       scratch, out, self._visible_type != 0,
-                       threads_for(scratch.shape[0] * sum(self.components_.shape), "rbm"))
+                       scratch, out, gaussian=self._visible_type != _k.UnitType.BERNOULLI,
+                       n_threads=threads_for(scratch.shape[0] * sum(self.components_.shape),
+                                             "rbm"))
         return out
 
     def free_energy(self, X):
@@ -416,7 +417,7 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         return V[0] if one_d else V
 
     # unit type of the visible layer when sampling chains (always sampled)
-    _chain_visible_type = 0
+    _chain_visible_type = _k.UnitType.BERNOULLI
 
     def _run_chains(self, V, n_steps, key, stream):
         """Advance the chains V (validated, owned) in place; returns (V, stream)."""
@@ -426,9 +427,10 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         H = np.empty((n, self.components_.shape[0]), dtype=V.dtype)
         P = np.empty_like(V)
         stream = _k.gibbs_chain(V, self._wt(), self.intercept_hidden_,
-                                self.intercept_visible_, H, P, int(n_steps),
-                                self._chain_visible_type, key, stream,
-                                threads_for(n * max(self.components_.shape), "rbm"))
+                                self.intercept_visible_, H, P, n_steps=int(n_steps),
+                                visible_type=self._chain_visible_type, key=key,
+                                stream=stream,
+                                n_threads=threads_for(n * max(self.components_.shape), "rbm"))
         return V, stream
 
     def _chain_output(self, V):
@@ -464,8 +466,10 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
         else:
             key, stream = _seed_key(check_random_state(random_state)), 0
         V = np.zeros((n_samples, self.components_.shape[1]), dtype=self.components_.dtype)
-        stream = _k.layer_conditional(V, self.intercept_visible_, V, self._chain_visible_type,
-                                      True, key, stream, threads_for(V.size, "rbm"))
+        stream = _k.layer_conditional(V, self.intercept_visible_, V,
+                                      unit_type=self._chain_visible_type, do_sample=True,
+                                      key=key, stream=stream,
+                                      n_threads=threads_for(V.size, "rbm"))
         V, stream = self._run_chains(V, n_steps, key, stream)
         if random_state is None:
             self._rng_stream = stream
@@ -495,7 +499,7 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
     def _score(self, X):
         n, d = X.shape
         idx = np.empty(n, dtype=np.intp)
-        _k.row_hash_index(X, self._score_key, idx)
+        _k.row_hash_index(X, key=self._score_key, out=idx)
         rows = np.arange(n)
         X_ = X.copy()
         X_[rows, idx] = 1 - X_[rows, idx]
@@ -623,7 +627,7 @@ class BernoulliRBM(_BaseRBM):
     (4, 2)
     """
 
-    _visible_type = 0
+    _visible_type = _k.UnitType.BERNOULLI
 
     def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10,
                  verbose=0, random_state=None, k=1, method="pcd", momentum=0.0,
@@ -796,11 +800,12 @@ class GaussianBernoulliRBM(_BaseRBM):
         self.learn_sigma = learn_sigma
         self.dtype = dtype
 
-    _chain_visible_type = 1
+    _chain_visible_type = _k.UnitType.GAUSSIAN
 
     @property
     def _visible_type(self):
-        return 1 if self.sample_visible else 2
+        return (_k.UnitType.GAUSSIAN if self.sample_visible
+                else _k.UnitType.GAUSSIAN_MEAN_FIELD)
 
     def _prepare_visible(self, X, fit):
         if fit:
@@ -833,12 +838,15 @@ class GaussianBernoulliRBM(_BaseRBM):
 
         A = monitor @ self.components_.T
         Hs = np.empty_like(A)
-        self._rng_stream = _k.layer_conditional(A, self.intercept_hidden_, Hs, 0, True,
-                                                self._rng_key, self._rng_stream, nt)
+        self._rng_stream = _k.layer_conditional(A, self.intercept_hidden_, Hs,
+                                                unit_type=_k.UnitType.BERNOULLI,
+                                                do_sample=True, key=self._rng_key,
+                                                stream=self._rng_stream, n_threads=nt)
         pos = stat(monitor, A)
         Un = Hs @ W
-        self._rng_stream = _k.layer_conditional(Un, b, Un, 1, True, self._rng_key,
-                                                self._rng_stream, nt)
+        self._rng_stream = _k.layer_conditional(Un, b, Un, unit_type=_k.UnitType.GAUSSIAN,
+                                                do_sample=True, key=self._rng_key,
+                                                stream=self._rng_stream, n_threads=nt)
         neg = stat(Un, self._mean_hiddens(Un))
         step = np.clip(self.learning_rate * (pos - neg), -0.1, 0.1)
         new = np.clip(self.sigma_ * np.exp(step), 1e-3, 1e3).astype(self.sigma_.dtype)

@@ -265,7 +265,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
     def _threads(self, n_samples):
         """OpenMP threads for a BMU search over n_samples: no more than blocks."""
         U = self.n_rows * self.n_cols
-        blocks = -(-n_samples // _som.block_rows(U))
+        blocks = -(-n_samples // _som.block_rows(n_units=U))
         flops = 2.0 * n_samples * U * self.weights_.shape[-1]
         return threads_for(flops, "bmu", self.n_jobs, cap=blocks)
 
@@ -410,18 +410,18 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
             # BMU search in calls of ~2**25 multiply-adds a thread, so that
             # Ctrl-C is seen between them; whole blocks, so the per-sample
             # results and the accumulation order do not depend on the calls
-            step = _som.block_rows(U) * nt
+            step = _som.block_rows(n_units=U) * nt
             step *= max(1, ((1 << 25) * nt) // max(step * U * d, 1))
         else:
             cells, width = grid.cells()
             class_sq = grid.class_sq_distances()
-            scratch = np.empty(2 * U, dtype=W.dtype)
+            scratch = np.empty(_som.online_workspace(n_units=U)["scratch"], dtype=W.dtype)
         qes = []
         # the caller holds _blas_single_thread()
         for _ in range(n_epochs):
             e = self.n_iter_
             t0 = time.perf_counter()
-            _som.unit_aux(W, metric, w_aux)  # exact, every epoch
+            _som.unit_aux(W, w_aux=w_aux, metric=metric)  # exact, every epoch
             if self.algorithm == "batch":
                 p = min(e / max(L - 1, 1), 1.0)
                 sigma = s0 + (s1 - s0) * p if decay == 0 else s0 * (s1 / s0) ** p
@@ -431,12 +431,14 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
                 for a in range(0, n, step):
                     sl = slice(a, min(a + step, n))
                     if nt == 1:
-                        _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
-                                        dist[sl], 1, sums, counts, accumulate=True,
-                                        second_best=False)
+                        _som.bmu_search(X[sl], W, w_aux, bmu=bmu[sl], second=second[sl],
+                                        dist=dist[sl], sums=sums, counts=counts,
+                                        metric=metric, accumulate=True, second_best=False,
+                                        n_threads=1)
                     else:
-                        _som.bmu_search(X[sl], W, w_aux, metric, bmu[sl], second[sl],
-                                        dist[sl], nt, second_best=False)
+                        _som.bmu_search(X[sl], W, w_aux, bmu=bmu[sl], second=second[sl],
+                                        dist=dist[sl], metric=metric, second_best=False,
+                                        n_threads=nt)
                 if nt != 1:
                     _som.batch_accumulate(X, bmu, sums, counts)
                 qe = float(dist.mean())
@@ -446,10 +448,11 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
                 p1 = min((e + 1) / L, 1.0)
                 order = np.random.default_rng([self._seed, e]).permutation(n).astype(np.intp)
                 total = _som.online_epoch(
-                    X, order, W, w_aux, cells, self.n_rows, width, self.periodic, class_sq,
-                    metric, kind, decay, s0, s1,
-                    float(self.learning_rate_start), float(self.learning_rate_end),
-                    p0, p1, scratch)
+                    X, order, W, w_aux, cells, class_sq=class_sq, scratch=scratch,
+                    n_rows=self.n_rows, width=width, periodic=self.periodic, metric=metric,
+                    kind=kind, decay=decay, sigma_start=s0, sigma_end=s1,
+                    lr_start=float(self.learning_rate_start),
+                    lr_end=float(self.learning_rate_end), p_first=p0, p_last=p1)
                 qe = total / n
             if not np.isfinite(qe) or not np.all(np.isfinite(w_aux)):
                 hint = ("; the mexican hat's negative lobe pushes units away from "
@@ -478,7 +481,7 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
         W = np.ascontiguousarray(self.weights_.reshape(U, d))
         metric = _METRICS[self.metric]
         w_aux = np.empty(U, dtype=W.dtype)
-        _som.unit_aux(W, metric, w_aux)
+        _som.unit_aux(W, w_aux=w_aux, metric=metric)
         n = X.shape[0]
         bmu = np.empty(n, dtype=np.intp)
         second = np.empty(n, dtype=np.intp)
@@ -486,8 +489,10 @@ class SelfOrganizingMap(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMix
 
         def chunk(a, b):  # row chunks on the free cores, one thread each
             Xc = np.ascontiguousarray(X[a:b], dtype=W.dtype)
-            _som.bmu_search(Xc, W, w_aux, metric, bmu[a:b], second[a:b], dist[a:b], 1)
-        map_row_chunks(chunk, n, 8 * _som.block_rows(U), self.n_jobs, align=_som.block_rows(U))
+            _som.bmu_search(Xc, W, w_aux, bmu=bmu[a:b], second=second[a:b], dist=dist[a:b],
+                            metric=metric, n_threads=1)
+        block = _som.block_rows(n_units=U)
+        map_row_chunks(chunk, n, 8 * block, self.n_jobs, align=block)
         return bmu, second, dist
 
     def predict(self, X):
@@ -741,8 +746,8 @@ class _BatchSmoother:
                 g2 = self.class_sq[self.dr_dist[i] * self.width + dx]
                 inside = np.flatnonzero(g2 <= cut)
                 h = np.empty((1, inside.size))
-                _som.neighborhood_matrix(np.ascontiguousarray(g2[inside][None, :]), kind,
-                                         sigma, h, False)
+                _som.neighborhood_matrix(np.ascontiguousarray(g2[inside][None, :]), H=h,
+                                         kind=kind, sigma=sigma, cutoff=False)
                 nz = h[0] != 0.0
                 ks.append(self.k[inside][nz])
                 hs.append(h[0][nz])
@@ -758,6 +763,8 @@ class _BatchSmoother:
         SC3[:, -1] = counts
         s2 = 2.0 * sigma * sigma
         per, hx = grid.periodic, self.hex
+        cols = dict(periodic=per, hexagonal=hx)          # the smoothers' geometry
+        rows = dict(cols, C=C)
 
         def g(z2):
             return np.exp(-z2 / s2)
@@ -774,22 +781,22 @@ class _BatchSmoother:
             self._taps = {(kind, sigma): taps}
         if kind == _NEIGHBORHOODS["gaussian"]:
             (ptr, ks, h), (dr, (hy,)) = taps
-            _som.smooth_x(SC, self.A, C, per, hx, ptr, ks, h)
-            _som.smooth_y(self.A, SC, per, hx, dr, hy)
+            _som.smooth_x(SC, self.A, tap_ptr=ptr, tap_k=ks, tap_h=h, **rows)
+            _som.smooth_y(self.A, SC, dr=dr, h=hy, **cols)
         elif kind == _NEIGHBORHOODS["mexican_hat"]:
             if self.A2 is None:
                 self.A2 = np.empty_like(self.A)
             (p1, k1, h1), (p2, k2, h2), (dr, (hy1, hy2)) = taps
-            _som.smooth_x(SC, self.A, C, per, hx, p1, k1, h1)
-            _som.smooth_x(SC, self.A2, C, per, hx, p2, k2, h2)
-            _som.smooth_y(self.A, SC, per, hx, dr, hy1)
-            _som.smooth_y(self.A2, SC, per, hx, dr, hy2, accumulate=True)
+            _som.smooth_x(SC, self.A, tap_ptr=p1, tap_k=k1, tap_h=h1, **rows)
+            _som.smooth_x(SC, self.A2, tap_ptr=p2, tap_k=k2, tap_h=h2, **rows)
+            _som.smooth_y(self.A, SC, dr=dr, h=hy1, **cols)
+            _som.smooth_y(self.A2, SC, dr=dr, h=hy2, accumulate=True, **cols)
         else:  # bubble, triangle: compact support
             dr, ptr, ks, h = taps
             out = self.A[:grid.n_rows]
-            _som.smooth_2d(SC, out, C, per, hx, dr, ptr, ks, h)
+            _som.smooth_2d(SC, out, dr=dr, tap_ptr=ptr, tap_k=ks, tap_h=h, **rows)
             SC = out
-        _som.batch_finish(SC.reshape(grid.n_units, e), W, metric, w_aux)
+        _som.batch_finish(SC.reshape(grid.n_units, e), W, w_aux=w_aux, metric=metric)
 
 
 #: up to this many samples or features, the PCA init decomposes exactly (the

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stddef.h>
 #include "_simd.h"
+#include "_math.h"   /* the logistic (libm at both precisions, see there) */
 
 /* compare-and-select (relu) may be if-converted: no loop here relies on
    floating-point exceptions.  relu keeps NaN (as PyTorch's): the padded
@@ -35,7 +36,7 @@
 #define FASTNUT_SIMD_SUM_SS
 #endif
 
-#define FASTNUT_DENSE_DEFS(T, SFX, SQRT, TANH, EXP)                               \
+#define FASTNUT_DENSE_DEFS(T, SFX, SQRT, TANH, LOGISTIC)                               \
 FASTNUT_CLONES                                                                   \
 static void fn_bias_act_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict Z,           \
                               const T *restrict b, int act) {                    \
@@ -47,11 +48,7 @@ static void fn_bias_act_##SFX(ptrdiff_t n, ptrdiff_t m, T *restrict Z,          
         } else if (act == 2) {                                                   \
             for (ptrdiff_t j = 0; j < m; j++) z[j] = TANH(z[j]);                 \
         } else if (act == 3) {                                                   \
-            for (ptrdiff_t j = 0; j < m; j++) {                                  \
-                T e = EXP(-fabs(z[j]));   /* never overflows */                   \
-                T s = 1 / (1 + e);                                               \
-                z[j] = z[j] >= 0 ? s : e * s;                                    \
-            }                                                                    \
+            for (ptrdiff_t j = 0; j < m; j++) z[j] = LOGISTIC(z[j]);             \
         }                                                                        \
     }                                                                            \
 }                                                                                \
@@ -116,8 +113,8 @@ static double fn_sgd_##SFX(ptrdiff_t len, T *restrict p,                        
     return ss;                                                                   \
 }
 
-FASTNUT_DENSE_DEFS(float, f, sqrtf, tanhf, expf)
-FASTNUT_DENSE_DEFS(double, d, sqrt, tanh, exp)
+FASTNUT_DENSE_DEFS(float, f, sqrtf, tanhf, fastnut_logistic_exact_f)
+FASTNUT_DENSE_DEFS(double, d, sqrt, tanh, fastnut_logistic_exact_d)
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options

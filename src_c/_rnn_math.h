@@ -3,9 +3,10 @@
  *
  * libm's expf is a call the compiler cannot vectorise without -ffast-math, and
  * the gate activations of an LSTM cost more than its recurrent GEMM when
- * evaluated one scalar call at a time.  exp is computed with the classic
- * Cody-Waite range reduction and a degree-6 polynomial (relative error about
- * 2e-7 on the clamped range).  Two details make gcc -O3 emit SIMD code:
+ * evaluated one scalar call at a time: the float32 gates use the polynomial
+ * exp, sigmoid and tanh of _math.h (shared with the Boltzmann kernels; its
+ * clamp and accuracy are explained there).  Two details make gcc -O3 emit
+ * SIMD code:
  *
  * - the clamps are compare-and-select; with the default -ftrapping-math gcc
  *   refuses to if-convert a float comparison (it might trap), so these few
@@ -24,6 +25,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "_simd.h"
+#include "_math.h"
 #include "_gemm.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -32,30 +34,6 @@
 #endif
 
 
-
-static inline float fastnut_expf(float x)
-{
-    union { float f; int32_t i; } u;
-    float t, fn, r, r2, p;
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    t = x * 1.44269504088896341f;
-    /* round to nearest without a libm call: adding 1.5 * 2^23 pushes the
-       fraction bits out (valid for |t| < 2^22; the clamp keeps |t| < 128) */
-    fn = (t + 12582912.0f) - 12582912.0f;
-    r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    r2 = r * r;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r2 + r + 1.0f;
-    u.i = ((int32_t)fn + 127) << 23;
-    return p * u.f;
-}
 
 /* Backward gate arithmetic of one sequence at one step, float and double from
  * one body.  The arrays are distinct rows (restrict), which lets gcc vectorise
@@ -110,12 +88,9 @@ FASTNUT_DEFINE_BWD(double, d)
  * the n gate's input and recurrent parts apart); g: the activated gates
  * (saved for backward); h, c: running state, updated; hs, cs, tc: the rows
  * saved for backward (GRU: cs = W_hn h + b_hn). */
-static inline float fastnut_sigm_f(float x) { return 1.0f / (1.0f + fastnut_expf(-x)); }
-static inline float fastnut_tanh1_f(float x)
-{
-    return 2.0f / (1.0f + fastnut_expf(-2.0f * x)) - 1.0f;  /* abs. error ~1e-7 */
-}
-static inline double fastnut_sigm_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+static inline float fastnut_sigm_f(float x) { return fastnut_sigmoidf(x); }
+static inline float fastnut_tanh1_f(float x) { return fastnut_tanhf(x); }
+static inline double fastnut_sigm_d(double x) { return fastnut_sigmoid(x); }
 static inline double fastnut_tanh1_d(double x) { return tanh(x); }
 
 #define FASTNUT_DEFINE_FWD(T, SFX)                                                  \

@@ -39,6 +39,11 @@ cdef extern from "_gemm.h" nogil:
                        const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
                        float *C, Py_ssize_t ldc, int beta, float *work)
 
+# exp / sigmoid shared by every kernel (clamp and accuracy explained there)
+cdef extern from "_math.h" nogil:
+    double fastnut_sigmoid(double x)
+    void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n)
+
 cdef extern from *:
     """
     #include <stdint.h>
@@ -48,36 +53,6 @@ cdef extern from *:
     #else
     #define FASTNUT_BZ_VECTOR_FN
     #endif
-    /* float32 exp without libm (Cephes polynomial, argument clamped to
-       [-87, 87]): the same function as rbm.pyx's, so both modules give the
-       same probabilities for the same input */
-    FASTNUT_BZ_VECTOR_FN static inline float fastnut_bz_expf(float x) {
-        float t, r, p, s; int32_t n, bits;
-        x = x < 87.0f ? x : 87.0f;
-        x = x > -87.0f ? x : -87.0f;
-        t = x * 1.44269504088896341f + 12582912.0f;
-        t = t - 12582912.0f;
-        n = (int32_t) t;
-        r = x - t * 0.693359375f;
-        r = r + t * 2.12194440e-4f;
-        p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * r * r + r + 1.0f;
-        bits = (n + 127) << 23;
-        memcpy(&s, &bits, 4);
-        return p * s;
-    }
-    /* a[j] = sigmoid(a[j] + b[j]) */
-    FASTNUT_BZ_VECTOR_FN static void fastnut_bz_bias_sigmoid_f(float *restrict a,
-                                                               const float *restrict b,
-                                                               Py_ssize_t n) {
-        Py_ssize_t j;
-        for (j = 0; j < n; j++) a[j] = 1.0f / (1.0f + fastnut_bz_expf(-(a[j] + b[j])));
-    }
     #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     #define FASTNUT_BZ_AVX2 __attribute__((target("avx2")))
     #else
@@ -253,7 +228,6 @@ cdef extern from *:
         }
     }
     """
-    void fastnut_bz_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n) noexcept nogil
     int fastnut_bz_binary(const float *x, Py_ssize_t n) noexcept nogil
     void fastnut_bz_binary_mm(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                               const float *X, Py_ssize_t ldx, const float *W, Py_ssize_t ldw,
@@ -375,10 +349,10 @@ cdef inline void _sigmoid_row(floating *a, const floating *b, floating *s, Py_ss
                               bint do_sample, uint64_t skey) noexcept nogil:
     cdef Py_ssize_t j
     if floating is float:
-        fastnut_bz_bias_sigmoid_f(a, b, n_cols)
+        fastnut_bias_sigmoid_f(a, b, n_cols)
     else:
         for j in range(n_cols):
-            a[j] = 1.0 / (1.0 + exp(-(a[j] + b[j])))
+            a[j] = fastnut_sigmoid(a[j] + b[j])
     if do_sample:
         _bernoulli_row(a, s, n_cols, skey)
 

@@ -161,6 +161,58 @@ cdef void _bias_act_rows(floating *y, const floating *b, bint has_bias, bint rel
                 row[c] = row[c] + b[c]
 
 
+#: lowered values per chunk (per thread) the convolution aims for: ~1 MiB of
+#: float32 stays in L2 while the GEMM reads it
+cdef Py_ssize_t CHUNK_VALUES = 1 << 18
+
+
+def conv1d_plan(Py_ssize_t n, Py_ssize_t To, Py_ssize_t C, Py_ssize_t k, Py_ssize_t Co):
+    """Chunking and scratch sizes of ``conv1d_forward``/``conv1d_backward``, as a dict.
+
+    For ``n`` sequences of ``To`` output steps, ``C`` input channels, kernel
+    size ``k`` and ``Co`` filters: ``nb`` sequences per GEMM (about
+    ``2**18`` lowered values per chunk), ``chunks`` chunks (the most threads
+    that can work); ``col``, ``g`` and ``acc`` are per-thread lengths (one row
+    of the scratch per thread) and ``wr`` a total length.
+    """
+    if n < 0 or To < 0 or C < 1 or k < 1 or Co < 1:
+        raise ValueError(f"conv1d_plan: sizes must be positive, got n={n}, To={To}, C={C}, "
+                         f"k={k}, Co={Co}")
+    cdef Py_ssize_t kc = k * C
+    cdef Py_ssize_t nb = max(1, min(n, CHUNK_VALUES // max(To * kc, 1)))
+    return {"nb": nb, "chunks": (n + nb - 1) // nb, "col": nb * To * kc, "g": nb * To * Co,
+            "acc": kc * Co + Co, "wr": kc * Co}
+
+
+cdef int _check_scratch(str kernel, str name, Py_ssize_t rows, Py_ssize_t length,
+                        Py_ssize_t nt, Py_ssize_t need) except -1:
+    if rows < nt or length < need:
+        raise ValueError(f"{kernel}: scratch {name} has shape {(rows, length)}, needs at "
+                         f"least {(nt, need)} (see conv1d_plan)")
+    return 0
+
+
+cdef int _check_conv1d(str kernel, Py_ssize_t n, Py_ssize_t C, Py_ssize_t Co_w,
+                       Py_ssize_t C_w, Py_ssize_t k, Py_ssize_t nbias, Py_ssize_t ny,
+                       Py_ssize_t Co_y, Py_ssize_t nlen, Py_ssize_t nvout, int nb,
+                       int n_threads) except -1:
+    """Raise ValueError unless the arrays of a 1-D convolution agree."""
+    if C_w != C:
+        raise ValueError(f"{kernel}: the weight has {C_w} input channels, X has {C}")
+    if ny != n or Co_y != Co_w:
+        raise ValueError(f"{kernel}: the output (gradient) has {ny} sequences of {Co_y} "
+                         f"channels, needs {n} of {Co_w}")
+    if nbias != 0 and nbias != Co_w:
+        raise ValueError(f"{kernel}: bias has {nbias} values for {Co_w} filters")
+    if nlen != n or nvout != n:
+        raise ValueError(f"{kernel}: lengths and vout need {n} values, have {nlen} and "
+                         f"{nvout}")
+    if nb < 1 or n_threads < 1 or k < 1:
+        raise ValueError(f"{kernel}: nb, n_threads and the kernel size must be >= 1 "
+                         f"(see conv1d_plan)")
+    return 0
+
+
 def conv1d_forward(const floating[:, :, ::1] X,   # IN  (n, T, C_in)
                    const floating[:, :, ::1] Wt,  # IN  (C_out, C_in, k)
                    const floating[::1] bias,      # IN  (C_out,) or (0,) for no bias
@@ -183,11 +235,16 @@ def conv1d_forward(const floating[:, :, ::1] X,   # IN  (n, T, C_in)
     cdef const floating *colp
     cdef int ldc
     cdef bint can_direct = k == 1 and stride == 1 and pad == 0 and To == T
+    _check_conv1d("conv1d_forward", n, C, Co, Wt.shape[1], k, bias.shape[0], Y.shape[0],
+                  Y.shape[2], lengths.shape[0], vout.shape[0], nb, n_threads)
     if n == 0:
         return
-    if nb < 1:
-        nb = 1
     nchunks = (n + nb - 1) // nb
+    _check_scratch("conv1d_forward", "col", col.shape[0], col.shape[1],
+                   min(n_threads, nchunks), <Py_ssize_t> min(nb, n) * To * kc)
+    if wr.shape[0] < <Py_ssize_t> kc * Co:
+        raise ValueError(f"conv1d_forward: scratch wr has {wr.shape[0]} values, needs at "
+                         f"least {kc * Co} (see conv1d_plan)")
     with nogil:
         for co in range(Co):
             for c in range(C):
@@ -249,12 +306,27 @@ def conv1d_backward(const floating[:, :, ::1] X,   # IN  (n, T, C_in)
     cdef floating *gp
     cdef floating *grow
     cdef floating *dbt
-    if nb < 1:
-        nb = 1
+    _check_conv1d("conv1d_backward", n, C, Co, Wt.shape[1], k, db.shape[0], dY.shape[0],
+                  dY.shape[2], lengths.shape[0], vout.shape[0], nb, n_threads)
+    if dW.shape[0] != Co or dW.shape[1] != C or dW.shape[2] != k:
+        raise ValueError(f"conv1d_backward: dW has shape {tuple(dW.shape)[:3]}, needs "
+                         f"{(Co, C, k)}")
+    if need_dx and (dX.shape[0] != n or dX.shape[1] != T or dX.shape[2] != C):
+        raise ValueError(f"conv1d_backward: dX has shape {tuple(dX.shape)[:3]}, needs "
+                         f"{(n, T, C)}")
     nchunks = (n + nb - 1) // nb
     nt = n_threads if n_threads < nchunks else nchunks
     if nt < 1:
         nt = 1
+    _check_scratch("conv1d_backward", "acc", acc.shape[0], acc.shape[1], nt, KW + Co)
+    if n > 0:
+        _check_scratch("conv1d_backward", "col", col.shape[0], col.shape[1], nt,
+                       <Py_ssize_t> min(nb, n) * To * kc)
+        _check_scratch("conv1d_backward", "g", g.shape[0], g.shape[1], nt,
+                       <Py_ssize_t> min(nb, n) * To * Co)
+    if wr.shape[0] < KW:
+        raise ValueError(f"conv1d_backward: scratch wr has {wr.shape[0]} values, needs at "
+                         f"least {KW} (see conv1d_plan)")
     with nogil:
         for t in range(nt):
             memset(&acc[t, 0], 0, (KW + Co) * sizeof(floating))

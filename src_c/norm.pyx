@@ -162,6 +162,29 @@ cdef extern from *:
 
 # -- rows: (n, T, F), channels last ---------------------------------------------------
 
+def rows_workspace(Py_ssize_t n, Py_ssize_t F, int n_threads):
+    """The per-thread sums ``rows_sums``/``rows_grad_sums`` write, as a dict.
+
+    For ``n`` sequences of ``F`` features on ``n_threads`` threads: ``threads``
+    rows are written (one per thread that gets work), ``part`` is the shape
+    of ``rows_sums``'s output and ``gpart`` of ``rows_grad_sums``'s; the caller
+    adds up their first ``threads`` rows.  The kernels refuse smaller arrays,
+    naming this function.
+    """
+    if n < 0 or F < 1:
+        raise ValueError(f"rows_workspace: sizes must be positive, got n={n}, F={F}")
+    cdef Py_ssize_t rows = max(min(<Py_ssize_t> n_threads, n), 1)
+    return {"threads": rows, "part": (rows, F), "gpart": (rows, 2 * F)}
+
+
+cdef int _check_part(str kernel, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t nt,
+                     Py_ssize_t width) except -1:
+    if rows < nt or cols != width:
+        raise ValueError(f"{kernel}: part has shape {(rows, cols)}, needs at least "
+                         f"{(nt, width)} (see rows_workspace)")
+    return 0
+
+
 def rows_sums(const floating[:, :, ::1] X,  # IN  (n, T, F)
               const int[::1] lengths,       # IN  (n,) valid steps
               const double[::1] mu,         # IN  (F,) centre (zeros for plain sums)
@@ -175,6 +198,9 @@ def rows_sums(const floating[:, :, ::1] X,  # IN  (n, T, F)
     cdef const floating *x
     if nt < 1:
         nt = 1
+    _check_part("rows_sums", part.shape[0], part.shape[1], nt, F)
+    if lengths.shape[0] != n or mu.shape[0] != F:
+        raise ValueError("rows_sums: lengths or mu do not fit X")
     for th in range(nt):
         memset(&part[th, 0], 0, F * sizeof(double))
     if n == 0:
@@ -205,6 +231,9 @@ def rows_grad_sums(const floating[:, :, ::1] dY,  # IN  (n, T, F)
     cdef const floating *y
     if nt < 1:
         nt = 1
+    _check_part("rows_grad_sums", part.shape[0], part.shape[1], nt, 2 * F)
+    if lengths.shape[0] != n or mu.shape[0] != F:
+        raise ValueError("rows_grad_sums: lengths or mu do not fit X")
     for th in range(nt):
         memset(&part[th, 0], 0, 2 * F * sizeof(double))
     if n == 0:

@@ -14,8 +14,10 @@ uniform for element ``(i, j)`` of a sampling step is a function of
 rows.  Kernels return the advanced stream so the caller can continue the
 sequence; results never depend on the thread count.
 
-Visible unit types (``visible_type``): 0 Bernoulli (sampled), 1 Gaussian with
-unit variance (sampled), 2 Gaussian mean-field (the mean is used as the state).
+Unit types (``visible_type``, ``unit_type``) are the ``UnitType`` enum:
+Bernoulli (sampled), Gaussian with unit variance (sampled), Gaussian mean-field
+(the mean is used as the state).  Python names them ``rbm.UnitType.BERNOULLI``
+and so on, never by number.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -40,43 +42,6 @@ cdef extern from *:
     #else
     #define FASTNUT_VECTOR_FN
     #endif
-    /* exp for float32 without a libm call, so that loops over it vectorise:
-       exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with the
-       Cephes expf polynomial (about 2 ulp).  The argument is clamped to
-       [-87, 87] so that neither the result nor 1 / (1 + result) is ever
-       subnormal (subnormals are slow) or infinite. */
-    #define FASTNUT_EXPF_BODY(x) \
-        float t, r, p, s; int32_t n, bits; \
-        x = x < 87.0f ? x : 87.0f; \
-        x = x > -87.0f ? x : -87.0f; \
-        t = x * 1.44269504088896341f + 12582912.0f;  /* + 1.5 * 2^23: round to nearest */ \
-        t = t - 12582912.0f; \
-        n = (int32_t) t; \
-        r = x - t * 0.693359375f; \
-        r = r + t * 2.12194440e-4f; \
-        p = 1.9875691500e-4f; \
-        p = p * r + 1.3981999507e-3f; \
-        p = p * r + 8.3334519073e-3f; \
-        p = p * r + 4.1665795894e-2f; \
-        p = p * r + 1.6666665459e-1f; \
-        p = p * r + 5.0000001201e-1f; \
-        p = p * r * r + r + 1.0f; \
-        bits = (n + 127) << 23; \
-        memcpy(&s, &bits, 4); \
-        return p * s;
-    /* scalar version, inlined into the sampling loops */
-    static inline float fastnut_expf(float x) { FASTNUT_EXPF_BODY(x) }
-    FASTNUT_VECTOR_FN static inline float fastnut_expf_v(float x) { FASTNUT_EXPF_BODY(x) }
-    static inline float fastnut_sigmoidf(float x) {
-        return 1.0f / (1.0f + fastnut_expf(-x));
-    }
-    /* a[j] = sigmoid(a[j] + b[j]): a plain loop the compiler vectorises */
-    FASTNUT_VECTOR_FN static void fastnut_bias_sigmoid_f(float *restrict a,
-                                                          const float *restrict b,
-                                                          Py_ssize_t n) {
-        Py_ssize_t j;
-        for (j = 0; j < n; j++) a[j] = 1.0f / (1.0f + fastnut_expf_v(-(a[j] + b[j])));
-    }
     /* whether any of p[0:n] is outside [0, 1] or NaN (branch-free, vectorised) */
     FASTNUT_VECTOR_FN static int fastnut_outside01_f(const float *p, Py_ssize_t n) {
         Py_ssize_t i; int bad = 0;
@@ -89,17 +54,31 @@ cdef extern from *:
         return bad;
     }
     """
-    float fastnut_sigmoidf(float x) noexcept nogil
-    void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n) noexcept nogil
     int fastnut_outside01_f(const float *p, Py_ssize_t n) noexcept nogil
     int fastnut_outside01_d(const double *p, Py_ssize_t n) noexcept nogil
+
+
+cpdef enum UnitType:
+    """Unit type of a layer's conditional (``visible_type`` / ``unit_type``)."""
+    BERNOULLI = 0               # sigmoid means, sampled 0/1
+    GAUSSIAN = 1                # unit-variance Gaussian, sampled
+    GAUSSIAN_MEAN_FIELD = 2     # unit-variance Gaussian, the mean is the state
+
+
+# exp / sigmoid shared by every kernel (clamp and accuracy explained there)
+cdef extern from "_math.h" nogil:
+    float fastnut_expf(float x)
+    float fastnut_sigmoidf(float x)
+    float fastnut_tanhf(float x)
+    double fastnut_sigmoid(double x)
+    void fastnut_bias_sigmoid_f(float *a, const float *b, Py_ssize_t n)
 
 
 cdef inline floating _sigmoid(floating x) noexcept nogil:
     if floating is float:
         return fastnut_sigmoidf(x)
     else:
-        return 1.0 / (1.0 + exp(-x))
+        return fastnut_sigmoid(x)
 
 
 cdef inline double _softplus(double x) noexcept nogil:
@@ -155,7 +134,7 @@ cdef void _visible_layer(floating *A, const floating *b, floating *S,
     cdef floating p, dummy = 0
     cdef floating *a
     cdef floating *s
-    if visible_type == 0:
+    if visible_type == BERNOULLI:
         _hidden_layer(A, b, S, n_rows, n_cols, do_sample, key, stream, n_threads)
         return
     for i in prange(n_rows, schedule="static",
@@ -167,7 +146,7 @@ cdef void _visible_layer(floating *A, const floating *b, floating *S,
             p = a[j] + b[j]
             a[j] = p
             if do_sample:
-                if visible_type == 1:
+                if visible_type == GAUSSIAN:
                     s[j] = p + <floating> normal_double(skey, j)
                 else:
                     s[j] = p
@@ -184,6 +163,34 @@ cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
             out[j] += alpha * a[j]
 
 
+def fit_epoch_workspace(Py_ssize_t max_batch, Py_ssize_t n_chains, Py_ssize_t n_visible,
+                        Py_ssize_t n_hidden):
+    """The scratch shapes of ``fit_epoch``, as a dict ``{"Hcat", "Vcat", "Hs"}``.
+
+    For batches of at most ``max_batch`` rows and ``n_chains`` persistent
+    chains, CD or PCD alike: ``R = max(max_batch, n_chains)`` negative rows,
+    ``Hcat (max_batch + R, n_hidden)``, ``Vcat (max_batch + R, n_visible)``,
+    ``Hs (R, n_hidden)``.  ``fit_epoch`` refuses smaller ones, naming this function.
+    """
+    if max_batch < 1 or n_chains < 0 or n_visible < 1 or n_hidden < 1:
+        raise ValueError(f"fit_epoch_workspace: sizes must be positive, got max_batch="
+                         f"{max_batch}, n_chains={n_chains}, n_visible={n_visible}, "
+                         f"n_hidden={n_hidden}")
+    cdef Py_ssize_t rows = max(max_batch, n_chains)
+    return {"Hcat": (max_batch + rows, n_hidden), "Vcat": (max_batch + rows, n_visible),
+            "Hs": (rows, n_hidden)}
+
+
+cdef int _check_scratch(str kernel, str name, Py_ssize_t rows, Py_ssize_t cols,
+                        Py_ssize_t need_rows, Py_ssize_t need_cols, str plan) except -1:
+    """Rows are addressed with the row width as stride: the width must be exact,
+    the number of rows at least the need."""
+    if rows < need_rows or cols != need_cols:
+        raise ValueError(f"{kernel}: scratch {name} has shape {(rows, cols)}, needs at least "
+                         f"{(need_rows, need_cols)} (see {plan})")
+    return 0
+
+
 def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) training data
               const Py_ssize_t[::1] starts,    # IN  (n_batches + 1,) batch boundaries in X
               floating[:, ::1] Wt,             # INOUT (n_visible, n_hidden)
@@ -195,7 +202,7 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
               floating[:, ::1] chains,         # INOUT (n_chains, n_hidden) persistent hidden states
               floating[:, ::1] Hcat,           # SCRATCH (max batch + R, n_hidden)
               floating[:, ::1] Vcat,           # SCRATCH (max batch + R, n_visible)
-              floating[:, ::1] Hs,             # SCRATCH (R, n_hidden), R = max(max batch, n_chains)
+              floating[:, ::1] Hs,             # SCRATCH (R, n_hidden): fit_epoch_workspace
               double learning_rate, double momentum, double weight_decay,
               int k, bint persistent, int visible_type,
               double hidden_scale, double visible_scale,
@@ -239,6 +246,28 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
     cdef floating *hneg
     cdef floating *vneg
     cdef floating *row
+    cdef Py_ssize_t max_b = 0
+    if visible_type < BERNOULLI or visible_type > GAUSSIAN_MEAN_FIELD:
+        raise ValueError(f"visible_type must be a UnitType, got {visible_type!r}")
+    if Wt.shape[0] != n_vis or bh.shape[0] != n_hid or bv.shape[0] != n_vis:
+        raise ValueError(f"fit_epoch: Wt {tuple(Wt.shape)[:2]} and the biases do not fit "
+                         f"{n_vis} visible units")
+    for bi in range(n_batches):
+        B = starts[bi + 1] - starts[bi]
+        if starts[bi] < 0 or starts[bi + 1] > X.shape[0]:
+            raise ValueError(f"fit_epoch: batch {bi} [{starts[bi]}, {starts[bi + 1]}) is "
+                             f"outside X's {X.shape[0]} rows")
+        max_b = max(max_b, B)
+    if persistent and chains.shape[1] != n_hid:
+        raise ValueError(f"fit_epoch: chains have {chains.shape[1]} columns, need {n_hid}")
+    if max_b > 0:
+        R = n_chains if persistent else max_b
+        _check_scratch("fit_epoch", "Hcat", Hcat.shape[0], Hcat.shape[1], max_b + R, n_hid,
+                       "fit_epoch_workspace")
+        _check_scratch("fit_epoch", "Vcat", Vcat.shape[0], Vcat.shape[1], max_b + R, n_vis,
+                       "fit_epoch_workspace")
+        _check_scratch("fit_epoch", "Hs", Hs.shape[0], Hs.shape[1], R, n_hid,
+                       "fit_epoch_workspace")
     with nogil:
         for bi in range(n_batches):
             B = starts[bi + 1] - starts[bi]
@@ -337,10 +366,12 @@ def layer_conditional(floating[:, ::1] A,       # INOUT (n, m) pre-activations -
                       uint64_t key, uint64_t stream, int n_threads):
     """A <- E[units | input] from pre-activations A (without bias); optionally sample into S.
 
-    ``unit_type`` as ``visible_type`` (0 Bernoulli, 1 Gaussian, 2 Gaussian
+    ``unit_type`` is a ``UnitType`` (Bernoulli, Gaussian, Gaussian
     mean-field).  Returns the advanced stream (``stream + n`` if sampled).
     """
     cdef Py_ssize_t n = A.shape[0], m = A.shape[1]
+    if unit_type < BERNOULLI or unit_type > GAUSSIAN_MEAN_FIELD:
+        raise ValueError(f"unit_type must be a UnitType, got {unit_type!r}")
     if n == 0 or m == 0:
         return stream
     with nogil:
@@ -375,11 +406,27 @@ def gibbs_chain(floating[:, ::1] V,           # INOUT (n, n_visible) chain state
     return stream
 
 
+#: rows per GEMM in free_energy (bounds its scratch memory)
+cdef Py_ssize_t FREE_ENERGY_CHUNK = 4096
+
+
+def free_energy_workspace(Py_ssize_t n_rows, Py_ssize_t n_hidden):
+    """The scratch shape of ``free_energy`` for ``n_rows`` rows, as a dict ``{"scratch"}``.
+
+    ``(min(n_rows, 4096), n_hidden)`` (at least one row): the rows go through
+    the GEMM in chunks of the scratch's height.
+    """
+    if n_rows < 0 or n_hidden < 1:
+        raise ValueError(f"free_energy_workspace: sizes must be positive, got n_rows="
+                         f"{n_rows}, n_hidden={n_hidden}")
+    return {"scratch": (min(max(n_rows, 1), FREE_ENERGY_CHUNK), n_hidden)}
+
+
 def free_energy(const floating[:, ::1] X,     # IN  (n, n_visible)
                 const floating[:, ::1] Wt,    # IN  (n_visible, n_hidden)
                 const floating[::1] bh,       # IN  (n_hidden,)
                 const floating[::1] bv,       # IN  (n_visible,)
-                floating[:, ::1] scratch,     # SCRATCH (chunk, n_hidden)
+                floating[:, ::1] scratch,     # SCRATCH (chunk, n_hidden): free_energy_workspace
                 double[::1] out,              # OUT (n,)
                 bint gaussian, int n_threads):
     """Free energy ``F(v) = -log sum_h exp(-E(v, h))`` of each row, chunk by chunk.
@@ -390,6 +437,11 @@ def free_energy(const floating[:, ::1] X,     # IN  (n, n_visible)
     cdef Py_ssize_t n = X.shape[0], n_vis = X.shape[1], n_hid = Wt.shape[1]
     cdef Py_ssize_t chunk = scratch.shape[0], s, c, i, j
     cdef double acc, d
+    if out.shape[0] != n or Wt.shape[0] != n_vis or bh.shape[0] != n_hid:
+        raise ValueError("free_energy: out, Wt and bh do not fit X")
+    if n > 0:
+        _check_scratch("free_energy", "scratch", scratch.shape[0], scratch.shape[1], 1, n_hid,
+                       "free_energy_workspace")
     with nogil:
         s = 0
         while s < n:
@@ -481,3 +533,27 @@ def outside_unit_interval(const floating[:, ::1] X):   # IN (n, m)
                 bad = fastnut_outside01_d(p + start, stop - start)
             start = stop
     return bool(bad)
+
+
+def shared_math(const float[::1] x,          # IN  (n,)
+                float[::1] exp_out,          # OUT (n,) fastnut_expf(x)
+                float[::1] sigmoid_out,      # OUT (n,) sigmoid through the row loop
+                float[::1] tanh_out):        # OUT (n,) fastnut_tanhf(x)
+    """Test hook: the float32 exp, sigmoid and tanh of ``_math.h`` element by element.
+
+    The sigmoid goes through ``fastnut_bias_sigmoid_f``, the vectorised row loop
+    of the conditionals (with a zero bias); tests/kernels/test_math.py pins all
+    three against float64 references.
+    """
+    cdef Py_ssize_t i, n = x.shape[0]
+    if exp_out.shape[0] != n or sigmoid_out.shape[0] != n or tanh_out.shape[0] != n:
+        raise ValueError("shared_math: every output must have x's length")
+    cdef float[::1] zero = np.zeros(n, np.float32)
+    if n == 0:
+        return
+    with nogil:
+        for i in range(n):
+            exp_out[i] = fastnut_expf(x[i])
+            tanh_out[i] = fastnut_tanhf(x[i])
+            sigmoid_out[i] = x[i]
+        fastnut_bias_sigmoid_f(&sigmoid_out[0], &zero[0], n)

@@ -84,6 +84,64 @@ cpdef enum Cell:
     GRU = 2
 
 
+def workspace(int cell, Py_ssize_t n, Py_ssize_t T, Py_ssize_t F, Py_ssize_t H, *,
+              bint keep_gates, bint keep_states):
+    """The shapes of the arrays ``forward`` and ``backward`` take, as a dict.
+
+    For ``n`` sequences of ``T`` steps (the rows of this call's ``X``), ``F``
+    inputs and ``H`` hidden units.  ``keep_gates``/``keep_states`` as in
+    ``forward`` (training keeps both; inference keeps the states only when they
+    are the output).  Forward: ``G``, ``Hs``, ``Cs``, ``TC`` (``(1, 1)`` where
+    the cell has no such array), ``work``, ``Bcat``, ``A``; backward (after a
+    forward with ``keep_gates`` and ``keep_states``): ``dGs``, ``Z``, ``dWcat``,
+    ``Wp``.  The kernels refuse smaller arrays, naming this function.
+    """
+    if cell < RNN_TANH or cell > GRU:
+        raise ValueError(f"rnn.workspace: cell must be an rnn.Cell, got {cell!r}")
+    if n < 1 or T < 1 or F < 0 or H < 1:
+        raise ValueError(f"rnn.workspace: sizes must be positive, got n={n}, T={T}, F={F}, "
+                         f"H={H}")
+    cdef Py_ssize_t GH = (1 if cell == RNN_TANH else 4 if cell == LSTM else 3) * H
+    cdef Py_ssize_t NB = 4 * H if cell == GRU else GH
+    cdef Py_ssize_t rows = n * T if keep_gates else n
+    cdef tuple none = (1, 1)      # a cell without that array: a (1, 1) placeholder
+    return {
+        "G": (rows, GH),
+        "Hs": (n * T if keep_states else n, H),
+        "Cs": (rows, H) if cell != RNN_TANH else none,
+        "TC": (rows, H) if cell == LSTM else none,
+        "work": (n, NB),
+        "Bcat": (F + H, NB),
+        "A": (n, F + H),
+        "dGs": (n, GH),
+        "Z": (n * T, F + 1 + H),
+        "dWcat": (GH + H, F + 1 + H),
+        "Wp": (GH, H),
+    }
+
+
+cdef int _check_ws(str kernel, str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t need_rows,
+                   Py_ssize_t need_cols) except -1:
+    """Rows are addressed through raw pointers: the width must be exact, the
+    number of rows at least the need."""
+    if rows < need_rows or cols != need_cols:
+        raise ValueError(f"rnn.{kernel}: {name} has shape {(rows, cols)}, needs "
+                         f"{(need_rows, need_cols)} (see rnn.workspace)")
+    return 0
+
+
+cdef int _check_call(str kernel, int cell, Py_ssize_t n, Py_ssize_t nT, Py_ssize_t F,
+                     Py_ssize_t GH, Py_ssize_t H, Py_ssize_t F_w) except -1:
+    if cell < RNN_TANH or cell > GRU:
+        raise ValueError(f"rnn.{kernel}: cell must be an rnn.Cell, got {cell!r}")
+    if n < 1 or nT % n != 0 or nT == 0:
+        raise ValueError(f"rnn.{kernel}: X has {nT} rows for {n} sequences (needs n*T)")
+    if GH != (1 if cell == RNN_TANH else 4 if cell == LSTM else 3) * H or F_w != F:
+        raise ValueError(f"rnn.{kernel}: weights of shape ({GH}, {H}) and (., {F_w}) do not "
+                         f"fit cell {cell} with {F} inputs")
+    return 0
+
+
 # -- the per-step product -------------------------------------------------------------
 
 cdef inline bint _packed(Py_ssize_t N, floating *dummy) noexcept nogil:
@@ -313,25 +371,25 @@ cdef inline void _bwd_seq(int cell, Py_ssize_t b, Py_ssize_t s, Py_ssize_t T, Py
 
 # -- whole sequences ----------------------------------------------------------------
 
-def forward(int cell,
-            const floating[:, ::1] X,       # IN  (n*T, F) input, padding zeroed
+def forward(const floating[:, ::1] X,       # IN  (n*T, F) input, padding zeroed
             const floating[:, ::1] W_ih,    # IN  (G*H, F)
             const floating[:, ::1] W_hh,    # IN  (G*H, H)
             const floating[::1] b_ih,       # IN  (G*H,)
             const floating[::1] b_hh,       # IN  (G*H,)
             const int[::1] lengths,         # IN  (n,) valid steps per sequence, 1..T
-            bint reverse,
             floating[:, ::1] h_cur,         # IN/OUT (n, H) initial state in, final state out
             floating[:, ::1] c_cur,         # IN/OUT (n, H) LSTM cell state (else unused)
             floating[:, ::1] G,             # OUT (n*T, G*H) activated gates
             floating[:, ::1] Hs,            # OUT (n*T, H) hidden states
             floating[:, ::1] Cs,            # OUT (n*T, H) LSTM c / GRU W_hn h + b_hn
             floating[:, ::1] TC,            # OUT (n*T, H) LSTM tanh(c)
-            bint keep_gates,                # False: G, Cs, TC are (n, .) scratch
-            bint keep_states,               # False: Hs is (n, H) scratch
             floating[:, ::1] work,          # scratch (n, NB): NB = G*H, or 4H for GRU
             floating[:, ::1] Bcat,          # scratch (F+H, NB): stacked weights
             floating[:, ::1] A,             # scratch (n, F+H): [x_t | h] per sequence
+            *, int cell,                    # an rnn.Cell
+            bint reverse,
+            bint keep_gates,                # False: G, Cs, TC are (n, .) scratch
+            bint keep_states,               # False: Hs is (n, H) scratch
             int n_threads):
     """Run one direction of a recurrent layer over a batch of sequences.
 
@@ -339,13 +397,29 @@ def forward(int cell,
     input projection rides along: K = F + H), then one fused pass over the
     gates of each sequence.  For GRU the product has 4H columns, the n gate's
     input and recurrent parts apart (``r`` multiplies only the latter).
-    Shapes are trusted (checked in Python).
+    The shapes of the arrays are :func:`workspace`'s (checked here, O(1)).
     """
     cdef Py_ssize_t n = lengths.shape[0]
     cdef Py_ssize_t nT = X.shape[0], F = X.shape[1]
     cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
-    cdef Py_ssize_t NB = work.shape[1], W = F + H
+    _check_call("forward", cell, n, nT, F, GH, H, W_ih.shape[1])
+    cdef Py_ssize_t NB = 4 * H if cell == GRU else GH, W = F + H
     cdef Py_ssize_t T = nT // n
+    cdef Py_ssize_t rows = nT if keep_gates else n
+    if W_ih.shape[0] != GH or b_ih.shape[0] != GH or b_hh.shape[0] != GH:
+        raise ValueError(f"rnn.forward: W_ih and the biases need {GH} rows")
+    _check_ws("forward", "h_cur", h_cur.shape[0], h_cur.shape[1], n, H)
+    if cell == LSTM:
+        _check_ws("forward", "c_cur", c_cur.shape[0], c_cur.shape[1], n, H)
+    _check_ws("forward", "G", G.shape[0], G.shape[1], rows, GH)
+    _check_ws("forward", "Hs", Hs.shape[0], Hs.shape[1], nT if keep_states else n, H)
+    if cell != RNN_TANH:
+        _check_ws("forward", "Cs", Cs.shape[0], Cs.shape[1], rows, H)
+    if cell == LSTM:
+        _check_ws("forward", "TC", TC.shape[0], TC.shape[1], rows, H)
+    _check_ws("forward", "work", work.shape[0], work.shape[1], n, NB)
+    _check_ws("forward", "Bcat", Bcat.shape[0], Bcat.shape[1], W, NB)
+    _check_ws("forward", "A", A.shape[0], A.shape[1], n, W)
     cdef Py_ssize_t s, b, i, j, t, th, blk, r0, r1
     cdef floating *pG = &G[0, 0]
     cdef floating *pwork = &work[0, 0]
@@ -434,12 +508,10 @@ cdef void _fill_inputs(Py_ssize_t n, Py_ssize_t T, Py_ssize_t F, Py_ssize_t H,
             memcpy(Z + r * W + F + 1, src, H * sizeof(floating))
 
 
-def backward(int cell,
-             const floating[:, ::1] X,      # IN  (n*T, F) input, padding zeroed
+def backward(const floating[:, ::1] X,      # IN  (n*T, F) input, padding zeroed
              const floating[:, ::1] W_ih,   # IN  (G*H, F)
              const floating[:, ::1] W_hh,   # IN  (G*H, H)
              const int[::1] lengths,        # IN  (n,)
-             bint reverse,
              const floating[:, ::1] h0,     # IN  (n, H) initial state
              const floating[:, ::1] c0,     # IN  (n, H) LSTM initial cell state (else h0)
              floating[:, ::1] G,            # IN/OUT gates from forward -> input-side dGates
@@ -447,32 +519,60 @@ def backward(int cell,
              floating[:, ::1] Cs,           # IN (LSTM c) / IN/OUT (GRU hn -> its gradient)
              const floating[:, ::1] TC,     # IN  (n*T, H)
              const floating[:, :] dseq,     # IN  (n*T, H) dL/dh_t, every step (unit col stride)
-             bint has_seq,
              const floating[:, :] dlast,    # IN  (n, H) dL/d(final state) (unit column stride)
-             bint has_last,
              floating[:, ::1] dW_ih,        # OUT (G*H, F)
              floating[:, ::1] dW_hh,        # OUT (G*H, H)
              floating[::1] db_ih,           # OUT (G*H,)
              floating[::1] db_hh,           # OUT (G*H,)
              floating[:, ::1] dX,           # OUT (n*T, F) (written if need_dx)
-             bint need_dx, bint accumulate_dx,
              floating[:, ::1] dh_cur,       # OUT (n, H) dL/dh0
              floating[:, ::1] dc_cur,       # OUT (n, H) dL/dc0 (LSTM)
              floating[:, ::1] dGs,          # scratch (n, G*H)
              floating[:, ::1] Z,            # scratch (n*T, F+1+H)
              floating[:, ::1] dWcat,        # scratch (G*H+H, F+1+H)
              floating[:, ::1] Wp,           # scratch (G*H, H): W_hh packed for the steps
+             *, int cell,                   # an rnn.Cell
+             bint reverse,
+             bint has_seq,                  # dseq is given
+             bint has_last,                 # dlast is given
+             bint need_dx, bint accumulate_dx,
              int n_threads):
     """Backpropagation through time for one direction (after ``forward``).
 
     ``G`` must hold the gates of the matching ``forward`` call; it is
     overwritten.  Weight gradients are overwritten (not accumulated); ``dX``
     is accumulated into when ``accumulate_dx`` (the second direction).
+    The shapes of the arrays are :func:`workspace`'s (checked here, O(1)).
     """
     cdef Py_ssize_t n = lengths.shape[0]
     cdef Py_ssize_t nT = X.shape[0], F = X.shape[1]
     cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
+    _check_call("backward", cell, n, nT, F, GH, H, W_ih.shape[1])
     cdef Py_ssize_t T = nT // n
+    _check_ws("backward", "G", G.shape[0], G.shape[1], nT, GH)
+    _check_ws("backward", "Hs", Hs.shape[0], Hs.shape[1], nT, H)
+    if cell != RNN_TANH:
+        _check_ws("backward", "Cs", Cs.shape[0], Cs.shape[1], nT, H)
+    if cell == LSTM:
+        _check_ws("backward", "TC", TC.shape[0], TC.shape[1], nT, H)
+        _check_ws("backward", "c0", c0.shape[0], c0.shape[1], n, H)
+        _check_ws("backward", "dc_cur", dc_cur.shape[0], dc_cur.shape[1], n, H)
+    _check_ws("backward", "h0", h0.shape[0], h0.shape[1], n, H)
+    _check_ws("backward", "dh_cur", dh_cur.shape[0], dh_cur.shape[1], n, H)
+    if has_seq:
+        _check_ws("backward", "dseq", dseq.shape[0], dseq.shape[1], nT, H)
+    if has_last:
+        _check_ws("backward", "dlast", dlast.shape[0], dlast.shape[1], n, H)
+    if need_dx:
+        _check_ws("backward", "dX", dX.shape[0], dX.shape[1], nT, F)
+    _check_ws("backward", "dW_ih", dW_ih.shape[0], dW_ih.shape[1], GH, F)
+    _check_ws("backward", "dW_hh", dW_hh.shape[0], dW_hh.shape[1], GH, H)
+    if db_ih.shape[0] != GH or db_hh.shape[0] != GH:
+        raise ValueError(f"rnn.backward: the bias gradients need {GH} values")
+    _check_ws("backward", "dGs", dGs.shape[0], dGs.shape[1], n, GH)
+    _check_ws("backward", "Z", Z.shape[0], Z.shape[1], nT, F + 1 + H)
+    _check_ws("backward", "dWcat", dWcat.shape[0], dWcat.shape[1], GH + H, F + 1 + H)
+    _check_ws("backward", "Wp", Wp.shape[0], Wp.shape[1], GH, H)
     cdef Py_ssize_t s, b, r, j, th, blk, r0, r1
     cdef Py_ssize_t item = sizeof(floating)
     cdef Py_ssize_t ldseq = dseq.strides[0] // item if has_seq else 0

@@ -200,6 +200,17 @@ def block_rows(Py_ssize_t n_units):
     return int(min(256, max(8, rows)))
 
 
+def online_workspace(Py_ssize_t n_units):
+    """The scratch ``online_epoch`` takes for a map of ``n_units`` units, as a dict.
+
+    ``scratch``: its length (the kernel refuses a shorter one, naming this
+    function).
+    """
+    if n_units < 1:
+        raise ValueError(f"online_workspace: n_units must be >= 1, got {n_units}")
+    return {"scratch": 2 * n_units}
+
+
 # --------------------------------------------------------------------------
 # neighbourhood functions (the single definition used by batch and online)
 # --------------------------------------------------------------------------
@@ -810,7 +821,8 @@ def online_epoch(const floating[:, ::1] X,      # IN  (n, d)
     cdef double g2
     cdef Py_ssize_t check = max(1, min(256, (1 << 22) // max(U * d, 1)))
     if scratch.shape[0] < 2 * U:
-        raise ValueError(f"scratch must hold 2 * n_units = {2 * U} values, got {scratch.shape[0]}")
+        raise ValueError(f"online_epoch: scratch must hold 2 * n_units = {2 * U} values, got "
+                         f"{scratch.shape[0]} (see online_workspace)")
     with nogil:
         for t in range(m):
             x = &X[order[t], 0]

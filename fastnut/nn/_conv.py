@@ -172,7 +172,7 @@ class Conv2D(Layer):
                      padded_width=W + pw + (Wo - 1) * sw + (kw - 1) * dw + 1,
                      weights=self.filters * C * kh * kw,
                      outputs=self.filters * Ho * Wo)
-        plan = _kc.conv2d_plan(C, kh, kw, sh, dh, self.filters, Ho, Wo)
+        plan = _kc.conv2d_plan(C=C, kh=kh, kw=kw, sh=sh, dh=dh, Co=self.filters, Ho=Ho, Wo=Wo)
         _check_sizes(self, input_shape, lowered_input=plan["col"],
                      output_scratch=plan["g"], gradient_scratch=plan["acc"])
         self._ph, self._pw = ph, pw
@@ -186,8 +186,9 @@ class Conv2D(Layer):
         return (self.filters, Ho, Wo)
 
     def _args(self):
+        """The geometry keywords of conv2d_forward / conv2d_backward."""
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        return sh, sw, self._ph, self._pw, dh, dw
+        return dict(sh=sh, sw=sw, ph=self._ph, pw=self._pw, dh=dh, dw=dw)
 
     def _conv_threads(self, n):
         """Threads for a batch of n images: 1 unless the call is big enough."""
@@ -208,12 +209,14 @@ class Conv2D(Layer):
         relu = self.activation == "relu"
         if nt > 1:
             with blas_single_thread():
-                _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, *self._args(),
-                                   relu, nt)
+                _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, **self._args(),
+                                   relu=relu, n_threads=nt)
         else:
-            _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, *self._args(), relu, 1)
+            _kc.conv2d_forward(X, self.params["weight"], b, Y, col, g, wr, **self._args(),
+                               relu=relu, n_threads=1)
         if self._act and not relu:
-            _kd.bias_act_forward(Y.reshape(n, -1), self._buffer("nob", (0,)), self._act, _threads_for(Y))
+            _kd.bias_act_forward(Y.reshape(n, -1), self._buffer("nob", (0,)), act=self._act,
+                                 n_threads=_threads_for(Y))
         if training:
             self._X, self._Y = X, Y
         return Y
@@ -226,22 +229,24 @@ class Conv2D(Layer):
         if self._act and not relu:
             D = self._buffer("D", dY.shape)
             np.copyto(D, dY)
-            _kd.act_backward(D.reshape(n, -1), self._Y.reshape(n, -1), self._act, _threads_for(D))
+            _kd.act_backward(D.reshape(n, -1), self._Y.reshape(n, -1), act=self._act,
+                             n_threads=_threads_for(D))
             dY = D
         need_dx = self.needs_input_grad
         dX = self._buffer("dX", X.shape) if need_dx else self._buffer("nodx", (0, 1, 1, 1))
         col = self._buffer("col", (nt, self._plan["col"]))
         g = self._buffer("g", (nt, self._plan["g"]))
-        acc = self._buffer("acc", (_kc.conv2d_acc_rows(n, self._plan), self._plan["acc"]))
+        acc = self._buffer("acc", (_kc.conv2d_acc_rows(n=n, plan=self._plan), self._plan["acc"]))
         wr = self._buffer("wr", (self._plan["wr"],))
         db = self.grads["bias"] if self.use_bias else self._buffer("nob", (0,))
         args = (X, self.params["weight"], dY, self._Y if relu else dY, dX,
-                self.grads["weight"], db, col, g, acc, wr, *self._args(), relu, need_dx, nt)
+                self.grads["weight"], db, col, g, acc, wr)
+        kw = dict(self._args(), relu=relu, need_dx=need_dx, n_threads=nt)
         if nt > 1:
             with blas_single_thread():
-                _kc.conv2d_backward(*args)
+                _kc.conv2d_backward(*args, **kw)
         else:
-            _kc.conv2d_backward(*args)
+            _kc.conv2d_backward(*args, **kw)
         return dX if need_dx else None
 
 
@@ -253,6 +258,11 @@ class _Pool2D(Layer):
 
     def get_config(self):
         return {"pool_size": self.pool_size, "stride": self.stride}
+
+    def _window(self):
+        """The window keywords of the pool kernels."""
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        return dict(kh=kh, kw=kw, sh=sh, sw=sw)
 
     def _build(self, input_shape, rng):
         C, H, W = _check_image_shape(self, input_shape)
@@ -285,7 +295,7 @@ class MaxPool2D(_Pool2D):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
         idx = _int_buffer(self, "idx", Y.shape)
-        _kp.maxpool2d_forward(X, Y, idx, *self.pool_size, *self.stride, _threads_for(X))
+        _kp.maxpool2d_forward(X, Y, idx, **self._window(), n_threads=_threads_for(X))
         if training:
             self._idx = idx
         return Y
@@ -293,8 +303,8 @@ class MaxPool2D(_Pool2D):
     def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.maxpool2d_backward(dY, self._idx, dX, *self.pool_size, *self.stride,
-                              _threads_for(dX))
+        _kp.maxpool2d_backward(dY, self._idx, dX, **self._window(),
+                               n_threads=_threads_for(dX))
         return dX
 
 
@@ -316,13 +326,13 @@ class AvgPool2D(_Pool2D):
     def _forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
-        _kp.avgpool2d_forward(X, Y, *self.pool_size, *self.stride, _threads_for(X))
+        _kp.avgpool2d_forward(X, Y, **self._window(), n_threads=_threads_for(X))
         return Y
 
     def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.avgpool2d_backward(dY, dX, *self.pool_size, *self.stride, _threads_for(dX))
+        _kp.avgpool2d_backward(dY, dX, **self._window(), n_threads=_threads_for(dX))
         return dX
 
 
@@ -336,13 +346,13 @@ class GlobalAvgPool2D(Layer):
     def _forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
-        _kp.global_avgpool_forward(X, Y, _threads_for(X))
+        _kp.global_avgpool_forward(X, Y, n_threads=_threads_for(X))
         return Y
 
     def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.global_avgpool_backward(dY, dX, _threads_for(dX))
+        _kp.global_avgpool_backward(dY, dX, n_threads=_threads_for(dX))
         return dX
 
 
@@ -371,11 +381,13 @@ class Upsample2D(Layer):
     def _forward(self, X, training=False):
         n = X.shape[0]
         Y = self._buffer("Y", (n,) + self.output_shape)
-        _kp.upsample_nearest_forward(X, Y, *self.size, _threads_for(Y))
+        _kp.upsample_nearest_forward(X, Y, sh=self.size[0], sw=self.size[1],
+                                     n_threads=_threads_for(Y))
         return Y
 
     def _backward(self, dY):
         n = dY.shape[0]
         dX = self._buffer("dX", (n,) + self.input_shape)
-        _kp.upsample_nearest_backward(dY, dX, *self.size, _threads_for(dY))
+        _kp.upsample_nearest_backward(dY, dX, sh=self.size[0], sw=self.size[1],
+                                      n_threads=_threads_for(dY))
         return dX

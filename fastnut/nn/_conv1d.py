@@ -34,10 +34,6 @@ from ._conv import _threads_for  # noqa: F401
 
 _PAD_MODES = ("valid", "same", "causal")
 
-#: lowered values per chunk (per thread) the convolution aims for: ~1 MiB of
-#: float32 stays in L2 while the GEMM reads it
-CHUNK_VALUES = 1 << 18
-
 
 def _typed_buffer(layer, name, shape, dtype):
     """Like ``Layer._buffer`` (per thread, reused per shape) for any dtype."""
@@ -96,7 +92,7 @@ def sequence_lengths(layer, X):
     n = X.shape[0]
     lengths = _typed_buffer(layer, "lengths", (n,), np.int32)
     status = _typed_buffer(layer, "status", (n,), np.int32)
-    npad = _k1.sequence_lengths(X, lengths, status, _threads_for(X))
+    npad = _k1.sequence_lengths(X, lengths, status, n_threads=_threads_for(X))
     if status.any():
         i = int(np.flatnonzero(status)[0])
         if status[i] == 2:
@@ -247,13 +243,12 @@ class Conv1D(Layer):
         return (int(To), self.filters)
 
     def _plan(self, n, To):
-        """(sequences per chunk, threads) for a batch of n sequences."""
-        kc = self.kernel_size * self.input_shape[1]
-        nb = int(max(1, min(n, CHUNK_VALUES // max(To * kc, 1))))
-        chunks = -(-n // nb)
-        flops = 2.0 * n * To * kc * self.filters
-        nt = threads_for(flops, "conv1d", cap=chunks)
-        return nb, nt
+        """(the kernel's plan, threads) for a batch of n sequences."""
+        C = self.input_shape[1]
+        plan = _k1.conv1d_plan(n=n, To=To, C=C, k=self.kernel_size, Co=self.filters)
+        flops = 2.0 * n * To * self.kernel_size * C * self.filters
+        nt = threads_for(flops, "conv1d", cap=plan["chunks"])
+        return plan, nt
 
     def _forward(self, X, training=False):
         X, lengths, pad = _check_sequences(self, X)
@@ -264,29 +259,29 @@ class Conv1D(Layer):
                              f"kernel_size={self.kernel_size}, dilation={self.dilation}")
         _, vout = _valid_outputs(self, lengths, self.kernel_size, self.stride,
                                  self.dilation, self.padding)
-        nb, nt = self._plan(n, To)
-        kc = self.kernel_size * C
+        plan, nt = self._plan(n, To)
         Y = self._buffer("Y", (n, To, self.filters))
-        col = self._buffer("col", (nt, nb * To * kc))
-        wr = self._buffer("wr", (kc * self.filters,))
+        col = self._buffer("col", (nt, plan["col"]))
+        wr = self._buffer("wr", (plan["wr"],))
         b = self.params["bias"] if self.use_bias else self._buffer("nob", (0,))
         relu = self.activation == "relu"
-        args = (X, self.params["weight"], b, lengths, vout, Y, col, wr, self.stride, pl,
-                self.dilation, nb, relu, nt)
+        args = (X, self.params["weight"], b, lengths, vout, Y, col, wr)
+        kw = dict(stride=self.stride, pad=pl, dilation=self.dilation, nb=plan["nb"],
+                  relu=relu, n_threads=nt)
         if nt > 1:
             with blas_single_thread():
-                _k1.conv1d_forward(*args)
+                _k1.conv1d_forward(*args, **kw)
         else:
-            _k1.conv1d_forward(*args)
+            _k1.conv1d_forward(*args, **kw)
         if self._act and not relu:
-            _kd.bias_act_forward(Y.reshape(n, -1), self._buffer("nob", (0,)), self._act,
-                                 _threads_for(Y))
+            _kd.bias_act_forward(Y.reshape(n, -1), self._buffer("nob", (0,)), act=self._act,
+                                 n_threads=_threads_for(Y))
         if training:
-            self._ctx = (X, Y, lengths, vout, pl, nb, nt)
+            self._ctx = (X, Y, lengths, vout, pl, plan, nt)
         return Y
 
     def _backward(self, dY):
-        X, Y, lengths, vout, pl, nb, nt = self._ctx
+        X, Y, lengths, vout, pl, plan, nt = self._ctx
         n, T, C = X.shape
         To = Y.shape[1]
         dY = np.ascontiguousarray(dY, self.dtype)
@@ -294,23 +289,25 @@ class Conv1D(Layer):
         if self._act and not relu:
             D = self._buffer("D", dY.shape)
             np.copyto(D, dY)
-            _kd.act_backward(D.reshape(n, -1), Y.reshape(n, -1), self._act, _threads_for(D))
+            _kd.act_backward(D.reshape(n, -1), Y.reshape(n, -1), act=self._act,
+                             n_threads=_threads_for(D))
             dY = D
-        kc = self.kernel_size * C
         need_dx = self.needs_input_grad
         dX = self._buffer("dX", X.shape) if need_dx else self._buffer("nodx", (0, 1, 1))
-        col = self._buffer("col", (nt, nb * To * kc))
-        g = self._buffer("g", (nt, nb * To * self.filters))
-        acc = self._buffer("acc", (nt, kc * self.filters + self.filters))
-        wr = self._buffer("wr", (kc * self.filters,))
+        col = self._buffer("col", (nt, plan["col"]))
+        g = self._buffer("g", (nt, plan["g"]))
+        acc = self._buffer("acc", (nt, plan["acc"]))
+        wr = self._buffer("wr", (plan["wr"],))
         db = self.grads["bias"] if self.use_bias else self._buffer("nob", (0,))
         args = (X, self.params["weight"], dY, Y, lengths, vout, dX, self.grads["weight"], db,
-                col, g, acc, wr, self.stride, pl, self.dilation, nb, relu, need_dx, nt)
+                col, g, acc, wr)
+        kw = dict(stride=self.stride, pad=pl, dilation=self.dilation, nb=plan["nb"],
+                  relu=relu, need_dx=need_dx, n_threads=nt)
         if nt > 1:
             with blas_single_thread():
-                _k1.conv1d_backward(*args)
+                _k1.conv1d_backward(*args, **kw)
         else:
-            _k1.conv1d_backward(*args)
+            _k1.conv1d_backward(*args, **kw)
         return dX if need_dx else None
 
 
@@ -386,8 +383,8 @@ class MaxPool1D(_Pool1D):
         n, T, C = X.shape
         Y = self._buffer("Y", (n, To, C))
         idx = _typed_buffer(self, "idx", (n, To, C), np.int32)
-        _k1.maxpool1d_forward(X, lengths, vout, Y, idx, self.pool_size, self.stride, pl,
-                              _threads_for(X))
+        _k1.maxpool1d_forward(X, lengths, vout, Y, idx, k=self.pool_size, stride=self.stride,
+                              pad=pl, n_threads=_threads_for(X))
         if training:
             self._ctx = (X.shape, idx)
         return Y
@@ -396,7 +393,7 @@ class MaxPool1D(_Pool1D):
         shape, idx = self._ctx
         dY = np.ascontiguousarray(dY, self.dtype)
         dX = self._buffer("dX", shape)
-        _k1.maxpool1d_backward(dY, idx, dX, _threads_for(dX))
+        _k1.maxpool1d_backward(dY, idx, dX, n_threads=_threads_for(dX))
         return dX
 
 
@@ -424,8 +421,8 @@ class AvgPool1D(_Pool1D):
         X, lengths, vout, pl, To = self._prepare(X)
         n, T, C = X.shape
         Y = self._buffer("Y", (n, To, C))
-        _k1.avgpool1d_forward(X, lengths, vout, Y, self.pool_size, self.stride, pl,
-                              _threads_for(X))
+        _k1.avgpool1d_forward(X, lengths, vout, Y, k=self.pool_size, stride=self.stride,
+                              pad=pl, n_threads=_threads_for(X))
         if training:
             self._ctx = (X.shape, lengths, vout, pl)
         return Y
@@ -434,8 +431,8 @@ class AvgPool1D(_Pool1D):
         shape, lengths, vout, pl = self._ctx
         dY = np.ascontiguousarray(dY, self.dtype)
         dX = self._buffer("dX", shape)
-        _k1.avgpool1d_backward(dY, lengths, vout, dX, self.pool_size, self.stride, pl,
-                               _threads_for(dX))
+        _k1.avgpool1d_backward(dY, lengths, vout, dX, k=self.pool_size, stride=self.stride,
+                               pad=pl, n_threads=_threads_for(dX))
         return dX
 
 
@@ -464,7 +461,7 @@ class GlobalAvgPool1D(_GlobalPool1D):
         X, lengths, pad = _check_sequences(self, X)
         n, T, C = X.shape
         Y = self._buffer("Y", (n, C))
-        _k1.global_avgpool1d_forward(X, lengths, Y, _threads_for(X))
+        _k1.global_avgpool1d_forward(X, lengths, Y, n_threads=_threads_for(X))
         if training:
             self._ctx = (X.shape, lengths)
         return Y
@@ -473,7 +470,7 @@ class GlobalAvgPool1D(_GlobalPool1D):
         shape, lengths = self._ctx
         dY = np.ascontiguousarray(dY, self.dtype)
         dX = self._buffer("dX", shape)
-        _k1.global_avgpool1d_backward(dY, lengths, dX, _threads_for(dX))
+        _k1.global_avgpool1d_backward(dY, lengths, dX, n_threads=_threads_for(dX))
         return dX
 
 
@@ -488,7 +485,7 @@ class GlobalMaxPool1D(_GlobalPool1D):
         n, T, C = X.shape
         Y = self._buffer("Y", (n, C))
         idx = _typed_buffer(self, "idx", (n, C), np.int32)
-        _k1.global_maxpool1d_forward(X, lengths, Y, idx, _threads_for(X))
+        _k1.global_maxpool1d_forward(X, lengths, Y, idx, n_threads=_threads_for(X))
         if training:
             self._ctx = (X.shape, idx)
         return Y
@@ -497,5 +494,5 @@ class GlobalMaxPool1D(_GlobalPool1D):
         shape, idx = self._ctx
         dY = np.ascontiguousarray(dY, self.dtype)
         dX = self._buffer("dX", shape)
-        _k1.global_maxpool1d_backward(dY, idx, dX, _threads_for(dX))
+        _k1.global_maxpool1d_backward(dY, idx, dX, n_threads=_threads_for(dX))
         return dX

@@ -160,7 +160,7 @@ class Embedding(Layer):
         ids, lengths = self._ids(X)
         n, T = ids.shape
         Y = self._buffer("Y", (n, T, self.embedding_dim))
-        _ke.embedding_forward(self.params["weight"], ids, lengths, Y, _threads_for(Y))
+        _ke.embedding_forward(self.params["weight"], ids, lengths, Y, n_threads=_threads_for(Y))
         if training:
             self._ctx = (ids, lengths)
         return Y
@@ -168,7 +168,7 @@ class Embedding(Layer):
     def _backward(self, dY):
         ids, lengths = self._ctx
         dY = np.ascontiguousarray(dY, self.dtype)
-        _ke.embedding_backward(dY, ids, lengths, self.grads["weight"], self._pad_row,
-                               _threads_for(dY))
+        _ke.embedding_backward(dY, ids, lengths, self.grads["weight"], skip=self._pad_row,
+                               n_threads=_threads_for(dY))
         return None
 

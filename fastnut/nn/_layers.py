@@ -80,7 +80,8 @@ class Dense(Layer):
         matmul(X, self._kernel(), Y)
         b = self.params["bias"] if self.use_bias else self._empty
         if self.use_bias or self._act:
-            _k.bias_act_forward(Y, b, self._act, threads_for(Y.size, "elementwise"))
+            _k.bias_act_forward(Y, b, act=self._act,
+                                n_threads=threads_for(Y.size, "elementwise"))
         if training:
             self._X, self._Y = X, Y
         return Y
@@ -97,14 +98,16 @@ class Dense(Layer):
         """
         D = dY
         if extra_dz is None and self.use_bias:
-            _k.act_backward_bias(D, self._Y, self._act, self.grads["bias"])
+            _k.act_backward_bias(D, self._Y, act=self._act, bias_grad=self.grads["bias"])
         else:
             if self._act:
-                _k.act_backward(D, self._Y, self._act, threads_for(D.size, "elementwise"))
+                _k.act_backward(D, self._Y, act=self._act,
+                                n_threads=threads_for(D.size, "elementwise"))
             if extra_dz is not None:
                 D += extra_dz
             if self.use_bias:  # column sums: the identity slope leaves D as is
-                _k.act_backward_bias(D, self._Y, 0, self.grads["bias"])
+                _k.act_backward_bias(D, self._Y, act=_k.Activation.IDENTITY,
+                                     bias_grad=self.grads["bias"])
         self._store_weight_grad(self._X, D)
         if extra_dw is not None:
             self.grads["weight"] += extra_dw
@@ -140,8 +143,8 @@ class Activation(Layer):
     def _forward(self, X, training=False):
         Y = self._buffer("Y", X.shape)
         Y[...] = X
-        _k.bias_act_forward(self._flat(Y), self._empty(), self._act,
-                            threads_for(Y.size, "elementwise"))
+        _k.bias_act_forward(self._flat(Y), self._empty(), act=self._act,
+                            n_threads=threads_for(Y.size, "elementwise"))
         if training:
             self._Y = Y
         return Y
@@ -152,8 +155,8 @@ class Activation(Layer):
     def _backward(self, dY):
         dX = self._buffer("dX", dY.shape)
         dX[...] = dY
-        _k.act_backward(self._flat(dX), self._flat(self._Y), self._act,
-                        threads_for(dX.size, "elementwise"))
+        _k.act_backward(self._flat(dX), self._flat(self._Y), act=self._act,
+                        n_threads=threads_for(dX.size, "elementwise"))
         return dX
 
 

@@ -39,6 +39,6 @@ def matmul(A, B, out=None):
         if (not ta or A.T.flags.c_contiguous) and (not tb or B.T.flags.c_contiguous):
             M, K, N = out.shape[0], A.shape[1], out.shape[1]
             nt = threads_for(M * N * K, "gemm", cap=max(M // 6, N // 32))
-            _k.sgemm(A.T if ta else A, B.T if tb else B, out, ta, tb, nt)
+            _k.sgemm(A.T if ta else A, B.T if tb else B, out, trans_a=ta, trans_b=tb, n_threads=nt)
             return out
     return np.matmul(A, B, out=out)

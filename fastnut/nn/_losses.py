@@ -164,7 +164,7 @@ class SoftmaxCrossEntropy(Loss):
                 and (sample_weight is None or sample_weight.dtype == np.float32)
                 and Z.flags.c_contiguous and y.flags.c_contiguous):
             sw = sample_weight if sample_weight is not None else _EMPTY_F32
-            return _k.softmax_cross_entropy(Z, y, sw, weight_sum, P, dZ)
+            return _k.softmax_cross_entropy(Z, y, sw, P=P, dZ=dZ, weight_sum=weight_sum)
         return super().evaluate(Z, y, sample_weight, weight_sum, P, dZ)
 
 

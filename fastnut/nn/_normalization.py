@@ -70,16 +70,17 @@ class _BatchNorm(Layer):
         zeros = _typed_buffer(self, "zeros", (C,), np.float64)
         zeros.fill(0)
         if self._rows:
-            part = _typed_buffer(self, "part", (max(nt, 1), C), np.float64)
-            _kn.rows_sums(X3, lengths, zeros, part, False, nt)
-            mean = part[:max(min(nt, X3.shape[0]), 1)].sum(axis=0) / m
-            _kn.rows_sums(X3, lengths, mean, part, True, nt)
-            var = part[:max(min(nt, X3.shape[0]), 1)].sum(axis=0) / m
+            ws = _kn.rows_workspace(n=X3.shape[0], F=C, n_threads=nt)
+            part = _typed_buffer(self, "part", ws["part"], np.float64)
+            _kn.rows_sums(X3, lengths, zeros, part, square=False, n_threads=nt)
+            mean = part[:ws["threads"]].sum(axis=0) / m
+            _kn.rows_sums(X3, lengths, mean, part, square=True, n_threads=nt)
+            var = part[:ws["threads"]].sum(axis=0) / m
         else:
             s = _typed_buffer(self, "s", (C,), np.float64)
-            _kn.planes_sums(X3, zeros, s, False, nt)
+            _kn.planes_sums(X3, zeros, s, square=False, n_threads=nt)
             mean = s / m
-            _kn.planes_sums(X3, mean, s, True, nt)
+            _kn.planes_sums(X3, mean, s, square=True, n_threads=nt)
             var = s / m
         return mean, var
 
@@ -114,9 +115,9 @@ class _BatchNorm(Layer):
         Y3 = self._buffer("Y", X3.shape)
         relu = self.activation == "relu"
         if self._rows:
-            _kn.rows_affine(X3, lengths, mu, a, b, Y3, relu, nt)
+            _kn.rows_affine(X3, lengths, mu, a, b, Y3, relu=relu, n_threads=nt)
         else:
-            _kn.planes_affine(X3, mu, a, b, Y3, relu, nt)
+            _kn.planes_affine(X3, mu, a, b, Y3, relu=relu, n_threads=nt)
         if training:
             self._update_running(mean, var, m)
             self._ctx = (X3, Y3, lengths, m, mean, invstd)
@@ -130,13 +131,14 @@ class _BatchNorm(Layer):
         C = self._C
         relu = self.activation == "relu"
         if self._rows:
-            part = _typed_buffer(self, "gpart", (max(nt, 1), 2 * C), np.float64)
-            _kn.rows_grad_sums(dY3, X3, Y3, lengths, mean, part, relu, nt)
-            tot = part[:max(min(nt, X3.shape[0]), 1)].sum(axis=0)
+            ws = _kn.rows_workspace(n=X3.shape[0], F=C, n_threads=nt)
+            part = _typed_buffer(self, "gpart", ws["gpart"], np.float64)
+            _kn.rows_grad_sums(dY3, X3, Y3, lengths, mean, part, relu=relu, n_threads=nt)
+            tot = part[:ws["threads"]].sum(axis=0)
             s1, s2 = tot[:C], tot[C:]
         else:
             out = _typed_buffer(self, "gout", (2, C), np.float64)
-            _kn.planes_grad_sums(dY3, X3, Y3, mean, out, relu, nt)
+            _kn.planes_grad_sums(dY3, X3, Y3, mean, out, relu=relu, n_threads=nt)
             s1, s2 = out[0], out[1]
         w = self.params["weight"].astype(np.float64) if self.affine else 1.0
         if self.affine:
@@ -150,9 +152,9 @@ class _BatchNorm(Layer):
         mu = np.ascontiguousarray(mean, dt)
         dX3 = self._buffer("dX", X3.shape)
         if self._rows:
-            _kn.rows_backward(dY3, X3, Y3, lengths, mu, k, mdy, cc, dX3, relu, nt)
+            _kn.rows_backward(dY3, X3, Y3, lengths, mu, k, mdy, cc, dX3, relu=relu, n_threads=nt)
         else:
-            _kn.planes_backward(dY3, X3, Y3, mu, k, mdy, cc, dX3, relu, nt)
+            _kn.planes_backward(dY3, X3, Y3, mu, k, mdy, cc, dX3, relu=relu, n_threads=nt)
         return dX3.reshape(dY.shape)
 
 

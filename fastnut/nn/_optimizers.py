@@ -144,8 +144,9 @@ class SGD(Optimizer):
         l2 = l2 or {}
         sq = 0.0
         for k, p, g, vel in self._flat(params, grads, ("velocity",)):
-            s = _k.sgd_update(p, g, vel, self.learning_rate, self.momentum, self.nesterov,
-                              l2.get(k, 0.0), threads_for(p.size, "elementwise"))
+            s = _k.sgd_update(p, g, vel, lr=self.learning_rate, momentum=self.momentum,
+                              nesterov=self.nesterov, l2=l2.get(k, 0.0),
+                              n_threads=threads_for(p.size, "elementwise"))
             if k in l2:
                 sq += s
         return sq
@@ -209,8 +210,9 @@ class Adam(Optimizer):
         l2 = l2 or {}
         sq = 0.0
         for k, p, g, m, v in self._flat(params, grads, ("ms", "vs")):
-            s = _k.adam_update(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon,
-                               l2.get(k, 0.0), threads_for(p.size, "elementwise"))
+            s = _k.adam_update(p, g, m, v, lr_t=lr_t, beta_1=self.beta_1, beta_2=self.beta_2,
+                               epsilon=self.epsilon, l2=l2.get(k, 0.0),
+                               n_threads=threads_for(p.size, "elementwise"))
             if k in l2:
                 sq += s
         return sq

@@ -169,25 +169,26 @@ class _Recurrent(Layer):
         hN = self._buffer("hN", (nd, n, H))
         cN = self._buffer("cN", (nd, n, H)) if self._cell == "lstm" else None
         saved = []
+        # inference keeps no per-step workspace: one row per sequence,
+        # and every step's state only when it is the output
+        keep_states = training or self.return_sequences
+        tb = T if training else _time_block(n, T, GH, F, H)
+        ws = _k.workspace(cell=cell, n=n, T=T, F=F, H=H, keep_gates=training,
+                          keep_states=keep_states)
         for d, sfx in enumerate(self._suffixes):
             p = self.params
-            # inference keeps no per-step workspace: one row per sequence,
-            # and every step's state only when it is the output
-            keep_states = training or self.return_sequences
-            rows = n * T if training else n
             tag = "" if training else "i"
-            G = self._buffer(f"G{tag}{d}", (rows, GH))
+            G = self._buffer(f"G{tag}{d}", ws["G"])
             if not training and self.return_sequences and nd == 1:
                 # one direction at inference: the states are the output
                 Hs = self._buffer("Y", (n, T, H)).reshape(n * T, H)
             else:
-                Hs = self._buffer(f"Hs{tag}{d}", (n * T if keep_states else n, H))
-            Cs = self._buffer(f"Cs{tag}{d}", (rows, H)) if self._cell != "rnn" else dummy
-            TC = self._buffer(f"TC{tag}{d}", (rows, H)) if self._cell == "lstm" else dummy
-            NB = 4 * H if self._cell == "gru" else GH
-            work = self._buffer("work", (n, NB))
-            Bcat = self._buffer("Bcat", (F + H, NB))
-            A = self._buffer("A", (n, F + H))
+                Hs = self._buffer(f"Hs{tag}{d}", ws["Hs"])
+            Cs = self._buffer(f"Cs{tag}{d}", ws["Cs"]) if self._cell != "rnn" else dummy
+            TC = self._buffer(f"TC{tag}{d}", ws["TC"]) if self._cell == "lstm" else dummy
+            work = self._buffer("work", ws["work"])
+            Bcat = self._buffer("Bcat", ws["Bcat"])
+            A = self._buffer("A", ws["A"])
             h = hN[d]
             h[...] = h0s[d]
             if cN is not None:
@@ -197,11 +198,11 @@ class _Recurrent(Layer):
                 c = dummy
             weights = (p["weight_ih" + sfx], p["weight_hh" + sfx], p["bias_ih" + sfx],
                        p["bias_hh" + sfx])
-            tb = T if training else _time_block(n, T, GH, F, H)
             with blas_single_thread():
                 if tb >= T:
-                    _k.forward(cell, X2, *weights, lengths, d == 1, h, c, G, Hs, Cs, TC,
-                               training, keep_states, work, Bcat, A, nt)
+                    _k.forward(X2, *weights, lengths, h, c, G, Hs, Cs, TC, work, Bcat, A,
+                               cell=cell, reverse=d == 1, keep_gates=training,
+                               keep_states=keep_states, n_threads=nt)
                 else:
                     self._forward_blocks(cell, Xc, weights, lengths, d == 1, h, c, G, Hs,
                                          Cs, TC, keep_states, work, Bcat, A, nt, tb)
@@ -253,8 +254,9 @@ class _Recurrent(Layer):
                 Xb = Xc[:, s0:s1]
             Xb = np.ascontiguousarray(Xb).reshape(-1, F)
             Hb = self._buffer("Hblock", (Xb.shape[0], H)) if keep_states else Hs
-            _k.forward(cell, Xb, *weights, blen, False, h, c, G, Hb, Cs, TC, False,
-                       keep_states, work, Bcat, A, nt)
+            _k.forward(Xb, *weights, blen, h, c, G, Hb, Cs, TC, work, Bcat, A, cell=cell,
+                       reverse=False, keep_gates=False, keep_states=keep_states,
+                       n_threads=nt)
             if keep_states:
                 Hb = Hb.reshape(n, s1 - s0, H)
                 if reverse:
@@ -277,10 +279,11 @@ class _Recurrent(Layer):
         nt = self._threads(n, GH)
         need_dx = self.needs_input_grad
         dX = self._buffer("dX", (n * T, F)) if need_dx else self._buffer("dummy", (1, 1))
-        dGs = self._buffer("dGs", (n, GH))
-        Z = self._buffer("Z", (n * T, F + 1 + H))
-        dWcat = self._buffer("dWcat", (GH + H, F + 1 + H))
-        Wp = self._buffer("Wp", (GH, H))
+        ws = _k.workspace(cell=cell, n=n, T=T, F=F, H=H, keep_gates=True, keep_states=True)
+        dGs = self._buffer("dGs", ws["dGs"])
+        Z = self._buffer("Z", ws["Z"])
+        dWcat = self._buffer("dWcat", ws["dWcat"])
+        Wp = self._buffer("Wp", ws["Wp"])
         dh0 = self._buffer("dh0", (nd, n, H))
         dc0 = self._buffer("dc0", (nd, n, H))
         empty = np.empty((0, H), self.dtype)
@@ -293,13 +296,15 @@ class _Recurrent(Layer):
             else:
                 dseq, dlast = empty, dY[:, d * H:(d + 1) * H]
             with blas_single_thread():
-                _k.backward(cell, X2, self.params["weight_ih" + sfx],
-                            self.params["weight_hh" + sfx], lengths, d == 1, h0s[d],
-                            c0s[d], G, Hs, Cs, TC,
-                            dseq, self.return_sequences, dlast, not self.return_sequences,
+                _k.backward(X2, self.params["weight_ih" + sfx],
+                            self.params["weight_hh" + sfx], lengths, h0s[d], c0s[d],
+                            G, Hs, Cs, TC, dseq, dlast,
                             self.grads["weight_ih" + sfx], self.grads["weight_hh" + sfx],
                             self.grads["bias_ih" + sfx], self.grads["bias_hh" + sfx],
-                            dX, need_dx, d == 1, dh0[d], dc0[d], dGs, Z, dWcat, Wp, nt)
+                            dX, dh0[d], dc0[d], dGs, Z, dWcat, Wp, cell=cell, reverse=d == 1,
+                            has_seq=self.return_sequences,
+                            has_last=not self.return_sequences, need_dx=need_dx,
+                            accumulate_dx=d == 1, n_threads=nt)
         self._saved = None  # the gate workspace now holds gradients
         if has_init:
             self.initial_state_grad = (dh0, dc0) if self._cell == "lstm" else dh0

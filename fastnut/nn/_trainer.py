@@ -270,7 +270,7 @@ class Trainer:
                 sq += float(np.dot(flat, flat))
                 # in place, no temporary: a large temporary per step costs
                 # page faults that dwarf the arithmetic
-                _dense.axpy_inplace(net.grads[k].reshape(-1), flat, scale)
+                _dense.axpy_inplace(net.grads[k].reshape(-1), flat, alpha=scale)
             value += 0.5 * self.alpha * sq / wsum
         if self.clip_norm is not None:
             norm = np.sqrt(sum(float(np.dot(g.reshape(-1), g.reshape(-1)))
