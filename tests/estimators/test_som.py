@@ -123,9 +123,9 @@ def test_online_schedule_holds_the_last_epochs_at_the_end_values(monkeypatch):
     seen = []
     real = som_module._som.online_epoch
 
-    def online_epoch(*args):
-        seen.append(args[-3:-1])  # (p0, p1)
-        return real(*args)
+    def online_epoch(*args, **kw):
+        seen.append((kw["p_first"], kw["p_last"]))
+        return real(*args, **kw)
 
     monkeypatch.setattr(som_module._som, "online_epoch", online_epoch)
     X = np.random.default_rng(0).standard_normal((30, 2))
