@@ -262,31 +262,33 @@ class StepThreads:
     * the environment allows one thread (``OMP_NUM_THREADS=1``,
       ``threadpool_limits(1)``, a joblib worker): always 1, nothing timed;
     * the first step runs on one thread, untimed (it allocates buffers);
-    * a probe: one thread and ``n`` threads on alternate steps, three each,
-      the best time of each decides; a threaded step that has run 1.5x the
-      best single-thread step finishes on one thread and ends the probe (a
-      busy core: the step costs about 1.5 steps and one scheduler slice);
-    * the choice holds for ``interval`` steps, then a short probe (one step
-      of each) checks it; the interval doubles while the choice stands
-      (64 steps up to 4096) and drops back to 64 when it changes;
+    * a probe: one step on one thread, one on ``n``, the faster wins; a
+      threaded step that has run 1.5x the single-thread step finishes on one
+      thread (a busy core: the step costs about 1.5 steps and one scheduler
+      slice);
+    * the choice holds for ``interval`` steps, then another probe checks it;
+      the interval doubles while the choice stands (32 steps up to 4096)
+      and drops back to 32 when it changes.  One pair per probe keeps short
+      fits (an LSTM epoch of 8 steps) mostly on the better count, and the
+      probes that follow correct a choice that noise got wrong;
     * every threaded step has a deadline, 1.5x the last probe's best
       single-thread step: a step past it finishes on one thread, and the
       fit goes back to one thread until the next probe (another process
       took a core in the middle of the fit).
 
     On a machine whose other core is busy, the threaded steps of the probes
-    are the whole cost: one step in 64, then in 128, ...  Step times compare
+    are the whole cost: one step in 32, then in 64, ...  Step times compare
     like with like: the steps of a fit have the same shapes except the last,
     short batch of an epoch, which is never timed.
     """
 
-    FIRST_INTERVAL, MAX_INTERVAL, PROBE_STEPS, BAIL = 64, 4096, 3, 1.5
+    FIRST_INTERVAL, MAX_INTERVAL, BAIL = 32, 4096, 1.5
 
     def __init__(self, n_jobs=None):
         self.n = effective_n_threads(n_jobs)
         self.choice = 1
         self.interval = self.FIRST_INTERVAL
-        self._plan = [] if self.n == 1 else [None] + [1, self.n] * self.PROBE_STEPS
+        self._plan = [] if self.n == 1 else [None, 1, self.n]
         self._times = {}
         self._left = 0          # steps before the next probe
         self._ref1 = None       # best single-thread step time of the last probe
