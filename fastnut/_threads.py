@@ -231,11 +231,13 @@ def threads_for(work, kind, n_jobs=None, cap=None):
         step's count for the kinds of ``TUNED_THRESHOLDS`` above their
         threshold, else 1.
     """
+    tuned = TUNED_THRESHOLDS.get(kind)
+    if work < THRESHOLDS[kind].min_work and (tuned is None or work < tuned.min_work):
+        return 1  # below every threshold of its kind (most calls): no state to read
     if getattr(_state, "serial", False):
         return 1
     step = getattr(_state, "step", None)
     if step is not None:  # inside a StepThreads step: its count, for the tuned kinds
-        tuned = TUNED_THRESHOLDS.get(kind)
         if step == 1 or tuned is None or work < tuned.min_work:
             return 1
         if time.perf_counter() > _state.step_deadline:
