@@ -243,6 +243,7 @@ def threads_for(work, kind, n_jobs=None, cap=None):
         if time.perf_counter() > _state.step_deadline:
             _state.step = 1  # a probing step already too slow: finish it on one thread
             return 1
+        _state.step_wide = True
         return max(1, min(step, int(cap)) if cap is not None else step)
     if work < THRESHOLDS[kind].min_work:
         return 1
@@ -253,6 +254,8 @@ def threads_for(work, kind, n_jobs=None, cap=None):
 
 
 # -- training steps on free cores ------------------------------------------------
+_NO_STEP = contextlib.nullcontext()
+
 class StepThreads:
     """Thread count for the steps of one fit, chosen by timing the steps.
 
@@ -295,6 +298,7 @@ class StepThreads:
         self._left = 0          # steps before the next probe
         self._ref1 = None       # best single-thread step time of the last probe
         self.history = []       # the choice after each probe or bail-out (tests read it)
+        self.narrow = False     # a threaded step found nothing to thread: stop timing
 
     def stale(self):
         """True when the environment now allows another thread count."""
@@ -341,20 +345,34 @@ class StepThreads:
         self._left = self.interval
         self.history.append(choice)
 
-    @contextlib.contextmanager
     def step(self, timed=True):
-        """Run one training step; ``timed=False`` for a step of another shape."""
+        """Run one training step; ``timed=False`` for a step of another shape.
+
+        With one thread allowed there is nothing to choose, nor once a
+        threaded step has made no call big enough for a thread (a small
+        model: the steps of a fit have the same shapes): a shared no-op
+        context, so such a step pays nothing for the tuner.
+        """
+        return _NO_STEP if self.n == 1 or self.narrow else self._step(timed)
+
+    @contextlib.contextmanager
+    def _step(self, timed):
         nt = self._next()
-        outer = getattr(_state, "step", None), getattr(_state, "step_deadline", None)
+        outer = (getattr(_state, "step", None), getattr(_state, "step_deadline", None),
+                 getattr(_state, "step_wide", False))
         _state.step = 1 if nt is None else nt
+        _state.step_wide = False
         t0 = time.perf_counter()
         guarded = nt == self.n and nt > 1 and self._ref1 is not None and timed
         _state.step_deadline = t0 + self.BAIL * self._ref1 if guarded else np.inf
         try:
             yield
-            self._record(nt, time.perf_counter() - t0, timed)
+            if nt is not None and nt > 1 and _state.step > 1 and not _state.step_wide:
+                self.narrow = True   # no bail-out, and nothing asked for the threads
+            else:
+                self._record(nt, time.perf_counter() - t0, timed)
         finally:
-            _state.step, _state.step_deadline = outer
+            _state.step, _state.step_deadline, _state.step_wide = outer
 
 
 # -- the BLAS limiter -----------------------------------------------------------

@@ -78,8 +78,8 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     predicted in a batch); BLAS on a CPU without AVX2 + FMA.  Column panels
     of C (at least two of 16 columns a thread), else blocks of 6 rows, are
     split over ``n_threads`` threads (the caller decides how many:
-    ``THRESHOLDS["gemm"]`` in ``fastnut._threads``); the bits do not depend
-    on it.
+    ``THRESHOLDS`` and ``TUNED_THRESHOLDS["gemm"]`` in ``fastnut._threads``);
+    the bits do not depend on it.
     """
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
@@ -110,14 +110,11 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     a_col = A.shape[1] if trans_a else 1
     b_row = 1 if trans_b else B.shape[1]
     b_col = B.shape[1] if trans_b else 1
-    # Threads split C by column panels when it is wide enough (each thread
-    # packs only its own panels of B: a training product such as 128 x 784 x
-    # 256 has few rows, and a split by rows would pack all of B once per
-    # thread), else by blocks of 6 rows.  Either way every element is the
-    # same fixed-order sum: the result does not depend on n_threads.
-    # Of the two, the split whose largest share is smaller (a 100-column
-    # layer cuts into 64 + 36 columns but 102 + 98 of 200 rows); columns on
-    # a near tie.
+    # Threads split C by column panels (each thread packs only its own panels
+    # of B) or by blocks of 6 rows (each packs all of B), whichever gives the
+    # smaller largest share: a 100-column layer cuts into 64 + 36 columns but
+    # 102 + 98 of 200 rows; columns on a near tie.  Every element is the same
+    # fixed-order sum either way: the result does not depend on n_threads.
     cols = ((N + n_threads - 1) // n_threads + 15) // 16 * 16   # whole panels
     rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6      # whole register blocks
     by_cols = (n_threads > 1 and N >= 32 * n_threads

@@ -343,6 +343,22 @@ def test_step_threads_leaves_the_threads_when_a_core_becomes_busy(monkeypatch):
     assert tuner.choice == 1 and tuner.history[-1] == 1
 
 
+def test_step_threads_stops_timing_a_model_with_nothing_to_thread(monkeypatch):
+    # a small model: no call of its threaded probe step reaches a tuned threshold
+    tuner, started = _run_steps(monkeypatch, {1: 1.0, 2: 1.0}.get, 40)
+    assert started[:3] == [1, 1, 2]
+    small = _threads.TUNED_THRESHOLDS["gemm"].min_work / 2
+    clock = _FakeClock()
+    monkeypatch.setattr(_threads.time, "perf_counter", clock)
+    tuner = _threads.StepThreads()
+    for _ in range(10):
+        with tuner.step():
+            assert threads_for(small, "gemm") == 1
+            clock.now += 1.0
+    assert tuner.narrow and tuner.step() is _threads._NO_STEP
+    assert tuner.history == []
+
+
 def test_step_threads_does_nothing_on_one_thread(monkeypatch):
     monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: 1)
     tuner = _threads.StepThreads()
