@@ -10,7 +10,7 @@ enum below (0 identity, 1 relu, 2 tanh, 3 logistic), read by
 ``fastnut/nn/_activations.py``.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from libc.math cimport exp, expf, log, logf
 from libc.string cimport memcpy, memset
@@ -145,6 +145,58 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
                         fastnut_sgemm(min(rows, M - i0), N, K, &A[0, 0] + i0 * a_row, a_row,
                                       a_col, &B[0, 0], b_row, b_col, &C[i0, 0], N, 0,
                                       work + t * scratch)
+    finally:
+        free(work)
+
+
+cdef enum:
+    SYRK_PANEL = 32   # columns of the Gram matrix a task computes
+
+
+def ssyrk(const float[:, ::1] A,   # IN (K, N)
+          float[:, ::1] C,         # OUT (N, N), overwritten
+          int n_threads):
+    """C = Aᵀ A in float32 with fastnut's kernel, about half of ``sgemm``'s work.
+
+    Only the upper triangle is multiplied, one task per panel of
+    ``SYRK_PANEL`` columns of C (panel p: rows 0 .. its last column; the
+    panels go to ``n_threads`` threads largest first), and the lower triangle
+    is mirrored from it, so C is exactly symmetric.  Each element is the
+    kernel's fixed-order sum: the upper triangle equals ``sgemm(A, A,
+    trans_a=True)``'s bit for bit, whatever ``n_threads``.  Needs the GEMM
+    kernel (``has_gemm_kernel()``); the caller takes NumPy without it.
+    """
+    cdef Py_ssize_t K = A.shape[0], N = A.shape[1]
+    cdef Py_ssize_t n_panels = (N + SYRK_PANEL - 1) // SYRK_PANEL
+    cdef Py_ssize_t scratch, p, t, j0, w, i, j
+    cdef float *work
+    if C.shape[0] != N or C.shape[1] != N:
+        raise ValueError(f"ssyrk: A has {N} columns; C must be ({N}, {N}), got "
+                         f"({C.shape[0]}, {C.shape[1]})")
+    if fastnut_gemm_kernel() == 0:
+        raise RuntimeError("ssyrk needs fastnut's GEMM kernel (AVX2 + FMA)")
+    if N == 0:
+        return
+    if K == 0:
+        memset(&C[0, 0], 0, N * N * sizeof(float))
+        return
+    n_threads = max(1, min(n_threads, n_panels))
+    scratch = fastnut_sgemm_scratch(K)
+    work = <float *> malloc(n_threads * scratch * sizeof(float))
+    if work == NULL:
+        raise MemoryError("ssyrk: cannot allocate the packing buffer")
+    try:
+        with nogil:
+            # op(A)(i, k) = A[k, i]: a_row 1, a_col N; B is A's column panel
+            for p in prange(n_panels, num_threads=n_threads, schedule="dynamic"):
+                t = threadid()
+                j0 = (n_panels - 1 - p) * SYRK_PANEL
+                w = min(<Py_ssize_t> SYRK_PANEL, N - j0)
+                fastnut_sgemm(j0 + w, w, K, &A[0, 0], 1, N, &A[0, 0] + j0, N, 1,
+                              &C[0, j0], N, 0, work + t * scratch)
+            for i in range(1, N):
+                for j in range(i):
+                    C[i, j] = C[j, i]
     finally:
         free(work)
 

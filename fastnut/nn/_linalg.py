@@ -42,3 +42,23 @@ def matmul(A, B, out=None):
             _k.sgemm(A.T if ta else A, B.T if tb else B, out, trans_a=ta, trans_b=tb, n_threads=nt)
             return out
     return np.matmul(A, B, out=out)
+
+
+def gram(A, out=None):
+    """``out[...] = A.T @ A`` for a 2-D array; returns ``out`` (allocated when None).
+
+    float32 goes through the kernel's ``ssyrk``: only the upper triangle is
+    multiplied (about half of a GEMM's work) and mirrored, and it equals
+    ``matmul(A.T, A)``'s upper triangle bit for bit.  NumPy (which also
+    detects the symmetric product) takes the rest, as in ``matmul``.
+    """
+    N = A.shape[1]
+    if out is None:
+        out = np.empty((N, N), A.dtype)
+    if (_GEMM_KERNEL and out.dtype == A.dtype == np.float32 and A.flags.c_contiguous
+            and out.flags.c_contiguous):
+        K = A.shape[0]
+        nt = threads_for(N * N * K // 2, "gemm", cap=max(1, N // 32))
+        _k.ssyrk(A, out, n_threads=nt)
+        return out
+    return np.matmul(A.T, A, out=out)

@@ -19,7 +19,7 @@ import numpy as np
 from ._activations import slope, slope_derivative
 from ._base import Layer
 from ._layers import Dense
-from ._linalg import matmul
+from ._linalg import gram, matmul
 from ._sequential import Sequential
 
 
@@ -237,8 +237,9 @@ class ContractiveEncoder(Sequential):
 
     # With P_1 = D_1 and P_l = D_l W_lᵀ P_{l-1} (per sample, width_l × width_1),
     # J = P_L W_1ᵀ and ‖J‖² = Σ (P_L C) ∘ P_L with C = W_1ᵀ W_1: the batch
-    # arrays are (width_l, n, width_1), never as wide as the input.  They are
-    # laid out so that each product with a weight matrix is one GEMM.
+    # arrays are (width_l, n, width_1) in C order, never as wide as the input,
+    # so that each product with a weight matrix is one GEMM and every
+    # reduction of the reverse pass runs over contiguous rows.
     def _forward(self, X, training=False):
         if not training:
             return super()._forward(X)
@@ -248,21 +249,24 @@ class ContractiveEncoder(Sequential):
             outs.append(X)
         lam, n = self.contractive_weight, X.shape[0]
         W = [layer.params["weight"] for layer in self.layers]
-        S = [slope(layer.activation, Y, np.empty_like(Y)).T
-             for layer, Y in zip(self.layers, outs)]  # (width_l, n)
-        # layer 2 from the diagonal P_1 without building it
-        A = W[1].T[:, None, :] * S[0].T[None, :, :]
-        P = S[1][:, :, None] * A
-        As, Ps = [None, A], [None, P]
+        S = [slope(layer.activation, Y, np.empty_like(Y))   # (n, width_l)
+             for layer, Y in zip(self.layers, outs)]
+        W2T = np.ascontiguousarray(W[1].T)
+        # layer 2 from the diagonal P_1 without building it:
+        # P_2[j, i, k] = s_2[i, j] W_2[k, j] s_1[i, k]
+        P = self._buffer("P2", (W2T.shape[0], n, W2T.shape[1]))
+        np.multiply(W2T[:, None, :], S[0][None, :, :], out=P)
+        P *= S[1].T[:, :, None]
+        As, Ps = [None, None], [None, P]
         for l in range(2, len(W)):
             k = P.shape[0]
             A = _mm(W[l].T, P.reshape(k, -1)).reshape(W[l].shape[1], n, -1)
-            P = S[l][:, :, None] * A
+            P = S[l].T[:, :, None] * A
             As.append(A)
             Ps.append(P)
-        C = _mm(W[0].T, W[0])
+        C = gram(W[0])
         Q = P.reshape(-1, C.shape[0])
-        QC = _mm(Q, C)
+        QC = matmul(Q, C, self._buffer("QC", Q.shape))
         self._outs, self._slopes, self._As, self._Ps, self._QC = outs, S, As, Ps, QC
         # (an empty batch has no penalty: max(n, 1) keeps 0/0 out)
         self._penalty = lam / max(n, 1) * float(np.dot(QC.reshape(-1), Q.reshape(-1)))
@@ -279,35 +283,41 @@ class ContractiveEncoder(Sequential):
         layers = self.layers
         n = dY.shape[0]
         L = len(layers)
-        lam_n = self.contractive_weight / max(n, 1)
+        # every term below is linear in dP = c QC: the reverse pass runs on
+        # QC itself and c scales the (small) results
+        c = 2.0 * self.contractive_weight / max(n, 1)
         W = [layer.params["weight"] for layer in layers]
         S = self._slopes
-        # reverse pass through the Jacobian product: extra dL/dz_l and dL/dW_l
         P = self._Ps[-1]
         Q = P.reshape(-1, P.shape[2])
         dW_extra = [None] * L
-        dW_extra[0] = (2.0 * lam_n) * _mm(W[0], _mm(Q.T, Q))  # through C = W_1ᵀ W_1
-        dP = (2.0 * lam_n) * self._QC.reshape(P.shape)
+        dW_extra[0] = _mm(W[0], gram(Q))   # through C = W_1ᵀ W_1
+        dP = self._QC.reshape(P.shape)
         dS = [None] * L
-        for l in range(L - 1, 0, -1):
+        for l in range(L - 1, 1, -1):
             A = self._As[l]
-            width = A.shape[0]
-            dS[l] = (dP * A).sum(axis=2).T  # (n, width)
-            dA = dP * S[l][:, :, None]
-            if l > 1:
-                k = self._Ps[l - 1].shape[0]
-                dA2 = dA.reshape(width, -1)
-                dW_extra[l] = _mm(self._Ps[l - 1].reshape(k, -1), dA2.T)
-                dP = _mm(W[l], dA2).reshape(k, n, -1)
-            else:
-                dW_extra[1] = (dA * S[0].T[None, :, :]).sum(axis=1).T
-                dS[0] = (dA * W[1].T[:, None, :]).sum(axis=0)
+            width, k = A.shape[0], self._Ps[l - 1].shape[0]
+            dS[l] = np.einsum("jik,jik->ij", dP, A)
+            dA2 = (dP * S[l].T[:, :, None]).reshape(width, -1)
+            dW_extra[l] = _mm(self._Ps[l - 1].reshape(k, -1), dA2.T)
+            dP = _mm(W[l], dA2).reshape(k, n, -1)
+        # layer 2, whose A_2[j, i, k] = W_2[k, j] s_1[i, k] is not kept:
+        # V = dP ∘ s_1 gives dS_2 = V W_2 and dW_2 = Σ_i s_2 V; Z = dP ∘ W_2ᵀ
+        # gives dS_1 = Σ_j s_2 Z
+        W2T = np.ascontiguousarray(W[1].T)
+        V = self._buffer("V", dP.shape)
+        np.multiply(dP, S[0][None, :, :], out=V)
+        dS[1] = np.matmul(V, W2T[:, :, None])[:, :, 0].T
+        dW_extra[1] = np.matmul(S[1].T[:, None, :], V)[:, 0, :].T
+        Z = np.multiply(dP, W2T[:, None, :], out=V)
+        dS[0] = np.matmul(S[1][:, None, :], Z.transpose(1, 0, 2))[:, 0, :]
         # the ordinary backward pass of each Dense, with the penalty's terms
         # handed to its gradient hook
         D = dY
         for l in range(L - 1, -1, -1):
-            ds = slope_derivative(layers[l].activation, self._outs[l], S[l].T)
-            extra_dz = None if ds is None else np.ascontiguousarray(dS[l] * ds)
+            ds = slope_derivative(layers[l].activation, self._outs[l], S[l])
+            extra_dz = None if ds is None else np.ascontiguousarray(c * dS[l] * ds)
+            dW_extra[l] *= c
             D = layers[l]._backward(D, extra_dz=extra_dz,
                                     extra_dw=np.ascontiguousarray(dW_extra[l]))
             if D is None:

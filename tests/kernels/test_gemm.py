@@ -63,6 +63,28 @@ def test_the_thread_count_does_not_change_a_bit(M, K, N, ta, tb):
         np.testing.assert_array_equal(C, ref, err_msg=f"n_threads={nt}")
 
 
+@needs_kernel
+@pytest.mark.parametrize("K,N", [(1, 1), (5, 3), (40, 31), (40, 32), (130, 33), (300, 97),
+                                 (4096, 256), (784, 70), (0, 5)])
+def test_ssyrk_is_the_gemm_upper_triangle_mirrored(K, N):
+    """``ssyrk`` (the Gram product Aᵀ A) multiplies only the upper triangle:
+    it equals sgemm's there bit for bit, is exactly symmetric, writes every
+    entry, and gives the same bits on 1, 2 and 3 threads."""
+    rng = np.random.default_rng(K * 13 + N)
+    A = rng.standard_normal((K, N)).astype(np.float32)
+    full = np.empty((N, N), np.float32)
+    _k.sgemm(A, A, full, True, False, 1)
+    upper = np.triu_indices(N)
+    for nt in (1, 2, 3):
+        G = np.full((N, N), np.nan, np.float32)
+        _k.ssyrk(A, G, nt)
+        np.testing.assert_array_equal(G[upper], full[upper], err_msg=f"n_threads={nt}")
+        np.testing.assert_array_equal(G, G.T)
+    np.testing.assert_allclose(G, A.T.astype(np.float64) @ A, rtol=0, atol=2e-6 * K + 1e-6)
+    with pytest.raises(ValueError, match=rf"A has {N} columns; C must be \({N}, {N}\)"):
+        _k.ssyrk(A, np.empty((N + 1, N), np.float32), 1)
+
+
 @pytest.mark.parametrize("N", [1, 7, 8, 9, 15, 16, 23, 64, 70, 100])
 @pytest.mark.parametrize("M", [1, 3, 7, 13])
 def test_direct_and_packed_paths_never_write_past_the_output(M, N):

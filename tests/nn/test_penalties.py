@@ -21,11 +21,12 @@ def test_contractive_penalty_is_the_jacobian_frobenius_norm(activation):
     np.testing.assert_allclose(layer.penalty, want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("depth", [2, 3])
 @pytest.mark.parametrize("activation", ["logistic", "tanh", "relu"])
-def test_deep_contractive_penalty_is_the_whole_encoder_jacobian_norm(activation):
+def test_deep_contractive_penalty_is_the_whole_encoder_jacobian_norm(activation, depth):
     rng = np.random.default_rng(6)
     layers = [nn.Dense(4, activation=activation), nn.Dense(3, activation=activation),
-              nn.Dense(2, activation="logistic")]
+              nn.Dense(2, activation="logistic")][3 - depth:]
     enc = ContractiveEncoder(layers, contractive_weight=0.4)
     enc.build((5,), random_state=0, dtype=np.float64)
     X = rng.standard_normal((6, 5))
@@ -47,6 +48,34 @@ def test_deep_contractive_penalty_is_the_whole_encoder_jacobian_norm(activation)
     for k, p in enc.params.items():
         np.testing.assert_allclose(analytic[k], numerical_gradient(objective, p),
                                    rtol=1e-5, atol=1e-8, err_msg=k)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_deep_contractive_float32_matches_float64(depth):
+    """float32 takes the GEMM kernel and its Gram product (ssyrk); float64
+    takes NumPy: the same penalty and gradients to float32 precision."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((40, 50))
+    R = rng.standard_normal((40, 8))
+    got = {}
+    for dtype in (np.float64, np.float32):
+        layers = [nn.Dense(w, activation="logistic") for w in (48, 24, 8)[3 - depth:]]
+        enc = ContractiveEncoder(layers, contractive_weight=0.4)
+        enc.build((50,), random_state=0, dtype=dtype)
+        if dtype == np.float32:  # the same weights as the float64 encoder
+            for k, p in enc.params.items():
+                p[...] = got[np.float64][1][k]
+        else:
+            params = {k: p.copy() for k, p in enc.params.items()}
+        enc.forward(X.astype(dtype), training=True)
+        dX = enc.backward(R.astype(dtype))
+        got[dtype] = (enc.penalty, params, dX.copy(),
+                      {k: g.astype(np.float64) for k, g in enc.grads.items()})
+    (p64, _, dx64, g64), (p32, _, dx32, g32) = got[np.float64], got[np.float32]
+    np.testing.assert_allclose(p32, p64, rtol=1e-5)
+    np.testing.assert_allclose(dx32, dx64, rtol=2e-4, atol=1e-6)
+    for k in g64:
+        np.testing.assert_allclose(g32[k], g64[k], rtol=2e-4, atol=1e-6, err_msg=k)
 
 
 def test_kl_sparsity_penalty_value_and_gradient():
