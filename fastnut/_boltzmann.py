@@ -33,7 +33,7 @@ from ._kernels import boltzmann as _kb
 from ._kernels import rbm as _k
 
 BERNOULLI = _k.UnitType.BERNOULLI
-from ._threads import blas_single_thread, map_row_chunks, threads_for
+from ._threads import _NO_STEP, StepThreads, blas_single_thread, map_row_chunks, threads_for
 from .nn import DivergenceError
 from .nn._linalg import matmul
 from ._validation import predict_dtypes
@@ -205,24 +205,36 @@ def _batch_groups(starts, chains, n_vis, n_hid, k):
 
 def rbm_epoch(X, starts, Wt, bh, bv, VW, Vh, Vv, chains, scratch, *, learning_rate,
               momentum, weight_decay, k, persistent, visible_type, input_scales=(1.0, 1.0),
-              key, stream):
+              key, stream, tuner=None):
     """One epoch of CD-k / PCD-k over the batches ``X[starts[b]:starts[b + 1]]``.
 
     ``Wt`` (n_visible, n_hidden), the biases, the velocities and the
     persistent ``chains`` are updated in place (``src_c/rbm.pyx``,
     ``fit_epoch``, states the update).  Returns the advanced random stream.
+
+    The epoch runs as kernel calls over groups of consecutive batches; with
+    a ``StepThreads`` (one per fit, ``tuner``) each call is one of its steps,
+    so a float32 epoch uses the free cores when they are faster (its
+    products are fastnut's GEMM, the same bits on any thread count).
     """
     Hcat, Vcat, Hs = scratch
-    nt = threads_for(Hcat.shape[0] * max(Hcat.shape[1], Vcat.shape[1]), "rbm")
+    n_vis, n_hid = Wt.shape
     hs, vs = input_scales
-    for group in _batch_groups(starts, chains.shape[0], Wt.shape[0], Wt.shape[1], int(k)):
-        # one kernel call per group of batches: Ctrl-C is honoured between them
-        stream = _k.fit_epoch(X, group, Wt, bh, bv, VW, Vh, Vv, chains, Hcat, Vcat, Hs,
-                              learning_rate=float(learning_rate), momentum=float(momentum),
-                              weight_decay=float(weight_decay), k=int(k),
-                              persistent=bool(persistent), visible_type=visible_type,
-                              hidden_scale=float(hs), visible_scale=float(vs),
-                              key=key, stream=stream, n_threads=nt)
+    groups = _batch_groups(starts, chains.shape[0], n_vis, n_hid, int(k))
+    full = int(groups[0][-1] - groups[0][0])
+    rows = Hcat.shape[0]  # a batch's positive and negative rows
+    for group in groups:
+        # one kernel call per group of batches: Ctrl-C is honoured between
+        # them; only groups of the first one's size are timed
+        with tuner.step(timed=int(group[-1] - group[0]) == full) if tuner else _NO_STEP:
+            nt = max(threads_for(rows * max(n_hid, n_vis), "rbm"),
+                     threads_for(rows * n_vis * n_hid, "gemm"))
+            stream = _k.fit_epoch(X, group, Wt, bh, bv, VW, Vh, Vv, chains, Hcat, Vcat, Hs,
+                                  learning_rate=float(learning_rate), momentum=float(momentum),
+                                  weight_decay=float(weight_decay), k=int(k),
+                                  persistent=bool(persistent), visible_type=visible_type,
+                                  hidden_scale=float(hs), visible_scale=float(vs),
+                                  key=key, stream=stream, n_threads=nt)
     return stream
 
 
@@ -259,6 +271,7 @@ def train_rbm(X, n_hidden, *, seed, learning_rate, batch_size, n_iter, k, method
     starts = batch_starts(X.shape[0], batch_size)
     scratch = rbm_scratch(starts, batch_size, n_visible, n_hidden, dtype)
     monitor = monitor_rows(X)
+    tuner = StepThreads()
     with blas_limit():
         for epoch in range(n_iter):
             t0 = time.time()
@@ -266,7 +279,7 @@ def train_rbm(X, n_hidden, *, seed, learning_rate, batch_size, n_iter, k, method
                                learning_rate=learning_rate, momentum=momentum,
                                weight_decay=weight_decay, k=k, persistent=method == "pcd",
                                visible_type=BERNOULLI, input_scales=input_scales, key=key,
-                               stream=stream)
+                               stream=stream, tuner=tuner)
             loss = rbm_reconstruction_error(monitor, Wt, bh, bv)
             if not (np.isfinite(loss) and np.isfinite(Wt).all()):
                 raise DivergenceError(

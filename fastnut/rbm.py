@@ -29,7 +29,7 @@ from .nn import DivergenceError
 from ._boltzmann import (MONITOR_ROWS, batch_starts, blas_limit, clip_unit_interval,
                          rbm_epoch, rbm_scratch, seed_key)
 from ._kernels import rbm as _k
-from ._threads import map_row_chunks, threads_for
+from ._threads import StepThreads, map_row_chunks, threads_for
 from ._validation import model_rows, predict_dtypes, resolve_dtype
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -169,9 +169,9 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
                               self.components_.dtype)
         monitor = np.ascontiguousarray(X[:: max(1, n_samples // _MONITOR_ROWS)][:_MONITOR_ROWS])
         with _blas_limit(scratch[0].shape[0]):
-            self._epochs(X, starts, monitor, scratch, n_epochs, name)
+            self._epochs(X, starts, monitor, scratch, n_epochs, name, StepThreads())
 
-    def _epochs(self, X, starts, monitor, scratch, n_epochs, name):
+    def _epochs(self, X, starts, monitor, scratch, n_epochs, name, tuner):
         for _ in range(n_epochs):
             t0 = time.time()
             self._rng_stream = rbm_epoch(
@@ -180,7 +180,7 @@ class _BaseRBM(DocLinkMixin, AtomicState, ClassNamePrefixFeaturesOutMixin, Trans
                 learning_rate=self.learning_rate, momentum=self.momentum,
                 weight_decay=self.weight_decay, k=self.k, persistent=self.method == "pcd",
                 visible_type=self._visible_type,
-                key=self._rng_key, stream=self._rng_stream)
+                key=self._rng_key, stream=self._rng_stream, tuner=tuner)
             self._after_epoch(X, monitor)
             loss = self._reconstruction_error(monitor)
             if not (np.isfinite(loss) and np.isfinite(self.components_).all()):

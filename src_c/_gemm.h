@@ -478,6 +478,51 @@ static inline void fastnut_sgemm_auto(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
     fastnut_sgemm(M, N, K, A, a_row, a_col, B, b_row, b_col, C, ldc, beta, work);
 }
 
+/* fastnut_sgemm over n_threads OpenMP threads (scratch on each thread's
+   stack).  C is split by column panels (each thread packs only its own
+   panels of B) or by blocks of 6 rows (each packs all of B), whichever gives
+   the smaller largest share: a 100-column layer cuts into 64 + 36 columns
+   but 102 + 98 of 200 rows; columns on a near tie.  Every element is the
+   same fixed-order sum either way, so the result does not depend on
+   n_threads.  The one split of the engine: dense.pyx's sgemm and the RBM
+   epoch (rbm.pyx) call it. */
+static inline void fastnut_sgemm_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                         const float *A, ptrdiff_t a_row, ptrdiff_t a_col,
+                                         const float *B, ptrdiff_t b_row, ptrdiff_t b_col,
+                                         float *C, ptrdiff_t ldc, int beta, int n_threads)
+{
+    ptrdiff_t nt = n_threads > 1 ? n_threads : 1, cols, rows, t;
+    int by_cols;
+    cols = ((N + nt - 1) / nt + 15) / 16 * 16;   /* whole panels */
+    rows = ((M + nt - 1) / nt + 5) / 6 * 6;      /* whole register blocks */
+    by_cols = nt > 1 && N >= 32 * nt && cols * M <= rows * N + (rows * N) / 20;
+    if (!by_cols) {
+        const ptrdiff_t blocks = (M + 5) / 6;
+        nt = nt < blocks ? nt : blocks;
+        if (nt < 1)
+            nt = 1;
+        rows = ((M + nt - 1) / nt + 5) / 6 * 6;
+    }
+    if (nt == 1) {
+        fastnut_sgemm_auto(M, N, K, A, a_row, a_col, B, b_row, b_col, C, ldc, beta);
+        return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (t = 0; t < nt; t++) {
+        if (by_cols) {
+            const ptrdiff_t j0 = t * cols;
+            if (j0 < N)
+                fastnut_sgemm_auto(M, N - j0 < cols ? N - j0 : cols, K, A, a_row, a_col,
+                                   B + j0 * b_col, b_row, b_col, C + j0, ldc, beta);
+        } else {
+            const ptrdiff_t i0 = t * rows;
+            if (i0 < M)
+                fastnut_sgemm_auto(M - i0 < rows ? M - i0 : rows, N, K, A + i0 * a_row, a_row,
+                                   a_col, B, b_row, b_col, C + i0 * ldc, ldc, beta);
+        }
+    }
+}
+
 /* C (M x N) = A (M x K, row stride lda) Bp (+ C when beta), Bp packed once by
    the caller with fastnut_packed_index (any N).  Needs
    fastnut_gemm_kernel() > 0. */

@@ -24,6 +24,10 @@ cdef extern from "_gemm.h" nogil:
                        const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
                        const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
                        float *C, Py_ssize_t ldc, int beta, float *work)
+    void fastnut_sgemm_threads(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                               const float *A, Py_ssize_t a_row, Py_ssize_t a_col,
+                               const float *B, Py_ssize_t b_row, Py_ssize_t b_col,
+                               float *C, Py_ssize_t ldc, int beta, int n_threads)
 
 cdef extern from "_dense_math.h" nogil:
     void fn_bias_act_f(Py_ssize_t n, Py_ssize_t m, float *Z, const float *b, int act)
@@ -86,9 +90,7 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     cdef Py_ssize_t a_rows = A.shape[1] if trans_a else A.shape[0]
     cdef Py_ssize_t b_rows = B.shape[1] if trans_b else B.shape[0]
     cdef Py_ssize_t b_cols = B.shape[0] if trans_b else B.shape[1]
-    cdef Py_ssize_t a_row, a_col, b_row, b_col, scratch, rows = 0, cols = 0, t, i0
-    cdef bint by_cols
-    cdef float *work
+    cdef Py_ssize_t a_row, a_col, b_row, b_col
     if a_rows != M or b_rows != K or b_cols != N:
         raise ValueError(
             f"sgemm: op(A) is ({a_rows}, {K}) and op(B) is ({b_rows}, {b_cols}); "
@@ -110,43 +112,11 @@ def sgemm(const float[:, ::1] A,   # IN (M, K), or (K, M) when trans_a
     a_col = A.shape[1] if trans_a else 1
     b_row = 1 if trans_b else B.shape[1]
     b_col = B.shape[1] if trans_b else 1
-    # Threads split C by column panels (each thread packs only its own panels
-    # of B) or by blocks of 6 rows (each packs all of B), whichever gives the
-    # smaller largest share: a 100-column layer cuts into 64 + 36 columns but
-    # 102 + 98 of 200 rows; columns on a near tie.  Every element is the same
-    # fixed-order sum either way: the result does not depend on n_threads.
-    cols = ((N + n_threads - 1) // n_threads + 15) // 16 * 16   # whole panels
-    rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6      # whole register blocks
-    by_cols = (n_threads > 1 and N >= 32 * n_threads
-               and cols * M <= rows * N + (rows * N) // 20)
-    if not by_cols:
-        n_threads = max(1, min(n_threads, (M + 5) // 6))   # whole register blocks each
-        rows = ((M + n_threads - 1) // n_threads + 5) // 6 * 6
-    scratch = fastnut_sgemm_scratch(K)
-    work = <float *> malloc(n_threads * scratch * sizeof(float))
-    if work == NULL:
-        raise MemoryError("sgemm: cannot allocate the packing buffer")
-    try:
-        with nogil:
-            if n_threads == 1:
-                fastnut_sgemm(M, N, K, &A[0, 0], a_row, a_col, &B[0, 0], b_row, b_col,
-                              &C[0, 0], N, 0, work)
-            elif by_cols:
-                for t in prange(n_threads, num_threads=n_threads, schedule="static"):
-                    i0 = t * cols
-                    if i0 < N:
-                        fastnut_sgemm(M, min(cols, N - i0), K, &A[0, 0], a_row, a_col,
-                                      &B[0, 0] + i0 * b_col, b_row, b_col, &C[0, i0], N, 0,
-                                      work + t * scratch)
-            else:
-                for t in prange(n_threads, num_threads=n_threads, schedule="static"):
-                    i0 = t * rows
-                    if i0 < M:
-                        fastnut_sgemm(min(rows, M - i0), N, K, &A[0, 0] + i0 * a_row, a_row,
-                                      a_col, &B[0, 0], b_row, b_col, &C[i0, 0], N, 0,
-                                      work + t * scratch)
-    finally:
-        free(work)
+    # split over threads by fastnut_sgemm_threads (_gemm.h): column panels or
+    # row blocks, each element the same fixed-order sum on any thread count
+    with nogil:
+        fastnut_sgemm_threads(M, N, K, &A[0, 0], a_row, a_col, &B[0, 0], b_row, b_col,
+                              &C[0, 0], N, 0, n_threads)
 
 
 cdef enum:

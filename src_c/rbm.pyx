@@ -25,7 +25,8 @@ from libc.math cimport exp, expf, log, log1p, fabs
 from libc.stdint cimport uint64_t, uint32_t
 from libc.string cimport memcpy
 
-from _blas cimport gemm, axpy
+from _blas cimport axpy, gemm
+from _gemm cimport product
 from _random cimport stream_key, uniform, normal_double, mix64
 
 import numpy as np
@@ -282,36 +283,36 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
                 hcur = &chains[0, 0]
             else:
                 # positive phase first: CD chains start from a sample of h+
-                gemm(False, False, B, n_hid, n_vis, hs, vpos, n_vis,
-                     &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid)
+                product(False, False, B, n_hid, n_vis, hs, vpos, n_vis,
+                         &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid, n_threads)
                 hcur = &Hs[0, 0]
                 _hidden_layer(&Hcat[0, 0], &bh[0], hcur, B, n_hid, True, key, stream, n_threads)
                 stream += B
             # negative phase: k steps of block Gibbs sampling
             for step in range(k):
-                gemm(False, True, R, n_vis, n_hid, vs, hcur, n_hid,
-                     &Wt[0, 0], n_hid, <floating> 0.0, vneg, n_vis)
+                product(False, True, R, n_vis, n_hid, vs, hcur, n_hid,
+                         &Wt[0, 0], n_hid, <floating> 0.0, vneg, n_vis, n_threads)
                 _visible_layer(vneg, &bv[0], vneg, R, n_vis, visible_type, True,
                                key, stream, n_threads)
                 stream += R
                 if step < k - 1:
-                    gemm(False, False, R, n_hid, n_vis, hs, vneg, n_vis,
-                         &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid)
+                    product(False, False, R, n_hid, n_vis, hs, vneg, n_vis,
+                             &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid, n_threads)
                     hcur = &Hs[0, 0]
                     _hidden_layer(hneg, &bh[0], hcur, R, n_hid, True, key, stream, n_threads)
                     stream += R
             if persistent:
                 # [v+; v-] W^T in one GEMM, then h+ (mean field) and h- (+ chain sample)
-                gemm(False, False, B + R, n_hid, n_vis, hs, &Vcat[0, 0], n_vis,
-                     &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid)
+                product(False, False, B + R, n_hid, n_vis, hs, &Vcat[0, 0], n_vis,
+                         &Wt[0, 0], n_hid, <floating> 0.0, &Hcat[0, 0], n_hid, n_threads)
                 _hidden_layer(&Hcat[0, 0], &bh[0], &Hcat[0, 0], B, n_hid, False,
                               key, stream, n_threads)
                 _hidden_layer(hneg, &bh[0], &chains[0, 0], R, n_hid, True,
                               key, stream, n_threads)
                 stream += R
             else:
-                gemm(False, False, R, n_hid, n_vis, hs, vneg, n_vis,
-                     &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid)
+                product(False, False, R, n_hid, n_vis, hs, vneg, n_vis,
+                         &Wt[0, 0], n_hid, <floating> 0.0, hneg, n_hid, n_threads)
                 _hidden_layer(hneg, &bh[0], hneg, R, n_hid, False, key, stream, n_threads)
             # scale the hidden rows by +lr/B and -lr/R: the gradient is then Hcat^T Vcat
             a_pos = lr / B
@@ -322,11 +323,11 @@ def fit_epoch(const floating[:, ::1] X,        # IN  (n_samples, n_visible) trai
                 for j in range(n_hid):
                     row[j] *= alpha
             if mom == 0:
-                gemm(True, False, n_vis, n_hid, B + R, <floating> 1.0, &Vcat[0, 0], n_vis,
-                     &Hcat[0, 0], n_hid, <floating> 1.0 - lr * wd, &Wt[0, 0], n_hid)
+                product(True, False, n_vis, n_hid, B + R, <floating> 1.0, &Vcat[0, 0], n_vis,
+                         &Hcat[0, 0], n_hid, <floating> 1.0 - lr * wd, &Wt[0, 0], n_hid, n_threads)
             else:
-                gemm(True, False, n_vis, n_hid, B + R, <floating> 1.0, &Vcat[0, 0], n_vis,
-                     &Hcat[0, 0], n_hid, mom, &VW[0, 0], n_hid)
+                product(True, False, n_vis, n_hid, B + R, <floating> 1.0, &Vcat[0, 0], n_vis,
+                         &Hcat[0, 0], n_hid, mom, &VW[0, 0], n_hid, n_threads)
                 if wd != 0:
                     axpy(<int> (n_hid * n_vis), -lr * wd, &Wt[0, 0], 1, &VW[0, 0], 1)
                 axpy(<int> (n_hid * n_vis), <floating> 1.0, &VW[0, 0], 1, &Wt[0, 0], 1)

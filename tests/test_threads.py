@@ -387,13 +387,15 @@ def test_only_thread_count_independent_kinds_are_tuned(monkeypatch):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_threaded_training_gives_the_same_bits(monkeypatch):
-    """An MLP, an autoencoder, a CNN and the three recurrent cells trained with
-    two threads in every step's GEMMs, convolutions and recurrent loops equal
-    the one-thread fits bit for bit (the GEMM's column and row splits keep
-    each element's summation order; the convolution's weight gradient is
-    summed in slots fixed by the batch; each sequence is a row of its own)."""
-    from fastnut import (Autoencoder, CNNClassifier, MLPClassifier, RNNClassifier,
-                         SequenceCNNClassifier)
+    """An MLP, an autoencoder, a CNN, the three recurrent cells and RBMs (CD,
+    PCD with momentum and weight decay, a DBM's doubled pre-training) trained
+    with two threads in every step's GEMMs, convolutions, recurrent loops and
+    RBM epoch calls equal the one-thread fits bit for bit (the GEMM's column
+    and row splits keep each element's summation order; the convolution's
+    weight gradient is summed in slots fixed by the batch; each sequence is a
+    row of its own)."""
+    from fastnut import (Autoencoder, BernoulliRBM, CNNClassifier, DeepBoltzmannMachine,
+                         MLPClassifier, RNNClassifier, SequenceCNNClassifier)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 200)).astype(np.float32)
     y = rng.integers(0, 3, 300)
@@ -411,7 +413,13 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
                 for cell in ("lstm", "gru", "rnn")]
         rnns.append(SequenceCNNClassifier(n_filters=(8, 8), kernel_sizes=(5, 3),
                                           hidden_layer_sizes=(32,), **kw).fit(seqs, y[:96]))
-        return clf, ae, cnn, rnns
+        B = (X[:, :96] > 0).astype(np.float32)
+        rbms = [BernoulliRBM(n_components=40, batch_size=10, n_iter=2, random_state=0).fit(B),
+                BernoulliRBM(n_components=40, batch_size=10, n_iter=2, method="pcd",
+                             momentum=0.5, weight_decay=1e-3, random_state=0).fit(B)]
+        dbm = DeepBoltzmannMachine(hidden_layer_sizes=(40, 20), n_iter=0, pretrain_iter=2,
+                                   batch_size=10, random_state=0).fit(B)
+        return clf, ae, cnn, rnns, rbms, dbm
 
     with threadpool_limits(limits=1):
         one = fits()
@@ -423,18 +431,28 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
         counts.append((kind, nt))
         return nt
 
+    rbm_counts = []
+
+    def rbm_spy(work, kind, n_jobs=None, cap=None):
+        nt = real(work, kind, n_jobs, cap)
+        rbm_counts.append((kind, nt))
+        return nt
+
     monkeypatch.setattr(_threads, "effective_n_threads", lambda n_jobs=None: 2)
     monkeypatch.setattr(_threads.StepThreads, "_next", lambda self: self.n)
     for kind in _threads.TUNED_THRESHOLDS:
         monkeypatch.setitem(_threads.TUNED_THRESHOLDS, kind,
                             _threads.TUNED_THRESHOLDS[kind]._replace(min_work=1))
+    import fastnut._boltzmann as boltzmann
     import fastnut.nn._conv as conv
     import fastnut.nn._linalg as linalg
     import fastnut.nn._recurrent as recurrent
     for module in (linalg, conv, recurrent):
         monkeypatch.setattr(module, "threads_for", spy)
+    monkeypatch.setattr(boltzmann, "threads_for", rbm_spy)
     two = fits()
     assert {("gemm", 2), ("conv", 2), ("recurrent", 2)} <= set(counts)
+    assert ("gemm", 2) in rbm_counts
     for a, b in zip(one[0].coefs_ + one[0].intercepts_, two[0].coefs_ + two[0].intercepts_):
         np.testing.assert_array_equal(a, b)
     assert one[0].loss_curve_ == two[0].loss_curve_
@@ -442,3 +460,8 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
     for m1, m2 in [(one[2], two[2])] + list(zip(one[3], two[3])):
         for a, b in zip(m1.network_.params.values(), m2.network_.params.values()):
             np.testing.assert_array_equal(a, b)
+    for r1, r2 in zip(one[4], two[4]):
+        np.testing.assert_array_equal(r1.components_, r2.components_)
+        np.testing.assert_array_equal(r1.intercept_hidden_, r2.intercept_hidden_)
+    for a, b in zip(one[5].coefs_, two[5].coefs_):
+        np.testing.assert_array_equal(a, b)
