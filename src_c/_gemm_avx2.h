@@ -179,10 +179,14 @@ FASTNUT2_MICRO(1, 1)
 
 /* Rows of the next register block for a panel of 8 nv columns: 12
    accumulators while the rows last (6 x 16, 12 x 8), then 8 (8-wide only),
-   4, 2, 1. */
+   4, 2, 1.  Eight rows left of a 16-wide panel go as 4 + 4, not 6 + 2: a
+   2-row block has 4 accumulators, too few to hide the FMA latency (a batch
+   of 32 or 128 rows ends that way). */
 static inline ptrdiff_t fastnut2_block_rows(int nv, ptrdiff_t left)
 {
     const ptrdiff_t main = nv == 2 ? 6 : 12;
+    if (nv == 2 && left == 8)
+        return 4;
     if (left >= main)
         return main;
     if (nv == 1 && left >= 8)

@@ -122,6 +122,55 @@ static inline double fastnut_logistic_exact_d(double z)
     return z >= 0 ? s : e * s;
 }
 
+/* The same exp, sigmoid and tanh eight lanes at a time, for hand-written
+   AVX2 + FMA loops (the recurrent cells of _rnn_math.h): the reduction and
+   the polynomial above, each multiply-add one FMA (a scalar loop compiled
+   for plain AVX2 rounds the product first, so the last bit can differ from
+   fastnut_expf; within the same 2 ulp).  Call only after
+   fastnut_have_avx2(). */
+#if FASTNUT_HAVE_AVX2
+#include <immintrin.h>
+#define FASTNUT_FMA_TARGET __attribute__((target("avx2,fma")))
+
+FASTNUT_FMA_TARGET static inline __m256 fastnut_expf8(__m256 x)
+{
+    const __m256 shift = _mm256_set1_ps(12582912.0f);
+    __m256 t, r, p;
+    __m256i bits;
+    /* max/min return their second operand for a NaN: NaN is kept */
+    x = _mm256_max_ps(_mm256_set1_ps(FASTNUT_EXPF_LO), x);
+    x = _mm256_min_ps(_mm256_set1_ps(FASTNUT_EXPF_HI), x);
+    t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), shift);
+    t = _mm256_sub_ps(t, shift);
+    r = _mm256_fnmadd_ps(t, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fmadd_ps(t, _mm256_set1_ps(2.12194440e-4f), r);
+    p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(t),
+                                              _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+FASTNUT_FMA_TARGET static inline __m256 fastnut_sigmoidf8(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, fastnut_expf8(
+        _mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+FASTNUT_FMA_TARGET static inline __m256 fastnut_tanhf8(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 e = fastnut_expf8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), x));
+    return _mm256_sub_ps(_mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(one, e)), one);
+}
+#endif
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif

@@ -144,6 +144,123 @@ static void fastnut_rnn_fwd_##SFX(ptrdiff_t H, T *restrict g, const T *restrict 
 FASTNUT_DEFINE_FWD(float, f)
 FASTNUT_DEFINE_FWD(double, d)
 
+/* The float32 forward cells in AVX2 + FMA intrinsics (fastnut_sigmoidf8 /
+   fastnut_tanhf8 of _math.h), for widths that are a multiple of 8 on CPUs
+   with AVX2 but not AVX-512 (the compiler's AVX2 clone of the loops above
+   has no FMA; its AVX-512 clone has, 16 lanes wide, and is kept there).
+   The same formulas in the same order; rnn.pyx calls fastnut_*_fwd_cell. */
+#if FASTNUT_HAVE_AVX2
+#define FASTNUT_LD(p) _mm256_loadu_ps(p)
+#define FASTNUT_ST(p, v) _mm256_storeu_ps((p), (v))
+#define FASTNUT_PRE(j) _mm256_add_ps(_mm256_add_ps(FASTNUT_LD(pre + (j)), FASTNUT_LD(b_ih + (j))), \
+                                     FASTNUT_LD(b_hh + (j)))
+
+FASTNUT_FMA_TARGET static void
+fastnut_lstm_fwd_f8(ptrdiff_t H, float *restrict g, const float *restrict pre,
+                    const float *restrict b_ih, const float *restrict b_hh, float *restrict h,
+                    float *restrict c, float *restrict hs, float *restrict cs,
+                    float *restrict tc)
+{
+    ptrdiff_t j;
+    for (j = 0; j < 2 * H; j += 8)
+        FASTNUT_ST(g + j, fastnut_sigmoidf8(FASTNUT_PRE(j)));
+    for (j = 2 * H; j < 3 * H; j += 8)
+        FASTNUT_ST(g + j, fastnut_tanhf8(FASTNUT_PRE(j)));
+    for (j = 3 * H; j < 4 * H; j += 8)
+        FASTNUT_ST(g + j, fastnut_sigmoidf8(FASTNUT_PRE(j)));
+    for (j = 0; j < H; j += 8) {
+        const __m256 cj = _mm256_fmadd_ps(FASTNUT_LD(g + H + j), FASTNUT_LD(c + j),
+                                          _mm256_mul_ps(FASTNUT_LD(g + j),
+                                                        FASTNUT_LD(g + 2 * H + j)));
+        const __m256 t = fastnut_tanhf8(cj);
+        const __m256 hj = _mm256_mul_ps(FASTNUT_LD(g + 3 * H + j), t);
+        FASTNUT_ST(c + j, cj); FASTNUT_ST(cs + j, cj); FASTNUT_ST(tc + j, t);
+        FASTNUT_ST(h + j, hj); FASTNUT_ST(hs + j, hj);
+    }
+}
+
+FASTNUT_FMA_TARGET static void
+fastnut_gru_fwd_f8(ptrdiff_t H, float *restrict g, const float *restrict pre,
+                   const float *restrict b_ih, const float *restrict b_hh, float *restrict h,
+                   float *restrict hs, float *restrict cs)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    ptrdiff_t j;
+    for (j = 0; j < 2 * H; j += 8)
+        FASTNUT_ST(g + j, fastnut_sigmoidf8(FASTNUT_PRE(j)));
+    for (j = 0; j < H; j += 8) {
+        const __m256 hn = _mm256_add_ps(FASTNUT_LD(pre + 3 * H + j),
+                                        FASTNUT_LD(b_hh + 2 * H + j));
+        const __m256 n = fastnut_tanhf8(_mm256_fmadd_ps(
+            FASTNUT_LD(g + j), hn, _mm256_add_ps(FASTNUT_LD(pre + 2 * H + j),
+                                                 FASTNUT_LD(b_ih + 2 * H + j))));
+        const __m256 z = FASTNUT_LD(g + H + j);
+        const __m256 hj = _mm256_fmadd_ps(z, FASTNUT_LD(h + j),
+                                          _mm256_mul_ps(_mm256_sub_ps(one, z), n));
+        FASTNUT_ST(cs + j, hn); FASTNUT_ST(g + 2 * H + j, n);
+        FASTNUT_ST(h + j, hj); FASTNUT_ST(hs + j, hj);
+    }
+}
+
+FASTNUT_FMA_TARGET static void
+fastnut_rnn_fwd_f8(ptrdiff_t H, float *restrict g, const float *restrict pre,
+                   const float *restrict b_ih, const float *restrict b_hh, float *restrict h,
+                   float *restrict hs)
+{
+    ptrdiff_t j;
+    for (j = 0; j < H; j += 8) {
+        const __m256 v = fastnut_tanhf8(FASTNUT_PRE(j));
+        FASTNUT_ST(g + j, v); FASTNUT_ST(h + j, v); FASTNUT_ST(hs + j, v);
+    }
+}
+#undef FASTNUT_PRE
+#undef FASTNUT_ST
+#undef FASTNUT_LD
+#endif
+
+/* whether the AVX2 + FMA cells above run for width H */
+static inline int fastnut_rnn_cells_avx2(ptrdiff_t H)
+{
+    return H % 8 == 0 && fastnut_have_avx2() && !fastnut_have_avx512();
+}
+
+static inline void fastnut_lstm_fwd_cell(ptrdiff_t H, float *g, const float *pre,
+        const float *b_ih, const float *b_hh, float *h, float *c, float *hs, float *cs,
+        float *tc)
+{
+#if FASTNUT_HAVE_AVX2
+    if (fastnut_rnn_cells_avx2(H)) {
+        fastnut_lstm_fwd_f8(H, g, pre, b_ih, b_hh, h, c, hs, cs, tc);
+        return;
+    }
+#endif
+    fastnut_lstm_fwd_f(H, g, pre, b_ih, b_hh, h, c, hs, cs, tc);
+}
+
+static inline void fastnut_gru_fwd_cell(ptrdiff_t H, float *g, const float *pre,
+        const float *b_ih, const float *b_hh, float *h, float *hs, float *cs)
+{
+#if FASTNUT_HAVE_AVX2
+    if (fastnut_rnn_cells_avx2(H)) {
+        fastnut_gru_fwd_f8(H, g, pre, b_ih, b_hh, h, hs, cs);
+        return;
+    }
+#endif
+    fastnut_gru_fwd_f(H, g, pre, b_ih, b_hh, h, hs, cs);
+}
+
+static inline void fastnut_rnn_fwd_cell(ptrdiff_t H, float *g, const float *pre,
+        const float *b_ih, const float *b_hh, float *h, float *hs)
+{
+#if FASTNUT_HAVE_AVX2
+    if (fastnut_rnn_cells_avx2(H)) {
+        fastnut_rnn_fwd_f8(H, g, pre, b_ih, b_hh, h, hs);
+        return;
+    }
+#endif
+    fastnut_rnn_fwd_f(H, g, pre, b_ih, b_hh, h, hs);
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif

@@ -49,17 +49,17 @@ cdef extern from "_rnn_math.h" nogil:
     void fastnut_gru_bwd_f(Py_ssize_t H, float *g, float *hn, const float *hprev, float *dh)
     void fastnut_gru_bwd_d(Py_ssize_t H, double *g, double *hn, const double *hprev,
                            double *dh)
-    void fastnut_lstm_fwd_f(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
+    void fastnut_lstm_fwd_cell(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
                             const float *b_hh, float *h, float *c, float *hs, float *cs,
                             float *tc)
     void fastnut_lstm_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
                             const double *b_hh, double *h, double *c, double *hs, double *cs,
                             double *tc)
-    void fastnut_gru_fwd_f(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
+    void fastnut_gru_fwd_cell(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
                            const float *b_hh, float *h, float *hs, float *cs)
     void fastnut_gru_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
                            const double *b_hh, double *h, double *hs, double *cs)
-    void fastnut_rnn_fwd_f(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
+    void fastnut_rnn_fwd_cell(Py_ssize_t H, float *g, const float *hh, const float *b_ih,
                            const float *b_hh, float *h, float *hs)
     void fastnut_rnn_fwd_d(Py_ssize_t H, double *g, const double *hh, const double *b_ih,
                            const double *b_hh, double *h, double *hs)
@@ -215,17 +215,17 @@ cdef inline void _fwd_row(int cell, Py_ssize_t H, floating *g, const floating *h
     """
     if cell == LSTM:
         if floating is float:
-            fastnut_lstm_fwd_f(H, g, hh, b_ih, b_hh, h, c, hs, cs, tc)
+            fastnut_lstm_fwd_cell(H, g, hh, b_ih, b_hh, h, c, hs, cs, tc)
         else:
             fastnut_lstm_fwd_d(H, g, hh, b_ih, b_hh, h, c, hs, cs, tc)
     elif cell == GRU:
         if floating is float:
-            fastnut_gru_fwd_f(H, g, hh, b_ih, b_hh, h, hs, cs)
+            fastnut_gru_fwd_cell(H, g, hh, b_ih, b_hh, h, hs, cs)
         else:
             fastnut_gru_fwd_d(H, g, hh, b_ih, b_hh, h, hs, cs)
     else:
         if floating is float:
-            fastnut_rnn_fwd_f(H, g, hh, b_ih, b_hh, h, hs)
+            fastnut_rnn_fwd_cell(H, g, hh, b_ih, b_hh, h, hs)
         else:
             fastnut_rnn_fwd_d(H, g, hh, b_ih, b_hh, h, hs)
 

@@ -145,10 +145,12 @@ def test_float32_matches_float64(cell):
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
-@pytest.mark.parametrize("n, H", [(1, 16), (7, 24), (13, 32)])
+@pytest.mark.parametrize("n, H", [(1, 16), (7, 24), (13, 32), (8, 12)])
 def test_float32_simd_paths_match_float64(cell, n, H):
     """Widths that take the AVX-512 per-step kernel (multiples of 16, with
-    64-wide and 16-wide column blocks) and batches with row remainders."""
+    64-wide and 16-wide column blocks), the AVX2 + FMA cells (multiples of 8;
+    12 takes the compiler's loops), and batches with row remainders (8 rows:
+    two 4-row blocks)."""
     rng = np.random.default_rng(12)
     T, F = 5, 3
     X = _padded(rng, n, T, F, rng.integers(1, T + 1, size=n))
