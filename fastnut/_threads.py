@@ -26,10 +26,11 @@ Three things live here, and nowhere else:
     keeps the faster, and checks again at growing intervals.  Only kernels
     whose results do not depend on the thread count get the lower
     ``TUNED_THRESHOLDS`` (the GEMM, which splits C into whole column panels
-    or row blocks, each element the same fixed-order sum; the 2-D
+    or row blocks, each element the same fixed-order sum; the 1-D and 2-D
     convolutions, whose weight gradients add partial sums in an order fixed
-    by the batch; the recurrent layers, whose sequences are independent rows):
-    a fit gives the same bits on one thread and on many.
+    by the batch; the recurrent layers, whose sequences are independent rows;
+    the RBM epoch, whose products are that GEMM): a fit gives the same bits
+    on one thread and on many.
 
 ``blas_single_thread()`` and ``map_row_chunks(fn, n)``
     The one BLAS limiter (re-entrant, shared by every thread of the process),
@@ -104,9 +105,7 @@ THRESHOLDS = {
     "conv1d": Threshold(
         3e9, "FLOPs",
         "a 1-D convolution call over its chunks of sequences "
-        "(src_c/conv1d.pyx), as \"conv\"; not a tuned kind: its weight "
-        "gradient adds per-thread partial sums, so its bits would follow "
-        "the thread count"),
+        "(src_c/conv1d.pyx), as \"conv\""),
     "pool": Threshold(
         1 << 25, "input values",
         "pooling, upsampling and a convolution's separate activation pass: "
@@ -154,6 +153,15 @@ TUNED_THRESHOLDS = {
         "(src_c/conv.pyx; the weight gradient is summed in slots fixed by the "
         "batch, conv2d_acc_rows): LeNet's layers at batch 64 are 2.9e7 and "
         "1.05e8 FLOPs, 2-8 ms of one core; 1e7 is ~0.7 ms"),
+    "conv1d": Threshold(
+        1e7, "FLOPs",
+        "a 1-D convolution's forward or backward over its chunks of sequences "
+        "(src_c/conv1d.pyx; the weight gradient is summed in slots fixed by "
+        "the batch, conv1d_acc_rows): forward + backward on 2 idle cores of "
+        "this EPYC 1.53x at 64 x 100 steps, 16 -> 32 channels, k 5 (3.3e7 "
+        "forward FLOPs), 1.21-1.23x at 16 x 150 steps, 128 -> 256 and "
+        "256 -> 128 channels (4.7e8-7.9e8); a call with one chunk of "
+        "sequences stays on one thread"),
     "recurrent": Threshold(
         1 << 13, "batch rows x gate width per step",
         "a recurrent layer's forward or backward (src_c/rnn.pyx): in float32 "

@@ -172,8 +172,10 @@ def conv1d_plan(Py_ssize_t n, Py_ssize_t To, Py_ssize_t C, Py_ssize_t k, Py_ssiz
     For ``n`` sequences of ``To`` output steps, ``C`` input channels, kernel
     size ``k`` and ``Co`` filters: ``nb`` sequences per GEMM (about
     ``2**18`` lowered values per chunk), ``chunks`` chunks (the most threads
-    that can work); ``col``, ``g`` and ``acc`` are per-thread lengths (one row
-    of the scratch per thread) and ``wr`` a total length.
+    that can work); ``col`` and ``g`` are per-thread lengths (one row of the
+    scratch per thread), ``acc`` the length of one partial weight gradient
+    (``conv1d_backward`` wants ``conv1d_acc_rows(n, plan)`` of them: at most
+    ``slots``) and ``wr`` a total length.
     """
     if n < 0 or To < 0 or C < 1 or k < 1 or Co < 1:
         raise ValueError(f"conv1d_plan: sizes must be positive, got n={n}, To={To}, C={C}, "
@@ -181,14 +183,32 @@ def conv1d_plan(Py_ssize_t n, Py_ssize_t To, Py_ssize_t C, Py_ssize_t k, Py_ssiz
     cdef Py_ssize_t kc = k * C
     cdef Py_ssize_t nb = max(1, min(n, CHUNK_VALUES // max(To * kc, 1)))
     return {"nb": nb, "chunks": (n + nb - 1) // nb, "col": nb * To * kc, "g": nb * To * Co,
-            "acc": kc * Co + Co, "wr": kc * Co}
+            "acc": kc * Co + Co, "wr": kc * Co, "slots": ACC_SLOTS}
+
+
+cdef enum:
+    # partial weight gradients of conv1d_backward: threads share these, so the
+    # sum's order is fixed by the batch alone (at most this many threads help)
+    ACC_SLOTS = 16
+
+
+def conv1d_acc_rows(Py_ssize_t n, dict plan):
+    """Rows of ``acc`` that ``conv1d_backward`` needs for a batch of ``n``.
+
+    The weight gradient is summed in ``min(chunks, plan["slots"])`` partial
+    sums over contiguous runs of chunks, then added in slot order: the bits
+    depend on the batch, never on the thread count.
+    """
+    cdef Py_ssize_t chunks = (n + plan["nb"] - 1) // plan["nb"]
+    return max(1, min(chunks, plan["slots"]))
 
 
 cdef int _check_scratch(str kernel, str name, Py_ssize_t rows, Py_ssize_t length,
                         Py_ssize_t nt, Py_ssize_t need) except -1:
     if rows < nt or length < need:
         raise ValueError(f"{kernel}: scratch {name} has shape {(rows, length)}, needs at "
-                         f"least {(nt, need)} (see conv1d_plan)")
+                         f"least {(nt, need)} (see conv1d_plan"
+                         + (" and conv1d_acc_rows)" if name == "acc" else ")"))
     return 0
 
 
@@ -283,7 +303,7 @@ def conv1d_backward(const floating[:, :, ::1] X,   # IN  (n, T, C_in)
                     floating[::1] db,              # OUT (C_out,) or (0,)
                     floating[:, ::1] col,          # SCRATCH (>= nt, nb*T_out*k*C_in)
                     floating[:, ::1] g,            # SCRATCH (>= nt, nb*T_out*C_out)
-                    floating[:, ::1] acc,          # SCRATCH (>= nt, k*C_in*C_out + C_out)
+                    floating[:, ::1] acc,          # SCRATCH (>= conv1d_acc_rows, plan["acc"])
                     floating[::1] wr,              # SCRATCH (k*C_in*C_out,)
                     int stride, int pad, int dilation, int nb, bint relu, bint need_dx,
                     int n_threads):
@@ -291,14 +311,17 @@ def conv1d_backward(const floating[:, :, ::1] X,   # IN  (n, T, C_in)
 
     dW and db are overwritten with the sums over the batch, dX (when
     ``need_dx``) is overwritten; dY at invalid outputs is ignored and dX is 0
-    at padded input steps.
+    at padded input steps.  The weight gradient is summed in slots of
+    consecutive chunks fixed by the batch (``conv1d_acc_rows``), each slot
+    run by one thread, then added in slot order: no bit depends on
+    ``n_threads``.
     """
     cdef int n = X.shape[0], T = X.shape[1], C = X.shape[2]
     cdef int Co = Wt.shape[0], k = Wt.shape[2], To = dY.shape[1]
     cdef int kc = k * C
     cdef int has_bias = db.shape[0] > 0
     cdef Py_ssize_t KW = <Py_ssize_t> kc * Co, q, r, rows
-    cdef int nchunks, ch, i0, m, b, t, co, c, j, o, nt, vo, allfull
+    cdef int nchunks, ch, i0, m, b, t, co, c, j, o, nt, vo, allfull, nslots, s, c0, c1
     cdef bint can_direct = k == 1 and stride == 1 and pad == 0 and To == T
     cdef const floating *colp
     cdef const floating *dy
@@ -315,10 +338,13 @@ def conv1d_backward(const floating[:, :, ::1] X,   # IN  (n, T, C_in)
         raise ValueError(f"conv1d_backward: dX has shape {tuple(dX.shape)[:3]}, needs "
                          f"{(n, T, C)}")
     nchunks = (n + nb - 1) // nb
-    nt = n_threads if n_threads < nchunks else nchunks
+    nslots = nchunks if nchunks < ACC_SLOTS else ACC_SLOTS
+    if nslots < 1:
+        nslots = 1
+    nt = n_threads if n_threads < nslots else nslots
     if nt < 1:
         nt = 1
-    _check_scratch("conv1d_backward", "acc", acc.shape[0], acc.shape[1], nt, KW + Co)
+    _check_scratch("conv1d_backward", "acc", acc.shape[0], acc.shape[1], nslots, KW + Co)
     if n > 0:
         _check_scratch("conv1d_backward", "col", col.shape[0], col.shape[1], nt,
                        <Py_ssize_t> min(nb, n) * To * kc)
@@ -328,71 +354,77 @@ def conv1d_backward(const floating[:, :, ::1] X,   # IN  (n, T, C_in)
         raise ValueError(f"conv1d_backward: scratch wr has {wr.shape[0]} values, needs at "
                          f"least {KW} (see conv1d_plan)")
     with nogil:
-        for t in range(nt):
-            memset(&acc[t, 0], 0, (KW + Co) * sizeof(floating))
+        for s in range(nslots):
+            memset(&acc[s, 0], 0, (KW + Co) * sizeof(floating))
         for co in range(Co):
             for c in range(C):
                 for j in range(k):
                     wr[(j * C + c) * Co + co] = Wt[co, c, j]
     if n > 0:
-        for ch in prange(nchunks, nogil=True, schedule="static", num_threads=nt):
-            t = threadid()
-            i0 = ch * nb
-            m = n - i0 if n - i0 < nb else nb
-            rows = <Py_ssize_t> m * To
-            # G (m*T_out, C_out): dY, ReLU-masked, zero at invalid outputs
-            gp = &g[t, 0]
-            dbt = &acc[t, 0] + KW
-            for b in range(m):
-                vo = vout[i0 + b]
-                for o in range(To):
-                    grow = gp + (<Py_ssize_t> b * To + o) * Co
-                    if o >= vo:
-                        memset(grow, 0, Co * sizeof(floating))
-                        continue
-                    dy = &dY[i0 + b, o, 0]
-                    if relu:
-                        yy = &Y[i0 + b, o, 0]
-                        for co in range(Co):
-                            grow[co] = dy[co] if yy[co] > 0 else 0
-                    else:
-                        for co in range(Co):
-                            grow[co] = dy[co]
-                    if has_bias:
-                        for co in range(Co):
-                            dbt[co] += grow[co]
-            allfull = can_direct
-            if allfull:
-                for b in range(m):
-                    if lengths[i0 + b] != T:
-                        allfull = 0
-            if allfull:
-                colp = &X[i0, 0, 0]
-            else:
-                for b in range(m):
-                    _im2col1d(&X[i0 + b, 0, 0], T, C, lengths[i0 + b], k, stride, pad,
-                              dilation, To, vout[i0 + b],
-                              &col[t, 0] + <Py_ssize_t> b * To * kc)
-                colp = &col[t, 0]
-            # dWr_t (kC, Co) += col^T (kC, rows) @ G (rows, Co)
-            gemm(True, False, kc, Co, <int> rows, 1, colp, kc, gp, Co, 1, &acc[t, 0], Co)
-            if need_dx:
-                if allfull:
-                    # 1x1, unpadded: dX = G @ Wr^T straight into dX
-                    gemm(False, True, <int> rows, kc, Co, 1, gp, Co, &wr[0], Co, 0,
-                         &dX[i0, 0, 0], kc)
-                else:
-                    # dcol (rows, kC) = G (rows, Co) @ Wr^T (Co, kC), reusing col
-                    gemm(False, True, <int> rows, kc, Co, 1, gp, Co, &wr[0], Co, 0,
-                         &col[t, 0], kc)
-                    for b in range(m):
-                        _col2im1d(&col[t, 0] + <Py_ssize_t> b * To * kc, T, C,
-                                  lengths[i0 + b], k, stride, pad, dilation, To,
-                                  vout[i0 + b], &dX[i0 + b, 0, 0])
+        # slot s sums the chunks [s * nchunks / nslots, (s + 1) * nchunks / nslots)
+        # in order; a thread runs whole slots, so the thread count changes no bit
+        for s in prange(nslots, nogil=True, schedule="static", num_threads=nt):
+          t = threadid()
+          c0 = <int> ((<Py_ssize_t> s * nchunks) // nslots)
+          c1 = <int> ((<Py_ssize_t> (s + 1) * nchunks) // nslots)
+          for ch in range(c0, c1):
+              i0 = ch * nb
+              m = n - i0 if n - i0 < nb else nb
+              rows = <Py_ssize_t> m * To
+              # G (m*T_out, C_out): dY, ReLU-masked, zero at invalid outputs
+              gp = &g[t, 0]
+              dbt = &acc[s, 0] + KW
+              for b in range(m):
+                  vo = vout[i0 + b]
+                  for o in range(To):
+                      grow = gp + (<Py_ssize_t> b * To + o) * Co
+                      if o >= vo:
+                          memset(grow, 0, Co * sizeof(floating))
+                          continue
+                      dy = &dY[i0 + b, o, 0]
+                      if relu:
+                          yy = &Y[i0 + b, o, 0]
+                          for co in range(Co):
+                              grow[co] = dy[co] if yy[co] > 0 else 0
+                      else:
+                          for co in range(Co):
+                              grow[co] = dy[co]
+                      if has_bias:
+                          for co in range(Co):
+                              dbt[co] += grow[co]
+              allfull = can_direct
+              if allfull:
+                  for b in range(m):
+                      if lengths[i0 + b] != T:
+                          allfull = 0
+              if allfull:
+                  colp = &X[i0, 0, 0]
+              else:
+                  for b in range(m):
+                      _im2col1d(&X[i0 + b, 0, 0], T, C, lengths[i0 + b], k, stride, pad,
+                                dilation, To, vout[i0 + b],
+                                &col[t, 0] + <Py_ssize_t> b * To * kc)
+                  colp = &col[t, 0]
+              # dWr_t (kC, Co) += col^T (kC, rows) @ G (rows, Co)
+              gemm(True, False, kc, Co, <int> rows, 1, colp, kc, gp, Co, 1, &acc[s, 0], Co)
+              if need_dx:
+                  if allfull:
+                      # 1x1, unpadded: dX = G @ Wr^T straight into dX
+                      gemm(False, True, <int> rows, kc, Co, 1, gp, Co, &wr[0], Co, 0,
+                           &dX[i0, 0, 0], kc)
+                  else:
+                      # dcol (rows, kC) = G (rows, Co) @ Wr^T (Co, kC), reusing col
+                      gemm(False, True, <int> rows, kc, Co, 1, gp, Co, &wr[0], Co, 0,
+                           &col[t, 0], kc)
+                      for b in range(m):
+                          _col2im1d(&col[t, 0] + <Py_ssize_t> b * To * kc, T, C,
+                                    lengths[i0 + b], k, stride, pad, dilation, To,
+                                    vout[i0 + b], &dX[i0 + b, 0, 0])
+    # fixed-order reduction of the slots' partial sums
     with nogil:
-        for t in range(1, nt):
+        for s in range(1, nslots):
             for q in range(KW + Co):
-                acc[0, q] += acc[t, q]
+                acc[0, q] += acc[s, q]
         for co in range(Co):
             for c in range(C):
                 for j in range(k):

@@ -380,7 +380,7 @@ def test_only_thread_count_independent_kinds_are_tuned(monkeypatch):
         # per-thread partial sums (batch norms, pools share "pool") stay on one thread
         assert threads_for(1e30, "pool") == 1 and threads_for(1e30, "elementwise") == 1
         assert threads_for(1e30, "recurrent") == 2 and threads_for(1e30, "rbm") == 1
-        assert threads_for(1e30, "conv1d") == 1
+        assert threads_for(1e30, "conv1d") == 2
     finally:
         _threads._state.step = _threads._state.step_deadline = None
 
@@ -403,6 +403,7 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
 
     imgs = rng.random((130, 1, 12, 12)).astype(np.float32)
     seqs = rng.standard_normal((96, 30, 3)).astype(np.float32)
+    long_seqs = rng.standard_normal((40, 400, 3)).astype(np.float32)
 
     def fits():
         clf = MLPClassifier(hidden_layer_sizes=(96, 64), **kw).fit(X, y)
@@ -413,6 +414,10 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
                 for cell in ("lstm", "gru", "rnn")]
         rnns.append(SequenceCNNClassifier(n_filters=(8, 8), kernel_sizes=(5, 3),
                                           hidden_layer_sizes=(32,), **kw).fit(seqs, y[:96]))
+        # long enough for several chunks of sequences per Conv1D call
+        rnns.append(SequenceCNNClassifier(n_filters=(16, 16), kernel_sizes=(9, 9),
+                                          hidden_layer_sizes=(8,), **dict(kw, batch_size=16))
+                    .fit(long_seqs, y[:40]))
         B = (X[:, :96] > 0).astype(np.float32)
         rbms = [BernoulliRBM(n_components=40, batch_size=10, n_iter=2, random_state=0).fit(B),
                 BernoulliRBM(n_components=40, batch_size=10, n_iter=2, method="pcd",
@@ -445,13 +450,14 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
                             _threads.TUNED_THRESHOLDS[kind]._replace(min_work=1))
     import fastnut._boltzmann as boltzmann
     import fastnut.nn._conv as conv
+    import fastnut.nn._conv1d as conv1d
     import fastnut.nn._linalg as linalg
     import fastnut.nn._recurrent as recurrent
-    for module in (linalg, conv, recurrent):
+    for module in (linalg, conv, conv1d, recurrent):
         monkeypatch.setattr(module, "threads_for", spy)
     monkeypatch.setattr(boltzmann, "threads_for", rbm_spy)
     two = fits()
-    assert {("gemm", 2), ("conv", 2), ("recurrent", 2)} <= set(counts)
+    assert {("gemm", 2), ("conv", 2), ("conv1d", 2), ("recurrent", 2)} <= set(counts)
     assert ("gemm", 2) in rbm_counts
     for a, b in zip(one[0].coefs_ + one[0].intercepts_, two[0].coefs_ + two[0].intercepts_):
         np.testing.assert_array_equal(a, b)

@@ -296,7 +296,7 @@ class Conv1D(Layer):
         dX = self._buffer("dX", X.shape) if need_dx else self._buffer("nodx", (0, 1, 1))
         col = self._buffer("col", (nt, plan["col"]))
         g = self._buffer("g", (nt, plan["g"]))
-        acc = self._buffer("acc", (nt, plan["acc"]))
+        acc = self._buffer("acc", (_k1.conv1d_acc_rows(n=n, plan=plan), plan["acc"]))
         wr = self._buffer("wr", (plan["wr"],))
         db = self.grads["bias"] if self.use_bias else self._buffer("nob", (0,))
         args = (X, self.params["weight"], dY, Y, lengths, vout, dX, self.grads["weight"], db,

@@ -40,8 +40,39 @@ def _case(geom, dtype, seed, padded):
 
 
 def _scratch(n, To, C, Co, k, nb, nt, dtype):
+    slots = max(1, min(-(-n // nb), 16))   # conv1d_acc_rows
     return (np.empty((nt, nb * To * k * C), dtype), np.empty((nt, nb * To * Co), dtype),
-            np.empty((nt, k * C * Co + Co), dtype), np.empty(k * C * Co, dtype))
+            np.empty((slots, k * C * Co + Co), dtype), np.empty(k * C * Co, dtype))
+
+
+def test_acc_rows_are_slots_fixed_by_the_batch():
+    plan = k1.conv1d_plan(n=40, To=30, C=3, k=5, Co=8)
+    assert plan["slots"] == 16
+    for n, nb in [(1, 1), (40, 3), (40, 40), (1000, 7)]:
+        p = dict(plan, nb=nb)
+        assert k1.conv1d_acc_rows(n=n, plan=p) == max(1, min(-(-n // nb), 16))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_bits_do_not_depend_on_the_thread_count(dtype):
+    """The weight gradient is summed in slots fixed by the batch (each run by
+    one thread) and added in slot order: 1, 2 and 3 threads give one answer."""
+    X, W, b, lengths, vout, pad, To = _case(GEOMS[0], dtype, 0, True)
+    T, C, Co, k, s, d, padding = GEOMS[0]
+    n, nb = X.shape[0], 1
+    Y = np.empty((n, To, Co), dtype)
+    col, g, acc, wr = _scratch(n, To, C, Co, k, nb, 3, dtype)
+    k1.conv1d_forward(X, W, b, lengths, vout, Y, col, wr, s, pad, d, nb, False, 1)
+    dY = np.random.default_rng(2).standard_normal(Y.shape).astype(dtype)
+    got = []
+    for nt in (1, 2, 3):
+        dX, dW, db = np.empty_like(X), np.empty_like(W), np.empty_like(b)
+        k1.conv1d_backward(X, W, dY, Y, lengths, vout, dX, dW, db, col, g, acc, wr, s, pad,
+                           d, nb, False, True, nt)
+        got.append((dX, dW, db))
+    for other in got[1:]:
+        for a, c in zip(got[0], other):
+            np.testing.assert_array_equal(a, c)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

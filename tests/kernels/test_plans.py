@@ -57,7 +57,7 @@ def _conv1d_case(n=3, T=9, C=2, k=3, Co=4):
 def test_conv1d_plan_sizes():
     plan = conv1d.conv1d_plan(n=5, To=7, C=2, k=3, Co=4)
     assert plan == {"nb": 5, "chunks": 1, "col": 5 * 7 * 6, "g": 5 * 7 * 4,
-                    "acc": 6 * 4 + 4, "wr": 6 * 4}
+                    "acc": 6 * 4 + 4, "wr": 6 * 4, "slots": 16}
     # ~2**18 lowered values per chunk
     big = conv1d.conv1d_plan(n=1000, To=512, C=16, k=4, Co=8)
     assert big["nb"] == (1 << 18) // (512 * 64) and big["chunks"] == -(-1000 // big["nb"])
