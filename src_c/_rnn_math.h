@@ -1,5 +1,6 @@
-/* Vectorised single-precision sigmoid and tanh for the recurrent cell loops
- * (rnn.pyx).
+/* The gate arithmetic of the recurrent cells (rnn.pyx), one sequence and one
+ * step per call: vectorised loops for every precision, and AVX2 + FMA
+ * intrinsics for the float32 forward cells.
  *
  * libm's expf is a call the compiler cannot vectorise without -ffast-math, and
  * the gate activations of an LSTM cost more than its recurrent GEMM when
