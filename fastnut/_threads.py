@@ -29,8 +29,8 @@ Three things live here, and nowhere else:
     or row blocks, each element the same fixed-order sum; the 1-D and 2-D
     convolutions, whose weight gradients add partial sums in an order fixed
     by the batch; the recurrent layers, whose sequences are independent rows;
-    the RBM epoch, whose products are that GEMM): a fit gives the same bits
-    on one thread and on many.
+    the RBM epoch, whose products are that GEMM; the optimizers' updates,
+    element by element): a fit gives the same bits on one thread and on many.
 
 ``blas_single_thread()`` and ``map_row_chunks(fn, n)``
     The one BLAS limiter (re-entrant, shared by every thread of the process),
@@ -96,6 +96,11 @@ THRESHOLDS = {
         "fastnut's float32 GEMM (src_c/_gemm.h) splits the rows of C over "
         "threads: at ~70 GFLOP/s a core, 2**30 multiply-adds = 31 ms (a "
         "training product, 128 x 784 x 256 = 2.6e7, stays on one thread)"),
+    "optimizer": Threshold(
+        1 << 26, "elements",
+        "the Adam/SGD parameter updates (src_c/dense.pyx), as \"elementwise\"; "
+        "a tuned kind: each element's update and the L2 value's block sums "
+        "do not depend on the thread count"),
     "conv": Threshold(
         3e9, "FLOPs",
         "a convolution call over its images (src_c/conv.pyx): 13.5 GFLOP/s "
@@ -153,6 +158,12 @@ TUNED_THRESHOLDS = {
         "(src_c/conv.pyx; the weight gradient is summed in slots fixed by the "
         "batch, conv2d_acc_rows): LeNet's layers at batch 64 are 2.9e7 and "
         "1.05e8 FLOPs, 2-8 ms of one core; 1e7 is ~0.7 ms"),
+    "optimizer": Threshold(
+        1 << 15, "elements",
+        "an Adam step over two blocks of 16,384 parameters on 2 idle cores of "
+        "this EPYC: 32,768 1.57x, 235,146 (the (256, 128) MLP on 784 "
+        "features) 1.52x, 2**20 1.98x faster than one thread (19 us of one "
+        "core at 2**15); one block stays on one thread"),
     "conv1d": Threshold(
         1e7, "FLOPs",
         "a 1-D convolution's forward or backward over its chunks of sequences "
@@ -275,10 +286,14 @@ class StepThreads:
     * the environment allows one thread (``OMP_NUM_THREADS=1``,
       ``threadpool_limits(1)``, a joblib worker): always 1, nothing timed;
     * the first step runs on one thread, untimed (it allocates buffers);
-    * a probe: one step on one thread, one on ``n``, the faster wins; a
-      threaded step that has run 1.5x the single-thread step finishes on one
-      thread (a busy core: the step costs about 1.5 steps and one scheduler
-      slice);
+    * a probe: one step on one thread, then two on ``n``, the first of them
+      untimed (after single-thread steps the other core's vCPU is asleep and
+      its first regions wait for it to wake: measured here, such a step of
+      the (256, 128) MLP took 1.9 ms where the next took 1.0); the faster of
+      the timed steps wins.  A threaded step that has run 1.5x the
+      single-thread step finishes on one thread; if the timed one does (a
+      busy core), the probe chose one thread, at a cost of about 1.5 steps
+      and one scheduler slice per threaded step;
     * the choice holds for ``interval`` steps, then another probe checks it;
       the interval doubles while the choice stands (32 steps up to 4096)
       and drops back to 32 when it changes.  One pair per probe keeps short
@@ -301,7 +316,9 @@ class StepThreads:
         self.n = effective_n_threads(n_jobs)
         self.choice = 1
         self.interval = self.FIRST_INTERVAL
-        self._plan = [] if self.n == 1 else [None, 1, self.n]
+        # a plan entry -n is a warm-up step on n threads: not timed, and its
+        # running out of time is not taken as a busy core
+        self._plan = [] if self.n == 1 else [None, 1, -self.n, self.n]
         self._times = {}
         self._left = 0          # steps before the next probe
         self._ref1 = None       # best single-thread step time of the last probe
@@ -316,12 +333,15 @@ class StepThreads:
         if self._plan:
             return self._plan[0]
         if self.n > 1 and self._left <= 0:
-            self._plan = [1, self.n]
+            self._plan = [1, -self.n, self.n]
             self._times = {}
             return 1
         return self.choice
 
     def _record(self, nt, seconds, timed):
+        if nt is not None and nt < 0:   # the warm-up step of a probe
+            self._plan.pop(0)
+            return
         if nt is not None and nt > 1 and _state.step == 1:
             # a threaded step that ran out of time (see step): a core is busy.
             # Failing again in a probe backs off; failing while threaded (the
@@ -366,16 +386,17 @@ class StepThreads:
     @contextlib.contextmanager
     def _step(self, timed):
         nt = self._next()
+        count = 1 if nt is None else abs(nt)
         outer = (getattr(_state, "step", None), getattr(_state, "step_deadline", None),
                  getattr(_state, "step_wide", False))
-        _state.step = 1 if nt is None else nt
+        _state.step = count
         _state.step_wide = False
         t0 = time.perf_counter()
-        guarded = nt == self.n and nt > 1 and self._ref1 is not None and timed
+        guarded = count == self.n and count > 1 and self._ref1 is not None and timed
         _state.step_deadline = t0 + self.BAIL * self._ref1 if guarded else np.inf
         try:
             yield
-            if nt is not None and nt > 1 and _state.step > 1 and not _state.step_wide:
+            if count > 1 and _state.step > 1 and not _state.step_wide:
                 self.narrow = True   # no bail-out, and nothing asked for the threads
             else:
                 self._record(nt, time.perf_counter() - t0, timed)

@@ -335,23 +335,26 @@ def adam_update(floating[::1] param,       # IN/OUT
 
     g += l2 p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr_t m / (sqrt(v) + eps)
 
-    Returns Σ p² over the parameters before the step (the L2 penalty's value).
+    Returns Σ p² over the parameters before the step (the L2 penalty's value),
+    summed per block of ``CHUNK`` elements, then in block order: neither the
+    parameters nor this value depend on ``n_threads``.
     """
     cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
-    cdef double ss = 0.0
+    cdef double *part
     if size == 0:
         return 0.0
     n_blocks = (size + CHUNK - 1) // CHUNK
+    part = _block_sums(n_blocks)
     with nogil:
         for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
             start = i * CHUNK
             if floating is float:
-                ss += fn_adam_f(min(CHUNK, size - start), &param[start], &grad[start],
-                                &m[start], &v[start], lr_t, beta_1, beta_2, epsilon, l2)
+                part[i] = fn_adam_f(min(CHUNK, size - start), &param[start], &grad[start],
+                                    &m[start], &v[start], lr_t, beta_1, beta_2, epsilon, l2)
             else:
-                ss += fn_adam_d(min(CHUNK, size - start), &param[start], &grad[start],
-                                &m[start], &v[start], lr_t, beta_1, beta_2, epsilon, l2)
-    return ss
+                part[i] = fn_adam_d(min(CHUNK, size - start), &param[start], &grad[start],
+                                    &m[start], &v[start], lr_t, beta_1, beta_2, epsilon, l2)
+    return _sum_blocks(part, n_blocks)
 
 
 def sgd_update(floating[::1] param,       # IN/OUT
@@ -363,22 +366,42 @@ def sgd_update(floating[::1] param,       # IN/OUT
 
     g += l2 p;  v = mu v - lr g;  p += v   (plain)   or   p += mu v - lr g   (Nesterov)
 
-    Returns Σ p² over the parameters before the step (the L2 penalty's value).
+    Returns Σ p² over the parameters before the step (the L2 penalty's value),
+    summed as in ``adam_update``: the same on any ``n_threads``.
     """
     cdef Py_ssize_t size = param.shape[0], i, start, n_blocks
-    cdef double ss = 0.0
+    cdef double *part
     if size == 0:
         return 0.0
     n_blocks = (size + CHUNK - 1) // CHUNK
+    part = _block_sums(n_blocks)
     with nogil:
         for i in prange(n_blocks, num_threads=n_threads, schedule="static"):
             start = i * CHUNK
             if floating is float:
-                ss += fn_sgd_f(min(CHUNK, size - start), &param[start], &grad[start],
-                               &velocity[start], lr, momentum, nesterov, l2)
+                part[i] = fn_sgd_f(min(CHUNK, size - start), &param[start], &grad[start],
+                                   &velocity[start], lr, momentum, nesterov, l2)
             else:
-                ss += fn_sgd_d(min(CHUNK, size - start), &param[start], &grad[start],
-                               &velocity[start], lr, momentum, nesterov, l2)
+                part[i] = fn_sgd_d(min(CHUNK, size - start), &param[start], &grad[start],
+                                   &velocity[start], lr, momentum, nesterov, l2)
+    return _sum_blocks(part, n_blocks)
+
+
+cdef double *_block_sums(Py_ssize_t n_blocks) except NULL:
+    """Scratch for one partial sum per block (freed by ``_sum_blocks``)."""
+    cdef double *part = <double *> malloc(n_blocks * sizeof(double))
+    if part == NULL:
+        raise MemoryError("cannot allocate the update's partial sums")
+    return part
+
+
+cdef double _sum_blocks(double *part, Py_ssize_t n_blocks) noexcept:
+    """The partial sums added in block order; frees them."""
+    cdef double ss = 0.0
+    cdef Py_ssize_t i
+    for i in range(n_blocks):
+        ss += part[i]
+    free(part)
     return ss
 
 

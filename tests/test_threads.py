@@ -307,8 +307,8 @@ def _run_steps(monkeypatch, cost, n_steps, n=2):
 def test_step_threads_keeps_the_threads_when_they_are_faster(monkeypatch):
     tuner, started = _run_steps(monkeypatch, {1: 1.0, 2: 0.6}.get, 1000)
     assert started[0] == 1                       # the untimed first step
-    assert started[1:3] == [1, 2]                # the probe
-    assert set(started[3:32]) == {2}             # the choice, until the next probe
+    assert started[1:4] == [1, 2, 2]             # the probe: one, warm-up, timed
+    assert set(started[4:32]) == {2}             # the choice, until the next probe
     assert tuner.choice == 2 and set(tuner.history) == {2}
     assert started.count(2) > 980                # one single-thread step per probe
     assert tuner.interval > tuner.FIRST_INTERVAL  # doubling while the choice stands
@@ -318,8 +318,8 @@ def test_step_threads_falls_back_on_a_busy_core_at_little_cost(monkeypatch):
     # a threaded region waits a scheduler slice: 20x slower than one thread
     tuner, started = _run_steps(monkeypatch, {1: 1.0, 2: 20.0}.get, 2000)
     assert tuner.choice == 1 and set(tuner.history) == {1}
-    # one threaded step per probe, probes at doubling intervals
-    assert started.count(2) <= 6
+    # two threaded steps per probe (warm-up, timed), probes at doubling intervals
+    assert started.count(2) <= 12
     # a bailed step finishes on one thread: it costs 1.5 steps plus one region
     threaded = [i for i, c in enumerate(started) if c == 2]
     assert threaded and threaded[0] == 2
@@ -346,7 +346,8 @@ def test_step_threads_leaves_the_threads_when_a_core_becomes_busy(monkeypatch):
 def test_step_threads_stops_timing_a_model_with_nothing_to_thread(monkeypatch):
     # a small model: no call of its threaded probe step reaches a tuned threshold
     tuner, started = _run_steps(monkeypatch, {1: 1.0, 2: 1.0}.get, 40)
-    assert started[:3] == [1, 1, 2]
+    assert started[:4] == [1, 1, 2, 2]   # a tie keeps one thread
+    assert set(started[4:36]) == {1}     # until the next probe
     small = _threads.TUNED_THRESHOLDS["gemm"].min_work / 2
     clock = _FakeClock()
     monkeypatch.setattr(_threads.time, "perf_counter", clock)
@@ -380,7 +381,7 @@ def test_only_thread_count_independent_kinds_are_tuned(monkeypatch):
         # per-thread partial sums (batch norms, pools share "pool") stay on one thread
         assert threads_for(1e30, "pool") == 1 and threads_for(1e30, "elementwise") == 1
         assert threads_for(1e30, "recurrent") == 2 and threads_for(1e30, "rbm") == 1
-        assert threads_for(1e30, "conv1d") == 2
+        assert threads_for(1e30, "conv1d") == 2 and threads_for(1e30, "optimizer") == 2
     finally:
         _threads._state.step = _threads._state.step_deadline = None
 
@@ -452,12 +453,14 @@ def test_threaded_training_gives_the_same_bits(monkeypatch):
     import fastnut.nn._conv as conv
     import fastnut.nn._conv1d as conv1d
     import fastnut.nn._linalg as linalg
+    import fastnut.nn._optimizers as optimizers
     import fastnut.nn._recurrent as recurrent
-    for module in (linalg, conv, conv1d, recurrent):
+    for module in (linalg, conv, conv1d, optimizers, recurrent):
         monkeypatch.setattr(module, "threads_for", spy)
     monkeypatch.setattr(boltzmann, "threads_for", rbm_spy)
     two = fits()
-    assert {("gemm", 2), ("conv", 2), ("conv1d", 2), ("recurrent", 2)} <= set(counts)
+    assert {("gemm", 2), ("conv", 2), ("conv1d", 2), ("optimizer", 2),
+            ("recurrent", 2)} <= set(counts)
     assert ("gemm", 2) in rbm_counts
     for a, b in zip(one[0].coefs_ + one[0].intercepts_, two[0].coefs_ + two[0].intercepts_):
         np.testing.assert_array_equal(a, b)

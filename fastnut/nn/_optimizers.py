@@ -146,7 +146,7 @@ class SGD(Optimizer):
         for k, p, g, vel in self._flat(params, grads, ("velocity",)):
             s = _k.sgd_update(p, g, vel, lr=self.learning_rate, momentum=self.momentum,
                               nesterov=self.nesterov, l2=l2.get(k, 0.0),
-                              n_threads=threads_for(p.size, "elementwise"))
+                              n_threads=threads_for(p.size, "optimizer"))
             if k in l2:
                 sq += s
         return sq
@@ -212,7 +212,7 @@ class Adam(Optimizer):
         for k, p, g, m, v in self._flat(params, grads, ("ms", "vs")):
             s = _k.adam_update(p, g, m, v, lr_t=lr_t, beta_1=self.beta_1, beta_2=self.beta_2,
                                epsilon=self.epsilon, l2=l2.get(k, 0.0),
-                               n_threads=threads_for(p.size, "elementwise"))
+                               n_threads=threads_for(p.size, "optimizer"))
             if k in l2:
                 sq += s
         return sq
